@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+# Both create .venv and (re)install only when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BACKEND ?= tensorflow
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+# The library's tests run once per backend; the tool's tests once.
+BACKENDS := tensorflow jax torch
+
+.PHONY: demo test test-lib test-tool lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# torch==2.13.0 exactly: a CPU build; any other version pulls CUDA.
+	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[tensorflow,jax,torch,tool,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	KERAS_BACKEND=$(BACKEND) $(PY) examples/demo.py
+
+test: test-lib test-tool
+
+test-lib: $(STAMP)
+	@for b in $(BACKENDS); do \
+		echo "=== library tests, KERAS_BACKEND=$$b"; \
+		KERAS_BACKEND=$$b $(PY) -m pytest tests/lib -q -p no:cacheprovider || exit 1; \
+	done
+
+test-tool: $(STAMP)
+	@echo "=== tool tests, KERAS_BACKEND=$(BACKEND)"
+	KERAS_BACKEND=$(BACKEND) $(PY) -m pytest tests/tool -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(PY) -m ruff check src tests bench examples
+
+bench: $(STAMP)
+	flock /tmp/bench.lock $(PY) bench/s2s_m.py --json bench/s2s_m.json
+
+clean:
+	rm -rf $(VENV) runs demo-out

@@ -1,0 +1,243 @@
+"""What every attention mechanism shares: memory, masking, weights, context."""
+
+import collections
+
+import keras
+from keras import ops
+
+from keras_seq2seq.ops import masked_hardmax, masked_softmax, mask_scores
+from keras_seq2seq.ops import zero_padding
+
+AttentionMemory = collections.namedtuple(
+    "AttentionMemory", ["keys", "values", "mask"]
+)
+AttentionMemory.__doc__ = """A source sequence prepared once for many queries.
+
+Fields:
+    keys: `(B, Tv, U)` projected keys, zero at padded steps before projection.
+    values: `(B, Tv, Dv)` values with padded steps zeroed.
+    mask: bool `(B, Tv)`, True where a step is real.
+"""
+
+PROBABILITY_FNS = ("softmax", "hardmax")
+
+
+@keras.saving.register_keras_serializable(package="keras_seq2seq")
+class BaseAttention(keras.layers.Layer):
+    """Base class of the attention layers: subclasses define keys and scores.
+
+    A mechanism splits into `prepare(value, value_mask, key)`, run once per
+    source sequence (it zeroes padded steps and projects the keys), and
+    `attend(query, memory)`, run once per query (it scores the keys, turns the
+    scores into weights and takes the weighted sum of the values). Decoders
+    and beam search call these two directly so that keys are never
+    recomputed; `call` does both.
+
+    Subclasses implement `build_score(query_depth, key_depth)` (create the
+    weights), `compute_keys(key)` and `score(query, keys)`.
+
+    Args:
+        probability_fn: str or callable. `"softmax"`, `"hardmax"`, or a
+            function mapping float32 scores `(..., Tv)`, where padded steps
+            hold the float32 minimum, to weights. Defaults to `"softmax"`.
+        kernel_initializer: initializer for the projection kernels. Defaults
+            to `"glorot_uniform"`.
+
+    Call arguments:
+        query: `(B, Hq)` or `(B, Tq, Hq)`.
+        value: `(B, Tv, Dv)`.
+        key: optional `(B, Tv, Dk)`; defaults to `value`.
+        value_mask: optional bool `(B, Tv)`, True where a step is real. Keras
+            fills it from the mask `value` carries (e.g. from
+            `Embedding(mask_zero=True)`).
+        previous_weights: optional `(B, Tv)` weights of the previous decoder
+            step; only monotonic mechanisms read it.
+
+    Returns:
+        `(context, weights)`: `(B, [Tq,] Dv)` and `(B, [Tq,] Tv)`. Padded
+        steps get weight 0; a row with no real step gives zero weights and a
+        zero context, never NaN.
+    """
+
+    def __init__(
+        self,
+        probability_fn="softmax",
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not callable(probability_fn) and (
+            probability_fn not in PROBABILITY_FNS
+        ):
+            raise ValueError(
+                f"`probability_fn` must be one of {PROBABILITY_FNS} or a "
+                f"callable. Received: probability_fn={probability_fn!r}"
+            )
+        self.probability_fn = probability_fn
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.query_depth = None
+        self.key_depth = None
+
+    def build(self, query_shape, value_shape, key_shape=None):
+        check_shapes(query_shape, value_shape, key_shape)
+        self.query_depth = query_shape[-1]
+        self.key_depth = (key_shape or value_shape)[-1]
+        self.build_score(self.query_depth, self.key_depth)
+
+    def call(
+        self,
+        query,
+        value,
+        key=None,
+        value_mask=None,
+        previous_weights=None,
+        training=None,
+    ):
+        self.check_inputs(query, value, key, value_mask)
+        memory = self.prepare(value, value_mask=value_mask, key=key)
+        return self.attend(
+            query, memory, previous_weights=previous_weights, training=training
+        )
+
+    def compute_mask(self, query, previous_mask=None):
+        # A sequence of queries keeps its mask on both outputs.
+        if previous_mask is None:
+            return None
+        return [previous_mask, previous_mask]
+
+    def prepare(self, value, value_mask=None, key=None):
+        """Zeroes padded steps and projects the keys, once per source.
+
+        Args:
+            value: `(B, Tv, Dv)`.
+            value_mask: optional bool `(B, Tv)`.
+            key: optional `(B, Tv, Dk)`; defaults to `value`.
+
+        Returns:
+            `AttentionMemory(keys, values, mask)`.
+        """
+        value = ops.convert_to_tensor(value, dtype=self.compute_dtype)
+        if value_mask is None:
+            mask = ops.ones(ops.shape(value)[:2], dtype="bool")
+        else:
+            mask = ops.cast(value_mask, "bool")
+        real = ops.cast(mask, value.dtype)[:, :, None]
+        values = value * real
+        if key is None:
+            key = values
+        else:
+            key = ops.convert_to_tensor(key, dtype=self.compute_dtype) * real
+        return AttentionMemory(self.compute_keys(key), values, mask)
+
+    def attend(self, query, memory, previous_weights=None, training=None):
+        """Weights and context of `query` over a prepared memory.
+
+        Args:
+            query: `(B, Hq)` or `(B, Tq, Hq)`.
+            memory: `AttentionMemory` from `prepare`.
+            previous_weights: optional `(B, Tv)`, for monotonic mechanisms.
+            training: bool, for mechanisms that add noise while training.
+
+        Returns:
+            `(context, weights)` as `call`.
+        """
+        query = ops.convert_to_tensor(query, dtype=self.compute_dtype)
+        scores = self.score(query, memory.keys)
+        mask = memory.mask if len(query.shape) == 2 else memory.mask[:, None]
+        weights = self.probabilities(scores, mask, previous_weights, training)
+        weights = ops.cast(weights, memory.values.dtype)
+        if len(query.shape) == 2:
+            context = ops.matmul(weights[:, None, :], memory.values)[:, 0]
+        else:
+            context = ops.matmul(weights, memory.values)  # (B, Tq, Dv)
+        return context, weights
+
+    def probabilities(self, scores, mask, previous_weights, training):
+        """Maps scores to weights; padded steps get exactly 0."""
+        del previous_weights, training  # Used by monotonic mechanisms.
+        if self.probability_fn == "softmax":
+            return masked_softmax(scores, mask)
+        if self.probability_fn == "hardmax":
+            return masked_hardmax(scores, mask)
+        return zero_padding(self.probability_fn(mask_scores(scores, mask)), mask)
+
+    def initial_weights(self, memory):
+        """Weights before the first decoder step: zeros `(B, Tv)`."""
+        return ops.zeros(ops.shape(memory.mask), dtype=memory.values.dtype)
+
+    def check_inputs(self, query, value, key=None, value_mask=None):
+        """Raises `ValueError` for ranks, batch sizes or depths that differ."""
+        key_shape = None if key is None else tuple(key.shape)
+        check_shapes(tuple(query.shape), tuple(value.shape), key_shape)
+        key_shape = key_shape or tuple(value.shape)
+        for name, shape, built in (
+            ("query", query.shape, self.query_depth),
+            ("key" if key is not None else "value", key_shape, self.key_depth),
+        ):
+            if None not in (built, shape[-1]) and shape[-1] != built:
+                raise ValueError(
+                    f"`{name}` has depth {shape[-1]} but the layer was built "
+                    f"for depth {built}. Received: {name}.shape={tuple(shape)}"
+                )
+        if value_mask is not None:
+            mask_shape = tuple(value_mask.shape)
+            if len(mask_shape) != 2 or not _compatible(
+                mask_shape, tuple(value.shape[:2])
+            ):
+                raise ValueError(
+                    "`value_mask` must have shape (B, Tv) of `value`. "
+                    f"Received: value_mask.shape={mask_shape}, "
+                    f"value.shape={tuple(value.shape)}"
+                )
+
+    def get_config(self):
+        probability_fn = self.probability_fn
+        if callable(probability_fn):
+            probability_fn = keras.saving.serialize_keras_object(probability_fn)
+        config = {
+            "probability_fn": probability_fn,
+            "kernel_initializer": keras.initializers.serialize(
+                self.kernel_initializer
+            ),
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("probability_fn"), dict):
+            config["probability_fn"] = keras.saving.deserialize_keras_object(
+                config["probability_fn"]
+            )
+        return cls(**config)
+
+
+def _compatible(shape_a, shape_b):
+    return all(a is None or b is None or a == b for a, b in zip(shape_a, shape_b))
+
+
+def check_shapes(query_shape, value_shape, key_shape=None):
+    """Raises `ValueError` naming the argument whose shape cannot work."""
+    if len(query_shape) not in (2, 3):
+        raise ValueError(
+            "`query` must have rank 2 (B, Hq) or 3 (B, Tq, Hq). "
+            f"Received: query.shape={tuple(query_shape)}"
+        )
+    if len(value_shape) != 3:
+        raise ValueError(
+            "`value` must have rank 3 (B, Tv, Dv). "
+            f"Received: value.shape={tuple(value_shape)}"
+        )
+    if not _compatible(query_shape[:1], value_shape[:1]):
+        raise ValueError(
+            "`query` and `value` must have the same batch size. Received: "
+            f"query.shape={tuple(query_shape)}, value.shape={tuple(value_shape)}"
+        )
+    if key_shape is not None and (
+        len(key_shape) != 3 or not _compatible(key_shape[:2], value_shape[:2])
+    ):
+        raise ValueError(
+            "`key` must have shape (B, Tv, Dk) with the (B, Tv) of `value`. "
+            f"Received: key.shape={tuple(key_shape)}, "
+            f"value.shape={tuple(value_shape)}"
+        )

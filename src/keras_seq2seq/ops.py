@@ -1,0 +1,200 @@
+"""Numeric helpers shared by the attention, decoder and decoding layers.
+
+Everything here is `keras.ops`, so it runs on every Keras backend. Scores are
+masked and normalised in `float32` whatever the layer's compute dtype: the
+fill value for padded steps must be representable, and `float16` softmax
+loses the small weights.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+# The fill value for padded scores: the float32 minimum, as TFA uses. After
+# the subtraction of the row maximum inside softmax its exponent underflows
+# to exactly 0, and `sigmoid` of it is exactly 0.
+SCORE_FILL = float(np.finfo(np.float32).min)
+
+
+def sequence_mask(lengths, maxlen):
+    """Boolean mask `(B, maxlen)`, True where `t < lengths[b]`.
+
+    Args:
+        lengths: int tensor `(B,)`.
+        maxlen: int or scalar tensor. Number of steps.
+
+    Returns:
+        bool tensor `(B, maxlen)`.
+    """
+    steps = ops.arange(maxlen, dtype="int32")
+    return ops.less(steps[None, :], ops.cast(lengths, "int32")[:, None])
+
+
+def mask_scores(scores, mask=None):
+    """Casts `scores` to float32 and fills padded steps with `SCORE_FILL`.
+
+    Args:
+        scores: float tensor `(..., Tv)`.
+        mask: optional bool tensor broadcastable to `scores`, True where a
+            step is real.
+
+    Returns:
+        float32 tensor of the shape of `scores`.
+    """
+    scores = ops.cast(scores, "float32")
+    if mask is None:
+        return scores
+    return ops.where(mask, scores, ops.full_like(scores, SCORE_FILL))
+
+
+def zero_padding(weights, mask=None):
+    """Sets weights of padded steps to exactly 0 (all-padding rows too)."""
+    if mask is None:
+        return weights
+    return weights * ops.cast(mask, weights.dtype)
+
+
+def masked_softmax(scores, mask=None):
+    """Softmax over the last axis that gives padded steps weight 0.
+
+    A row whose every step is padding gives all zeros, never NaN, and its
+    gradient is zero.
+
+    Args:
+        scores: float tensor `(..., Tv)`.
+        mask: optional bool tensor broadcastable to `scores`.
+
+    Returns:
+        float32 tensor of the shape of `scores`.
+    """
+    weights = ops.softmax(mask_scores(scores, mask), axis=-1)
+    return zero_padding(weights, mask)
+
+
+def hardmax(logits):
+    """One-hot of the arg-maximum over the last axis (ties: first maximum).
+
+    Args:
+        logits: float tensor `(..., N)`.
+
+    Returns:
+        tensor of the dtype and shape of `logits`.
+
+    Example:
+
+    >>> ops.convert_to_numpy(hardmax(np.array([[1.0, 3.0, 3.0]]))).tolist()
+    [[0.0, 1.0, 0.0]]
+    """
+    logits = ops.convert_to_tensor(logits)
+    depth = ops.shape(logits)[-1]
+    index = ops.argmax(logits, axis=-1)
+    return ops.one_hot(index, depth, dtype=logits.dtype)
+
+
+def masked_hardmax(scores, mask=None):
+    """`hardmax` that never picks a padded step; all-padding rows give 0."""
+    return zero_padding(hardmax(mask_scores(scores, mask)), mask)
+
+
+def exclusive_cumsum(x, axis=1):
+    """`cumsum` along `axis` that starts from 0 (the step itself excluded)."""
+    return ops.cumsum(x, axis=axis) - x
+
+
+def exclusive_cumprod(x, axis=1):
+    """`cumprod` along `axis` of rank-2 `x` that starts from 1."""
+    if axis != 1 or len(x.shape) != 2:
+        raise ValueError(
+            "`exclusive_cumprod` takes a rank-2 tensor and axis=1. "
+            f"Received: shape={x.shape}, axis={axis}"
+        )
+    ones = ops.ones_like(x[:, :1])
+    return ops.cumprod(ops.concatenate([ones, x[:, :-1]], axis=1), axis=1)
+
+
+def safe_cumprod(x, axis=1, exclusive=False):
+    """Cumulative product computed as `exp(cumsum(log(x)))`, clipped.
+
+    `x` is clipped to `[tiny, 1]` before the logarithm, so the product of many
+    probabilities neither underflows to an exact 0 nor yields NaN gradients
+    (Raffel et al. 2017, arXiv:1704.00784, section 2.3).
+
+    Args:
+        x: float tensor with values in `[0, 1]`.
+        axis: int. Axis of the product. Defaults to `1`.
+        exclusive: bool. Start the product from 1. Defaults to `False`.
+
+    Returns:
+        tensor of the shape and dtype of `x`.
+    """
+    x = ops.convert_to_tensor(x)
+    tiny = float(np.finfo(keras.backend.standardize_dtype(x.dtype)).tiny)
+    logs = ops.log(ops.clip(x, tiny, 1.0))
+    sums = exclusive_cumsum(logs, axis) if exclusive else ops.cumsum(logs, axis)
+    return ops.exp(sums)
+
+
+MONOTONIC_MODES = ("parallel", "recursive", "hard")
+
+
+def monotonic_attention(p_choose_i, previous_attention, mode):
+    """Expected monotonic alignments (Raffel et al. 2017, eq. 13-16).
+
+    Given the probabilities `p` of stopping at each memory step and the
+    previous step's alignments, computes the new alignments
+
+    - `"recursive"`: the exact recurrence `q_i = (1 - p_{i-1}) q_{i-1} +
+      prev_i`, `a = p q` (a scan over memory steps);
+    - `"parallel"`: its closed form with a clipped, log-space cumulative
+      product (fast, can differ by ~1e-6 relative);
+    - `"hard"`: for 0/1 `p` and a one-hot `previous_attention`, the first step
+      at or after the previous one whose `p` is 1.
+
+    Args:
+        p_choose_i: float tensor `(B, Tv)` in `[0, 1]`.
+        previous_attention: float tensor `(B, Tv)`.
+        mode: str. One of `"parallel"`, `"recursive"`, `"hard"`.
+
+    Returns:
+        float tensor `(B, Tv)`.
+
+    Raises:
+        ValueError: for an unknown `mode`.
+    """
+    if mode not in MONOTONIC_MODES:
+        raise ValueError(
+            f"`mode` must be one of {MONOTONIC_MODES}. Received: mode={mode!r}"
+        )
+    p = ops.convert_to_tensor(p_choose_i)
+    previous = ops.cast(previous_attention, p.dtype)
+    if mode == "hard":
+        p = p * ops.cumsum(previous, axis=1)
+        return p * exclusive_cumprod(1.0 - p, axis=1)
+    if mode == "parallel":
+        cumprod = safe_cumprod(1.0 - p, axis=1, exclusive=True)
+        ratio = previous / ops.clip(cumprod, 1e-10, 1.0)
+        return p * cumprod * ops.cumsum(ratio, axis=1)
+    # "recursive": scan over the memory steps, time-major.
+    ones = ops.ones_like(p[:, :1])
+    shifted = ops.concatenate([ones, 1.0 - p[:, :-1]], axis=1)
+
+    def step(q, inputs):
+        keep, prev = inputs
+        q = keep * q + prev
+        return q, q
+
+    _, q = ops.scan(
+        step,
+        ops.zeros_like(p[:, 0]),
+        (ops.transpose(shifted), ops.transpose(previous)),
+    )
+    return p * ops.transpose(q)
+
+
+def tile_beams(x, beam_size):
+    """Repeats each batch entry `beam_size` times: `(B, ...)` -> `(B*K, ...)`.
+
+    Entries stay consecutive (`np.repeat`, not `np.tile`), the layout of
+    TFA's `tile_batch`: rows `b*K ... b*K + K-1` are the beams of entry `b`.
+    """
+    return ops.repeat(x, beam_size, axis=0)
