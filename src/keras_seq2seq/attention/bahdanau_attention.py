@@ -67,7 +67,8 @@ class BahdanauAttention(BaseAttention):
         )
 
     def build_score(self, query_depth, key_depth):
-        self.query_dense.build((None, query_depth))
+        if query_depth is not None:  # Else built by its first query.
+            self.query_dense.build((None, query_depth))
         self.key_dense.build((None, None, key_depth))
         self.attention_v = self.add_weight(
             name="attention_v",

@@ -1,0 +1,30 @@
+"""`tfa.seq2seq`'s public names over keras-seq2seq, for porting old code.
+
+`import keras_seq2seq.tfa as tfa` lets code written as
+`tfa.seq2seq.BahdanauAttention(...)` run unchanged: `keras_seq2seq.tfa` and
+`keras_seq2seq.tfa.seq2seq` hold the same names. Arguments, return
+structures and `get_weights()` order follow TensorFlow Addons 0.23.
+"""
+
+from keras_seq2seq.ops import hardmax, monotonic_attention, safe_cumprod
+from keras_seq2seq.tfa.attention_mechanisms import (
+    AttentionMechanism,
+    BahdanauAttention,
+    BahdanauMonotonicAttention,
+    LuongAttention,
+    LuongMonotonicAttention,
+)
+
+__all__ = [
+    "AttentionMechanism",
+    "BahdanauAttention",
+    "BahdanauMonotonicAttention",
+    "LuongAttention",
+    "LuongMonotonicAttention",
+    "hardmax",
+    "monotonic_attention",
+    "safe_cumprod",
+]
+
+# Last: `seq2seq` re-exports the names above.
+from keras_seq2seq.tfa import seq2seq  # noqa: E402

@@ -1,0 +1,403 @@
+"""TFA's attention mechanism classes, adapted over the native layers.
+
+`tfa.seq2seq` mechanisms hold their memory: it is given at construction or
+through `setup_memory`, and the layer is then called as
+`mechanism([query, state]) -> (alignments, next_state)`. These classes keep
+that API (arguments, attributes `keys`, `values`, `alignments_size`,
+`initial_alignments()`, `initial_state()`, and TFA's `get_weights()` order)
+and delegate every computation to a native mechanism from
+`keras_seq2seq.attention`, held as the sublayer `core`.
+
+Unlike the native layers, these adapters keep the prepared memory on `self`
+between calls: that is TFA's contract. `set_weights` recomputes the keys of a
+memory already set up, so loaded weights take effect at once.
+"""
+
+import keras
+from keras import ops
+
+from keras_seq2seq import attention
+from keras_seq2seq.ops import sequence_mask
+
+
+class AttentionMechanism(keras.layers.Layer):
+    """Base of the TFA-style mechanisms: memory set-up and the call convention.
+
+    Args:
+        core: the native attention layer that computes everything.
+        memory: optional `(B, T, D)` memory to set up now.
+        memory_sequence_length: optional int `(B,)` valid lengths of memory.
+        memory_mask: optional bool `(B, T)`, an alternative to the lengths.
+
+    Call arguments:
+        inputs: `[query, state]`: query `(B, Hq)` and the previous alignments
+            `(B, T)`; or, with `setup_memory=True`, the memory (or
+            `[memory, memory_sequence_length]`).
+        mask: optional bool `(B, T)` memory mask, with `setup_memory=True`.
+        setup_memory: bool. Set the memory up instead of attending.
+
+    Returns:
+        `(alignments, next_state)`, both `(B, T)`; `next_state` is the
+        alignments, as in TFA. With `setup_memory=True`, the masked values.
+    """
+
+    # Attribute paths of `core`'s variables in TFA's `get_weights()` order.
+    WEIGHT_ORDER = ()
+
+    def __init__(self, core, **kwargs):
+        super().__init__(**kwargs)
+        self.core = core
+        self._memory = None
+        self._raw_memory = None
+
+    def build(self, input_shape=None):
+        # The core is built by `setup_memory`, which knows the memory shape.
+        self.built = True
+
+    def setup_memory(
+        self, memory, memory_sequence_length=None, memory_mask=None
+    ):
+        """Masks the memory and computes the keys, once for many queries.
+
+        Args:
+            memory: `(B, T, D)` encoder outputs.
+            memory_sequence_length: optional int `(B,)`.
+            memory_mask: optional bool `(B, T)`. Not with the lengths.
+
+        Raises:
+            ValueError: when both lengths and a mask are given.
+        """
+        if memory_sequence_length is not None and memory_mask is not None:
+            raise ValueError(
+                "Give `memory_sequence_length` or `memory_mask`, not both."
+            )
+        memory = ops.convert_to_tensor(memory, dtype=self.compute_dtype)
+        if memory_sequence_length is not None:
+            memory_mask = sequence_mask(
+                memory_sequence_length, ops.shape(memory)[1]
+            )
+        if not self.core.built:
+            # The query depth is known at the first query: the native layer
+            # creates its query projection then, as TFA does.
+            self.core.build((None, None), tuple(memory.shape))
+        self._raw_memory = (memory, memory_mask)
+        self._memory = self.core.prepare(memory, value_mask=memory_mask)
+
+    def call(self, inputs, mask=None, setup_memory=False, training=None):
+        if setup_memory:
+            if isinstance(inputs, (list, tuple)):
+                memory, lengths = inputs
+            else:
+                memory, lengths = inputs, None
+            self.setup_memory(memory, lengths, None if lengths is not None
+                              else mask)
+            return self.values
+        if self._memory is None:
+            raise ValueError(
+                "The memory is not set up: pass `memory=` to the constructor "
+                "or call `setup_memory(memory, memory_sequence_length)` first."
+            )
+        query, state = inputs
+        _, alignments = self.core.attend(
+            query, self._memory, previous_weights=state, training=training
+        )
+        return alignments, alignments
+
+    @property
+    def weights(self):
+        found = (_resolve(self.core, path) for path in self.WEIGHT_ORDER)
+        return [variable for variable in found if variable is not None]
+
+    def set_weights(self, weights):
+        super().set_weights(weights)
+        if self._raw_memory is not None:
+            self.setup_memory(self._raw_memory[0], memory_mask=self._raw_memory[1])
+
+    @property
+    def memory_initialized(self):
+        return self._memory is not None
+
+    @property
+    def keys(self):
+        """`(B, T, U)` projected keys of the memory."""
+        return self._memory.keys
+
+    @property
+    def values(self):
+        """`(B, T, D)` memory with padded steps zeroed."""
+        return self._memory.values
+
+    @property
+    def memory_mask(self):
+        """bool `(B, T)`, True where the memory is real."""
+        return self._memory.mask
+
+    @property
+    def batch_size(self):
+        return self._memory.values.shape[0]
+
+    @property
+    def alignments_size(self):
+        return self._memory.values.shape[1]
+
+    @property
+    def state_size(self):
+        return self.alignments_size
+
+    def initial_alignments(self, batch_size, dtype):
+        """Alignments before the first step: zeros `(batch_size, T)`."""
+        return ops.zeros((batch_size, self.alignments_size), dtype=dtype)
+
+    def initial_state(self, batch_size, dtype):
+        """The attention state before the first step (the alignments)."""
+        return self.initial_alignments(batch_size, dtype)
+
+
+class _MonotonicAlignments:
+    def initial_alignments(self, batch_size, dtype):
+        """TFA's monotonic start: one-hot at the first memory step."""
+        first = ops.zeros((batch_size,), dtype="int32")
+        return ops.one_hot(first, self.alignments_size, dtype=dtype)
+
+
+def _resolve(layer, path):
+    for name in path.split("."):
+        layer = getattr(layer, name, None)
+        if layer is None:
+            return None
+    return layer
+
+
+def _check_probability_fn(probability_fn):
+    if probability_fn not in ("softmax", "hardmax"):
+        raise ValueError(
+            "`probability_fn` must be 'softmax' or 'hardmax'. "
+            f"Received: probability_fn={probability_fn!r}"
+        )
+    return probability_fn
+
+
+class BahdanauAttention(AttentionMechanism):
+    """TFA's `BahdanauAttention(units, memory, memory_sequence_length, ...)`.
+
+    Args:
+        units: int. Attention depth.
+        memory: optional `(B, T, D)` memory.
+        memory_sequence_length: optional int `(B,)`.
+        normalize: bool. Weight normalisation of `v`. Defaults to `False`.
+        probability_fn: `"softmax"` or `"hardmax"`. Defaults to `"softmax"`.
+        kernel_initializer: Defaults to `"glorot_uniform"`.
+        dtype: layer dtype. Defaults to `None`.
+        name: Defaults to `"BahdanauAttention"`.
+    """
+
+    WEIGHT_ORDER = (
+        "attention_v",
+        "attention_g",
+        "attention_b",
+        "query_dense.kernel",
+        "key_dense.kernel",
+    )
+
+    def __init__(
+        self,
+        units,
+        memory=None,
+        memory_sequence_length=None,
+        normalize=False,
+        probability_fn="softmax",
+        kernel_initializer="glorot_uniform",
+        dtype=None,
+        name="BahdanauAttention",
+        **kwargs,
+    ):
+        core = attention.BahdanauAttention(
+            units,
+            normalize=normalize,
+            probability_fn=_check_probability_fn(probability_fn),
+            kernel_initializer=kernel_initializer,
+            dtype=dtype,
+            name="core",
+        )
+        super().__init__(core, dtype=dtype, name=name, **kwargs)
+        self.units = units
+        self.normalize = normalize
+        self.probability_fn = probability_fn
+        if memory is not None:
+            self.setup_memory(memory, memory_sequence_length)
+
+
+class LuongAttention(AttentionMechanism):
+    """TFA's `LuongAttention(units, memory, memory_sequence_length, ...)`.
+
+    The query depth must equal `units`.
+
+    Args:
+        units: int. Depth of the keys and of the query.
+        memory: optional `(B, T, D)` memory.
+        memory_sequence_length: optional int `(B,)`.
+        scale: bool. A learned scalar score scale. Defaults to `False`.
+        probability_fn: `"softmax"` or `"hardmax"`. Defaults to `"softmax"`.
+        kernel_initializer: Defaults to `"glorot_uniform"`.
+        dtype: layer dtype. Defaults to `None`.
+        name: Defaults to `"LuongAttention"`.
+    """
+
+    WEIGHT_ORDER = ("attention_g", "key_dense.kernel")
+
+    def __init__(
+        self,
+        units,
+        memory=None,
+        memory_sequence_length=None,
+        scale=False,
+        probability_fn="softmax",
+        kernel_initializer="glorot_uniform",
+        dtype=None,
+        name="LuongAttention",
+        **kwargs,
+    ):
+        core = attention.LuongAttention(
+            units,
+            scale=scale,
+            probability_fn=_check_probability_fn(probability_fn),
+            kernel_initializer=kernel_initializer,
+            dtype=dtype,
+            name="core",
+        )
+        super().__init__(core, dtype=dtype, name=name, **kwargs)
+        self.units = units
+        self.scale = scale
+        self.probability_fn = probability_fn
+        if memory is not None:
+            self.setup_memory(memory, memory_sequence_length)
+
+    def setup_memory(
+        self, memory, memory_sequence_length=None, memory_mask=None
+    ):
+        if not self.core.built:
+            self.core.build((None, self.units), tuple(memory.shape))
+        super().setup_memory(memory, memory_sequence_length, memory_mask)
+
+
+class BahdanauMonotonicAttention(_MonotonicAlignments, AttentionMechanism):
+    """TFA's `BahdanauMonotonicAttention`.
+
+    Args:
+        units: int. Attention depth.
+        memory: optional `(B, T, D)` memory.
+        memory_sequence_length: optional int `(B,)`.
+        normalize: bool. Defaults to `False`.
+        sigmoid_noise: float. Pre-sigmoid noise while training. Defaults to
+            `0.0`.
+        sigmoid_noise_seed: optional int. Defaults to `None`.
+        score_bias_init: float. Defaults to `0.0`.
+        mode: `"parallel"`, `"recursive"` or `"hard"`. Defaults to
+            `"parallel"`.
+        kernel_initializer: Defaults to `"glorot_uniform"`.
+        dtype: layer dtype. Defaults to `None`.
+        name: Defaults to `"BahdanauMonotonicAttention"`.
+    """
+
+    WEIGHT_ORDER = (
+        "attention_v",
+        "score_bias",
+        "attention_g",
+        "attention_b",
+        "query_dense.kernel",
+        "key_dense.kernel",
+    )
+
+    def __init__(
+        self,
+        units,
+        memory=None,
+        memory_sequence_length=None,
+        normalize=False,
+        sigmoid_noise=0.0,
+        sigmoid_noise_seed=None,
+        score_bias_init=0.0,
+        mode="parallel",
+        kernel_initializer="glorot_uniform",
+        dtype=None,
+        name="BahdanauMonotonicAttention",
+        **kwargs,
+    ):
+        core = attention.BahdanauMonotonicAttention(
+            units,
+            normalize=normalize,
+            sigmoid_noise=sigmoid_noise,
+            sigmoid_noise_seed=sigmoid_noise_seed,
+            score_bias_init=score_bias_init,
+            mode=mode,
+            kernel_initializer=kernel_initializer,
+            dtype=dtype,
+            name="core",
+        )
+        super().__init__(core, dtype=dtype, name=name, **kwargs)
+        self.units = units
+        self.normalize = normalize
+        self.mode = mode
+        if memory is not None:
+            self.setup_memory(memory, memory_sequence_length)
+
+
+class LuongMonotonicAttention(_MonotonicAlignments, AttentionMechanism):
+    """TFA's `LuongMonotonicAttention`.
+
+    Args:
+        units: int. Depth of the keys and of the query.
+        memory: optional `(B, T, D)` memory.
+        memory_sequence_length: optional int `(B,)`.
+        scale: bool. Defaults to `False`.
+        sigmoid_noise: float. Defaults to `0.0`.
+        sigmoid_noise_seed: optional int. Defaults to `None`.
+        score_bias_init: float. Defaults to `0.0`.
+        mode: `"parallel"`, `"recursive"` or `"hard"`. Defaults to
+            `"parallel"`.
+        kernel_initializer: Defaults to `"glorot_uniform"`.
+        dtype: layer dtype. Defaults to `None`.
+        name: Defaults to `"LuongMonotonicAttention"`.
+    """
+
+    WEIGHT_ORDER = ("attention_g", "score_bias", "key_dense.kernel")
+
+    def __init__(
+        self,
+        units,
+        memory=None,
+        memory_sequence_length=None,
+        scale=False,
+        sigmoid_noise=0.0,
+        sigmoid_noise_seed=None,
+        score_bias_init=0.0,
+        mode="parallel",
+        kernel_initializer="glorot_uniform",
+        dtype=None,
+        name="LuongMonotonicAttention",
+        **kwargs,
+    ):
+        core = attention.LuongMonotonicAttention(
+            units,
+            scale=scale,
+            sigmoid_noise=sigmoid_noise,
+            sigmoid_noise_seed=sigmoid_noise_seed,
+            score_bias_init=score_bias_init,
+            mode=mode,
+            kernel_initializer=kernel_initializer,
+            dtype=dtype,
+            name="core",
+        )
+        super().__init__(core, dtype=dtype, name=name, **kwargs)
+        self.units = units
+        self.scale = scale
+        self.mode = mode
+        if memory is not None:
+            self.setup_memory(memory, memory_sequence_length)
+
+    def setup_memory(
+        self, memory, memory_sequence_length=None, memory_mask=None
+    ):
+        if not self.core.built:
+            self.core.build((None, self.units), tuple(memory.shape))
+        super().setup_memory(memory, memory_sequence_length, memory_mask)

@@ -1,0 +1,136 @@
+"""Parity of `keras_seq2seq.tfa` mechanisms with TFA's fixtures."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+from shared_data import assert_outputs, case_ids, load_case
+
+import keras_seq2seq.tfa as tfa
+
+MECHANISMS = {
+    "BahdanauAttention": tfa.seq2seq.BahdanauAttention,
+    "LuongAttention": tfa.seq2seq.LuongAttention,
+    "BahdanauMonotonicAttention": tfa.seq2seq.BahdanauMonotonicAttention,
+    "LuongMonotonicAttention": tfa.seq2seq.LuongMonotonicAttention,
+}
+
+
+def is_function_case(name):
+    return name.startswith(("monotonic_attention_fn", "hardmax_fn"))
+
+
+def build_mechanism(case, arrays):
+    """The TFA-style mechanism the case's `tfa_call` constructs."""
+    class_name = case["tfa_call"].split("tfa.seq2seq.")[1].split("(")[0]
+    args = {
+        k: v for k, v in case["args"].items() if k != "memory_sequence_length"
+    }
+    return MECHANISMS[class_name](
+        memory=arrays["memory"],
+        memory_sequence_length=arrays["memory_sequence_length"],
+        **args,
+    )
+
+
+def run(mechanism, query, previous):
+    alignments, next_state = mechanism([query, previous])
+    context = ops.matmul(alignments[:, None, :], mechanism.values)[:, 0]
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(alignments), ops.convert_to_numpy(next_state)
+    )
+    return ops.convert_to_numpy(alignments), ops.convert_to_numpy(context)
+
+
+@pytest.mark.parametrize(
+    "cid", case_ids("attention", lambda n: not is_function_case(n))
+)
+def test_mechanism_matches_tfa_with_weights_in_tfa_order(cid):
+    case, a = load_case(cid)
+    mechanism = build_mechanism(case, a)
+    # TFA creates the query projection at the first call; so do we.
+    run(mechanism, a["query"], a["previous_alignments"])
+    order = case["get_weights_order"]["mechanism"]
+    assert [tuple(w.shape) for w in mechanism.get_weights()] == [
+        a[name].shape for name in order
+    ]
+    mechanism.set_weights([a[name] for name in order])
+    alignments, context = run(mechanism, a["query"], a["previous_alignments"])
+    got = {
+        "alignments": alignments,
+        "context": context,
+        "keys": ops.convert_to_numpy(mechanism.keys),
+    }
+    if "initial_alignments" in a:
+        batch, _ = a["previous_alignments"].shape
+        initial = mechanism.initial_alignments(batch, "float32")
+        got["initial_alignments"] = ops.convert_to_numpy(initial)
+        got["alignments_from_initial"] = run(
+            mechanism, a["query"], initial
+        )[0]
+    assert_outputs(case, a, got)
+
+
+@pytest.mark.parametrize(
+    "cid", case_ids("attention", lambda n: n.startswith("monotonic_attention_fn"))
+)
+def test_monotonic_attention_function_matches_tfa(cid):
+    case, a = load_case(cid)
+    got = tfa.seq2seq.monotonic_attention(
+        a["p_choose_i"], a["previous_attention"], case["args"]["mode"]
+    )
+    assert_outputs(case, a, {"attention": ops.convert_to_numpy(got)})
+
+
+@pytest.mark.parametrize("cid", case_ids("attention", lambda n: n == "hardmax_fn"))
+def test_hardmax_matches_tfa(cid):
+    case, a = load_case(cid)
+    got = ops.convert_to_numpy(tfa.seq2seq.hardmax(a["logits"]))
+    assert_outputs(case, a, {"hardmax": got})
+
+
+def test_seq2seq_is_the_same_namespace():
+    import keras_seq2seq.tfa.seq2seq as seq2seq
+
+    for name in tfa.__all__:
+        assert getattr(seq2seq, name) is getattr(tfa, name)
+
+
+def test_query_before_memory_raises():
+    mechanism = tfa.BahdanauAttention(units=3)
+    with pytest.raises(ValueError, match="memory is not set up"):
+        mechanism([np.ones((2, 4), "float32"), np.zeros((2, 5), "float32")])
+
+
+def test_set_weights_recomputes_keys_of_the_memory():
+    rng = np.random.default_rng(0)
+    memory = rng.normal(size=(2, 5, 3)).astype("float32")
+    mechanism = tfa.LuongAttention(units=4, memory=memory)
+    kernel = rng.normal(size=(3, 4)).astype("float32")
+    mechanism.set_weights([kernel])
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(mechanism.keys), memory @ kernel, rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_setup_memory_through_call_masks_padding():
+    rng = np.random.default_rng(1)
+    memory = rng.normal(size=(2, 5, 3)).astype("float32")
+    mechanism = tfa.BahdanauAttention(units=4)
+    values = mechanism(
+        [memory, np.array([5, 2], "int32")], setup_memory=True
+    )
+    values = ops.convert_to_numpy(values)
+    np.testing.assert_array_equal(values[1, 2:], 0.0)
+    np.testing.assert_array_equal(values[0], memory[0])
+    alignments, _ = mechanism(
+        [rng.normal(size=(2, 6)).astype("float32"), np.zeros((2, 5), "float32")]
+    )
+    np.testing.assert_array_equal(ops.convert_to_numpy(alignments)[1, 2:], 0.0)
+
+
+def test_probability_fn_outside_tfa_choices_raises():
+    with pytest.raises(ValueError, match="probability_fn"):
+        tfa.BahdanauAttention(units=3, probability_fn="sparsemax")
+
