@@ -1,0 +1,252 @@
+"""One decoder step: a recurrent cell with attention over a memory."""
+
+import collections
+
+import keras
+from keras import ops
+
+from keras_seq2seq.attention.base_attention import BaseAttention
+
+DecoderState = collections.namedtuple(
+    "DecoderState", ["cell_state", "attention_vector", "weights"]
+)
+DecoderState.__doc__ = """The state carried from one decoder step to the next.
+
+Fields:
+    cell_state: the wrapped cell's state (a list: `[h]` for GRU, `[h, c]` for
+        LSTM, nested lists for stacked cells).
+    attention_vector: `(B, A)` attention vector of the step (zeros before the
+        first step); `A` is `attention_layer_size`, else the value depth.
+    weights: `(B, Ts)` attention weights of the step (before the first step:
+        the mechanism's `initial_weights`).
+"""
+
+QUERY_ORDERS = ("luong", "bahdanau")
+
+
+@keras.saving.register_keras_serializable(package="keras_seq2seq")
+class AttentionRNNCell(keras.layers.Layer):
+    """A recurrent cell with attention: the single decoder step.
+
+    Two query orders, both used in the literature:
+
+    - `"luong"` (TFA's `AttentionWrapper`, Luong et al. 2015, JoeyNMT): the
+      cell runs first on `[x_t; a_{t-1}]` (input feeding of the previous
+      attention vector, optional); the new cell output `h_t` is the query;
+      `a_t = W_a [h_t; c_t]` (no bias), or `c_t` without an attention layer.
+    - `"bahdanau"` (Bahdanau et al. 2015, arXiv:1409.0473, eq. 4-6): the
+      previous decoder state `s_{t-1}` (the top cell's hidden state) is the
+      query; the context `c_t` enters the cell with the input: `s_t =
+      cell([x_t; c_t], s_{t-1})`; `a_t` as above.
+
+    The step output is `a_t` when `output_attention`, else `h_t`.
+
+    The memory is prepared once per source with `prepare` (keys projected
+    once); `call` is the one step that `AttentionDecoder` scans and that the
+    decoding functions call.
+
+    Args:
+        cell: a Keras RNN cell (`GRUCell`, `LSTMCell`, `StackedRNNCells`, or
+            any cell with `state_size`, `output_size` and
+            `get_initial_state`). Cells with dropout are refused: their
+            dropout masks are kept on the cell between calls.
+        attention: a `keras_seq2seq` attention layer (`BaseAttention`).
+        query_order: str. `"luong"` or `"bahdanau"`. Defaults to `"luong"`.
+        attention_layer_size: optional int. Depth `A` of the attention layer
+            over `[h_t; c_t]`; `None` uses the context itself. Defaults to
+            `None`.
+        input_feeding: optional bool. Feed `a_{t-1}` into the cell (`"luong"`
+            order only). Defaults to `None`: True for `"luong"`, False for
+            `"bahdanau"`.
+        output_attention: bool. Output `a_t` (True) or `h_t`. Defaults to
+            `True`.
+
+    Call arguments:
+        inputs: `(B, E)` the step's input (the embedded previous token).
+        states: `DecoderState` of the previous step.
+        memory: `AttentionMemory` from `prepare`.
+
+    Returns:
+        `(output, new_states)`: `(B, O)` and a `DecoderState`.
+    """
+
+    def __init__(
+        self,
+        cell,
+        attention,
+        query_order="luong",
+        attention_layer_size=None,
+        input_feeding=None,
+        output_attention=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if query_order not in QUERY_ORDERS:
+            raise ValueError(
+                f"`query_order` must be one of {QUERY_ORDERS}. "
+                f"Received: query_order={query_order!r}"
+            )
+        if input_feeding is None:
+            input_feeding = query_order == "luong"
+        if input_feeding and query_order == "bahdanau":
+            raise ValueError(
+                "`input_feeding` is for the 'luong' query order: in the "
+                "'bahdanau' order the context already enters the cell. "
+                "Received: input_feeding=True, query_order='bahdanau'"
+            )
+        if not isinstance(attention, BaseAttention):
+            raise ValueError(
+                "`attention` must be a keras_seq2seq attention layer. "
+                f"Received: attention={attention!r}"
+            )
+        for name in ("dropout", "recurrent_dropout"):
+            if getattr(cell, name, 0) or any(
+                getattr(c, name, 0) for c in getattr(cell, "cells", [])
+            ):
+                raise ValueError(
+                    f"Cells with `{name}` are not supported: apply dropout to "
+                    f"the inputs or outputs instead. Received: cell={cell!r}"
+                )
+        if attention_layer_size is not None and attention_layer_size <= 0:
+            raise ValueError(
+                "`attention_layer_size` must be None or > 0. "
+                f"Received: attention_layer_size={attention_layer_size!r}"
+            )
+        self.cell = cell
+        self.attention = attention
+        self.query_order = query_order
+        self.attention_layer_size = attention_layer_size
+        self.input_feeding = input_feeding
+        self.output_attention = output_attention
+        self.attention_layer = None
+        self.value_depth = None
+        if attention_layer_size is not None:
+            self.attention_layer = keras.layers.Dense(
+                attention_layer_size,
+                use_bias=False,
+                dtype=self.dtype_policy,
+                name="attention_layer",
+            )
+
+    def build(self, inputs_shape, value_shape):
+        input_depth = inputs_shape[-1]
+        value_depth = self.value_depth = value_shape[-1]
+        units = self.cell_output_size
+        attention_depth = self.attention_layer_size or value_depth
+        if self.query_order == "bahdanau":
+            cell_input = input_depth + value_depth
+        elif self.input_feeding:
+            cell_input = input_depth + attention_depth
+        else:
+            cell_input = input_depth
+        # Sublayers deserialised from a `.keras` file arrive built.
+        if not self.cell.built:
+            self.cell.build((None, cell_input))
+        if not self.attention.built:
+            self.attention.build((None, units), tuple(value_shape))
+        layer = self.attention_layer
+        if layer is not None and not layer.built:
+            layer.build((None, units + value_depth))
+
+    @property
+    def cell_output_size(self):
+        size = getattr(self.cell, "output_size", None)
+        if size is None:
+            size = keras.tree.flatten(self.cell.state_size)[0]
+        return size
+
+    def attention_depth(self, memory):
+        return self.attention_layer_size or memory.values.shape[-1]
+
+    @property
+    def output_size(self):
+        if self.output_attention and self.attention_layer_size is not None:
+            return self.attention_layer_size
+        if self.output_attention:
+            return self.value_depth
+        return self.cell_output_size
+
+    def prepare(self, value, value_mask=None):
+        """The memory of one source batch: `AttentionMemory`."""
+        return self.attention.prepare(value, value_mask=value_mask)
+
+    def get_initial_state(self, memory, cell_state=None):
+        """`DecoderState` before the first step.
+
+        Args:
+            memory: `AttentionMemory` from `prepare`.
+            cell_state: optional initial cell state (a tensor or a list as the
+                cell takes it); zeros when `None`.
+        """
+        batch_size = ops.shape(memory.values)[0]
+        if cell_state is None:
+            cell_state = self.cell.get_initial_state(batch_size=batch_size)
+        elif not isinstance(cell_state, (list, tuple)):
+            cell_state = [cell_state]
+        cell_state = keras.tree.map_structure(
+            lambda s: ops.cast(s, self.compute_dtype), list(cell_state)
+        )
+        attention_vector = ops.zeros(
+            (batch_size, self.attention_depth(memory)), dtype=self.compute_dtype
+        )
+        weights = self.attention.initial_weights(memory)
+        return DecoderState(cell_state, attention_vector, weights)
+
+    def call(self, inputs, states, memory, training=None):
+        cell_state, attention_vector, weights = states
+        inputs = ops.cast(inputs, self.compute_dtype)
+        if self.query_order == "bahdanau":
+            query = top_hidden_state(self.cell, cell_state)
+            context, weights = self.attention.attend(
+                query, memory, previous_weights=weights, training=training
+            )
+            cell_input = ops.concatenate([inputs, context], axis=-1)
+            cell_output, cell_state = self.cell(
+                cell_input, cell_state, training=training
+            )
+        else:
+            cell_input = inputs
+            if self.input_feeding:
+                cell_input = ops.concatenate([inputs, attention_vector], -1)
+            cell_output, cell_state = self.cell(
+                cell_input, cell_state, training=training
+            )
+            context, weights = self.attention.attend(
+                cell_output, memory, previous_weights=weights, training=training
+            )
+        if self.attention_layer is not None:
+            attention_vector = self.attention_layer(
+                ops.concatenate([cell_output, context], axis=-1)
+            )
+        else:
+            attention_vector = context
+        output = attention_vector if self.output_attention else cell_output
+        cell_state = list(cell_state) if isinstance(cell_state, tuple) else (
+            cell_state if isinstance(cell_state, list) else [cell_state]
+        )
+        return output, DecoderState(cell_state, attention_vector, weights)
+
+    def get_config(self):
+        config = {
+            "cell": keras.saving.serialize_keras_object(self.cell),
+            "attention": keras.saving.serialize_keras_object(self.attention),
+            "query_order": self.query_order,
+            "attention_layer_size": self.attention_layer_size,
+            "input_feeding": self.input_feeding,
+            "output_attention": self.output_attention,
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in ("cell", "attention"):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)
+
+
+def top_hidden_state(cell, cell_state):
+    """The hidden state `h` of the top cell: the "bahdanau" order's query."""
+    if hasattr(cell, "cells"):  # StackedRNNCells: one state per cell.
+        return top_hidden_state(cell.cells[-1], cell_state[-1])
+    return keras.tree.flatten(cell_state)[0]
