@@ -1,0 +1,1 @@
+"""The `seq2seq` command-line tool: corpora, configuration, training, use."""
