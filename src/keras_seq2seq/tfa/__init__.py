@@ -7,6 +7,10 @@ structures and `get_weights()` order follow TensorFlow Addons 0.23.
 """
 
 from keras_seq2seq.ops import hardmax, monotonic_attention, safe_cumprod
+from keras_seq2seq.tfa.attention_wrapper import (
+    AttentionWrapper,
+    AttentionWrapperState,
+)
 from keras_seq2seq.tfa.attention_mechanisms import (
     AttentionMechanism,
     BahdanauAttention,
@@ -17,6 +21,8 @@ from keras_seq2seq.tfa.attention_mechanisms import (
 
 __all__ = [
     "AttentionMechanism",
+    "AttentionWrapper",
+    "AttentionWrapperState",
     "BahdanauAttention",
     "BahdanauMonotonicAttention",
     "LuongAttention",

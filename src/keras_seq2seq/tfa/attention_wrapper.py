@@ -1,0 +1,192 @@
+"""TFA's `AttentionWrapper` and `AttentionWrapperState` over `AttentionRNNCell`."""
+
+import collections
+
+import keras
+from keras import ops
+
+from keras_seq2seq.decoder.attention_rnn_cell import (
+    AttentionRNNCell,
+    DecoderState,
+)
+from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
+
+_FIELDS = (
+    "cell_state",
+    "attention",
+    "alignments",
+    "alignment_history",
+    "attention_state",
+)
+
+
+class AttentionWrapperState(collections.namedtuple("AttentionWrapperState", _FIELDS)):
+    """TFA's wrapper state.
+
+    Fields:
+        cell_state: the wrapped cell's state (a tensor for a single-state cell
+            such as `GRUCell`, a list `[h, c]` for `LSTMCell`).
+        attention: `(B, A)` attention vector of the last step.
+        alignments: `(B, T)` alignments of the last step.
+        alignment_history: time-major `(steps, B, T)` when the wrapper keeps
+            it, else `()`.
+        attention_state: `(B, T)` the mechanism's state (its alignments).
+    """
+
+    def clone(self, **kwargs):
+        """A copy with the given fields replaced (TFA's `clone`)."""
+        return self._replace(**kwargs)
+
+
+class AttentionWrapper(keras.layers.Layer):
+    """TFA's `AttentionWrapper`: a cell with attention, TFA's (luong) order.
+
+    The cell runs on `[input_t; previous attention]`, its new output queries
+    the mechanism, and the attention is `W [cell_output; context]` (no bias)
+    with `attention_layer_size`, else the context. Every computation is
+    `keras_seq2seq.decoder.AttentionRNNCell` with `query_order="luong"`.
+
+    Args:
+        cell: a Keras RNN cell.
+        attention_mechanism: a `keras_seq2seq.tfa` mechanism (one; lists of
+            mechanisms are not supported).
+        attention_layer_size: optional int. Defaults to `None`.
+        alignment_history: bool. Keep every step's alignments. Defaults to
+            `False`.
+        cell_input_fn: must be `None` (TFA's default concatenation).
+        output_attention: bool. Output the attention (True) or the cell
+            output. Defaults to `True`.
+        initial_cell_state: optional cell state for `get_initial_state`.
+        name: optional layer name.
+
+    Call arguments:
+        inputs: `(B, E)` the step's input.
+        state: `AttentionWrapperState`.
+
+    Returns:
+        `(output, next_state)`.
+    """
+
+    def __init__(
+        self,
+        cell,
+        attention_mechanism,
+        attention_layer_size=None,
+        alignment_history=False,
+        cell_input_fn=None,
+        output_attention=True,
+        initial_cell_state=None,
+        name=None,
+        attention_layer=None,
+        attention_fn=None,
+        **kwargs,
+    ):
+        super().__init__(name=name, **kwargs)
+        if not isinstance(attention_mechanism, AttentionMechanism):
+            raise ValueError(
+                "`attention_mechanism` must be one keras_seq2seq.tfa "
+                f"mechanism. Received: {attention_mechanism!r}"
+            )
+        for option, value in (
+            ("cell_input_fn", cell_input_fn),
+            ("attention_layer", attention_layer),
+            ("attention_fn", attention_fn),
+        ):
+            if value is not None:
+                raise ValueError(
+                    f"`{option}` is not supported; use attention_layer_size. "
+                    f"Received: {option}={value!r}"
+                )
+        self.attention_mechanism = attention_mechanism
+        self.core = AttentionRNNCell(
+            cell,
+            attention_mechanism.core,
+            query_order="luong",
+            attention_layer_size=attention_layer_size,
+            input_feeding=True,
+            output_attention=output_attention,
+            name="core",
+        )
+        self.cell = cell
+        self.attention_layer_size = attention_layer_size
+        self.alignment_history = alignment_history
+        self.output_attention = output_attention
+        self.initial_cell_state = initial_cell_state
+
+    def build(self, inputs_shape, state_shape=None):
+        memory = self._memory()
+        self.core.build(tuple(inputs_shape), tuple(memory.values.shape))
+
+    def _memory(self):
+        if not self.attention_mechanism.memory_initialized:
+            raise ValueError(
+                "The attention mechanism has no memory: set it up with "
+                "`setup_memory(memory, memory_sequence_length)` first."
+            )
+        return self.attention_mechanism._memory
+
+    @property
+    def weights(self):
+        layer = self.core.attention_layer
+        own = [layer.kernel] if layer is not None and layer.built else []
+        return own + self.cell.weights + self.attention_mechanism.weights
+
+    @property
+    def output_size(self):
+        if self.output_attention:
+            return self.attention_layer_size or self.attention_mechanism.values.shape[-1]
+        return self.core.cell_output_size
+
+    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
+        """The zero state (cell state from `initial_cell_state` if given)."""
+        if batch_size is None:
+            batch_size = ops.shape(inputs)[0]
+        dtype = dtype or self.compute_dtype
+        memory = self._memory()
+        if self.initial_cell_state is not None:
+            cell_state = self.initial_cell_state
+        else:
+            cell_state = self.cell.get_initial_state(batch_size=batch_size)
+            if not _has_several_states(self.cell):
+                cell_state = cell_state[0]
+        mechanism = self.attention_mechanism
+        depth = self.attention_layer_size or memory.values.shape[-1]
+        alignments = mechanism.initial_alignments(batch_size, dtype)
+        history = ()
+        if self.alignment_history:
+            history = ops.zeros((0, batch_size, mechanism.alignments_size), dtype)
+        return AttentionWrapperState(
+            cell_state=cell_state,
+            attention=ops.zeros((batch_size, depth), dtype=dtype),
+            alignments=alignments,
+            alignment_history=history,
+            attention_state=mechanism.initial_state(batch_size, dtype),
+        )
+
+    def call(self, inputs, state, training=None):
+        cell_state = state.cell_state
+        if not isinstance(cell_state, (list, tuple)):
+            cell_state = [cell_state]
+        previous = DecoderState(
+            list(cell_state), state.attention, state.attention_state
+        )
+        output, new = self.core(
+            inputs, previous, self._memory(), training=training
+        )
+        new_cell_state = new.cell_state
+        if not _has_several_states(self.cell):
+            new_cell_state = new_cell_state[0]
+        history = state.alignment_history
+        if self.alignment_history:
+            history = ops.concatenate([history, new.weights[None]], axis=0)
+        return output, AttentionWrapperState(
+            cell_state=new_cell_state,
+            attention=new.attention_vector,
+            alignments=new.weights,
+            alignment_history=history,
+            attention_state=new.weights,
+        )
+
+
+def _has_several_states(cell):
+    return len(keras.tree.flatten(cell.state_size)) > 1
