@@ -1,0 +1,1 @@
+"""Decoding over a step function: beam search helpers, greedy, sampling."""

@@ -1,0 +1,265 @@
+"""Seq2Seq: an RNN encoder, an attention decoder and an output projection."""
+
+import keras
+from keras import ops
+
+from keras_seq2seq.attention import BahdanauAttention, LuongAttention
+from keras_seq2seq.decoder import AttentionDecoder
+
+CELLS = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}
+RNNS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+ATTENTIONS = ("bahdanau", "luong")
+BRIDGES = ("dense", "last", "zero")
+
+# S2S-M, the reference benchmark workload (shared/bench/S2S-M.md).
+PRESETS = {
+    "s2s-m": dict(
+        source_vocab_size=8000,
+        target_vocab_size=8000,
+        embedding_dim=256,
+        encoder_units=256,
+        bidirectional=True,
+        decoder_units=512,
+        attention="bahdanau",
+        attention_units=256,
+        query_order="luong",
+        input_feeding=True,
+        attention_layer_size=512,
+        bridge="dense",
+    ),
+}
+
+
+@keras.saving.register_keras_serializable(package="keras_seq2seq")
+class Seq2Seq(keras.Model):
+    """An attention encoder-decoder for token ids, trained with `fit`.
+
+    `source ids -> Embedding -> (bi)RNN encoder -> bridge -> AttentionDecoder
+    -> Dense(target_vocab_size)`. Padding (`pad_id`) is masked everywhere: in
+    the encoder, in the attention over the source, in the decoder, and in
+    the loss (`compute_loss` weights padded targets 0 whatever loss is
+    compiled).
+
+    Args:
+        source_vocab_size: int. Source vocabulary size.
+        target_vocab_size: int. Target vocabulary size `V`.
+        embedding_dim: int. Embedding depth of both sides. Defaults to `256`.
+        cell: str. `"gru"` or `"lstm"`. Defaults to `"gru"`.
+        encoder_units: int. Units per direction. Defaults to `256`.
+        encoder_layers: int. Defaults to `1`.
+        bidirectional: bool. Defaults to `True`.
+        decoder_units: int. Defaults to `512`.
+        attention: str. `"bahdanau"` or `"luong"`. Defaults to `"bahdanau"`.
+        attention_units: int. Bahdanau attention depth. Defaults to `256`.
+        query_order: str. `"luong"` or `"bahdanau"`, see `AttentionRNNCell`.
+            Defaults to `"luong"`.
+        input_feeding: optional bool. Defaults to `None` (True for "luong").
+        attention_layer_size: optional int. Defaults to `512`.
+        bridge: str. Decoder initial state from the encoder's final state:
+            `"dense"` (Dense + tanh), `"last"` (as is; sizes must agree) or
+            `"zero"`. Defaults to `"dense"`.
+        pad_id: int. Defaults to `0`.
+        bos_id: int. Defaults to `1`.
+        eos_id: int. Defaults to `2`.
+
+    Call arguments:
+        inputs: `(source_ids (B, Ts), target_in_ids (B, Tt))`, int.
+
+    Returns:
+        logits `(B, Tt, V)`.
+    """
+
+    def __init__(
+        self,
+        source_vocab_size,
+        target_vocab_size,
+        embedding_dim=256,
+        cell="gru",
+        encoder_units=256,
+        encoder_layers=1,
+        bidirectional=True,
+        decoder_units=512,
+        attention="bahdanau",
+        attention_units=256,
+        query_order="luong",
+        input_feeding=None,
+        attention_layer_size=512,
+        bridge="dense",
+        pad_id=0,
+        bos_id=1,
+        eos_id=2,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_choice("cell", cell, CELLS)
+        _check_choice("attention", attention, ATTENTIONS)
+        _check_choice("bridge", bridge, BRIDGES)
+        encoder_depth = encoder_units * (2 if bidirectional else 1)
+        if bridge == "last" and encoder_depth != decoder_units:
+            raise ValueError(
+                "bridge='last' needs the encoder state depth "
+                f"({encoder_depth}) to equal decoder_units ({decoder_units})."
+            )
+        self.source_vocab_size = source_vocab_size
+        self.target_vocab_size = target_vocab_size
+        self.embedding_dim = embedding_dim
+        self.cell = cell
+        self.encoder_units = encoder_units
+        self.encoder_layers = encoder_layers
+        self.bidirectional = bidirectional
+        self.decoder_units = decoder_units
+        self.attention = attention
+        self.attention_units = attention_units
+        self.query_order = query_order
+        self.input_feeding = input_feeding
+        self.attention_layer_size = attention_layer_size
+        self.bridge = bridge
+        self.pad_id = pad_id
+        self.bos_id = bos_id
+        self.eos_id = eos_id
+
+        self.source_embedding = keras.layers.Embedding(
+            source_vocab_size, embedding_dim, name="source_embedding"
+        )
+        self.target_embedding = keras.layers.Embedding(
+            target_vocab_size, embedding_dim, name="target_embedding"
+        )
+        self.encoder = []
+        for i in range(encoder_layers):
+            rnn = RNNS[cell](
+                encoder_units,
+                return_sequences=True,
+                return_state=True,
+                name=f"encoder_{i}",
+            )
+            if bidirectional:
+                rnn = keras.layers.Bidirectional(rnn, name=f"encoder_{i}")
+            self.encoder.append(rnn)
+        state_count = 2 if cell == "lstm" else 1
+        self.bridge_layers = []
+        if bridge == "dense":
+            self.bridge_layers = [
+                keras.layers.Dense(
+                    decoder_units, activation="tanh", name=f"bridge_{i}"
+                )
+                for i in range(state_count)
+            ]
+        if attention == "bahdanau":
+            attention_layer = BahdanauAttention(attention_units)
+        else:
+            attention_layer = LuongAttention()
+        self.decoder = AttentionDecoder(
+            CELLS[cell](decoder_units),
+            attention_layer,
+            query_order=query_order,
+            attention_layer_size=attention_layer_size,
+            input_feeding=input_feeding,
+            name="decoder",
+        )
+        self.output_layer = keras.layers.Dense(
+            target_vocab_size, name="output_layer"
+        )
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """A model from a named configuration (`"s2s-m"`), with overrides."""
+        _check_choice("name", name, PRESETS)
+        return cls(**{**PRESETS[name], **overrides})
+
+    def build(self, input_shape=None):
+        # Every sublayer is built by one call on a one-token batch.
+        one = ops.full((1, 1), self.bos_id, dtype="int32")
+        self.call((one, one))
+
+    def call(self, inputs, training=None):
+        source_ids, target_in_ids = inputs
+        memory, memory_mask, initial_state = self.encode(
+            source_ids, training=training
+        )
+        target_mask = ops.not_equal(target_in_ids, self.pad_id)
+        # The first target token is BOS even when pad_id == bos_id.
+        target_mask = ops.logical_or(
+            target_mask, ops.arange(ops.shape(target_in_ids)[1])[None] == 0
+        )
+        outputs = self.decoder(
+            self.target_embedding(target_in_ids),
+            memory,
+            initial_state=initial_state,
+            inputs_mask=target_mask,
+            value_mask=memory_mask,
+            training=training,
+        )
+        return self.output_layer(outputs)
+
+    def encode(self, source_ids, training=None):
+        """Runs the encoder once.
+
+        Returns:
+            `(memory (B, Ts, D), memory_mask (B, Ts), initial_state)`;
+            `initial_state` is the decoder's cell state (a list) or `None`.
+        """
+        mask = ops.not_equal(source_ids, self.pad_id)
+        x = self.source_embedding(source_ids)
+        for rnn in self.encoder:
+            results = rnn(x, mask=mask, training=training)
+            x, states = results[0], results[1:]
+        if self.bidirectional:
+            half = len(states) // 2
+            states = [
+                ops.concatenate([f, b], axis=-1)
+                for f, b in zip(states[:half], states[half:])
+            ]
+        if self.bridge == "zero":
+            return x, mask, None
+        if self.bridge == "dense":
+            states = [dense(s) for dense, s in zip(self.bridge_layers, states)]
+        return x, mask, list(states)
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        real = ops.cast(ops.not_equal(y, self.pad_id), y_pred.dtype)
+        if sample_weight is not None:
+            real = real * ops.cast(sample_weight, real.dtype)
+        return super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=real, training=training
+        )
+
+    def get_config(self):
+        config = {
+            name: getattr(self, name)
+            for name in (
+                "source_vocab_size",
+                "target_vocab_size",
+                "embedding_dim",
+                "cell",
+                "encoder_units",
+                "encoder_layers",
+                "bidirectional",
+                "decoder_units",
+                "attention",
+                "attention_units",
+                "query_order",
+                "input_feeding",
+                "attention_layer_size",
+                "bridge",
+                "pad_id",
+                "bos_id",
+                "eos_id",
+            )
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("trainable", "dtype"):
+            config.pop(key, None)
+        return cls(**config)
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {tuple(choices)}. Received: {name}={value!r}"
+        )
