@@ -6,6 +6,8 @@
 structures and `get_weights()` order follow TensorFlow Addons 0.23.
 """
 
+from keras_seq2seq.decoding.beam_ops import gather_tree, tile_batch
+from keras_seq2seq.losses import SequenceLoss, sequence_loss
 from keras_seq2seq.ops import hardmax, monotonic_attention, safe_cumprod
 from keras_seq2seq.tfa.attention_wrapper import (
     AttentionWrapper,
@@ -27,9 +29,13 @@ __all__ = [
     "BahdanauMonotonicAttention",
     "LuongAttention",
     "LuongMonotonicAttention",
+    "SequenceLoss",
+    "gather_tree",
     "hardmax",
     "monotonic_attention",
     "safe_cumprod",
+    "sequence_loss",
+    "tile_batch",
 ]
 
 # Last: `seq2seq` re-exports the names above.
