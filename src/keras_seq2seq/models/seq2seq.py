@@ -5,6 +5,9 @@ from keras import ops
 
 from keras_seq2seq.attention import BahdanauAttention, LuongAttention
 from keras_seq2seq.decoder import AttentionDecoder
+from keras_seq2seq.decoding.beam_search import beam_search
+from keras_seq2seq.decoding.greedy import greedy_search
+from keras_seq2seq.decoding.sampling import sample
 
 CELLS = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}
 RNNS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
@@ -214,6 +217,84 @@ class Seq2Seq(keras.Model):
         if self.bridge == "dense":
             states = [dense(s) for dense, s in zip(self.bridge_layers, states)]
         return x, mask, list(states)
+
+    def generate(
+        self,
+        source_ids,
+        method="greedy",
+        max_length=2.0,
+        beam_size=5,
+        length_penalty=0.0,
+        coverage_penalty=0.0,
+        n_best=1,
+        temperature=1.0,
+        top_k=None,
+        top_p=None,
+        seed=None,
+        stop_early=True,
+    ):
+        """Translates a batch of source ids.
+
+        The encoder runs once; the search drives the decoder's single step
+        (`AttentionRNNCell`) with keys computed once per source. Beam search
+        expands the memory, masks and state itself.
+
+        Args:
+            source_ids: int `(B, Ts)`, padded with `pad_id`.
+            method: str. `"greedy"`, `"sample"` or `"beam"`. Defaults to
+                `"greedy"`.
+            max_length: int, or float: a ratio of `Ts` (plus 2 for the end
+                token). Defaults to `2.0`.
+            beam_size: int. Beams for `"beam"`. Defaults to `5`.
+            length_penalty: float. GNMT length penalty weight. Defaults to
+                `0.0`.
+            coverage_penalty: float. TFA's coverage penalty weight. Defaults
+                to `0.0`.
+            n_best: int. Hypotheses returned by `"beam"`. Defaults to `1`.
+            temperature, top_k, top_p, seed: for `"sample"`.
+            stop_early: bool. Stop once every row has ended. Defaults to
+                `True`.
+
+        Returns:
+            dict: `ids`, `scores`, `lengths` and `weights` (greedy and
+            sampling: `(B, T)`, `(B,)`, `(B,)`, `(B, T, Ts)`; beam: with an
+            `n_best` axis after `B`). Ids end with `eos_id`.
+        """
+        _check_choice("method", method, ("greedy", "sample", "beam"))
+        source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
+        if isinstance(max_length, float):
+            max_length = int(max_length * source_ids.shape[1]) + 2
+        memory, memory_mask, cell_state = self.encode(source_ids)
+        step = self.decoder.step
+        prepared = step.prepare(memory, value_mask=memory_mask)
+        state = (prepared, step.get_initial_state(prepared, cell_state))
+
+        def step_fn(token_ids, state):
+            prepared, decoder_state = state
+            inputs = self.target_embedding(token_ids)
+            output, decoder_state = step(inputs, decoder_state, prepared)
+            logits = ops.cast(self.output_layer(output), "float32")
+            log_probs = ops.log_softmax(logits, axis=-1)
+            return log_probs, (prepared, decoder_state), decoder_state.weights
+
+        common = dict(
+            bos_id=self.bos_id,
+            eos_id=self.eos_id,
+            max_length=max_length,
+            stop_early=stop_early,
+        )
+        if method == "greedy":
+            return greedy_search(step_fn, state, **common)
+        if method == "sample":
+            return sample(
+                step_fn, state, temperature=temperature, top_k=top_k,
+                top_p=top_p, seed=seed, **common,
+            )
+        return beam_search(
+            step_fn, state, beam_size=beam_size,
+            length_penalty=length_penalty, coverage_penalty=coverage_penalty,
+            n_best=n_best, **common,
+        )
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
