@@ -67,7 +67,11 @@ def masked_softmax(scores, mask=None):
     Returns:
         float32 tensor of the shape of `scores`.
     """
-    weights = ops.softmax(mask_scores(scores, mask), axis=-1)
+    # Written out rather than `ops.softmax`, which warns on a length-1 axis:
+    # a one-token source is legitimate here.
+    scores = mask_scores(scores, mask)
+    exp = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
+    weights = exp / ops.sum(exp, axis=-1, keepdims=True)
     return zero_padding(weights, mask)
 
 
