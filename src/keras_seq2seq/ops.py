@@ -44,7 +44,9 @@ def mask_scores(scores, mask=None):
     scores = ops.cast(scores, "float32")
     if mask is None:
         return scores
-    return ops.where(mask, scores, ops.full_like(scores, SCORE_FILL))
+    # A Python scalar, not `full_like`: torch's shape inference (the meta
+    # device) cannot run `full_like`, and falls back to a real computation.
+    return ops.where(mask, scores, SCORE_FILL)
 
 
 def zero_padding(weights, mask=None):

@@ -97,10 +97,14 @@ class BahdanauAttention(BaseAttention):
             hidden = projected[:, None, :] + keys  # (B, Tv, U)
         else:
             hidden = projected[:, :, None, :] + keys[:, None]  # (B, Tq, Tv, U)
-        v = self.attention_v
+        # `attend` may run outside `__call__`, where a mixed policy does not
+        # autocast the variables, and TF cannot add float16 to float32.
+        dtype = hidden.dtype
+        v = ops.cast(self.attention_v, dtype)
         if self.normalize:
-            hidden = hidden + self.attention_b
-            v = self.attention_g * v * ops.rsqrt(ops.sum(ops.square(v)))
+            hidden = hidden + ops.cast(self.attention_b, dtype)
+            g = ops.cast(self.attention_g, dtype)
+            v = g * v * ops.rsqrt(ops.sum(ops.square(v)))
         return ops.sum(ops.tanh(hidden) * v, axis=-1)
 
     def get_config(self):

@@ -48,7 +48,8 @@ class MonotonicMixin:
         )
 
     def probabilities(self, scores, mask, previous_weights, training):
-        scores = scores + self.score_bias
+        # Cast: outside `__call__` (`attend`), mixed policies do not autocast.
+        scores = scores + ops.cast(self.score_bias, scores.dtype)
         if training and self.seed_generator is not None:
             scores = scores + self.sigmoid_noise * keras.random.normal(
                 ops.shape(scores), dtype=scores.dtype, seed=self.seed_generator

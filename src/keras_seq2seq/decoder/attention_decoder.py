@@ -35,14 +35,15 @@ class AttentionDecoder(keras.layers.Layer):
             output. Defaults to `True`.
         return_weights: bool. Also return the weights `(B, Tt, Ts)`. Defaults
             to `False`.
-        return_state: bool. Also return the final cell state (a list).
+        return_state: bool. Also return the final cell state, flattened
+            (`[h]`, `[h, c]`, `[h1, h2]` for two stacked GRU cells).
             Defaults to `False`.
 
     Call arguments:
         inputs: `(B, Tt, E)` embedded target inputs.
         value: `(B, Ts, Dv)` encoder outputs.
-        initial_state: optional initial cell state (tensor or list); zeros
-            when `None`.
+        initial_state: optional initial cell state (a tensor, or a list
+            flat as `return_state` gives it); zeros when `None`.
         inputs_mask: optional bool `(B, Tt)`; filled from `inputs`' mask.
         value_mask: optional bool `(B, Ts)`; filled from `value`'s mask.
 
@@ -107,7 +108,7 @@ class AttentionDecoder(keras.layers.Layer):
         if self.return_weights:
             results.append(weights)
         if self.return_state:
-            results.extend(state.cell_state)
+            results.extend(keras.tree.flatten(state.cell_state))
         return results[0] if len(results) == 1 else results
 
     def scan(self, inputs, memory, state, inputs_mask=None, training=None):
@@ -144,9 +145,7 @@ class AttentionDecoder(keras.layers.Layer):
         # on a dynamic number of steps with more than one scanned tensor.
         real = ops.cast(inputs_mask, inputs.dtype)[:, :, None]
         steps = ops.transpose(ops.concatenate([inputs, real], -1), (1, 0, 2))
-        (state, _), (states, outputs) = ops.scan(
-            one_step, (state, output), steps
-        )
+        (state, _), (states, outputs) = scan(one_step, (state, output), steps)
         # The same scan loses the static shape: restore the depths.
         time_steps = ops.shape(steps)[0]
         outputs = ops.reshape(
@@ -193,3 +192,42 @@ class AttentionDecoder(keras.layers.Layer):
         for name in ("cell", "attention"):
             config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
+
+
+def scan(f, init, xs):
+    """`ops.scan(f, init, xs)` for an `f` whose outputs are its carry.
+
+    Keras' TensorFlow `scan` is a `tf.while_loop` without
+    `maximum_iterations`, and XLA cannot compile its gradient ("XLA
+    compilation requires a fixed tensor list size"), so a `jit_compile=True`
+    fit step fails. There the steps run in `ops.while_loop` with
+    `maximum_iterations`, each added into a zero buffer at its one-hot step
+    (TensorFlow has no gradient for `slice_update`). JAX cannot
+    differentiate `ops.while_loop`: the other backends keep `ops.scan`.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return ops.scan(f, init, xs)
+    steps = ops.shape(xs)[0]
+    buffers = keras.tree.map_structure(
+        lambda x: ops.zeros((steps, *ops.shape(x)), dtype=x.dtype), init
+    )
+
+    def body(t, carry, buffers):
+        carry, ys = f(carry, ops.take(xs, t, axis=0))
+        at_t = ops.one_hot(t, steps)  # (T,)
+        buffers = keras.tree.map_structure(
+            lambda buffer, y: buffer
+            + ops.reshape(ops.cast(at_t, y.dtype), (-1,) + (1,) * len(y.shape))
+            * y[None],
+            buffers,
+            ys,
+        )
+        return t + 1, carry, buffers
+
+    _, carry, buffers = ops.while_loop(
+        lambda t, carry, buffers: t < steps,
+        body,
+        (0, init, buffers),
+        maximum_iterations=steps,
+    )
+    return carry, buffers

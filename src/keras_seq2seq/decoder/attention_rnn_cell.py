@@ -175,14 +175,20 @@ class AttentionRNNCell(keras.layers.Layer):
 
         Args:
             memory: `AttentionMemory` from `prepare`.
-            cell_state: optional initial cell state (a tensor or a list as the
-                cell takes it); zeros when `None`.
+            cell_state: optional initial cell state: a tensor, a flat list
+                (`[h, c]`, or `[h1, c1, h2, c2]` for stacked cells, as
+                `AttentionDecoder(return_state=True)` returns it) or the
+                cell's own nesting; zeros when `None`.
         """
         batch_size = ops.shape(memory.values)[0]
+        zeros = self.cell.get_initial_state(batch_size=batch_size)
         if cell_state is None:
-            cell_state = self.cell.get_initial_state(batch_size=batch_size)
-        elif not isinstance(cell_state, (list, tuple)):
-            cell_state = [cell_state]
+            cell_state = zeros
+        else:
+            # Stacked cells take one list per cell: restore that nesting.
+            cell_state = keras.tree.pack_sequence_as(
+                zeros, keras.tree.flatten(cell_state)
+            )
         cell_state = keras.tree.map_structure(
             lambda s: ops.cast(s, self.compute_dtype), list(cell_state)
         )

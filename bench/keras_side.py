@@ -1,0 +1,89 @@
+"""The Keras side of S2S-M: `Seq2Seq.from_preset("s2s-m")` on one backend.
+
+`bench/s2s_m.py` sets `KERAS_BACKEND` and calls `measure()` in a subprocess;
+the data and the timing rules are those of `bench/reference_torch.py`.
+"""
+
+import keras
+from s2s_m import (
+    BATCH_SIZE,
+    TARGET_LENGTH,
+    make_batch,
+    peak_rss_mib,
+    time_calls,
+)
+
+from keras_seq2seq.models import Seq2Seq
+
+BEAM_SIZE = 5
+
+
+def build_model():
+    model = Seq2Seq.from_preset("s2s-m")
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    return model
+
+
+def generate(model, source_ids, **kwargs):
+    out = model.generate(
+        source_ids, max_length=TARGET_LENGTH, stop_early=False, **kwargs
+    )
+    # JAX dispatches asynchronously: wait for the ids before the clock stops.
+    return keras.ops.convert_to_numpy(out["ids"])
+
+
+def measure(
+    measures=("train", "greedy", "beam5"),
+    warmup: int = 10,
+    steps: int = 31,
+    decode_warmup: int = 2,
+    decode_steps: int = 5,
+) -> dict:
+    """As `reference_torch.measure`: same arguments, measures and timing."""
+    keras.utils.set_random_seed(0)
+    source, target_in, target_out = make_batch()
+    model = build_model()
+    result = {}
+    if "train" in measures:
+        # train_on_batch returns the loss as a Python float: a sync point.
+        first, median = time_calls(
+            lambda: model.train_on_batch((source, target_in), target_out),
+            warmup,
+            steps,
+        )
+        result["train_tok_s"] = target_out.size / median
+        result["first_step_s"] = first
+    if "greedy" in measures:
+        _, median = time_calls(
+            lambda: generate(model, source, method="greedy"),
+            decode_warmup,
+            decode_steps,
+        )
+        result["greedy_sent_s"] = BATCH_SIZE / median
+    if "beam5" in measures:
+        _, median = time_calls(
+            lambda: generate(
+                model,
+                source,
+                method="beam",
+                beam_size=BEAM_SIZE,
+                length_penalty=0.0,
+            ),
+            decode_warmup,
+            decode_steps,
+        )
+        result["beam5_sent_s"] = BATCH_SIZE / median
+    result["peak_rss_mib"] = peak_rss_mib()
+    return result
+
+
+def describe() -> dict:
+    """Versions and settings for the benchmark's `_meta`."""
+    return {
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "parameters": build_model().count_params(),
+    }

@@ -1,0 +1,61 @@
+"""Greedy search: the most probable token at every step."""
+
+from keras_seq2seq.decoding.step import check_int, decode, stable_top_k
+
+
+def greedy_search(
+    step_fn, initial_state, bos_id, eos_id, max_length, stop_early=True
+):
+    """Decodes each row by taking its most probable next token, until eos.
+
+    Rows run in parallel in one `ops.while_loop` with fixed-size buffers, so
+    the search compiles (`compiled`). A row that has emitted `eos_id` keeps
+    emitting it at log-prob 0: its score, length and weights stop changing.
+    Equal log-probs go to the lower token id, on every backend.
+
+    Args:
+        step_fn: the step function of `keras_seq2seq.decoding.step`:
+            `(token_ids (B,), state) -> (log_probs (B, V), state,
+            weights (B, Ts))`.
+        initial_state: nested structure of tensors `(B, ...)`, the state
+            before the first step.
+        bos_id: int, or int `(B,)` (one per row, TFA's `start_tokens`): the
+            first input token.
+        eos_id: int. The token that ends a row.
+        max_length: int. The most tokens per row, eos included: `T`.
+        stop_early: bool. Stop once every row has ended; else run exactly
+            `max_length` steps (same results, more work). Defaults to
+            `True`.
+
+    Returns:
+        dict of tensors:
+        `ids` int32 `(B, T)`: the tokens, eos included; positions after a
+        row's eos hold `eos_id`.
+        `scores` float32 `(B,)`: sum of the tokens' log-probs, eos included.
+        `lengths` int32 `(B,)`: tokens up to and including eos (`T` for a
+        row that never emitted it).
+        `weights` float32 `(B, T, Ts)`: the attention weights of each step;
+        zeros after a row's end.
+        `steps` int32 scalar: steps run.
+
+    Raises:
+        ValueError: for a `max_length` that is not an int >= 1.
+
+    Example:
+
+    >>> table = ops.log(np.array([[0.1, 0.9], [0.8, 0.2]]))  # eos_id=0
+    >>> def step_fn(token_ids, state):
+    ...     return ops.take(table, token_ids, axis=0), state, ops.ones((2, 1))
+    >>> result = greedy_search(
+    ...     step_fn, ops.zeros((2, 1)), bos_id=1, eos_id=0, max_length=4)
+    >>> ops.convert_to_numpy(result["ids"]).tolist()
+    [[1, 0, 0, 0], [1, 0, 0, 0]]
+    """
+    check_int("max_length", max_length, 1)
+
+    def choose(t, log_probs):
+        return stable_top_k(log_probs, 1)[1][:, 0]
+
+    return decode(
+        step_fn, initial_state, bos_id, eos_id, max_length, choose, stop_early
+    )

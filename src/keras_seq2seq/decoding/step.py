@@ -1,0 +1,267 @@
+"""The step-function contract, and the loop that greedy search and sampling share.
+
+Every decoding function (`greedy_search`, `sample`, `beam_search`) drives a
+model through one callable, the *step function*:
+
+    log_probs, new_state, weights = step_fn(token_ids, state)
+
+- `token_ids`: int32 `(N,)`, the previous token of each row (`bos_id` at the
+  first step).
+- `state`: a nested structure (tuple, list, dict, namedtuple) of tensors,
+  each with leading axis `N`: the decoder's recurrent state and everything
+  else a step reads per row, such as the prepared encoder memory.
+- `log_probs`: float `(N, V)`, log-probabilities of the next token (for
+  example `ops.log_softmax(logits)`); the searches use them in float32.
+- `new_state`: the structure of `state`, with the same shapes and dtypes.
+- `weights`: float `(N, Ts)`, the attention weights of this step over the
+  `Ts` source positions (returned for plotting, and read by beam search's
+  coverage penalty). A model without attention returns zeros `(N, 1)`.
+
+`N` is the batch size `B` for greedy search and sampling, and `B * K` for
+beam search with `beam_size=K`. Beam search repeats every leaf of the initial
+state itself, in `tile_beams` layout (the beams of entry `b` are rows
+`b*K ... b*K + K-1`), and reorders the rows between steps, so the caller
+passes the untiled `(B, ...)` state and never tiles anything.
+
+A step function must be traceable: `keras.ops` only, no Python `if` on tensor
+values, no `.numpy()`. The searches call it inside `ops.while_loop`, and
+`compiled` (in `compile.py`) compiles the whole search.
+
+`attention_step` builds the step function of an `AttentionRNNCell` model.
+"""
+
+import keras
+from keras import ops
+
+
+def attention_step(cell, output_layer, embedding):
+    """The step function of an attention decoder: embed, step, project.
+
+    Its state is `(memory, decoder_state)`: the `AttentionMemory` from
+    `cell.prepare(value, value_mask)` and the `DecoderState` from
+    `cell.get_initial_state(memory, cell_state)`. The memory rides in the
+    state so that beam search tiles and reorders it with the beams.
+
+    Args:
+        cell: an `AttentionRNNCell`, built.
+        output_layer: callable mapping the cell output `(N, O)` to logits
+            `(N, V)`, e.g. `keras.layers.Dense(V)`.
+        embedding: callable mapping token ids `(N,)` to `(N, E)`, e.g.
+            `keras.layers.Embedding(V, E)`.
+
+    Returns:
+        `step_fn(token_ids, state) -> (log_probs, state, weights)`.
+    """
+
+    def step_fn(token_ids, state):
+        memory, decoder_state = state
+        output, decoder_state = cell(embedding(token_ids), decoder_state, memory)
+        log_probs = ops.log_softmax(ops.cast(output_layer(output), "float32"))
+        return log_probs, (memory, decoder_state), decoder_state.weights
+
+    return step_fn
+
+
+def check_int(name, value, minimum):
+    """Raises `ValueError` unless `value` is a Python int `>= minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(
+            f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
+        )
+
+
+def batch_size_of(state):
+    """The leading dimension of the first tensor in `state`."""
+    leaves = keras.tree.flatten(state)
+    if not leaves:
+        raise ValueError(
+            "`initial_state` must hold at least one tensor with a batch "
+            f"axis. Received: initial_state={state!r}"
+        )
+    return ops.shape(leaves[0])[0]
+
+
+def start_tokens(bos_id, batch_size):
+    """int32 `(B,)`: `bos_id` for every row, or the given ids, one per row."""
+    return ops.broadcast_to(ops.cast(bos_id, "int32"), (batch_size,))
+
+
+def call_step(step_fn, token_ids, state):
+    """Calls `step_fn` and checks its outputs against the contract.
+
+    Returns:
+        `(log_probs, new_state, weights)`: float32 `(N, V)`, the state,
+        float32 `(N, Ts)`.
+    """
+    log_probs, new_state, weights = step_fn(token_ids, state)
+    log_probs = ops.cast(log_probs, "float32")
+    weights = ops.cast(weights, "float32")
+    if len(log_probs.shape) != 2 or len(weights.shape) != 2:
+        raise ValueError(
+            "`step_fn` must return log_probs (N, V) and weights (N, Ts). "
+            f"Received: log_probs.shape={tuple(log_probs.shape)}, "
+            f"weights.shape={tuple(weights.shape)}"
+        )
+    # The loop needs a state of fixed dtypes: keep the caller's.
+    new_state = keras.tree.map_structure(
+        lambda new, old: ops.cast(new, old.dtype), new_state, state
+    )
+    return log_probs, new_state, weights
+
+
+def write(buffer, t, value):
+    """Writes `value` `(...)` at step `t` of the time-major `buffer` `(T, ...)`."""
+    start = [t] + [0] * (len(buffer.shape) - 1)
+    return ops.slice_update(buffer, start, ops.expand_dims(value, 0))
+
+
+def probe_step(step_fn, token_ids, state):
+    """One step whose outputs only give the shapes of the loop's buffers.
+
+    Its results are not used: compiled, it is dead code and disappears;
+    eager, it costs one step.
+    """
+    return call_step(step_fn, token_ids, state)
+
+
+def run_loop(advance, carry, max_length, stop_early, is_finished):
+    """Runs `carry = advance(t, carry)` for `t = 0, 1, ...` below `max_length`.
+
+    With `stop_early`, the loop also stops once `is_finished(carry)` is all
+    True.
+
+    Returns:
+        `(steps, carry)`: the int32 number of steps run, and the carry.
+    """
+
+    def cond(t, carry):
+        more = t < max_length
+        if stop_early:
+            done = ops.all(is_finished(carry))
+            more = ops.logical_and(more, ops.logical_not(done))
+        return more
+
+    def body(t, carry):
+        return t + 1, advance(t, carry)
+
+    start = ops.convert_to_tensor(0, dtype="int32")
+    return ops.while_loop(cond, body, (start, carry))
+
+
+def stable_top_k(x, k):
+    """The `k` largest entries along the last axis, equal values by index.
+
+    `ops.top_k` leaves the order of equal values to the backend (PyTorch's
+    differs from TensorFlow's and JAX's); TFA's beam search, and this one,
+    take the lower index first. Only the values of `ops.top_k` are used: they
+    are the same on every backend.
+
+    Args:
+        x: float tensor `(..., n)` with `n >= k`.
+        k: int.
+
+    Returns:
+        `(values, indices)`: `(..., k)`, by value descending, then index
+        ascending; indices int32.
+    """
+    n = x.shape[-1]
+    kth = ops.top_k(x, k)[0][..., -1:]  # the k-th largest value
+    above, count = first_positions(x > kth, k)  # `count` < k of them
+    tied, _ = first_positions(x == kth, k)
+    # Sort the entries above the k-th value by value; equal values keep
+    # their increasing positions: rank[i] = #{j: v_j > v_i} + #{j < i:
+    # v_j == v_i}. Unused slots (at and after `count`) rank last.
+    slot = ops.arange(k, dtype="int32")
+    values = ops.take_along_axis(x, ops.minimum(above, n - 1), axis=-1)
+    values = ops.where(slot < count, values, float("-inf"))
+    v_i, v_j = values[..., :, None], values[..., None, :]
+    earlier = slot[None, :] < slot[:, None]  # [i, j]: j < i
+    before = ops.logical_or(v_j > v_i, ops.logical_and(v_j == v_i, earlier))
+    rank = ops.sum(ops.cast(before, "int32"), axis=-1)  # (..., k)
+    at_rank = rank[..., :, None] == slot  # [i, r]
+    above = ops.sum(ops.where(at_rank, above[..., :, None], 0), axis=-2)
+    # Then the entries equal to the k-th value, lowest positions first.
+    from_tied = ops.take_along_axis(tied, ops.maximum(slot - count, 0), -1)
+    indices = ops.where(slot < count, above, from_tied)
+    return ops.take_along_axis(x, indices, axis=-1), indices
+
+
+def first_positions(mask, k):
+    """The first `k` positions where `mask` `(..., n)` is True, increasing.
+
+    Returns:
+        `(positions, count)`: int32 `(..., k)` (slots past `count` hold
+        `n`), and the number of True entries `(..., 1)`.
+    """
+    n = mask.shape[-1]
+    # Distinct keys `n - position`: `top_k` has no ties to break.
+    keys = ops.where(mask, n - ops.arange(n, dtype="int32"), 0)
+    positions = n - ops.top_k(keys, k)[0]
+    count = ops.sum(ops.cast(mask, "int32"), axis=-1, keepdims=True)
+    return positions, count
+
+
+def decode(step_fn, initial_state, bos_id, eos_id, max_length, choose, stop_early):
+    """One hypothesis per row, token by token: greedy search and sampling.
+
+    Args:
+        step_fn: the step function (module docstring), `N = B`.
+        initial_state: the state before the first step, leading axis `B`.
+        bos_id: int, or int `(B,)`: the first input token of each row.
+        eos_id: int. The token that ends a row.
+        max_length: int. The most tokens per row, eos included.
+        choose: `choose(t, log_probs)` -> int32 `(B,)`, the token of step `t`
+            from float32 `log_probs` `(B, V)`.
+        stop_early: bool. Stop once every row has emitted eos.
+
+    Returns:
+        dict: `ids` int32 `(B, T)` (eos included; every position after a
+        row's eos is `eos_id`), `scores` float32 `(B,)` (sum of the chosen
+        tokens' log-probs, eos included), `lengths` int32 `(B,)` (eos
+        counted), `weights` float32 `(B, T, Ts)` (zeros after a row's end),
+        `steps` int32 scalar (steps run). `T = max_length`.
+    """
+    state = keras.tree.map_structure(ops.convert_to_tensor, initial_state)
+    batch_size = batch_size_of(state)
+    tokens = start_tokens(bos_id, batch_size)
+    _, _, weights = probe_step(step_fn, tokens, state)
+    rows = {
+        "finished": ops.zeros((batch_size,), dtype="bool"),
+        "scores": ops.zeros((batch_size,), dtype="float32"),
+        "lengths": ops.zeros((batch_size,), dtype="int32"),
+        "ids": ops.full((max_length, batch_size), eos_id, dtype="int32"),
+        "weights": ops.zeros(
+            (max_length, batch_size, weights.shape[-1]), dtype="float32"
+        ),
+    }
+
+    def advance(t, carry):
+        rows, state, tokens = carry
+        log_probs, state, weights = call_step(step_fn, tokens, state)
+        running = ops.logical_not(rows["finished"])
+        token = ops.where(running, ops.cast(choose(t, log_probs), "int32"), eos_id)
+        token_log_prob = ops.take_along_axis(log_probs, token[:, None], 1)[:, 0]
+        weights = weights * ops.cast(running, "float32")[:, None]
+        rows = {
+            "finished": ops.logical_or(rows["finished"], token == eos_id),
+            "scores": rows["scores"] + ops.where(running, token_log_prob, 0.0),
+            "lengths": rows["lengths"] + ops.cast(running, "int32"),
+            "ids": write(rows["ids"], t, token),
+            "weights": write(rows["weights"], t, weights),
+        }
+        return rows, state, token
+
+    steps, (rows, _, _) = run_loop(
+        advance,
+        (rows, state, tokens),
+        max_length,
+        stop_early,
+        lambda carry: carry[0]["finished"],
+    )
+    return {
+        "ids": ops.transpose(rows["ids"]),
+        "scores": rows["scores"],
+        "lengths": rows["lengths"],
+        "weights": ops.transpose(rows["weights"], (1, 0, 2)),
+        "steps": steps,
+    }

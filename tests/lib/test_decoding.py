@@ -1,0 +1,478 @@
+"""Greedy search, sampling and beam search over scripted and attention steps.
+
+A scripted step reads its log-probs from a table indexed by the previous
+token, so every expected id, score and ranking below is computed by hand from
+the script's probabilities.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_seq2seq.attention import BahdanauAttention
+from keras_seq2seq.decoder.attention_rnn_cell import AttentionRNNCell
+from keras_seq2seq.decoding.beam_search import beam_search
+from keras_seq2seq.decoding.compile import compiled
+from keras_seq2seq.decoding.greedy import greedy_search
+from keras_seq2seq.decoding.sampling import sample
+from keras_seq2seq.decoding.step import attention_step
+
+VOCAB = ["<eos>", "<bos>", *"abcdehinorst"]
+EOS, BOS = 0, 1
+V = len(VOCAB)
+
+# Greedy spells "cat" in row 0 and "to" in row 1.
+CAT = {"<bos>": {"c": 0.5}, "c": {"a": 0.6}, "a": {"t": 0.7}, "t": {"<eos>": 0.8}}
+TO = {"<bos>": {"t": 0.6}, "t": {"o": 0.7}, "o": {"<eos>": 0.9}}
+# Greedy takes "h" and spells "he" (p = .55 * .4 * .5 = .11); "so" is more
+# probable (p = .4 * .9 * .9 = .324).
+HE_SO = {
+    "<bos>": {"h": 0.55, "s": 0.4},
+    "h": {"e": 0.4, "i": 0.3},
+    "e": {"<eos>": 0.5},
+    "s": {"o": 0.9},
+    "o": {"<eos>": 0.9},
+}
+# "it" (p = .5 * .6 * .9 = .27, 3 tokens with eos) is a little more probable
+# than "bond" (p = .4 * .9**4 = .26244, 5 tokens).
+IT_BOND = {
+    "<bos>": {"i": 0.5, "b": 0.4},
+    "i": {"t": 0.6},
+    "t": {"<eos>": 0.9},
+    "b": {"o": 0.9},
+    "o": {"n": 0.9},
+    "n": {"d": 0.9},
+    "d": {"<eos>": 0.9},
+}
+P_IT, P_BOND = 0.5 * 0.6 * 0.9, 0.4 * 0.9**4
+# Over two source positions: "it" attends only position 0 after "<bos>".
+IT_ATTENTION = {"i": [1.0, 0.0], "t": [1.0, 0.0]}
+
+
+def script_table(script):
+    """Probabilities `(V, V)`, row = previous token, from a script.
+
+    A script maps a previous token to `{next token: probability}`; the
+    tokens it does not name share the rest of the row equally, and a
+    previous token it does not name gives a uniform row.
+    """
+    table = np.full((V, V), 1.0 / V)
+    for previous, nexts in script.items():
+        row = np.full(V, (1.0 - sum(nexts.values())) / (V - len(nexts)))
+        for token, probability in nexts.items():
+            row[VOCAB.index(token)] = probability
+        table[VOCAB.index(previous)] = row
+    return table
+
+
+class TableStep:
+    """A step function over probability tables, one table per batch row.
+
+    Row `b` reads `probs[b, previous token]`; the attention weights over the
+    source positions are `weights[previous token]`.
+    """
+
+    def __init__(self, probs, weights):
+        self.probs = probs  # (B, V, V)
+        self.log_probs = ops.convert_to_tensor(
+            np.log(probs).reshape(-1, V).astype("float32")
+        )
+        self.weights = ops.convert_to_tensor(weights.astype("float32"))
+
+    def initial_state(self):
+        return {"row": np.arange(len(self.probs), dtype="int32")}
+
+    def __call__(self, token_ids, state):
+        flat = state["row"] * V + token_ids
+        log_probs = ops.take(self.log_probs, flat, axis=0)
+        return log_probs, state, ops.take(self.weights, token_ids, axis=0)
+
+
+def scripted(*scripts, attention=None, source_steps=2):
+    """A `TableStep` with one script per batch row."""
+    weights = np.full((V, source_steps), 1.0 / source_steps)
+    for token, row in (attention or {}).items():
+        weights[VOCAB.index(token)] = row
+    return TableStep(np.stack([script_table(s) for s in scripts]), weights)
+
+
+def random_step(seed, batch_size, source_steps=3):
+    """A `TableStep` with random tables; eos is likely enough to end rows."""
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(V, 0.5), size=(batch_size, V))
+    weights = rng.dirichlet(np.ones(source_steps), size=V)
+    return TableStep(probs, weights)
+
+
+def word(ids):
+    """The letters `ids` spell before the first eos."""
+    letters = []
+    for i in np.asarray(ids).tolist():
+        if i == EOS:
+            break
+        letters.append(VOCAB[i])
+    return "".join(letters)
+
+
+def path_log_prob(step, row, ids):
+    """Sum of the table's log-probs along `ids`, eos included."""
+    previous, total = BOS, 0.0
+    for token in np.asarray(ids).tolist():
+        total += np.log(step.probs[row, previous, token])
+        if token == EOS:
+            break
+        previous = token
+    return total
+
+
+def to_numpy(result):
+    return {name: ops.convert_to_numpy(x) for name, x in result.items()}
+
+
+def run_greedy(step, max_length=6, **kwargs):
+    return to_numpy(
+        greedy_search(step, step.initial_state(), BOS, EOS, max_length, **kwargs)
+    )
+
+
+def run_beam(step, beam_size, max_length=6, **kwargs):
+    return to_numpy(
+        beam_search(
+            step, step.initial_state(), BOS, EOS, max_length, beam_size, **kwargs
+        )
+    )
+
+
+def run_sample(step, max_length=6, **kwargs):
+    return to_numpy(
+        sample(step, step.initial_state(), BOS, EOS, max_length, **kwargs)
+    )
+
+
+def test_greedy_follows_the_argmax_path_and_stops_at_eos():
+    attention = {
+        "<bos>": [1.0, 0.0],
+        "c": [0.75, 0.25],
+        "a": [0.5, 0.5],
+        "t": [0.25, 0.75],
+        "o": [0.0, 1.0],
+    }
+    r = run_greedy(scripted(CAT, TO, attention=attention), max_length=6)
+    assert [word(ids) for ids in r["ids"]] == ["cat", "to"]
+    # Eos is part of the ids; every position after it is eos too.
+    np.testing.assert_array_equal(
+        r["ids"],
+        [[4, 2, 13, EOS, EOS, EOS], [13, 10, EOS, EOS, EOS, EOS]],
+    )
+    np.testing.assert_array_equal(r["lengths"], [4, 3])
+    want = np.log([0.5 * 0.6 * 0.7 * 0.8, 0.6 * 0.7 * 0.9])
+    np.testing.assert_allclose(r["scores"], want, rtol=1e-6)
+    assert int(r["steps"]) == 4  # Stops when the longest row has ended.
+    # The weights of each step follow its input token; zeros after the end.
+    np.testing.assert_allclose(
+        r["weights"][0], [[1, 0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75]]
+        + [[0, 0]] * 2,
+    )
+    np.testing.assert_allclose(
+        r["weights"][1], [[1, 0], [0.25, 0.75], [0, 1]] + [[0, 0]] * 3
+    )
+
+
+def test_beam_size_one_equals_greedy():
+    step = random_step(seed=1, batch_size=3)
+    greedy = run_greedy(step, max_length=7)
+    beam = run_beam(step, beam_size=1, max_length=7)
+    assert (greedy["lengths"] < 7).any()  # Some rows end early.
+    np.testing.assert_array_equal(beam["ids"][:, 0], greedy["ids"])
+    np.testing.assert_array_equal(beam["lengths"][:, 0], greedy["lengths"])
+    np.testing.assert_array_equal(beam["log_probs"][:, 0], greedy["scores"])
+    np.testing.assert_array_equal(beam["scores"][:, 0], greedy["scores"])
+    np.testing.assert_array_equal(beam["weights"][:, 0], greedy["weights"])
+
+
+def test_beam_search_finds_a_more_probable_sequence_than_greedy():
+    step = scripted(HE_SO)
+    greedy = run_greedy(step)
+    beam = run_beam(step, beam_size=2, n_best=2)
+    assert word(greedy["ids"][0]) == "he"
+    assert [word(ids) for ids in beam["ids"][0]] == ["so", "he"]
+    want = np.log([0.4 * 0.9 * 0.9, 0.55 * 0.4 * 0.5])
+    np.testing.assert_allclose(beam["scores"][0], want, rtol=1e-6)
+    np.testing.assert_allclose(greedy["scores"][0], want[1], rtol=1e-6)
+    np.testing.assert_array_equal(beam["lengths"][0], [3, 3])
+
+
+def gnmt_length_penalty(length, alpha):
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def coverage(weights_per_step):
+    """TFA's coverage sum: log(min(acc, 1)) over positions where acc > 0."""
+    acc = np.sum(weights_per_step, axis=0)
+    return np.sum(np.log(np.minimum(acc[acc > 0], 1.0)))
+
+
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_length_penalty_ranks_by_the_gnmt_formula(alpha):
+    # With stop_early=False the search goes on after "bond" ends, so both
+    # hypotheses are scored finished, their lengths counting eos.
+    r = run_beam(
+        scripted(IT_BOND), 2, n_best=2, length_penalty=alpha, stop_early=False
+    )
+    candidates = {
+        "it": np.log(P_IT) / gnmt_length_penalty(3, alpha),
+        "bond": np.log(P_BOND) / gnmt_length_penalty(5, alpha),
+    }
+    ranking = sorted(candidates, key=candidates.get, reverse=True)
+    assert ranking == (["it", "bond"] if alpha == 0 else ["bond", "it"])
+    assert [word(ids) for ids in r["ids"][0]] == ranking
+    want = [candidates[w] for w in ranking]
+    np.testing.assert_allclose(r["scores"][0], want, rtol=1e-5)
+    want_log_probs = [np.log(P_IT if w == "it" else P_BOND) for w in ranking]
+    np.testing.assert_allclose(r["log_probs"][0], want_log_probs, rtol=1e-5)
+    np.testing.assert_array_equal(
+        r["lengths"][0], [3 if w == "it" else 5 for w in ranking]
+    )
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_coverage_penalty_ranks_by_tfa_formula(weight):
+    step = scripted(IT_BOND, attention=IT_ATTENTION)
+    r = run_beam(step, 2, n_best=2, coverage_penalty=weight, stop_early=False)
+    uniform = [0.5, 0.5]
+    # The weights of each unfinished step, eos step included.
+    it = [uniform, IT_ATTENTION["i"], IT_ATTENTION["t"]]
+    bond = [uniform] * 5
+    candidates = {
+        "it": np.log(P_IT) + weight * coverage(it),  # log(.5) * weight
+        "bond": np.log(P_BOND) + weight * coverage(bond),  # 0
+    }
+    ranking = sorted(candidates, key=candidates.get, reverse=True)
+    assert ranking == (["it", "bond"] if weight == 0 else ["bond", "it"])
+    assert [word(ids) for ids in r["ids"][0]] == ranking
+    want = [candidates[w] for w in ranking]
+    np.testing.assert_allclose(r["scores"][0], want, rtol=1e-5)
+
+
+def test_finished_beams_keep_their_score():
+    alpha = 1.0
+    r = run_beam(
+        scripted(IT_BOND),
+        2,
+        n_best=2,
+        length_penalty=alpha,
+        stop_early=False,
+        return_raw=True,
+    )
+    j = [word(ids) for ids in r["ids"][0]].index("it")
+    # Walk the beam of "it" back from the last step.
+    slots = [j]
+    for t in range(5, 0, -1):
+        slots.insert(0, r["parent_ids"][0, t, slots[0]])
+    scores = [r["step_scores"][0, t, slot] for t, slot in enumerate(slots)]
+    # "it" ends at step 2. Like TFA, that step scores it without counting
+    # the eos; every later step scores it with the eos, and never changes.
+    log_p = np.log(P_IT)
+    np.testing.assert_allclose(
+        scores[2], log_p / gnmt_length_penalty(2, alpha), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        scores[3:], [log_p / gnmt_length_penalty(3, alpha)] * 3, rtol=1e-6
+    )
+    assert r["final_finished"][0].all()
+    np.testing.assert_allclose(r["final_log_probs"][0, j], log_p, rtol=1e-6)
+
+
+def test_n_best_hypotheses_are_sorted_distinct_and_scored_by_their_ids():
+    step = random_step(seed=2, batch_size=3)
+    r = run_beam(step, beam_size=4, n_best=3, max_length=5)
+    assert r["ids"].shape == (3, 3, 5)
+    for b in range(3):
+        assert (np.diff(r["scores"][b]) <= 0).all()
+        hypotheses = {
+            tuple(ids[:length])
+            for ids, length in zip(r["ids"][b], r["lengths"][b])
+        }
+        assert len(hypotheses) == 3
+        for ids, log_prob in zip(r["ids"][b], r["log_probs"][b]):
+            want = path_log_prob(step, b, ids)
+            np.testing.assert_allclose(log_prob, want, rtol=1e-5)
+    np.testing.assert_array_equal(r["scores"], r["log_probs"])  # No penalty.
+
+
+def attention_model(lengths):
+    """Step function and state of a small attention decoder, random weights.
+
+    The eos logit gets a bias so that some hypotheses end early.
+    """
+    rng = np.random.default_rng(0)
+    batch_size, source_steps, depth = len(lengths), 7, 6
+    vocab_size, embedding_dim, units = 9, 3, 5
+    cell = AttentionRNNCell(
+        keras.layers.GRUCell(units),
+        BahdanauAttention(4),
+        attention_layer_size=4,
+    )
+    cell.build((None, embedding_dim), (None, source_steps, depth))
+    output_layer = keras.layers.Dense(vocab_size)
+    output_layer.build((None, cell.output_size))
+    output_layer.bias.assign(np.eye(vocab_size)[EOS] * 1.5)
+    embedding = keras.layers.Embedding(vocab_size, embedding_dim)
+    embedding.build((None,))
+    value = rng.normal(size=(batch_size, source_steps, depth))
+    value_mask = np.arange(source_steps) < np.array(lengths)[:, None]
+    memory = cell.prepare(value.astype("float32"), value_mask=value_mask)
+    cell_state = rng.normal(size=(batch_size, units)).astype("float32")
+    state = (memory, cell.get_initial_state(memory, cell_state))
+    return attention_step(cell, output_layer, embedding), state
+
+
+def test_weights_sum_to_one_on_real_source_positions_and_zero_elsewhere():
+    lengths = np.array([7, 1, 4])
+    step_fn, state = attention_model(lengths)
+    beam = to_numpy(beam_search(step_fn, state, BOS, EOS, 6, 3, n_best=3))
+    greedy = to_numpy(greedy_search(step_fn, state, BOS, EOS, 6))
+    hypotheses = [
+        (beam["weights"][b, j], beam["lengths"][b, j], lengths[b])
+        for b in range(3)
+        for j in range(3)
+    ] + [
+        (greedy["weights"][b], greedy["lengths"][b], lengths[b])
+        for b in range(3)
+    ]
+    assert any(length < 6 for _, length, _ in hypotheses)  # Some ended.
+    for weights, length, source_length in hypotheses:
+        real = weights[:length, :source_length]
+        np.testing.assert_allclose(real.sum(axis=-1), 1.0, rtol=1e-5)
+        assert (weights[:length, source_length:] == 0).all()
+        assert (weights[length:] == 0).all()
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch",
+    reason="compiled() runs torch eagerly: Keras' torch while_loop is a "
+    "Python loop with a data-dependent exit, which torch.compile cannot "
+    "capture as one graph, so there is no compiled result to compare",
+)
+def test_compiled_and_eager_results_are_identical():
+    step_fn, state = attention_model(np.array([7, 1, 4]))
+    calls = [
+        (greedy_search, dict(max_length=6)),
+        (sample, dict(max_length=6, top_k=5, top_p=0.9, seed=3)),
+        (
+            beam_search,
+            dict(
+                max_length=6,
+                beam_size=3,
+                length_penalty=0.6,
+                coverage_penalty=0.4,
+                n_best=2,
+                return_raw=True,
+            ),
+        ),
+    ]
+    for fn, kwargs in calls:
+        eager = to_numpy(fn(step_fn, state, BOS, EOS, **kwargs))
+        fast = to_numpy(compiled(fn)(step_fn, state, BOS, EOS, **kwargs))
+        if fn is sample and keras.backend.backend() == "tensorflow":
+            # Under XLA, TensorFlow's stateless random ops use another
+            # algorithm: the compiled draws differ from the eager ones, and
+            # are as reproducible.
+            eager = to_numpy(compiled(fn)(step_fn, state, BOS, EOS, **kwargs))
+        assert_same(fast, eager)
+
+
+def assert_same(actual, expected):
+    """Equal ids, lengths and flags; floats equal to float32 rounding."""
+    assert actual.keys() == expected.keys()
+    for name, want in expected.items():
+        if want.dtype.kind in "biu":
+            np.testing.assert_array_equal(actual[name], want, name)
+        else:
+            np.testing.assert_allclose(
+                actual[name], want, rtol=1e-6, atol=1e-6, err_msg=name
+            )
+
+
+def test_sampling_with_a_seed_is_reproducible():
+    step = random_step(seed=3, batch_size=16)
+    first = run_sample(step, seed=7)
+    again = run_sample(step, seed=7)
+    other = run_sample(step, seed=8)
+    for name in first:
+        np.testing.assert_array_equal(again[name], first[name])
+    assert (other["ids"] != first["ids"]).any()
+    # Scores are the model's log-probs of the drawn ids.
+    for b in range(16):
+        want = path_log_prob(step, b, first["ids"][b])
+        np.testing.assert_allclose(first["scores"][b], want, rtol=1e-5)
+
+
+def test_sampling_draws_only_from_the_top_k():
+    rng = np.random.default_rng(4)
+    table = rng.dirichlet(np.full(V, 0.5), size=V)
+    step = TableStep(np.stack([table] * 64), np.ones((V, 1)))
+    r = run_sample(step, max_length=4, top_k=3, seed=0)
+    top3 = np.argsort(-table, axis=-1, kind="stable")[:, :3]  # (V, 3)
+    for ids, length in zip(r["ids"], r["lengths"]):
+        previous = [BOS, *ids[: length - 1]]
+        for prev, token in zip(previous, ids[:length]):
+            assert token in top3[prev]
+    assert len(set(r["ids"][:, 0])) > 1  # Not greedy.
+
+
+def test_sampling_draws_only_from_the_nucleus():
+    step = scripted(*[{"<bos>": {"a": 0.5, "b": 0.3, "c": 0.15}}] * 64)
+    # Mass before "b" is .5 < .7: kept; before "c" it is .8: cut.
+    r = run_sample(step, max_length=1, top_p=0.7, seed=0)
+    assert set(r["ids"][:, 0]) == {VOCAB.index("a"), VOCAB.index("b")}
+
+
+def test_sampling_at_a_low_temperature_is_greedy():
+    # The best token always leads by >= log(.4 / .3): at temperature .01
+    # the others keep a probability below exp(-28).
+    step = scripted(CAT, TO, HE_SO)
+    cold = run_sample(step, temperature=0.01, seed=0)
+    greedy = run_greedy(step)
+    np.testing.assert_array_equal(cold["ids"], greedy["ids"])
+    np.testing.assert_allclose(cold["scores"], greedy["scores"], rtol=1e-6)
+
+
+def test_stop_early_false_runs_exactly_max_length_steps():
+    step = scripted(CAT, TO)
+    early = run_greedy(step, max_length=9)
+    full = run_greedy(step, max_length=9, stop_early=False)
+    assert (int(early["steps"]), int(full["steps"])) == (4, 9)
+    beam_early = run_beam(scripted(IT_BOND), 2, n_best=2, max_length=9)
+    beam_full = run_beam(
+        scripted(IT_BOND), 2, n_best=2, max_length=9, stop_early=False
+    )
+    assert (int(beam_early["steps"]), int(beam_full["steps"])) == (5, 9)
+    for a, b in [(early, full), (beam_early, beam_full)]:
+        for name in a:
+            if name != "steps":
+                np.testing.assert_array_equal(b[name], a[name], name)
+
+
+@pytest.mark.parametrize(
+    "fn, kwargs, match",
+    [
+        (greedy_search, dict(max_length=0), "max_length"),
+        (sample, dict(max_length=3, temperature=0.0), "temperature"),
+        (sample, dict(max_length=3, top_k=0), "top_k"),
+        (sample, dict(max_length=3, top_p=1.5), "top_p"),
+        (beam_search, dict(max_length=3, beam_size=0), "beam_size"),
+        (beam_search, dict(max_length=3, beam_size=2, n_best=3), "n_best"),
+        (beam_search, dict(max_length=3, beam_size=V + 1), "vocabulary"),
+        (
+            beam_search,
+            dict(max_length=3, beam_size=2, length_penalty=-1.0),
+            "length_penalty",
+        ),
+    ],
+)
+def test_invalid_arguments_raise(fn, kwargs, match):
+    step = scripted(CAT)
+    with pytest.raises(ValueError, match=match):
+        fn(step, step.initial_state(), BOS, EOS, **kwargs)
