@@ -11,13 +11,13 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-from shared_data import assert_outputs, case_ids, load_case
 
 from keras_seq2seq.attention import BahdanauAttention
 from keras_seq2seq.decoder.attention_rnn_cell import AttentionRNNCell
 from keras_seq2seq.decoding.beam_search import beam_search
 from keras_seq2seq.decoding.step import attention_step
 from keras_seq2seq.ops import sequence_mask
+from shared_data import assert_outputs, case_ids, load_case
 
 
 def tfa_model(a):

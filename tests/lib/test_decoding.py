@@ -23,7 +23,12 @@ EOS, BOS = 0, 1
 V = len(VOCAB)
 
 # Greedy spells "cat" in row 0 and "to" in row 1.
-CAT = {"<bos>": {"c": 0.5}, "c": {"a": 0.6}, "a": {"t": 0.7}, "t": {"<eos>": 0.8}}
+CAT = {
+    "<bos>": {"c": 0.5},
+    "c": {"a": 0.6},
+    "a": {"t": 0.7},
+    "t": {"<eos>": 0.8},
+}
 TO = {"<bos>": {"t": 0.6}, "t": {"o": 0.7}, "o": {"<eos>": 0.9}}
 # Greedy takes "h" and spells "he" (p = .55 * .4 * .5 = .11); "so" is more
 # probable (p = .4 * .9 * .9 = .324).
@@ -132,14 +137,22 @@ def to_numpy(result):
 
 def run_greedy(step, max_length=6, **kwargs):
     return to_numpy(
-        greedy_search(step, step.initial_state(), BOS, EOS, max_length, **kwargs)
+        greedy_search(
+            step, step.initial_state(), BOS, EOS, max_length, **kwargs
+        )
     )
 
 
 def run_beam(step, beam_size, max_length=6, **kwargs):
     return to_numpy(
         beam_search(
-            step, step.initial_state(), BOS, EOS, max_length, beam_size, **kwargs
+            step,
+            step.initial_state(),
+            BOS,
+            EOS,
+            max_length,
+            beam_size,
+            **kwargs,
         )
     )
 
@@ -171,8 +184,8 @@ def test_greedy_follows_the_argmax_path_and_stops_at_eos():
     assert int(r["steps"]) == 4  # Stops when the longest row has ended.
     # The weights of each step follow its input token; zeros after the end.
     np.testing.assert_allclose(
-        r["weights"][0], [[1, 0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75]]
-        + [[0, 0]] * 2,
+        r["weights"][0],
+        [[1, 0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75]] + [[0, 0]] * 2,
     )
     np.testing.assert_allclose(
         r["weights"][1], [[1, 0], [0.25, 0.75], [0, 1]] + [[0, 0]] * 3
@@ -292,10 +305,10 @@ def test_n_best_hypotheses_are_sorted_distinct_and_scored_by_their_ids():
         assert (np.diff(r["scores"][b]) <= 0).all()
         hypotheses = {
             tuple(ids[:length])
-            for ids, length in zip(r["ids"][b], r["lengths"][b])
+            for ids, length in zip(r["ids"][b], r["lengths"][b], strict=True)
         }
         assert len(hypotheses) == 3
-        for ids, log_prob in zip(r["ids"][b], r["log_probs"][b]):
+        for ids, log_prob in zip(r["ids"][b], r["log_probs"][b], strict=True):
             want = path_log_prob(step, b, ids)
             np.testing.assert_allclose(log_prob, want, rtol=1e-5)
     np.testing.assert_array_equal(r["scores"], r["log_probs"])  # No penalty.
@@ -415,9 +428,9 @@ def test_sampling_draws_only_from_the_top_k():
     step = TableStep(np.stack([table] * 64), np.ones((V, 1)))
     r = run_sample(step, max_length=4, top_k=3, seed=0)
     top3 = np.argsort(-table, axis=-1, kind="stable")[:, :3]  # (V, 3)
-    for ids, length in zip(r["ids"], r["lengths"]):
+    for ids, length in zip(r["ids"], r["lengths"], strict=True):
         previous = [BOS, *ids[: length - 1]]
-        for prev, token in zip(previous, ids[:length]):
+        for prev, token in zip(previous, ids[:length], strict=True):
             assert token in top3[prev]
     assert len(set(r["ids"][:, 0])) > 1  # Not greedy.
 

@@ -4,10 +4,16 @@ import keras
 from keras import ops
 
 from keras_seq2seq.decoding.beam_ops import gather_tree
-from keras_seq2seq.decoding.step import batch_size_of, call_step, check_int
-from keras_seq2seq.decoding.step import probe_step
-from keras_seq2seq.decoding.step import run_loop, stable_top_k, start_tokens
-from keras_seq2seq.decoding.step import write
+from keras_seq2seq.decoding.step import (
+    batch_size_of,
+    call_step,
+    check_int,
+    probe_step,
+    run_loop,
+    stable_top_k,
+    start_tokens,
+    write,
+)
 from keras_seq2seq.ops import SCORE_FILL, tile_beams
 
 
@@ -105,7 +111,9 @@ def beam_search(
         ("coverage_penalty", coverage_penalty),
     ]:
         if not value >= 0:
-            raise ValueError(f"`{name}` must be >= 0. Received: {name}={value!r}")
+            raise ValueError(
+                f"`{name}` must be >= 0. Received: {name}={value!r}"
+            )
     batch_size = batch_size_of(initial_state)
     state = keras.tree.map_structure(
         lambda x: tile_beams(x, beam_size), initial_state
@@ -186,9 +194,9 @@ def extend(t, beams, log_probs, state, weights, eos_id, alpha, coverage_weight):
     eos_only = ops.where(is_eos, 0.0, SCORE_FILL)
     log_probs = ops.where(finished[:, :, None], eos_only, log_probs)
     totals = beams["log_probs"][:, :, None] + log_probs  # (B, K, V)
-    coverage = beams["coverage"] + weights * ops.cast(running, "float32")[
-        :, :, None
-    ]
+    coverage = (
+        beams["coverage"] + weights * ops.cast(running, "float32")[:, :, None]
+    )
     # TFA scores an eos candidate at the beam's length without the eos (the
     # beam's stored length counts it, from the next step on).
     grows = running[:, :, None] * ops.cast(ops.logical_not(is_eos), "int32")

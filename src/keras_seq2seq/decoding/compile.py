@@ -38,9 +38,14 @@ def compiled(fn):
 
     Example:
 
-    >>> fast_search = compiled(greedy_search)
-    >>> result = fast_search(step_fn, state, bos_id=1, eos_id=0, max_length=9)
-    ... # doctest: +SKIP
+    >>> table = ops.log([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.7, 0.1, 0.2]])
+    >>> def step_fn(token_ids, state):
+    ...     log_probs = ops.take(table, token_ids, axis=0)
+    ...     return log_probs, state, ops.ones((2, 1))
+    >>> search = compiled(greedy_search)
+    >>> result = search(step_fn, ops.zeros((2, 1)), 1, 0, max_length=4)
+    >>> ops.convert_to_numpy(result["ids"]).tolist()
+    [[2, 0, 0, 0], [2, 0, 0, 0]]
     """
     backend = keras.backend.backend()
     if backend == "tensorflow":

@@ -43,13 +43,17 @@ def greedy_search(
 
     Example:
 
-    >>> table = ops.log(np.array([[0.1, 0.9], [0.8, 0.2]]))  # eos_id=0
+    >>> # Tokens: 0 = eos, 1 = bos, 2 = "a"; row = previous token.
+    >>> table = ops.log([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.7, 0.1, 0.2]])
     >>> def step_fn(token_ids, state):
-    ...     return ops.take(table, token_ids, axis=0), state, ops.ones((2, 1))
+    ...     log_probs = ops.take(table, token_ids, axis=0)
+    ...     return log_probs, state, ops.ones((2, 1))
     >>> result = greedy_search(
     ...     step_fn, ops.zeros((2, 1)), bos_id=1, eos_id=0, max_length=4)
     >>> ops.convert_to_numpy(result["ids"]).tolist()
-    [[1, 0, 0, 0], [1, 0, 0, 0]]
+    [[2, 0, 0, 0], [2, 0, 0, 0]]
+    >>> ops.convert_to_numpy(result["lengths"]).tolist()
+    [2, 2]
     """
     check_int("max_length", max_length, 1)
 

@@ -3,8 +3,12 @@
 import keras
 from keras import ops
 
-from keras_seq2seq.decoding.step import batch_size_of, check_int, decode
-from keras_seq2seq.decoding.step import stable_top_k
+from keras_seq2seq.decoding.step import (
+    batch_size_of,
+    check_int,
+    decode,
+    stable_top_k,
+)
 from keras_seq2seq.ops import masked_softmax
 
 
@@ -69,7 +73,9 @@ def sample(
     if top_k is not None:
         check_int("top_k", top_k, 1)
     if top_p is not None and not 0 < top_p <= 1:
-        raise ValueError(f"`top_p` must be in (0, 1]. Received: top_p={top_p!r}")
+        raise ValueError(
+            f"`top_p` must be in (0, 1]. Received: top_p={top_p!r}"
+        )
     batch_size = batch_size_of(initial_state)
     uniforms = keras.random.uniform((max_length, batch_size), seed=seed)
 

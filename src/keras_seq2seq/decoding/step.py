@@ -1,4 +1,4 @@
-"""The step-function contract, and the loop that greedy search and sampling share.
+"""The step-function contract, and the loop of greedy search and sampling.
 
 Every decoding function (`greedy_search`, `sample`, `beam_search`) drives a
 model through one callable, the *step function*:
@@ -55,7 +55,9 @@ def attention_step(cell, output_layer, embedding):
 
     def step_fn(token_ids, state):
         memory, decoder_state = state
-        output, decoder_state = cell(embedding(token_ids), decoder_state, memory)
+        output, decoder_state = cell(
+            embedding(token_ids), decoder_state, memory
+        )
         log_probs = ops.log_softmax(ops.cast(output_layer(output), "float32"))
         return log_probs, (memory, decoder_state), decoder_state.weights
 
@@ -110,7 +112,7 @@ def call_step(step_fn, token_ids, state):
 
 
 def write(buffer, t, value):
-    """Writes `value` `(...)` at step `t` of the time-major `buffer` `(T, ...)`."""
+    """Writes `value` `(...)` at step `t` of time-major `buffer` `(T, ...)`."""
     start = [t] + [0] * (len(buffer.shape) - 1)
     return ops.slice_update(buffer, start, ops.expand_dims(value, 0))
 
@@ -201,7 +203,9 @@ def first_positions(mask, k):
     return positions, count
 
 
-def decode(step_fn, initial_state, bos_id, eos_id, max_length, choose, stop_early):
+def decode(
+    step_fn, initial_state, bos_id, eos_id, max_length, choose, stop_early
+):
     """One hypothesis per row, token by token: greedy search and sampling.
 
     Args:
@@ -239,7 +243,9 @@ def decode(step_fn, initial_state, bos_id, eos_id, max_length, choose, stop_earl
         rows, state, tokens = carry
         log_probs, state, weights = call_step(step_fn, tokens, state)
         running = ops.logical_not(rows["finished"])
-        token = ops.where(running, ops.cast(choose(t, log_probs), "int32"), eos_id)
+        token = ops.where(
+            running, ops.cast(choose(t, log_probs), "int32"), eos_id
+        )
         token_log_prob = ops.take_along_axis(log_probs, token[:, None], 1)[:, 0]
         weights = weights * ops.cast(running, "float32")[:, None]
         rows = {
