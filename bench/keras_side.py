@@ -4,8 +4,6 @@
 the data and the timing rules are those of `bench/reference_torch.py`.
 """
 
-import os
-
 import keras
 from s2s_m import (
     BATCH_SIZE,
@@ -15,7 +13,6 @@ from s2s_m import (
     time_calls,
 )
 
-import keras_seq2seq
 from keras_seq2seq.models import Seq2Seq
 
 BEAM_SIZE = 5
@@ -89,5 +86,4 @@ def describe() -> dict:
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
         "parameters": build_model().count_params(),
-        "library": os.path.dirname(keras_seq2seq.__file__),
     }

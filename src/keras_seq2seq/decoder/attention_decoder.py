@@ -1,7 +1,5 @@
 """The attention decoder layer: the one-step cell scanned over the targets."""
 
-import copy
-
 import keras
 from keras import ops
 
@@ -190,9 +188,7 @@ class AttentionDecoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        # Deep copy: `StackedRNNCells.from_config` pops "cells" from the dict
-        # it is given, which would empty the caller's config.
-        config = copy.deepcopy(config)
+        config = dict(config)
         for name in ("cell", "attention"):
             config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
