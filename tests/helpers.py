@@ -79,7 +79,7 @@ def gradients(layer, inputs, wrt):
     """Gradients of `sum(first output)` for the backend `keras` runs on.
 
     Args:
-        layer: a layer, built or not.
+        layer: a layer; called once on `inputs` if not built.
         inputs: dict of NumPy arrays, the layer's tensor arguments by name.
         wrt: str. Name of the float input to differentiate against.
 
@@ -89,7 +89,8 @@ def gradients(layer, inputs, wrt):
         layer, in `layer.trainable_weights` order; zeros where the output
         does not depend on it.
     """
-    layer(**inputs)  # Builds the weights.
+    if not layer.built:
+        layer(**inputs)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         grads = _tensorflow_gradients(layer, inputs, wrt)
