@@ -64,7 +64,7 @@ def stacked(steps):
 
     def step(x, state):
         new_state = []
-        for cell_step, cell_state in zip(steps, state):
+        for cell_step, cell_state in zip(steps, state, strict=True):
             x, cell_state = cell_step(x, cell_state)
             new_state.append(cell_state)
         return x, new_state
@@ -121,7 +121,9 @@ def decode(
         `(outputs (B, Tt, O), weights (B, Tt, Ts), final_state)`.
     """
     batch, steps, _ = inputs.shape
-    depth = value_depth if attention_kernel is None else attention_kernel.shape[1]
+    depth = (
+        value_depth if attention_kernel is None else attention_kernel.shape[1]
+    )
     state = initial_state
     attention = np.zeros((batch, depth))
     weights = np.float64(initial_weights)
@@ -152,5 +154,5 @@ def decode(
 
 def _where(real, new, old):
     if isinstance(new, list):
-        return [_where(real, n, o) for n, o in zip(new, old)]
+        return [_where(real, n, o) for n, o in zip(new, old, strict=True)]
     return np.where(real, new, old)

@@ -1,5 +1,7 @@
 """The attention decoder layer: the one-step cell scanned over the targets."""
 
+import copy
+
 import keras
 from keras import ops
 
@@ -188,7 +190,9 @@ class AttentionDecoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        # Deep copy: `StackedRNNCells.from_config` pops "cells" from the dict
+        # it is given, which would empty the caller's config.
+        config = copy.deepcopy(config)
         for name in ("cell", "attention"):
             config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)
@@ -215,13 +219,12 @@ def scan(f, init, xs):
     def body(t, carry, buffers):
         carry, ys = f(carry, ops.take(xs, t, axis=0))
         at_t = ops.one_hot(t, steps)  # (T,)
-        buffers = keras.tree.map_structure(
-            lambda buffer, y: buffer
-            + ops.reshape(ops.cast(at_t, y.dtype), (-1,) + (1,) * len(y.shape))
-            * y[None],
-            buffers,
-            ys,
-        )
+
+        def write(buffer, y):
+            at_t_y = ops.reshape(ops.cast(at_t, y.dtype), (-1,) + (1,) * len(y.shape))
+            return buffer + at_t_y * y[None]  # (T, *y.shape)
+
+        buffers = keras.tree.map_structure(write, buffers, ys)
         return t + 1, carry, buffers
 
     _, carry, buffers = ops.while_loop(

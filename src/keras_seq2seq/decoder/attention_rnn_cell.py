@@ -1,6 +1,7 @@
 """One decoder step: a recurrent cell with attention over a memory."""
 
 import collections
+import copy
 
 import keras
 from keras import ops
@@ -245,7 +246,9 @@ class AttentionRNNCell(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        # Deep copy: `StackedRNNCells.from_config` pops "cells" from the dict
+        # it is given, which would empty the caller's config.
+        config = copy.deepcopy(config)
         for name in ("cell", "attention"):
             config[name] = keras.saving.deserialize_keras_object(config[name])
         return cls(**config)

@@ -37,23 +37,26 @@ def beam_search(
 
     - Each entry starts with one live beam: log-probs `[0, -inf, ...]`.
     - A finished beam (one that chose `eos_id`) can only be extended by
-      `eos_id`, at log-prob 0: its log-prob, length and score stay fixed.
+      `eos_id`, at log-prob 0: its log-prob and length stay fixed.
     - A candidate (beam, token) has log-prob `beam log-prob + log p(token)`
-      and score `log-prob / lp` with the GNMT length penalty (Wu et al.
+      and score `log-prob / lp`, with the GNMT length penalty (Wu et al.
       2016, arXiv:1609.08144, eq. 14) `lp = ((5 + length) / 6) **
-      length_penalty`; the length counts the tokens, eos included.
+      length_penalty`. The length counts the tokens, eos included, except
+      in the score of the candidate that adds the eos (TFA's rule): a
+      finished beam's score thus changes once, at the step after it ended,
+      and never again.
     - With `coverage_penalty = c > 0`, a beam finished before the step adds
       `c * sum_j log(min(acc_j, 1))` over the source positions `j` where
       `acc_j > 0`, `acc` being the sum of the beam's attention weights over
-      its unfinished steps.
+      its unfinished steps (from zeros; TFA starts from the mechanism's
+      initial weights, which are zeros but for monotonic attention).
     - The `beam_size` best candidates of each entry (ties: lower
       `beam * V + token` first) become the new beams.
 
     The search stops when every beam has finished (with `stop_early`) or
-    after `max_length` steps. The hypotheses come back in the order of the
-    last step's scores, best first; they are distinct whenever
-    `beam_size <= V`. As in TFA, a beam that ended at the last step has no
-    coverage term yet (it gets one from the step after it finishes).
+    after `max_length` steps. The hypotheses come back distinct, in the
+    order of the last step's scores, best first. As in TFA, a beam that
+    ended at the last step has no coverage term yet.
 
     Args:
         step_fn: the step function of `keras_seq2seq.decoding.step`, called

@@ -24,10 +24,14 @@ def compiled(fn):
       structures of arrays are traced.
     - PyTorch: `fn` itself, run eagerly.
 
-    Compiled and eager calls return the same tokens, lengths and
-    (to float rounding, ~1e-6) scores. Layers the step function calls must
-    be built before the first compiled call, and a compiled `sample` on JAX
-    needs an int `seed` (a `SeedGenerator` cannot advance inside `jit`).
+    Compiled and eager calls return the same ids, lengths and parents, and
+    the same scores and weights to float32 rounding (~1e-6: XLA fuses and
+    reorders sums). One exception: on TensorFlow, `sample` draws other
+    random numbers under XLA (TensorFlow's stateless random ops pick
+    another algorithm there), as reproducible as the eager ones. Layers the
+    step function calls must be built before the first compiled call, and a
+    compiled `sample` on JAX needs an int `seed` (a `SeedGenerator` cannot
+    advance inside `jit`).
 
     Args:
         fn: a decoding function (`greedy_search`, `sample`, `beam_search`)
