@@ -34,7 +34,12 @@ CELLS = {
     "stacked_gru": lambda: keras.layers.StackedRNNCells(
         [keras.layers.GRUCell(C), keras.layers.GRUCell(C)]
     ),
+    "stacked_lstm": lambda: keras.layers.StackedRNNCells(
+        [keras.layers.LSTMCell(C), keras.layers.LSTMCell(C)]
+    ),
 }
+# Tensors in each cell's flat state: [h], [h, c], [h1, h2], [h1, c1, h2, c2].
+STATES = {"gru": 1, "lstm": 2, "stacked_gru": 2, "stacked_lstm": 4}
 ATTENTIONS = {
     "bahdanau": lambda: BahdanauAttention(U),
     "luong": lambda: LuongAttention(C),
@@ -45,12 +50,12 @@ ATTENTIONS = {
 def make_inputs(seed, cell_kind="gru"):
     """Decoder arguments drawn from `default_rng(seed)`, masks by lengths."""
     rng = np.random.default_rng(seed)
-    states = {"gru": 1, "lstm": 2, "stacked_gru": 2}[cell_kind]
     return {
         "inputs": rng.normal(size=(B, TT, E)).astype("float32"),
         "value": rng.normal(size=(B, TS, DV)).astype("float32"),
         "initial_state": [
-            rng.normal(size=(B, C)).astype("float32") for _ in range(states)
+            rng.normal(size=(B, C)).astype("float32")
+            for _ in range(STATES[cell_kind])
         ],
         "inputs_mask": np.arange(TT) < TARGET_LENGTHS[:, None],
         "value_mask": np.arange(TS) < SOURCE_LENGTHS[:, None],
@@ -374,16 +379,16 @@ def test_decoder_passes_check_layer(cell, tmp_path):
         inputs,
         tmp_path,
     )
-    states = {"gru": 1, "lstm": 2, "stacked_gru": 2}[cell]
     assert [y.shape for y in outputs] == [(B, TT, A), (B, TT, TS)] + [
         (B, C)
-    ] * states
+    ] * STATES[cell]
 
 
-@pytest.mark.parametrize("cell", ["lstm", "stacked_gru"])
+@pytest.mark.parametrize("cell", ["lstm", "stacked_lstm"])
 def test_returned_state_continues_the_decoding(cell):
-    # `return_state` gives a flat list that is a valid `initial_state`: two
-    # halves equal the whole. In the "bahdanau" order the cell state is all
+    # `return_state` gives a flat list of (B, C) tensors that is a valid
+    # `initial_state` (stacked cells nest it again): two halves equal the
+    # whole. In the "bahdanau" order the cell state is all
     # a step depends on (no attention vector is fed back).
     inputs = make_inputs(seed=0, cell_kind=cell)
     del inputs["inputs_mask"]
@@ -396,7 +401,7 @@ def test_returned_state_continues_the_decoding(cell):
     )
     whole, *state = to_numpy(decoder(**inputs))
     head, *middle = decoder(**dict(inputs, inputs=inputs["inputs"][:, :2]))
-    assert len(middle) == len(inputs["initial_state"])
+    assert [tuple(s.shape) for s in middle] == [(B, C)] * STATES[cell]
     tail, *end = to_numpy(
         decoder(
             **dict(inputs, inputs=inputs["inputs"][:, 2:], initial_state=middle)
@@ -615,7 +620,8 @@ def reverse_task(rng, count, vocab=10, steps=6):
 
 
 def test_learns_to_reverse_sequences():
-    # 150 Adam steps of 128 pairs: enough on every backend, with a margin.
+    # 180 Adam steps of 128 pairs. Checked with 4 seeds on every backend:
+    # >= 0.99 from step 150 on (a higher rate or no clipping can spike).
     source, decoder_inputs, labels = reverse_task(
         np.random.default_rng(0), 1280
     )
@@ -629,11 +635,11 @@ def test_learns_to_reverse_sequences():
         attention_layer_size=32,
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=0.02),
+        optimizer=keras.optimizers.Adam(learning_rate=0.01, clipnorm=1.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     model.fit(
-        [source, decoder_inputs], labels, batch_size=128, epochs=15, verbose=0
+        [source, decoder_inputs], labels, batch_size=128, epochs=18, verbose=0
     )
 
     test_source, test_inputs, test_labels = reverse_task(

@@ -221,7 +221,9 @@ def scan(f, init, xs):
         at_t = ops.one_hot(t, steps)  # (T,)
 
         def write(buffer, y):
-            at_t_y = ops.reshape(ops.cast(at_t, y.dtype), (-1,) + (1,) * len(y.shape))
+            at_t_y = ops.reshape(
+                ops.cast(at_t, y.dtype), (-1,) + (1,) * len(y.shape)
+            )
             return buffer + at_t_y * y[None]  # (T, *y.shape)
 
         buffers = keras.tree.map_structure(write, buffers, ys)
