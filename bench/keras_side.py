@@ -4,6 +4,8 @@
 the data and the timing rules are those of `bench/reference_torch.py`.
 """
 
+import os
+
 import keras
 from s2s_m import (
     BATCH_SIZE,
@@ -13,6 +15,7 @@ from s2s_m import (
     time_calls,
 )
 
+import keras_seq2seq
 from keras_seq2seq.models import Seq2Seq
 
 BEAM_SIZE = 5
@@ -82,8 +85,12 @@ def measure(
 
 def describe() -> dict:
     """Versions and settings for the benchmark's `_meta`."""
+    model = build_model()
+    source, target_in, _ = make_batch()
+    model((source, target_in))  # builds the weights, for count_params
     return {
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
-        "parameters": build_model().count_params(),
+        "parameters": model.count_params(),
+        "library": os.path.dirname(keras_seq2seq.__file__),
     }

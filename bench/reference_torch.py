@@ -38,6 +38,8 @@ from s2s_m import (
     BATCH_SIZE,
     BOS_ID,
     EOS_ID,
+    FULL,
+    QUICK,
     TARGET_LENGTH,
     VOCAB_SIZE,
     make_batch,
@@ -288,8 +290,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="smoke test")
     args = parser.parse_args()
     print(f"parameters: {count_parameters(S2SM()):,}")
-    settings = {"warmup": 1, "steps": 2, "decode_warmup": 1, "decode_steps": 1}
-    print(json.dumps(measure(**(settings if args.quick else {})), indent=1))
+    print(json.dumps(measure(**(QUICK if args.quick else FULL)), indent=1))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 
 BACKENDS = ("tensorflow", "jax", "torch", "reference")
 MEASURES = ("train", "greedy", "beam5")
+# Calls per measure: train steps 10..40 are timed after 10 warm-up steps, and
+# each decoding method is timed 5 times after 2 warm-up calls.
+FULL = {"warmup": 10, "steps": 31, "decode_warmup": 2, "decode_steps": 5}
 # --quick: a smoke test of every code path, not a measurement.
 QUICK = {"warmup": 1, "steps": 2, "decode_warmup": 1, "decode_steps": 1}
 WORKER_TIMEOUT_S = 1800
@@ -121,7 +124,7 @@ def run_worker(backend: str, measures: list[str], quick: bool, path: str):
     else:
         # The parent set KERAS_BACKEND before this process imported keras.
         import keras_side as side
-    result = side.measure(measures, **(QUICK if quick else {}))
+    result = side.measure(measures, **(QUICK if quick else FULL))
     try:
         info = side.describe()
     except Exception as error:  # the measures matter more than the notes
@@ -132,7 +135,17 @@ def run_worker(backend: str, measures: list[str], quick: bool, path: str):
 
 def run_backend(backend: str, measures: list[str], quick: bool) -> dict:
     """Runs one backend's subprocess; returns `{"measures"|"error", "info"}`."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    # Measure this checkout's library, whichever one the venv's editable
+    # install points at.
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    python_path = os.pathsep.join(
+        [os.path.join(repo, "src"), os.environ.get("PYTHONPATH", "")]
+    )
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": python_path,
+    }
     if backend != "reference":
         env["KERAS_BACKEND"] = backend
     with tempfile.TemporaryDirectory() as folder:
@@ -296,6 +309,7 @@ def main(argv=None) -> int:
             "command": shlex.join(command),
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "quick": args.quick,
+            "calls": QUICK if args.quick else FULL,
             "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
             "versions": versions(),
             "backends": infos,
