@@ -1,11 +1,12 @@
 """The attention decoder layer: the one-step cell scanned over the targets."""
 
-import copy
-
 import keras
 from keras import ops
 
-from keras_seq2seq.decoder.attention_rnn_cell import AttentionRNNCell
+from keras_seq2seq.decoder.attention_rnn_cell import (
+    AttentionRNNCell,
+    deserialize_sublayers,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
@@ -175,14 +176,8 @@ class AttentionDecoder(keras.layers.Layer):
         return masks
 
     def get_config(self):
-        step = self.step
         config = {
-            "cell": keras.saving.serialize_keras_object(step.cell),
-            "attention": keras.saving.serialize_keras_object(step.attention),
-            "query_order": step.query_order,
-            "attention_layer_size": step.attention_layer_size,
-            "input_feeding": step.input_feeding,
-            "output_attention": step.output_attention,
+            **self.step.step_config(),
             "return_weights": self.return_weights,
             "return_state": self.return_state,
         }
@@ -190,12 +185,7 @@ class AttentionDecoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        # Deep copy: `StackedRNNCells.from_config` pops "cells" from the dict
-        # it is given, which would empty the caller's config.
-        config = copy.deepcopy(config)
-        for name in ("cell", "attention"):
-            config[name] = keras.saving.deserialize_keras_object(config[name])
-        return cls(**config)
+        return cls(**deserialize_sublayers(config))
 
 
 def scan(f, init, xs):

@@ -233,8 +233,9 @@ class AttentionRNNCell(keras.layers.Layer):
         )
         return output, DecoderState(cell_state, attention_vector, weights)
 
-    def get_config(self):
-        config = {
+    def step_config(self):
+        """The constructor arguments of the step, sublayers serialised."""
+        return {
             "cell": keras.saving.serialize_keras_object(self.cell),
             "attention": keras.saving.serialize_keras_object(self.attention),
             "query_order": self.query_order,
@@ -242,16 +243,23 @@ class AttentionRNNCell(keras.layers.Layer):
             "input_feeding": self.input_feeding,
             "output_attention": self.output_attention,
         }
-        return {**super().get_config(), **config}
+
+    def get_config(self):
+        return {**super().get_config(), **self.step_config()}
 
     @classmethod
     def from_config(cls, config):
-        # Deep copy: `StackedRNNCells.from_config` pops "cells" from the dict
-        # it is given, which would empty the caller's config.
-        config = copy.deepcopy(config)
-        for name in ("cell", "attention"):
-            config[name] = keras.saving.deserialize_keras_object(config[name])
-        return cls(**config)
+        return cls(**deserialize_sublayers(config))
+
+
+def deserialize_sublayers(config):
+    """A copy of `config` with its `cell` and `attention` deserialised."""
+    # Deep copy: `StackedRNNCells.from_config` pops "cells" from the dict it
+    # is given, which would empty the caller's config.
+    config = copy.deepcopy(config)
+    for name in ("cell", "attention"):
+        config[name] = keras.saving.deserialize_keras_object(config[name])
+    return config
 
 
 def top_hidden_state(cell, cell_state):
