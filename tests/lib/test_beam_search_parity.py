@@ -21,7 +21,7 @@ from shared_data import assert_outputs, case_ids, load_case
 
 
 def tfa_model(a):
-    """Step function and untiled initial state from a case's arrays."""
+    """Step function, untiled initial state and memory from a case's arrays."""
     vocab_size, embedding_dim = a["embedding"].shape
     _, source_steps, value_depth = a["memory"].shape
     cell = AttentionRNNCell(
@@ -51,8 +51,8 @@ def tfa_model(a):
         variable.assign(a[name])
     value_mask = sequence_mask(a["memory_sequence_length"], source_steps)
     memory = cell.prepare(a["memory"], value_mask=value_mask)
-    state = (memory, cell.get_initial_state(memory, a["initial_cell_state_h"]))
-    return attention_step(cell, output_layer, embedding), state
+    state = cell.get_initial_state(memory, a["initial_cell_state_h"])
+    return attention_step(cell, output_layer, embedding), state, memory
 
 
 def time_second(ids):
@@ -65,10 +65,11 @@ def test_beam_search_matches_tfa(cid):
     case, a = load_case(cid)
     args = case["args"]
     beam_size = args["beam_width"]
-    step_fn, state = tfa_model(a)
+    step_fn, state, memory = tfa_model(a)
     result = beam_search(
         step_fn,
         state,
+        constants=memory,
         bos_id=a["start_tokens"],
         eos_id=int(a["end_token"]),
         max_length=args["maximum_iterations"],

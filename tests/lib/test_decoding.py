@@ -317,9 +317,10 @@ def test_n_best_hypotheses_are_sorted_distinct_and_scored_by_their_ids():
 
 
 def attention_model(lengths):
-    """Step function and state of a small attention decoder, random weights.
+    """Step function, state and memory of a small attention decoder.
 
-    The eos logit gets a bias so that some hypotheses end early.
+    Random weights; the eos logit gets a bias so that some hypotheses end
+    early. The memory goes to the searches as `constants`.
     """
     rng = np.random.default_rng(0)
     batch_size, source_steps, depth = len(lengths), 7, 6
@@ -339,15 +340,19 @@ def attention_model(lengths):
     value_mask = np.arange(source_steps) < np.array(lengths)[:, None]
     memory = cell.prepare(value.astype("float32"), value_mask=value_mask)
     cell_state = rng.normal(size=(batch_size, units)).astype("float32")
-    state = (memory, cell.get_initial_state(memory, cell_state))
-    return attention_step(cell, output_layer, embedding), state
+    state = cell.get_initial_state(memory, cell_state)
+    return attention_step(cell, output_layer, embedding), state, memory
 
 
 def test_weights_sum_to_one_on_real_source_positions_and_zero_elsewhere():
     lengths = np.array([7, 1, 4])
-    step_fn, state = attention_model(lengths)
-    beam = to_numpy(beam_search(step_fn, state, BOS, EOS, 6, 3, n_best=3))
-    greedy = to_numpy(greedy_search(step_fn, state, BOS, EOS, 6))
+    step_fn, state, memory = attention_model(lengths)
+    beam = to_numpy(
+        beam_search(step_fn, state, BOS, EOS, 6, 3, n_best=3, constants=memory)
+    )
+    greedy = to_numpy(
+        greedy_search(step_fn, state, BOS, EOS, 6, constants=memory)
+    )
     hypotheses = [
         (beam["weights"][b, j], beam["lengths"][b, j], lengths[b])
         for b in range(3)
@@ -371,13 +376,17 @@ def test_weights_sum_to_one_on_real_source_positions_and_zero_elsewhere():
     "capture as one graph, so there is no compiled result to compare",
 )
 def test_compiled_and_eager_results_are_identical():
-    step_fn, state = attention_model(np.array([7, 1, 4]))
+    step_fn, state, memory = attention_model(np.array([7, 1, 4]))
     calls = [
-        (greedy_search, dict(max_length=6)),
-        (sample, dict(max_length=6, top_k=5, top_p=0.9, seed=3)),
+        (greedy_search, dict(max_length=6, constants=memory)),
+        (
+            sample,
+            dict(max_length=6, top_k=5, top_p=0.9, seed=3, constants=memory),
+        ),
         (
             beam_search,
             dict(
+                constants=memory,
                 max_length=6,
                 beam_size=3,
                 length_penalty=0.6,
@@ -500,3 +509,32 @@ def test_invalid_arguments_raise(fn, kwargs, match):
     step = scripted(CAT)
     with pytest.raises(ValueError, match=match):
         fn(step, step.initial_state(), BOS, EOS, **kwargs)
+
+
+class ConstantTableStep(TableStep):
+    """`TableStep` that reads its row from `constants`, not from the state."""
+
+    def __call__(self, token_ids, state, constants):
+        log_probs, _, weights = super().__call__(token_ids, constants)
+        return log_probs, state, weights
+
+
+def test_constants_reach_every_beam_unchanged():
+    # The row index read from `constants` selects the table: wrong tiling
+    # or a reordering of the constants would mix the rows' tables.
+    tables = random_step(seed=5)
+    step = ConstantTableStep(tables.probs, ops.convert_to_numpy(tables.weights))
+    constants = step.initial_state()
+    state = {"unused": np.zeros((B, 1), "float32")}
+    for search, kwargs in [
+        (greedy_search, {}),
+        (beam_search, dict(beam_size=3, n_best=3)),
+    ]:
+        want = to_numpy(
+            search(tables, tables.initial_state(), BOS, EOS, T, **kwargs)
+        )
+        got = to_numpy(
+            search(step, state, BOS, EOS, T, constants=constants, **kwargs)
+        )
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name], name)

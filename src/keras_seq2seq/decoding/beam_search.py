@@ -4,17 +4,21 @@ import keras
 from keras import ops
 
 from keras_seq2seq.decoding.beam_ops import gather_tree
+from keras_seq2seq.decoding.beam_step import (
+    beam_step,
+    initial_beams,
+    reorder_beams,
+)
 from keras_seq2seq.decoding.step import (
     batch_size_of,
     call_step,
     check_int,
     probe_step,
     run_loop,
-    stable_top_k,
     start_tokens,
     write,
 )
-from keras_seq2seq.ops import SCORE_FILL, tile_beams
+from keras_seq2seq.ops import tile_beams
 
 
 def beam_search(
@@ -29,11 +33,14 @@ def beam_search(
     n_best=1,
     stop_early=True,
     return_raw=False,
+    constants=None,
 ):
     """Keeps the `beam_size` best hypotheses of each row, step by step.
 
     The search of `tfa.seq2seq.BeamSearchDecoder` (checked against TFA's
-    numbers), in one `ops.while_loop` with fixed-size buffers:
+    numbers), in one `ops.while_loop` with fixed-size buffers; each step is
+    `beam_step` (in `beam_step.py`, shared with
+    `keras_seq2seq.tfa.BeamSearchDecoder`):
 
     - Each entry starts with one live beam: log-probs `[0, -inf, ...]`.
     - A finished beam (one that chose `eos_id`) can only be extended by
@@ -51,7 +58,8 @@ def beam_search(
       its unfinished steps (from zeros; TFA starts from the mechanism's
       initial weights, which are zeros but for monotonic attention).
     - The `beam_size` best candidates of each entry (ties: lower
-      `beam * V + token` first) become the new beams.
+      `beam * V + token` first) become the new beams; the rows of the state
+      follow their parents, the constants stay as they are.
 
     The search stops when every beam has finished (with `stop_early`) or
     after `max_length` steps. The hypotheses come back distinct, in the
@@ -78,6 +86,11 @@ def beam_search(
             exactly `max_length` steps. Defaults to `True`.
         return_raw: bool. Also return the per-step arrays and the final beam
             state (TFA's outputs). Defaults to `False`.
+        constants: optional nested structure of tensors `(B, ...)`,
+            untiled, that every step reads and none changes (the prepared
+            memory): repeated `beam_size` times once, never reordered, and
+            passed to `step_fn` as its third argument. Defaults to `None`
+            (a two-argument `step_fn`).
 
     Returns:
         dict of tensors, hypotheses sorted best first:
@@ -95,8 +108,8 @@ def beam_search(
         beam and score chosen at each step), `predicted_ids` `(B, T, K)`
         (`gather_tree` of the step ids), `final_log_probs`, `final_lengths`,
         `final_finished` `(B, K)`, `accumulated_weights` `(B, K, Ts)` (the
-        coverage sums). Steps at and after `steps` hold `eos_id`, parent
-        `k` and score 0.
+        coverage sums; zeros without a coverage penalty). Steps at and after
+        `steps` hold `eos_id`, parent `k` and score 0.
 
     Raises:
         ValueError: for a bad size or penalty, or `beam_size > V`.
@@ -118,22 +131,27 @@ def beam_search(
                 f"`{name}` must be >= 0. Received: {name}={value!r}"
             )
     batch_size = batch_size_of(initial_state)
-    state = keras.tree.map_structure(
-        lambda x: tile_beams(x, beam_size), initial_state
-    )
+    state = tile_structure(initial_state, beam_size)
+    if constants is not None:
+        constants = tile_structure(constants, beam_size)
     tokens = tile_beams(start_tokens(bos_id, batch_size), beam_size)
-    log_probs, _, weights = probe_step(step_fn, tokens, state)
+    log_probs, _, weights = probe_step(step_fn, tokens, state, constants)
     if beam_size > log_probs.shape[-1]:
         raise ValueError(
             "`beam_size` must be <= the vocabulary size. Received: "
             f"beam_size={beam_size}, log_probs.shape={tuple(log_probs.shape)}"
         )
-    beams = initial_beams(batch_size, beam_size, max_length, weights, eos_id)
+    source_steps = weights.shape[-1]
+    beams = start(batch_size, beam_size, max_length, source_steps, eos_id)
+    if coverage_penalty == 0:
+        del beams["coverage"]
     options = (eos_id, length_penalty, coverage_penalty)
 
     def advance(t, carry):
         beams, state, tokens = carry
-        log_probs, state, weights = call_step(step_fn, tokens, state)
+        log_probs, state, weights = call_step(
+            step_fn, tokens, state, constants
+        )
         beams, state = extend(t, beams, log_probs, state, weights, *options)
         tokens = ops.reshape(ops.take(beams["step_ids"], t, axis=0), (-1,))
         return beams, state, tokens
@@ -148,37 +166,37 @@ def beam_search(
     return finalize(beams, steps, eos_id, n_best, return_raw)
 
 
-def initial_beams(batch_size, beam_size, max_length, weights, eos_id):
+def tile_structure(structure, beam_size):
+    """Every leaf `(B, ...)` repeated into `(B*K, ...)`, `tile_beams` layout."""
+    return keras.tree.map_structure(
+        lambda x: tile_beams(ops.convert_to_tensor(x), beam_size), structure
+    )
+
+
+def start(batch_size, beam_size, max_length, source_steps, eos_id):
     """The beam state before step 0, and the empty per-step buffers."""
-    first = ops.arange(beam_size)[None, :] == 0  # (1, K)
-    shape = (batch_size, beam_size)
+    coverage = ops.zeros((batch_size, beam_size, source_steps), "float32")
     steps_shape = (max_length, batch_size, beam_size)
     return {
-        # Only beam 0 is live, so step 0 expands one beam per entry.
-        "log_probs": ops.broadcast_to(
-            ops.where(first, 0.0, float("-inf")), shape
-        ),
-        "finished": ops.broadcast_to(ops.logical_not(first), shape),
-        "lengths": ops.zeros(shape, dtype="int32"),
-        "coverage": ops.zeros(shape + (weights.shape[-1],), dtype="float32"),
-        "scores": ops.zeros(shape, dtype="float32"),
+        **initial_beams(batch_size, beam_size, coverage),
+        "scores": ops.zeros((batch_size, beam_size), dtype="float32"),
         "step_ids": ops.full(steps_shape, eos_id, dtype="int32"),
         "parent_ids": ops.broadcast_to(
             ops.arange(beam_size, dtype="int32"), steps_shape
         ),
         "step_scores": ops.zeros(steps_shape, dtype="float32"),
         "step_weights": ops.zeros(
-            steps_shape + (weights.shape[-1],), dtype="float32"
+            steps_shape + (source_steps,), dtype="float32"
         ),
     }
 
 
 def extend(t, beams, log_probs, state, weights, eos_id, alpha, coverage_weight):
-    """One step of TFA's `_beam_search_step`: score, select, reorder.
+    """One `beam_step`, the state reordered, the step written to the buffers.
 
     Args:
         t: int or int32 scalar, the step.
-        beams: dict, the beam state (see `initial_beams`).
+        beams: dict, the beam state and buffers (see `start`).
         log_probs: float32 `(B*K, V)` of this step; `state`: the state after
             it, rows `(B*K, ...)`; `weights`: float32 `(B*K, Ts)`.
 
@@ -186,77 +204,22 @@ def extend(t, beams, log_probs, state, weights, eos_id, alpha, coverage_weight):
         `(beams, state)` after the step, rows reordered by parent.
     """
     beam_size = beams["log_probs"].shape[1]
-    vocab_size = log_probs.shape[-1]
-    log_probs = ops.reshape(log_probs, (-1, beam_size, vocab_size))  # (B, K, V)
+    log_probs = ops.reshape(log_probs, (-1, beam_size, log_probs.shape[-1]))
     weights = ops.reshape(weights, (-1, beam_size, weights.shape[-1]))
-    finished = beams["finished"]
-    running = ops.cast(ops.logical_not(finished), "int32")  # (B, K)
-
-    # A finished beam may only add eos, at log-prob 0 (TFA's `_mask_probs`).
-    is_eos = ops.arange(vocab_size) == eos_id  # (V,)
-    eos_only = ops.where(is_eos, 0.0, SCORE_FILL)
-    log_probs = ops.where(finished[:, :, None], eos_only, log_probs)
-    totals = beams["log_probs"][:, :, None] + log_probs  # (B, K, V)
-    coverage = (
-        beams["coverage"] + weights * ops.cast(running, "float32")[:, :, None]
+    new, chosen = beam_step(
+        beams, log_probs, weights, eos_id, alpha, coverage_weight
     )
-    # TFA scores an eos candidate at the beam's length without the eos (the
-    # beam's stored length counts it, from the next step on).
-    grows = running[:, :, None] * ops.cast(ops.logical_not(is_eos), "int32")
-    lengths = beams["lengths"][:, :, None] + grows  # (B, K, V)
-    scores = penalised_scores(
-        totals, lengths, finished, coverage, alpha, coverage_weight
-    )
-
-    flat = ops.reshape(scores, (-1, beam_size * vocab_size))
-    top_scores, index = stable_top_k(flat, beam_size)  # (B, K)
-    parents = index // vocab_size
-    token = index % vocab_size
-    parent_finished = ops.take_along_axis(finished, parents, axis=1)
-    rows = ops.arange(ops.shape(parents)[0])[:, None] * beam_size + parents
-    state = keras.tree.map_structure(
-        lambda x: ops.take(x, ops.reshape(rows, (-1,)), axis=0), state
-    )
+    parents = chosen["parent_ids"]
+    state = reorder_beams(state, parents)
     step_weights = ops.take_along_axis(weights, parents[:, :, None], axis=1)
-    new = {
-        "log_probs": ops.take_along_axis(
-            ops.reshape(totals, (-1, beam_size * vocab_size)), index, axis=1
-        ),
-        "finished": ops.logical_or(parent_finished, token == eos_id),
-        "lengths": ops.take_along_axis(beams["lengths"], parents, axis=1)
-        + ops.cast(ops.logical_not(parent_finished), "int32"),
-        "coverage": ops.take_along_axis(coverage, parents[:, :, None], axis=1),
-        "scores": top_scores,
-        "step_ids": write(beams["step_ids"], t, token),
-        "parent_ids": write(beams["parent_ids"], t, parents),
-        "step_scores": write(beams["step_scores"], t, top_scores),
-        "step_weights": write(beams["step_weights"], t, step_weights),
-    }
+    new.update(
+        scores=chosen["scores"],
+        step_ids=write(beams["step_ids"], t, chosen["token_ids"]),
+        parent_ids=write(beams["parent_ids"], t, parents),
+        step_scores=write(beams["step_scores"], t, chosen["scores"]),
+        step_weights=write(beams["step_weights"], t, step_weights),
+    )
     return new, state
-
-
-def penalised_scores(totals, lengths, finished, coverage, alpha, weight):
-    """TFA's `_get_scores`: log-probs over the length penalty, + coverage.
-
-    Args:
-        totals: float32 `(B, K, V)` candidate log-probs.
-        lengths: int32 `(B, K, V)` candidate lengths.
-        finished: bool `(B, K)`, beams finished before this step.
-        coverage: float32 `(B, K, Ts)` accumulated attention weights.
-        alpha: float, the length penalty weight; `weight`: the coverage one.
-    """
-    scores = totals
-    if alpha != 0:
-        # TFA divides `(5 + length) ** alpha` by `6 ** alpha`.
-        lengths = ops.cast(lengths, "float32")
-        scores = scores / (ops.power(5.0 + lengths, alpha) / 6.0**alpha)
-    if weight != 0:
-        # Positions never attended (masked source steps) count as covered.
-        covered = ops.where(coverage == 0, 1.0, ops.minimum(coverage, 1.0))
-        penalty = ops.sum(ops.log(covered), axis=-1)  # (B, K)
-        penalty = weight * penalty * ops.cast(finished, "float32")
-        scores = scores + penalty[:, :, None]
-    return scores
 
 
 def finalize(beams, steps, eos_id, n_best, return_raw):
@@ -296,7 +259,9 @@ def finalize(beams, steps, eos_id, n_best, return_raw):
             final_log_probs=beams["log_probs"],
             final_lengths=lengths,
             final_finished=beams["finished"],
-            accumulated_weights=beams["coverage"],
+            accumulated_weights=beams.get(
+                "coverage", ops.zeros_like(weights[0, :, :, :])
+            ),
         )
     return result
 

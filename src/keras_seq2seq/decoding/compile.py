@@ -90,3 +90,12 @@ def holds_array(value):
         keras.ops.is_tensor(leaf) or isinstance(leaf, np.ndarray)
         for leaf in keras.tree.flatten(value)
     )
+
+
+def top_k_is_stable():
+    """Whether the backend's `top_k` puts equal values lower index first.
+
+    TensorFlow's `tf.math.top_k` and JAX's `jax.lax.top_k` document it;
+    PyTorch's `topk` leaves the order of equal values unspecified.
+    """
+    return keras.backend.backend() in ("tensorflow", "jax")

@@ -4,7 +4,13 @@ from keras_seq2seq.decoding.step import check_int, decode, stable_top_k
 
 
 def greedy_search(
-    step_fn, initial_state, bos_id, eos_id, max_length, stop_early=True
+    step_fn,
+    initial_state,
+    bos_id,
+    eos_id,
+    max_length,
+    stop_early=True,
+    constants=None,
 ):
     """Decodes each row by taking its most probable next token, until eos.
 
@@ -26,6 +32,10 @@ def greedy_search(
         stop_early: bool. Stop once every row has ended; else run exactly
             `max_length` steps (same results, more work). Defaults to
             `True`.
+        constants: optional nested structure of tensors `(B, ...)` that
+            every step reads and none changes (the prepared memory), passed
+            to `step_fn` as its third argument. Defaults to `None` (a
+            two-argument `step_fn`).
 
     Returns:
         dict of tensors:
@@ -61,5 +71,12 @@ def greedy_search(
         return stable_top_k(log_probs, 1)[1][:, 0]
 
     return decode(
-        step_fn, initial_state, bos_id, eos_id, max_length, choose, stop_early
+        step_fn,
+        initial_state,
+        bos_id,
+        eos_id,
+        max_length,
+        choose,
+        stop_early,
+        constants,
     )

@@ -23,6 +23,7 @@ def sample(
     top_p=None,
     seed=None,
     stop_early=True,
+    constants=None,
 ):
     """Decodes each row by drawing every next token at random, until eos.
 
@@ -55,6 +56,9 @@ def sample(
             on JAX, pass an int. Defaults to `None` (Keras' global seed).
         stop_early: bool. Stop once every row has ended; else run exactly
             `max_length` steps. Defaults to `True`.
+        constants: optional nested structure of tensors `(B, ...)` passed
+            to `step_fn` as its third argument (see `greedy_search`).
+            Defaults to `None`.
 
     Returns:
         dict as `greedy_search`: `ids` `(B, T)`, `scores` `(B,)` (sum of the
@@ -91,7 +95,14 @@ def sample(
         return inverse_cdf(probs, ops.take(uniforms, t, axis=0))
 
     return decode(
-        step_fn, initial_state, bos_id, eos_id, max_length, choose, stop_early
+        step_fn,
+        initial_state,
+        bos_id,
+        eos_id,
+        max_length,
+        choose,
+        stop_early,
+        constants,
     )
 
 

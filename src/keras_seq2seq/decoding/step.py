@@ -4,12 +4,18 @@ Every decoding function (`greedy_search`, `sample`, `beam_search`) drives a
 model through one callable, the *step function*:
 
     log_probs, new_state, weights = step_fn(token_ids, state)
+    log_probs, new_state, weights = step_fn(token_ids, state, constants)
 
 - `token_ids`: int32 `(N,)`, the previous token of each row (`bos_id` at the
   first step).
 - `state`: a nested structure (tuple, list, dict, namedtuple) of tensors,
-  each with leading axis `N`: the decoder's recurrent state and everything
-  else a step reads per row, such as the prepared encoder memory.
+  each with leading axis `N`: what changes from step to step, such as the
+  decoder's recurrent state.
+- `constants`: given only when the search is called with `constants=`: a
+  nested structure of tensors with leading axis `N` that every step reads
+  and none changes, such as the prepared encoder memory (keys, values,
+  mask). Beam search repeats them once, before the first step, and never
+  reorders them: the beams of one entry share one source.
 - `log_probs`: float `(N, V)`, log-probabilities of the next token (for
   example `ops.log_softmax(logits)`); the searches use them in float32.
 - `new_state`: the structure of `state`, with the same shapes and dtypes.
@@ -19,9 +25,10 @@ model through one callable, the *step function*:
 
 `N` is the batch size `B` for greedy search and sampling, and `B * K` for
 beam search with `beam_size=K`. Beam search repeats every leaf of the initial
-state itself, in `tile_beams` layout (the beams of entry `b` are rows
-`b*K ... b*K + K-1`), and reorders the rows between steps, so the caller
-passes the untiled `(B, ...)` state and never tiles anything.
+state and of the constants itself, in `tile_beams` layout (the beams of entry
+`b` are rows `b*K ... b*K + K-1`), and reorders the rows of the state (only)
+between steps, so the caller passes untiled `(B, ...)` tensors and never
+tiles anything.
 
 A step function must be traceable: `keras.ops` only, no Python `if` on tensor
 values, no `.numpy()`. The searches call it inside `ops.while_loop`, and
@@ -33,14 +40,17 @@ values, no `.numpy()`. The searches call it inside `ops.while_loop`, and
 import keras
 from keras import ops
 
+from keras_seq2seq.decoding.compile import top_k_is_stable
+
 
 def attention_step(cell, output_layer, embedding):
     """The step function of an attention decoder: embed, step, project.
 
-    Its state is `(memory, decoder_state)`: the `AttentionMemory` from
-    `cell.prepare(value, value_mask)` and the `DecoderState` from
-    `cell.get_initial_state(memory, cell_state)`. The memory rides in the
-    state so that beam search tiles and reorders it with the beams.
+    Its state is the `DecoderState` from `cell.get_initial_state(memory,
+    cell_state)`, and its constants the `AttentionMemory` from
+    `cell.prepare(value, value_mask)`: pass it to the search as
+    `constants=memory`, so that the keys are computed once per source and
+    beam search tiles them once and never reorders them.
 
     Args:
         cell: an `AttentionRNNCell`, built.
@@ -50,16 +60,13 @@ def attention_step(cell, output_layer, embedding):
             `keras.layers.Embedding(V, E)`.
 
     Returns:
-        `step_fn(token_ids, state) -> (log_probs, state, weights)`.
+        `step_fn(token_ids, state, memory) -> (log_probs, state, weights)`.
     """
 
-    def step_fn(token_ids, state):
-        memory, decoder_state = state
-        output, decoder_state = cell(
-            embedding(token_ids), decoder_state, memory
-        )
+    def step_fn(token_ids, state, memory):
+        output, state = cell(embedding(token_ids), state, memory)
         log_probs = ops.log_softmax(ops.cast(output_layer(output), "float32"))
-        return log_probs, (memory, decoder_state), decoder_state.weights
+        return log_probs, state, state.weights
 
     return step_fn
 
@@ -83,19 +90,31 @@ def batch_size_of(state):
     return ops.shape(leaves[0])[0]
 
 
+def to_tensors(structure):
+    """`structure` with every leaf a tensor; `None` stays `None`."""
+    if structure is None:
+        return None
+    return keras.tree.map_structure(ops.convert_to_tensor, structure)
+
+
 def start_tokens(bos_id, batch_size):
     """int32 `(B,)`: `bos_id` for every row, or the given ids, one per row."""
     return ops.broadcast_to(ops.cast(bos_id, "int32"), (batch_size,))
 
 
-def call_step(step_fn, token_ids, state):
+def call_step(step_fn, token_ids, state, constants=None):
     """Calls `step_fn` and checks its outputs against the contract.
+
+    `constants` is passed on only when it is not `None`.
 
     Returns:
         `(log_probs, new_state, weights)`: float32 `(N, V)`, the state,
         float32 `(N, Ts)`.
     """
-    log_probs, new_state, weights = step_fn(token_ids, state)
+    if constants is None:
+        log_probs, new_state, weights = step_fn(token_ids, state)
+    else:
+        log_probs, new_state, weights = step_fn(token_ids, state, constants)
     log_probs = ops.cast(log_probs, "float32")
     weights = ops.cast(weights, "float32")
     if len(log_probs.shape) != 2 or len(weights.shape) != 2:
@@ -117,13 +136,13 @@ def write(buffer, t, value):
     return ops.slice_update(buffer, start, ops.expand_dims(value, 0))
 
 
-def probe_step(step_fn, token_ids, state):
+def probe_step(step_fn, token_ids, state, constants=None):
     """One step whose outputs only give the shapes of the loop's buffers.
 
     Its results are not used: compiled, it is dead code and disappears;
     eager, it costs one step.
     """
-    return call_step(step_fn, token_ids, state)
+    return call_step(step_fn, token_ids, state, constants)
 
 
 def run_loop(advance, carry, max_length, stop_early, is_finished):
@@ -155,8 +174,10 @@ def stable_top_k(x, k):
 
     `ops.top_k` leaves the order of equal values to the backend (PyTorch's
     differs from TensorFlow's and JAX's); TFA's beam search, and this one,
-    take the lower index first. Only the values of `ops.top_k` are used: they
-    are the same on every backend.
+    take the lower index first. Where the backend documents that order
+    (`top_k_is_stable`), this is `ops.top_k`; elsewhere only the values of
+    `ops.top_k` are used (they are the same on every backend) and the
+    indices are recomputed, lower first.
 
     Args:
         x: float tensor `(..., n)` with `n >= k`.
@@ -166,6 +187,9 @@ def stable_top_k(x, k):
         `(values, indices)`: `(..., k)`, by value descending, then index
         ascending; indices int32.
     """
+    if top_k_is_stable():
+        values, indices = ops.top_k(x, k)
+        return values, ops.cast(indices, "int32")
     n = x.shape[-1]
     kth = ops.top_k(x, k)[0][..., -1:]  # the k-th largest value
     above, count = first_positions(x > kth, k)  # `count` < k of them
@@ -204,7 +228,14 @@ def first_positions(mask, k):
 
 
 def decode(
-    step_fn, initial_state, bos_id, eos_id, max_length, choose, stop_early
+    step_fn,
+    initial_state,
+    bos_id,
+    eos_id,
+    max_length,
+    choose,
+    stop_early,
+    constants=None,
 ):
     """One hypothesis per row, token by token: greedy search and sampling.
 
@@ -217,6 +248,7 @@ def decode(
         choose: `choose(t, log_probs)` -> int32 `(B,)`, the token of step `t`
             from float32 `log_probs` `(B, V)`.
         stop_early: bool. Stop once every row has emitted eos.
+        constants: optional structure of tensors `(B, ...)` for `step_fn`.
 
     Returns:
         dict: `ids` int32 `(B, T)` (eos included; every position after a
@@ -226,9 +258,10 @@ def decode(
         `steps` int32 scalar (steps run). `T = max_length`.
     """
     state = keras.tree.map_structure(ops.convert_to_tensor, initial_state)
+    constants = to_tensors(constants)
     batch_size = batch_size_of(state)
     tokens = start_tokens(bos_id, batch_size)
-    _, _, weights = probe_step(step_fn, tokens, state)
+    _, _, weights = probe_step(step_fn, tokens, state, constants)
     rows = {
         "finished": ops.zeros((batch_size,), dtype="bool"),
         "scores": ops.zeros((batch_size,), dtype="float32"),
@@ -241,7 +274,9 @@ def decode(
 
     def advance(t, carry):
         rows, state, tokens = carry
-        log_probs, state, weights = call_step(step_fn, tokens, state)
+        log_probs, state, weights = call_step(
+            step_fn, tokens, state, constants
+        )
         running = ops.logical_not(rows["finished"])
         token = ops.where(
             running, ops.cast(choose(t, log_probs), "int32"), eos_id
