@@ -9,10 +9,7 @@ structures and `get_weights()` order follow TensorFlow Addons 0.23.
 from keras_seq2seq.decoding.beam_ops import gather_tree, tile_batch
 from keras_seq2seq.losses import SequenceLoss, sequence_loss
 from keras_seq2seq.ops import hardmax, monotonic_attention, safe_cumprod
-from keras_seq2seq.tfa.attention_wrapper import (
-    AttentionWrapper,
-    AttentionWrapperState,
-)
+from keras_seq2seq.tfa import samplers
 from keras_seq2seq.tfa.attention_mechanisms import (
     AttentionMechanism,
     BahdanauAttention,
@@ -20,6 +17,25 @@ from keras_seq2seq.tfa.attention_mechanisms import (
     LuongAttention,
     LuongMonotonicAttention,
 )
+from keras_seq2seq.tfa.attention_wrapper import (
+    AttentionWrapper,
+    AttentionWrapperState,
+)
+from keras_seq2seq.tfa.basic_decoder import BasicDecoder, BasicDecoderOutput
+from keras_seq2seq.tfa.decoder import BaseDecoder, Decoder, dynamic_decode
+from keras_seq2seq.tfa.samplers import (
+    CustomSampler,
+    GreedyEmbeddingSampler,
+    InferenceSampler,
+    SampleEmbeddingSampler,
+    Sampler,
+    ScheduledEmbeddingTrainingSampler,
+    ScheduledOutputTrainingSampler,
+    TrainingSampler,
+)
+
+# TFA's module name: `tfa.seq2seq.sampler.TrainingSampler()`.
+sampler = samplers
 
 __all__ = [
     "AttentionMechanism",
@@ -27,16 +43,30 @@ __all__ = [
     "AttentionWrapperState",
     "BahdanauAttention",
     "BahdanauMonotonicAttention",
+    "BaseDecoder",
+    "BasicDecoder",
+    "BasicDecoderOutput",
+    "CustomSampler",
+    "Decoder",
+    "GreedyEmbeddingSampler",
+    "InferenceSampler",
     "LuongAttention",
     "LuongMonotonicAttention",
+    "SampleEmbeddingSampler",
+    "Sampler",
+    "ScheduledEmbeddingTrainingSampler",
+    "ScheduledOutputTrainingSampler",
     "SequenceLoss",
+    "TrainingSampler",
+    "dynamic_decode",
     "gather_tree",
     "hardmax",
     "monotonic_attention",
     "safe_cumprod",
+    "sampler",
     "sequence_loss",
     "tile_batch",
 ]
 
 # Last: `seq2seq` re-exports the names above.
-from keras_seq2seq.tfa import seq2seq  # noqa: E402
+from keras_seq2seq.tfa import seq2seq  # noqa: E402, F401

@@ -131,6 +131,18 @@ class AttentionWrapper(keras.layers.Layer):
         own = [layer.kernel] if layer is not None and layer.built else []
         return own + self.cell.weights + self.attention_mechanism.weights
 
+    def set_weights(self, weights):
+        # Through the mechanism's `set_weights`, so that the keys of a
+        # memory already set up are recomputed with the new kernel.
+        weights = list(weights)
+        layer = self.core.attention_layer
+        own = 1 if layer is not None and layer.built else 0
+        if own:
+            layer.set_weights(weights[:1])
+        count = len(self.cell.weights)
+        self.cell.set_weights(weights[own : own + count])
+        self.attention_mechanism.set_weights(weights[own + count :])
+
     @property
     def output_size(self):
         if self.output_attention:

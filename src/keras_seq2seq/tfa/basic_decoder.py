@@ -1,0 +1,150 @@
+"""TFA's `BasicDecoder` and `BasicDecoderOutput`."""
+
+import collections
+
+import keras
+
+from keras_seq2seq.tfa.decoder import BaseDecoder
+from keras_seq2seq.tfa.samplers.sampler import Sampler
+
+
+class BasicDecoderOutput(
+    collections.namedtuple("BasicDecoderOutput", ("rnn_output", "sample_id"))
+):
+    """The outputs of `BasicDecoder`.
+
+    Fields:
+        rnn_output: `(B, T, V)` the (output layer's) outputs of every step.
+        sample_id: `(B, T)` the sampler's ids of every step.
+    """
+
+
+class BasicDecoder(BaseDecoder):
+    """TFA's `BasicDecoder`: a cell, an optional output layer and a sampler.
+
+    Each step runs `cell(inputs, state)`, applies `output_layer` to the cell
+    output, lets the sampler pick the sample ids, and takes the next inputs
+    and finished flags from the sampler. The cell may be a Keras RNN cell
+    (`GRUCell`, `LSTMCell`: state a tensor or a list) or an
+    `AttentionWrapper`. `get_weights()` lists the cell's weights, then the
+    output layer's, as TFA's.
+
+    Args:
+        cell: a Keras RNN cell or `AttentionWrapper`.
+        sampler: a `Sampler`.
+        output_layer: optional Keras layer applied to the cell output (a
+            `Dense(V)` for logits). Defaults to `None`.
+        **kwargs: `BaseDecoder` arguments (`maximum_iterations`,
+            `impute_finished`, `output_time_major`, ...) and layer
+            arguments.
+
+    Call arguments:
+        inputs: the sampler's `initialize` input: the embedded targets
+            `(B, T, E)` for a `TrainingSampler`, the embedding matrix (or a
+            callable) for a `GreedyEmbeddingSampler`.
+        initial_state: the cell state before the first step.
+        training: optional bool.
+        **kwargs: the rest of the sampler's `initialize` arguments
+            (`sequence_length`, `start_tokens`, `end_token`, ...).
+
+    Returns:
+        `(BasicDecoderOutput, final_state, final_sequence_lengths)`.
+
+    Example:
+
+    >>> cell = keras.layers.LSTMCell(4)
+    >>> decoder = BasicDecoder(cell, TrainingSampler(),
+    ...                        output_layer=keras.layers.Dense(7))
+    >>> state = [ops.zeros((2, 4)), ops.zeros((2, 4))]
+    >>> outputs, _, lengths = decoder(
+    ...     ops.ones((2, 5, 3)), initial_state=state, sequence_length=[5, 3])
+    >>> tuple(outputs.rnn_output.shape), ops.convert_to_numpy(lengths).tolist()
+    ((2, 5, 7), [5, 3])
+    """
+
+    def __init__(self, cell, sampler, output_layer=None, **kwargs):
+        if not isinstance(sampler, Sampler):
+            raise ValueError(
+                "`sampler` must be a keras_seq2seq.tfa Sampler. "
+                f"Received: sampler={sampler!r}"
+            )
+        if output_layer is not None and not isinstance(
+            output_layer, keras.layers.Layer
+        ):
+            raise ValueError(
+                "`output_layer` must be a Keras layer or None. "
+                f"Received: output_layer={output_layer!r}"
+            )
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.sampler = sampler
+        self.output_layer = output_layer
+
+    @property
+    def batch_size(self):
+        return self.sampler.batch_size
+
+    @property
+    def output_size(self):
+        return BasicDecoderOutput(
+            rnn_output=self._rnn_output_size(),
+            sample_id=self.sampler.sample_ids_shape,
+        )
+
+    @property
+    def output_dtype(self):
+        return BasicDecoderOutput(
+            rnn_output=self.compute_dtype,
+            sample_id=self.sampler.sample_ids_dtype,
+        )
+
+    @property
+    def steps_bound(self):
+        return self.sampler.steps_bound
+
+    @property
+    def weights(self):
+        layers = [self.cell] + (
+            [self.output_layer] if self.output_layer is not None else []
+        )
+        return [w for layer in layers for w in layer.weights]
+
+    def set_weights(self, weights):
+        """Sets the cell's weights, then the output layer's (TFA's order)."""
+        weights = list(weights)
+        count = len(self.cell.weights)
+        self.cell.set_weights(weights[:count])
+        if self.output_layer is not None:
+            self.output_layer.set_weights(weights[count:])
+
+    def _rnn_output_size(self):
+        size = self.cell.output_size
+        if self.output_layer is None:
+            return size
+        shape = self.output_layer.compute_output_shape((None, size))
+        return shape[-1]
+
+    def initialize(self, inputs, initial_state=None, **kwargs):
+        finished, first_inputs = self.sampler.initialize(inputs, **kwargs)
+        return finished, first_inputs, initial_state
+
+    def step(self, time, inputs, state, training=None):
+        cell_outputs, cell_state = self.cell(inputs, state, training=training)
+        # Keras cells return a list for a list state: keep the caller's
+        # nesting (a tensor, a tuple, a wrapper state).
+        cell_state = keras.tree.pack_sequence_as(
+            state, keras.tree.flatten(cell_state)
+        )
+        if self.output_layer is not None:
+            cell_outputs = self.output_layer(cell_outputs)
+        sample_ids = self.sampler.sample(
+            time=time, outputs=cell_outputs, state=cell_state
+        )
+        finished, next_inputs, next_state = self.sampler.next_inputs(
+            time=time,
+            outputs=cell_outputs,
+            state=cell_state,
+            sample_ids=sample_ids,
+        )
+        outputs = BasicDecoderOutput(cell_outputs, sample_ids)
+        return outputs, next_state, next_inputs, finished

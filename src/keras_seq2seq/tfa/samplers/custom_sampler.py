@@ -1,0 +1,69 @@
+"""TFA's `CustomSampler`: a sampler made of three functions."""
+
+from keras import ops
+
+from keras_seq2seq.tfa.samplers.sampler import Sampler
+
+
+class CustomSampler(Sampler):
+    """A sampler whose steps are user functions.
+
+    Args:
+        initialize_fn: `(inputs, **kwargs) -> (finished, next_inputs)`.
+        sample_fn: `(time, outputs, state) -> sample_ids` (keyword call).
+        next_inputs_fn: `(time, outputs, state, sample_ids) -> (finished,
+            next_inputs, next_state)` (keyword call).
+        sample_ids_shape: optional tuple, one row's sample id shape.
+            Defaults to `None` (scalars).
+        sample_ids_dtype: optional dtype. Defaults to `None` (`"int32"`).
+    """
+
+    def __init__(
+        self,
+        initialize_fn,
+        sample_fn,
+        next_inputs_fn,
+        sample_ids_shape=None,
+        sample_ids_dtype=None,
+    ):
+        for name, fn in (
+            ("initialize_fn", initialize_fn),
+            ("sample_fn", sample_fn),
+            ("next_inputs_fn", next_inputs_fn),
+        ):
+            if not callable(fn):
+                raise ValueError(f"`{name}` must be callable. Received: {fn!r}")
+        self.initialize_fn = initialize_fn
+        self.sample_fn = sample_fn
+        self.next_inputs_fn = next_inputs_fn
+        self._sample_ids_shape = tuple(sample_ids_shape or ())
+        self._sample_ids_dtype = sample_ids_dtype or "int32"
+        self._batch_size = None
+
+    @property
+    def batch_size(self):
+        if self._batch_size is None:
+            raise ValueError("batch_size accessed before initialize was called")
+        return self._batch_size
+
+    @property
+    def sample_ids_shape(self):
+        return self._sample_ids_shape
+
+    @property
+    def sample_ids_dtype(self):
+        return self._sample_ids_dtype
+
+    def initialize(self, inputs, **kwargs):
+        finished, next_inputs = self.initialize_fn(inputs, **kwargs)
+        if self._batch_size is None:
+            self._batch_size = ops.shape(finished)[0]
+        return finished, next_inputs
+
+    def sample(self, time, outputs, state):
+        return self.sample_fn(time=time, outputs=outputs, state=state)
+
+    def next_inputs(self, time, outputs, state, sample_ids):
+        return self.next_inputs_fn(
+            time=time, outputs=outputs, state=state, sample_ids=sample_ids
+        )

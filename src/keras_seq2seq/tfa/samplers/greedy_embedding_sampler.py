@@ -1,0 +1,82 @@
+"""TFA's `GreedyEmbeddingSampler`: feed back the embedding of the argmax."""
+
+from keras import ops
+
+from keras_seq2seq.tfa.samplers.sampler import (
+    Sampler,
+    check_embedding_fn,
+    embedding_lookup,
+)
+
+
+class GreedyEmbeddingSampler(Sampler):
+    """Greedy decoding: the sample id is the argmax of the outputs (the
+    first maximum) and the next input is its embedding; a row is finished
+    once it emits `end_token`. Once every row has finished the next inputs
+    are the start inputs again (as TFA).
+
+    Args:
+        embedding_fn: optional callable `ids -> vectors`; else the
+            `embedding` given to `initialize`. Defaults to `None`.
+    """
+
+    def __init__(self, embedding_fn=None):
+        check_embedding_fn(embedding_fn)
+        self.embedding_fn = embedding_fn
+        self._lookup = None
+        self._batch_size = None
+
+    @property
+    def batch_size(self):
+        if self._batch_size is None:
+            raise ValueError("batch_size accessed before initialize was called")
+        return self._batch_size
+
+    @property
+    def sample_ids_shape(self):
+        return ()
+
+    @property
+    def sample_ids_dtype(self):
+        return "int32"
+
+    def initialize(self, embedding, start_tokens=None, end_token=None):
+        """Returns `(finished, start_inputs)`.
+
+        Args:
+            embedding: `(V, E)` matrix (or variable) or a callable `ids ->
+                vectors`; ignored when the sampler has an `embedding_fn`.
+            start_tokens: int `(B,)`.
+            end_token: int scalar.
+        """
+        self._lookup = embedding_lookup(
+            self.embedding_fn, embedding, type(self).__name__
+        )
+        self.start_tokens = ops.convert_to_tensor(start_tokens, "int32")
+        self.end_token = ops.convert_to_tensor(end_token, "int32")
+        if len(self.start_tokens.shape) != 1:
+            raise ValueError(
+                "start_tokens must be a vector. Received shape: "
+                f"{tuple(self.start_tokens.shape)}"
+            )
+        if len(self.end_token.shape) != 0:
+            raise ValueError(
+                "end_token must be a scalar. Received shape: "
+                f"{tuple(self.end_token.shape)}"
+            )
+        self._batch_size = ops.shape(self.start_tokens)[0]
+        self.start_inputs = self._lookup(self.start_tokens)
+        finished = ops.zeros((self._batch_size,), "bool")
+        return finished, self.start_inputs
+
+    def sample(self, time, outputs, state):
+        return ops.cast(ops.argmax(outputs, axis=-1), "int32")
+
+    def next_inputs(self, time, outputs, state, sample_ids):
+        finished = ops.equal(sample_ids, self.end_token)
+        embedded = self._lookup(sample_ids)
+        next_inputs = ops.where(
+            ops.all(finished), ops.cast(self.start_inputs, embedded.dtype),
+            embedded,
+        )
+        return finished, next_inputs, state

@@ -1,0 +1,115 @@
+"""TFA's `Sampler` interface and the random draws the samplers share."""
+
+import keras
+from keras import ops
+
+
+class Sampler:
+    """TFA's sampler interface, used by `BasicDecoder` at every step.
+
+    A sampler turns the decoder's inputs into the first step's inputs
+    (`initialize`), picks each step's sample ids from the cell outputs
+    (`sample`), and gives the next inputs and the finished flags
+    (`next_inputs`).
+    """
+
+    def initialize(self, inputs, **kwargs):
+        """Returns `(finished, initial_inputs)`: bool `(B,)` and `(B, E)`."""
+        raise NotImplementedError
+
+    def sample(self, time, outputs, state):
+        """Returns the sample ids of the step, `(B,) + sample_ids_shape`."""
+        raise NotImplementedError
+
+    def next_inputs(self, time, outputs, state, sample_ids):
+        """Returns `(finished, next_inputs, next_state)`."""
+        raise NotImplementedError
+
+    @property
+    def batch_size(self):
+        """The batch size `B`, known after `initialize`."""
+        raise NotImplementedError
+
+    @property
+    def sample_ids_shape(self):
+        """The shape of one row's sample ids (a tuple; `()` for scalars)."""
+        raise NotImplementedError
+
+    @property
+    def sample_ids_dtype(self):
+        """The dtype of the sample ids."""
+        raise NotImplementedError
+
+    @property
+    def steps_bound(self):
+        """A Python int bound on the steps known after `initialize`, or
+        `None` (not a TFA attribute; see `dynamic_decode`)."""
+        return None
+
+
+def seed_generator(seed):
+    """A `keras.random.SeedGenerator` for an int seed, or `None`'s."""
+    if seed is not None and not isinstance(seed, int):
+        raise ValueError(
+            f"`seed` must be an int or None. Received: seed={seed!r}"
+        )
+    return keras.random.SeedGenerator(seed)
+
+
+def categorical_ids(logits, seed):
+    """One id per row drawn from `softmax(logits)`: int32 `(B,)`."""
+    ids = keras.random.categorical(ops.cast(logits, "float32"), 1, seed=seed)
+    return ops.cast(ids[:, 0], "int32")
+
+
+def bernoulli(probability, batch_size, seed):
+    """bool `(B,)`: True with `probability` (a scalar or one per row)."""
+    draws = keras.random.uniform((batch_size,), seed=seed)
+    return draws < ops.cast(probability, "float32")
+
+
+def check_probability(sampling_probability, sampler):
+    """`sampling_probability` as a float32 tensor, scalar or `(B,)`."""
+    if isinstance(sampling_probability, (int, float)) and not (
+        0.0 <= sampling_probability <= 1.0
+    ):
+        raise ValueError(
+            "`sampling_probability` must be between 0 and 1. "
+            f"Received: sampling_probability={sampling_probability!r}"
+        )
+    probability = ops.convert_to_tensor(sampling_probability, "float32")
+    if len(probability.shape) not in (0, 1):
+        raise ValueError(
+            f"{sampler}'s `sampling_probability` must be a scalar or a "
+            f"vector. Received shape: {tuple(probability.shape)}"
+        )
+    return probability
+
+
+def check_embedding_fn(embedding_fn):
+    if embedding_fn is not None and not callable(embedding_fn):
+        raise ValueError(
+            "`embedding_fn` must be callable or None. "
+            f"Received: embedding_fn={embedding_fn!r}"
+        )
+
+
+def embedding_lookup(embedding_fn, embedding, sampler):
+    """The ids -> vectors function: `embedding_fn`, else `embedding`'s.
+
+    `embedding` may be a `(V, E)` matrix (or variable) or a callable.
+    """
+    if embedding_fn is not None:
+        return embedding_fn
+    if embedding is None:
+        raise ValueError(
+            f"`embedding` is required as a keyword argument for {sampler}."
+        )
+    if callable(embedding):
+        return embedding
+    return lambda ids: ops.take(embedding, ids, axis=0)
+
+
+def expand_to(flags, x):
+    """bool `(B,)` flags reshaped to broadcast against `x` `(B, ...)`."""
+    return ops.reshape(flags, (-1,) + (1,) * (len(x.shape) - 1))

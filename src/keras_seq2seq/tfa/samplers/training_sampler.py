@@ -1,0 +1,120 @@
+"""TFA's `TrainingSampler`: teacher forcing over given inputs."""
+
+import keras
+from keras import ops
+
+from keras_seq2seq.tfa.samplers.sampler import Sampler
+
+
+class TrainingSampler(Sampler):
+    """Reads the next input from the given sequence (teacher forcing).
+
+    A row is finished once `time + 1 >= sequence_length`; its sample ids are
+    the argmax of the outputs. After every row has finished the next inputs
+    are zeros.
+
+    Args:
+        time_major: bool. The inputs are `(T, B, ...)` rather than
+            `(B, T, ...)`. Defaults to `False`.
+
+    Example:
+
+    >>> sampler = TrainingSampler()
+    >>> finished, first = sampler.initialize(
+    ...     np.ones((2, 4, 3), "float32"), sequence_length=[4, 1])
+    >>> ops.convert_to_numpy(finished).tolist(), tuple(first.shape)
+    ([False, False], (2, 3))
+    """
+
+    def __init__(self, time_major=False):
+        self.time_major = time_major
+        self._batch_size = None
+        self.inputs = None
+        self.sequence_length = None
+
+    @property
+    def batch_size(self):
+        if self._batch_size is None:
+            raise ValueError("batch_size accessed before initialize was called")
+        return self._batch_size
+
+    @property
+    def sample_ids_shape(self):
+        return ()
+
+    @property
+    def sample_ids_dtype(self):
+        return "int32"
+
+    @property
+    def steps_bound(self):
+        if self.inputs is None:
+            return None
+        steps = keras.tree.flatten(self.inputs)[0].shape[0]
+        return steps if isinstance(steps, int) else None
+
+    def initialize(self, inputs, sequence_length=None, mask=None):
+        """Returns `(finished, first_inputs)`.
+
+        Args:
+            inputs: `(B, T, E)` (or nested), time-major with `time_major`.
+            sequence_length: optional int `(B,)`. Defaults to `T` per row.
+            mask: optional bool `(B, T)` (`(T, B)` with `time_major`),
+                instead of `sequence_length`.
+        """
+        if sequence_length is not None and mask is not None:
+            raise ValueError(
+                "sequence_length and mask can't be provided at the same time."
+            )
+        inputs = keras.tree.map_structure(ops.convert_to_tensor, inputs)
+        if not self.time_major:
+            inputs = keras.tree.map_structure(
+                lambda x: ops.swapaxes(x, 0, 1), inputs
+            )  # (T, B, ...)
+        self.inputs = inputs
+        first = keras.tree.flatten(inputs)[0]
+        self._batch_size = ops.shape(first)[1]
+        self.sequence_length = self._lengths(first, sequence_length, mask)
+        self.zero_inputs = keras.tree.map_structure(
+            lambda x: ops.zeros_like(x[0]), inputs
+        )
+        finished = ops.equal(self.sequence_length, 0)
+        return finished, self._read(0, finished)
+
+    def _lengths(self, first, sequence_length, mask):
+        if sequence_length is not None:
+            lengths = ops.convert_to_tensor(sequence_length, "int32")
+            if len(lengths.shape) != 1:
+                raise ValueError(
+                    "Expected sequence_length to be a vector. Received "
+                    f"shape: {tuple(lengths.shape)}"
+                )
+            return lengths
+        if mask is not None:
+            mask = ops.convert_to_tensor(mask)
+            if len(mask.shape) != 2:
+                raise ValueError(
+                    f"Expected mask to be a 2D tensor. Received shape: "
+                    f"{tuple(mask.shape)}"
+                )
+            axis = 0 if self.time_major else 1
+            return ops.sum(ops.cast(mask, "int32"), axis=axis)
+        return ops.full((self._batch_size,), ops.shape(first)[0], "int32")
+
+    def _read(self, time, finished):
+        """The inputs at step `time`; zeros once every row has finished."""
+        all_finished = ops.all(finished)
+
+        def read(x, zero):
+            index = ops.minimum(time, ops.shape(x)[0] - 1)
+            return ops.where(all_finished, zero, ops.take(x, index, axis=0))
+
+        return keras.tree.map_structure(read, self.inputs, self.zero_inputs)
+
+    def sample(self, time, outputs, state):
+        return ops.cast(ops.argmax(outputs, axis=-1), "int32")
+
+    def next_inputs(self, time, outputs, state, sample_ids):
+        next_time = time + 1
+        finished = next_time >= self.sequence_length
+        return finished, self._read(next_time, finished), state
