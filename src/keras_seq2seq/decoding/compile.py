@@ -84,6 +84,66 @@ def compiled(fn):
     return fn
 
 
+def compiled_model_function(fn, model):
+    """`fn(*tensors)` compiled once per input shapes; reads `model`'s weights.
+
+    For a function that calls `model`'s layers (`Seq2Seq.generate`'s whole
+    search: encoder, memory, search loop). Each call sees the current
+    weights, also after training:
+
+    - TensorFlow: `tf.function(fn, jit_compile=True)`; the variables are
+      captured by reference, so the compiled program reads their values.
+    - JAX: `jax.jit` of `fn` in a `keras.StatelessScope` that maps every
+      variable of `model` to an argument: the values are passed at each
+      call, never baked into the program.
+    - PyTorch: `fn` itself, run eagerly.
+
+    Args:
+        fn: a function of tensors only (options are closed over).
+        model: the `keras.Layer` whose variables `fn` reads, built.
+
+    Returns:
+        a callable `(*tensors) -> fn(*tensors)` with an attribute `traces`:
+        how many times the Python body of `fn` ran (once per compilation
+        when compiled, once per call when eager).
+    """
+
+    def counted(*args):
+        call.traces += 1
+        return fn(*args)
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        # XLA: the encoder, the prepared memory and the search loop become
+        # one program; a new input shape traces again.
+        run = tf.function(counted, jit_compile=True)
+    elif backend == "jax":
+        import jax
+
+        def pure(values, *args):
+            mapping = list(zip(model.variables, values, strict=True))
+            with keras.StatelessScope(state_mapping=mapping):
+                return counted(*args)
+
+        jitted = jax.jit(pure)
+
+        def run(*args):
+            return jitted([v.value for v in model.variables], *args)
+
+    else:
+        # PyTorch: eager, as `compiled` (a while loop with a data-dependent
+        # exit is no single torch.compile graph).
+        run = counted
+
+    def call(*args):
+        return run(*args)
+
+    call.traces = 0
+    return call
+
+
 def holds_array(value):
     """Whether a (nested) argument contains a tensor or a NumPy array."""
     return any(

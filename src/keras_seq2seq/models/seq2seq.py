@@ -6,6 +6,7 @@ from keras import ops
 from keras_seq2seq.attention import BahdanauAttention, LuongAttention
 from keras_seq2seq.decoder import AttentionDecoder
 from keras_seq2seq.decoding.beam_search import beam_search
+from keras_seq2seq.decoding.compile import compiled_model_function
 from keras_seq2seq.decoding.greedy import greedy_search
 from keras_seq2seq.decoding.sampling import sample
 
@@ -13,6 +14,8 @@ CELLS = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}
 RNNS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 ATTENTIONS = ("bahdanau", "luong")
 BRIDGES = ("dense", "last", "zero")
+# Compiled searches kept per model (one per method, options and shape).
+_GENERATE_CACHE_SIZE = 8
 
 # S2S-M, the reference benchmark workload (shared/bench/S2S-M.md).
 PRESETS = {
@@ -232,12 +235,20 @@ class Seq2Seq(keras.Model):
         top_p=None,
         seed=None,
         stop_early=True,
+        jit_compile=True,
     ):
         """Translates a batch of source ids.
 
         The encoder runs once; the search drives the decoder's single step
         (`AttentionRNNCell`) with keys computed once per source. Beam search
-        expands the memory, masks and state itself.
+        repeats the memory once and reorders only the decoder state.
+
+        The whole call (encoder, memory, search) is compiled once per
+        method, options and source shape (`decoding.compile`: XLA on
+        TensorFlow, `jax.jit` on JAX; PyTorch runs eagerly) and kept on the
+        model: later calls with the same options and shapes reuse it, and
+        read the current weights. A float `max_length` is resolved from the
+        padded width `Ts`, so it stays fixed for a given shape.
 
         Args:
             source_ids: int `(B, Ts)`, padded with `pad_id`.
@@ -251,50 +262,80 @@ class Seq2Seq(keras.Model):
             coverage_penalty: float. TFA's coverage penalty weight. Defaults
                 to `0.0`.
             n_best: int. Hypotheses returned by `"beam"`. Defaults to `1`.
-            temperature, top_k, top_p, seed: for `"sample"`.
+            temperature, top_k, top_p, seed: for `"sample"`. An int `seed`
+                is part of the compiled program; `seed=None` (Keras' global
+                seed) runs eagerly.
             stop_early: bool. Stop once every row has ended. Defaults to
                 `True`.
+            jit_compile: bool. Compile and cache the search; `False` runs
+                it eagerly (same results). Defaults to `True`.
 
         Returns:
             dict: `ids`, `scores`, `lengths` and `weights` (greedy and
             sampling: `(B, T)`, `(B,)`, `(B,)`, `(B, T, Ts)`; beam: with an
-            `n_best` axis after `B`). Ids end with `eos_id`.
+            `n_best` axis after `B`), and `steps`. Ids end with `eos_id`.
         """
         _check_choice("method", method, ("greedy", "sample", "beam"))
         source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
         if isinstance(max_length, float):
             max_length = int(max_length * source_ids.shape[1]) + 2
-        memory, memory_mask, cell_state = self.encode(source_ids)
-        step = self.decoder.step
-        prepared = step.prepare(memory, value_mask=memory_mask)
-        state = (prepared, step.get_initial_state(prepared, cell_state))
-
-        def step_fn(token_ids, state):
-            prepared, decoder_state = state
-            inputs = self.target_embedding(token_ids)
-            output, decoder_state = step(inputs, decoder_state, prepared)
-            logits = ops.cast(self.output_layer(output), "float32")
-            log_probs = ops.log_softmax(logits, axis=-1)
-            return log_probs, (prepared, decoder_state), decoder_state.weights
-
-        common = dict(
-            bos_id=self.bos_id,
-            eos_id=self.eos_id,
-            max_length=max_length,
-            stop_early=stop_early,
-        )
-        if method == "greedy":
-            return greedy_search(step_fn, state, **common)
+        options = {"max_length": max_length, "stop_early": stop_early}
         if method == "sample":
-            return sample(
-                step_fn, state, temperature=temperature, top_k=top_k,
-                top_p=top_p, seed=seed, **common,
+            options.update(
+                temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
             )
-        return beam_search(
-            step_fn, state, beam_size=beam_size,
-            length_penalty=length_penalty, coverage_penalty=coverage_penalty,
-            n_best=n_best, **common,
+            jit_compile = jit_compile and seed is not None
+        if method == "beam":
+            options.update(
+                beam_size=beam_size,
+                length_penalty=length_penalty,
+                coverage_penalty=coverage_penalty,
+                n_best=n_best,
+            )
+        if not jit_compile:
+            return self._search_function(method, options)(source_ids)
+        return self._compiled_search(method, options)(source_ids)
+
+    def _compiled_search(self, method, options):
+        """The compiled search for these options, from the model's cache."""
+        key = (method, tuple(sorted(options.items())))
+        cache = self.__dict__.setdefault("_generate_cache", {})
+        if key not in cache:
+            if not self.built:
+                self.build()
+            if len(cache) >= _GENERATE_CACHE_SIZE:
+                cache.pop(next(iter(cache)))  # The oldest entry.
+            cache[key] = compiled_model_function(
+                self._search_function(method, options), self
+            )
+        return cache[key]
+
+    def _search_function(self, method, options):
+        """`search(source_ids) -> dict`: encoder, memory, then the search."""
+        search = {"greedy": greedy_search, "sample": sample}.get(
+            method, beam_search
         )
+
+        def step_fn(token_ids, state, memory):
+            inputs = self.target_embedding(token_ids)
+            output, state = self.decoder.step(inputs, state, memory)
+            logits = ops.cast(self.output_layer(output), "float32")
+            return ops.log_softmax(logits, axis=-1), state, state.weights
+
+        def run(source_ids):
+            memory, memory_mask, cell_state = self.encode(source_ids)
+            step = self.decoder.step
+            prepared = step.prepare(memory, value_mask=memory_mask)
+            return search(
+                step_fn,
+                step.get_initial_state(prepared, cell_state),
+                bos_id=self.bos_id,
+                eos_id=self.eos_id,
+                constants=prepared,
+                **options,
+            )
+
+        return run
 
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True

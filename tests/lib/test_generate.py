@@ -1,0 +1,125 @@
+"""`Seq2Seq.generate`: compiled once, cached, and equal to the eager search."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_seq2seq.models import Seq2Seq
+
+B, TS, V = 3, 5, 13
+PAD, BOS, EOS = 0, 1, 2
+BEAM = dict(method="beam", beam_size=3, n_best=2, length_penalty=0.6)
+BACKEND = keras.backend.backend()
+COMPILES = BACKEND != "torch"
+
+
+@pytest.fixture(autouse=True)
+def seed():
+    keras.utils.set_random_seed(0)
+
+
+def small_model():
+    model = Seq2Seq(
+        source_vocab_size=11,
+        target_vocab_size=V,
+        embedding_dim=4,
+        encoder_units=3,
+        decoder_units=6,
+        attention_units=5,
+        attention_layer_size=7,
+    )
+    model.build()
+    # A raised eos logit, so that some rows end before max_length.
+    model.output_layer.bias.assign(np.eye(V)[EOS] * 1.2)
+    return model
+
+
+def source_ids():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(3, 11, size=(B, TS)).astype("int32")
+    ids[1, 3:] = PAD
+    ids[2, 1:] = PAD
+    return ids
+
+
+def to_numpy(result):
+    return {name: ops.convert_to_numpy(x) for name, x in result.items()}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(method="greedy"),
+        dict(BEAM, coverage_penalty=0.4),
+        dict(method="sample", top_k=4, seed=3),
+    ],
+    ids=["greedy", "beam", "sample"],
+)
+def test_compiled_and_eager_generate_agree(options):
+    model = small_model()
+    eager = to_numpy(model.generate(source_ids(), jit_compile=False, **options))
+    fast = to_numpy(model.generate(source_ids(), **options))
+    if options["method"] == "sample" and BACKEND == "tensorflow":
+        # Under XLA TensorFlow's stateless random ops draw other numbers
+        # (see `compiled`): compare the compiled draws with themselves.
+        eager = to_numpy(model.generate(source_ids(), **options))
+    assert (eager["lengths"] < eager["ids"].shape[-1]).any()  # Some ended.
+    assert fast.keys() == eager.keys()
+    for name, want in eager.items():
+        if want.dtype.kind in "biu":
+            np.testing.assert_array_equal(fast[name], want, name)
+        else:
+            np.testing.assert_allclose(
+                fast[name], want, rtol=1e-5, atol=1e-5, err_msg=name
+            )
+
+
+def test_a_second_call_reuses_the_compiled_search():
+    model = small_model()
+    first = to_numpy(model.generate(source_ids(), **BEAM))
+    second = to_numpy(model.generate(source_ids(), **BEAM))
+    (search,) = model._generate_cache.values()
+    # Compiled: the Python body ran once. Eager (torch): once per call.
+    assert search.traces == (1 if COMPILES else 2)
+    np.testing.assert_array_equal(second["ids"], first["ids"])
+    # Other options compile another search; the first one stays cached.
+    model.generate(source_ids(), **dict(BEAM, length_penalty=0.0))
+    assert len(model._generate_cache) == 2
+    assert search.traces == (1 if COMPILES else 2)
+
+
+def test_the_compiled_search_reads_the_current_weights():
+    model = small_model()
+    # Eos impossible, then certain: no row ends, then every row at once.
+    model.output_layer.bias.assign(np.eye(V)[EOS] * -1e3)
+    before = to_numpy(model.generate(source_ids(), max_length=4))
+    np.testing.assert_array_equal(before["lengths"], np.full(B, 4))
+    model.output_layer.bias.assign(np.eye(V)[EOS] * 1e3)
+    after = to_numpy(model.generate(source_ids(), max_length=4))
+    np.testing.assert_array_equal(after["lengths"], np.ones(B))
+    assert len(model._generate_cache) == 1
+
+
+def test_greedy_ids_are_the_argmax_of_the_teacher_forced_model():
+    # An independent path through the model: `call` on the generated ids.
+    model = small_model()
+    r = to_numpy(model.generate(source_ids(), max_length=6))
+    target_in = np.concatenate(
+        [np.full((B, 1), BOS), r["ids"][:, :-1]], axis=1
+    ).astype("int32")
+    logits = ops.convert_to_numpy(model((source_ids(), target_in)))
+    for b in range(B):
+        length = r["lengths"][b]
+        np.testing.assert_array_equal(
+            logits[b, :length].argmax(-1), r["ids"][b, :length]
+        )
+
+
+def test_a_float_max_length_is_a_ratio_of_the_padded_source_width():
+    model = small_model()
+    r = model.generate(source_ids(), max_length=1.5, stop_early=False)
+    assert tuple(r["ids"].shape) == (B, int(1.5 * TS) + 2)
+    beam = model.generate(source_ids(), max_length=1.0, **BEAM)
+    assert tuple(beam["ids"].shape) == (B, 2, TS + 2)
+    assert tuple(beam["weights"].shape) == (B, 2, TS + 2, TS)
