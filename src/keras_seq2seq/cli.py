@@ -1,0 +1,357 @@
+"""`seq2seq`: the command line. It parses arguments and calls `nmt`.
+
+    seq2seq train                      # the built-in dates corpus
+    seq2seq translate runs/dates "saturday 9 may 2018"
+    seq2seq evaluate runs/dates --data runs/dates/data/test.tsv
+    seq2seq plot runs/dates "9/5/18" --output attention.png
+    seq2seq average runs/dates --last 3
+
+The backend is Keras' (`KERAS_BACKEND`; TensorFlow when unset). An expected
+failure prints one line, `seq2seq: error: <what>; <fix>`, and exits 1;
+usage errors exit 2; `--debug` shows tracebacks instead.
+"""
+
+import argparse
+import dataclasses
+import sys
+
+COMMANDS = ("train", "translate", "evaluate", "plot", "average", "serve")
+
+
+def _debug_parent():
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks instead of one-line errors",
+    )
+    return parent
+
+
+def _add_config_flags(parser):
+    from keras_seq2seq.nmt.config import Config, default_of
+
+    group = parser.add_argument_group(
+        "config keys (also settable in the --config YAML file)"
+    )
+    for field in dataclasses.fields(Config):
+        flag = "--" + field.name.replace("_", "-")
+        meta = field.metadata
+        default = default_of(field)
+        text = f"{meta['help']} (default: {default})"
+        kind = field.type
+        if kind is bool:
+            group.add_argument(
+                flag,
+                dest=field.name,
+                default=None,
+                action=argparse.BooleanOptionalAction,
+                help=text,
+            )
+            continue
+        item = {int: int, float: float}.get(_scalar_type(kind), str)
+        extra = {"nargs": meta["nargs"]} if "nargs" in meta else {}
+        if "choices" in meta:
+            extra["choices"] = meta["choices"]
+        group.add_argument(
+            flag,
+            dest=field.name,
+            default=None,
+            type=item,
+            metavar=field.name.upper(),
+            help=text,
+            **extra,
+        )
+
+
+def _scalar_type(kind):
+    import types
+    import typing
+
+    if isinstance(kind, types.UnionType):  # `X | None`
+        (kind,) = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) is list:
+        (kind,) = typing.get_args(kind)
+    return kind
+
+
+def _search_flags(parser):
+    parser.add_argument(
+        "--beam",
+        type=int,
+        default=1,
+        metavar="K",
+        help="beam size; 1 is greedy search (default: 1)",
+    )
+    parser.add_argument(
+        "--length-penalty",
+        type=float,
+        default=0.0,
+        metavar="ALPHA",
+        help="GNMT length penalty for beam search (default: 0.0)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `seq2seq` parser with its commands."""
+    parser = argparse.ArgumentParser(
+        prog="seq2seq",
+        description="Train and use attention sequence-to-sequence models "
+        "(keras-seq2seq). Backend: KERAS_BACKEND (default tensorflow).",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND"
+    )
+    debug = [_debug_parent()]
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    train = commands.add_parser(
+        "train",
+        parents=debug,
+        help="train a model (default: dates corpus)",
+        description="Train a model and write runs/NAME/. With no options it "
+        "trains on the built-in dates corpus (character level) and writes "
+        "runs/dates/.",
+    )
+    train.add_argument(
+        "--config",
+        metavar="FILE.yaml",
+        help="YAML file of config keys; flags override it",
+    )
+    train.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue runs/NAME from its last checkpoint",
+    )
+    _add_config_flags(train)
+
+    translate = commands.add_parser(
+        "translate",
+        parents=debug,
+        formatter_class=fmt,
+        help="translate sentences",
+        description="Translate sentences given as arguments, in --input, "
+        "or on stdin (one per line); writes one line per input, or with "
+        "--n-best N, N lines 'INDEX ||| TRANSLATION ||| SCORE'. Inputs "
+        "longer than the model's max_source_length tokens are truncated "
+        "with a warning.",
+    )
+    translate.add_argument("run", metavar="RUN", help="run folder")
+    translate.add_argument(
+        "sentences",
+        nargs="*",
+        metavar="SENTENCE",
+        help="sentences to translate (default: stdin)",
+    )
+    translate.add_argument(
+        "--input", metavar="FILE", help="file of sentences, one per line"
+    )
+    _search_flags(translate)
+    translate.add_argument(
+        "--n-best",
+        type=int,
+        default=1,
+        metavar="N",
+        help="hypotheses per input (at most --beam)",
+    )
+    translate.add_argument(
+        "--model",
+        default="model.keras",
+        metavar="FILE",
+        help="model file inside RUN (e.g. averaged.keras)",
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        parents=debug,
+        formatter_class=fmt,
+        help="score translations of a test corpus",
+        description="Translate the sources of a corpus and score them "
+        "against its targets: BLEU and chrF (sacreBLEU), exact match, "
+        "sentences per second.",
+    )
+    evaluate.add_argument("run", metavar="RUN", help="run folder")
+    evaluate.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="a TSV file or two aligned plain-text files",
+    )
+    evaluate.add_argument(
+        "--columns",
+        nargs=2,
+        type=int,
+        default=[0, 1],
+        metavar="N",
+        help="TSV source and target columns",
+    )
+    evaluate.add_argument(
+        "--reverse", action="store_true", help="swap source and target"
+    )
+    _search_flags(evaluate)
+    evaluate.add_argument(
+        "--model",
+        default="model.keras",
+        metavar="FILE",
+        help="model file inside RUN",
+    )
+    evaluate.add_argument(
+        "--json", metavar="OUT", help="also write the scores to this JSON file"
+    )
+    evaluate.add_argument(
+        "--output",
+        metavar="FILE",
+        help="also write the translations, one per line",
+    )
+
+    plot = commands.add_parser(
+        "plot",
+        parents=debug,
+        formatter_class=fmt,
+        help="draw an attention heat map",
+        description="Translate one sentence and draw its attention weights "
+        "as a PNG heat map: source pieces across, output pieces down.",
+    )
+    plot.add_argument("run", metavar="RUN", help="run folder")
+    plot.add_argument("sentence", metavar="SENTENCE", help="the sentence")
+    plot.add_argument(
+        "--output",
+        default="attention.png",
+        metavar="FILE.png",
+        help="where to write the PNG",
+    )
+    _search_flags(plot)
+    plot.add_argument(
+        "--model",
+        default="model.keras",
+        metavar="FILE",
+        help="model file inside RUN",
+    )
+
+    average = commands.add_parser(
+        "average",
+        parents=debug,
+        formatter_class=fmt,
+        help="average the last checkpoints of a run",
+        description="Average the weights of a run's last N step "
+        "checkpoints into one model file inside the run.",
+    )
+    average.add_argument("run", metavar="RUN", help="run folder")
+    average.add_argument(
+        "--last",
+        type=int,
+        default=5,
+        metavar="N",
+        help="how many of the newest checkpoints",
+    )
+    average.add_argument(
+        "--output",
+        default="averaged.keras",
+        metavar="FILE",
+        help="model file written in RUN",
+    )
+    _add_serve(commands, debug, fmt)
+    return parser
+
+
+def _add_serve(commands, debug, fmt):
+    serve = commands.add_parser(
+        "serve",
+        parents=debug,
+        formatter_class=fmt,
+        help="serve a local web page and a JSON endpoint",
+        description="Serve a run: a web page (type sentences, see the "
+        "n-best translations with their scores and the attention heat "
+        'map) and a JSON endpoint, POST /translate with {"sentences": '
+        '[...], "beam": K, "n_best": N}, plus GET /health. Concurrent '
+        "requests are batched; oversized or malformed requests get a 4xx "
+        "with a JSON message. One log line per request on stderr. Ctrl-C "
+        "stops.",
+    )
+    serve.add_argument("run", metavar="RUN", help="run folder")
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind; 0.0.0.0 exposes the model to the network",
+    )
+    serve.add_argument(
+        "--port", type=int, default=8000, help="TCP port; 0 picks a free one"
+    )
+    serve.add_argument(
+        "--model",
+        default="model.keras",
+        metavar="FILE",
+        help="model file inside RUN",
+    )
+    serve.add_argument(
+        "--max-sentences",
+        type=int,
+        default=32,
+        metavar="N",
+        help="most sentences per request",
+    )
+    serve.add_argument(
+        "--max-chars",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="most characters per sentence",
+    )
+    serve.add_argument(
+        "--max-beam",
+        type=int,
+        default=16,
+        metavar="K",
+        help="largest beam a request may ask for",
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=65536,
+        metavar="N",
+        help="largest request body",
+    )
+
+
+def _run(args) -> int:
+    from keras_seq2seq.nmt import commands
+
+    return getattr(commands, args.command)(args)
+
+
+def main(argv=None) -> int:
+    """Runs one command; returns the exit status (0, 1 or 2)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # Sentences may follow translate's options: `translate RUN --beam 5 x`.
+    if args.command == "translate" and not any(
+        e.startswith("-") for e in extra
+    ):
+        args.sentences.extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("seq2seq: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        from keras_seq2seq.nmt.run_error import RunError
+
+        if isinstance(error, RunError):
+            print(f"seq2seq: error: {error}", file=sys.stderr)
+        else:
+            first = (str(error).splitlines() or [""])[0]
+            print(
+                f"seq2seq: error: {type(error).__name__}: {first}; "
+                "rerun with --debug for the traceback",
+                file=sys.stderr,
+            )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""What each `seq2seq` command does, given its parsed arguments.
+
+Each function returns the exit status. Results go to stdout, logs and
+warnings to stderr; files are written atomically.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from keras_seq2seq.nmt import config as config_lib
+from keras_seq2seq.nmt import run_folder, scoring
+from keras_seq2seq.nmt.data import read_pairs
+from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.translator import Translator
+
+
+def train(args) -> int:
+    from keras_seq2seq.nmt.train import train as train_run
+
+    file_values = config_lib.read_yaml(args.config) if args.config else {}
+    flags = {
+        name: getattr(args, name)
+        for name in config_lib.FIELDS
+        if getattr(args, name, None) is not None
+    }
+    path = train_run(file_values, flags, resume=args.resume)
+    print(path)
+    return 0
+
+
+def _sentences(args) -> list[str]:
+    if args.sentences and args.input:
+        raise RunError("give sentences as arguments or --input, not both")
+    if args.sentences:
+        return list(args.sentences)
+    if args.input:
+        path = Path(args.input)
+        if not path.is_file():
+            raise RunError(f"input file {path} not found")
+        data = path.read_bytes()
+    else:
+        data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise RunError(f"input line {line} is not UTF-8") from None
+
+
+def _warn_truncated(found, limit) -> None:
+    for number, hypotheses in enumerate(found, start=1):
+        if hypotheses and hypotheses[0].truncated:
+            print(
+                f"seq2seq: warning: input {number} is longer than the "
+                f"model's {limit} source tokens; translated its first "
+                f"{limit}",
+                file=sys.stderr,
+            )
+
+
+def translate(args) -> int:
+    translator = Translator.load(args.run, args.model)
+    sentences = _sentences(args)
+    found = translator.translate(
+        sentences,
+        beam=args.beam,
+        n_best=args.n_best,
+        length_penalty=args.length_penalty,
+    )
+    _warn_truncated(found, translator.max_source_length)
+    lines = []
+    for number, hypotheses in enumerate(found):
+        if args.n_best == 1:
+            lines.append(hypotheses[0].text)
+            continue
+        lines.extend(
+            f"{number} ||| {h.text} ||| {h.score:.4f}" for h in hypotheses
+        )
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    return 0
+
+
+def evaluate(args) -> int:
+    pairs = read_pairs(args.data, args.columns, args.reverse)
+    translator = Translator.load(args.run, args.model)
+    start = time.perf_counter()
+    found = translator.translate(
+        [source for source, _ in pairs],
+        beam=args.beam,
+        length_penalty=args.length_penalty,
+    )
+    seconds = time.perf_counter() - start
+    _warn_truncated(found, translator.max_source_length)
+    texts = [hypotheses[0].text for hypotheses in found]
+    scores = scoring.score(texts, [target for _, target in pairs])
+    scores["sentences_per_second"] = len(pairs) / seconds
+    scores["beam"] = args.beam
+    if args.output:
+        run_folder.write_text(
+            Path(args.output), "".join(t + "\n" for t in texts)
+        )
+    if args.json:
+        run_folder.write_text(Path(args.json), json.dumps(scores, indent=1))
+    print(
+        f"{scores['n']} sentences, beam {args.beam}: "
+        f"BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "
+        f"exact match {100 * scores['exact_match']:.2f}%  "
+        f"{scores['sentences_per_second']:.1f} sentences/s\n"
+        f"  {scores['bleu_signature']}\n  {scores['chrf_signature']}"
+    )
+    return 0
+
+
+def plot(args) -> int:
+    from keras_seq2seq.nmt.plot import save_attention_png
+
+    translator = Translator.load(args.run, args.model)
+    [[best, *_]] = translator.translate(
+        [args.sentence], beam=args.beam, length_penalty=args.length_penalty
+    )
+    _warn_truncated([[best]], translator.max_source_length)
+    output = Path(args.output)
+    if output.suffix.lower() != ".png":
+        raise RunError(f"--output must end in .png; got {output}")
+    if not output.parent.is_dir():
+        raise RunError(f"folder {output.parent} does not exist")
+    save_attention_png(best, output)
+    print(best.text)
+    print(f"attention heat map: {output}", file=sys.stderr)
+    return 0
+
+
+def average(args) -> int:
+    from keras_seq2seq.nmt.averaging import average_checkpoints
+
+    output = average_checkpoints(args.run, args.last, args.output)
+    print(output)
+    return 0
+
+
+def serve(args) -> int:
+    from keras_seq2seq.nmt.serve import serve as serve_run
+
+    serve_run(
+        args.run,
+        args.host,
+        args.port,
+        args.model,
+        max_sentences=args.max_sentences,
+        max_chars=args.max_chars,
+        max_beam=args.max_beam,
+        max_body_bytes=args.max_body_bytes,
+    )
+    return 0

@@ -1,0 +1,302 @@
+"""The tool's options: one flat `Config`, its defaults, YAML and flags.
+
+Every field is a config key (YAML, `snake_case`) and a `seq2seq train` flag
+(`--kebab-case`), with its help text in the field's metadata. Values resolve
+in this order: the field default, the built-in corpus' defaults when no
+`data` is given (`DATES_DEFAULTS`), the YAML file (`--config`), then flags.
+An unknown key is an error naming the nearest valid key.
+"""
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from pathlib import Path
+
+import yaml
+
+from keras_seq2seq.nmt.run_error import RunError
+
+
+def _option(default, help_text, **extra):
+    metadata = {"help": help_text, **extra}
+    if isinstance(default, list):
+        return dataclasses.field(
+            default_factory=lambda: list(default), metadata=metadata
+        )
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def default_of(field: dataclasses.Field):
+    """A field's default value, also for list fields."""
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+@dataclasses.dataclass
+class Config:
+    """Everything `seq2seq train` needs to make and train a run."""
+
+    # --- Run and data ---
+    name: str | None = _option(
+        None,
+        "run name: the folder under runs-dir (default: 'dates' for "
+        "the built-in corpus, else the corpus' folder name)",
+    )
+    runs_dir: str = _option("runs", "folder that holds run folders")
+    data: list[str] | None = _option(
+        None,
+        "training corpus: one TSV file, or two aligned plain-text "
+        "files (source, target); none trains on the built-in dates corpus",
+        nargs="+",
+    )
+    dev: list[str] | None = _option(
+        None,
+        "dev corpus in the same layout (default: dev.tsv beside a TSV "
+        "corpus, else dev-size pairs held out of training)",
+        nargs="+",
+    )
+    dev_size: int = _option(500, "pairs held out for dev when no dev corpus")
+    columns: list[int] = _option(
+        [0, 1],
+        "TSV columns (0-based) of source and target; others are ignored",
+        nargs=2,
+    )
+    reverse: bool = _option(False, "swap source and target")
+    tokenizer: str = _option(
+        "sentencepiece",
+        "'sentencepiece' (subwords) or 'char'",
+        choices=("sentencepiece", "char"),
+    )
+    vocab_size: int = _option(
+        8000, "sentencepiece vocabulary size per side (an upper bound)"
+    )
+    max_source_length: int = _option(
+        80,
+        "most source tokens; longer training pairs are dropped and "
+        "longer inputs to translate are truncated with a warning",
+    )
+    max_target_length: int = _option(
+        80, "most target tokens; longer training pairs are dropped"
+    )
+    dates_train_size: int = _option(
+        20000, "training pairs generated for the built-in corpus"
+    )
+    # --- Model (keras_seq2seq.Seq2Seq arguments) ---
+    embedding_dim: int = _option(256, "embedding depth of both sides")
+    cell: str = _option("gru", "recurrent cell", choices=("gru", "lstm"))
+    encoder_units: int = _option(256, "encoder units per direction")
+    encoder_layers: int = _option(1, "encoder layers")
+    bidirectional: bool = _option(True, "bidirectional encoder")
+    decoder_units: int = _option(512, "decoder units")
+    attention: str = _option(
+        "bahdanau", "attention", choices=("bahdanau", "luong")
+    )
+    attention_units: int = _option(256, "Bahdanau attention depth")
+    attention_layer_size: int = _option(512, "attention vector depth")
+    # --- Training ---
+    batch_size: int = _option(64, "sentence pairs per batch")
+    learning_rate: float = _option(1e-3, "Adam learning rate (peak)")
+    warmup_steps: int = _option(200, "steps of linear learning-rate warm-up")
+    decay_steps: int = _option(
+        0,
+        "steps of cosine decay after warm-up to 10%% of the peak (0: constant)",
+    )
+    clip_norm: float = _option(1.0, "gradient global-norm clipping")
+    max_steps: int = _option(100000, "most training steps")
+    max_minutes: float = _option(
+        0.0,
+        "training time budget in minutes (0: none); validation and "
+        "checkpointing stop it at the next check",
+    )
+    validate_every: int = _option(
+        500, "steps between validations (BLEU, chrF, exact match on dev)"
+    )
+    validation_size: int = _option(
+        1000, "most dev pairs scored at each validation"
+    )
+    patience: int = _option(
+        8, "stop after this many validations without a better dev score"
+    )
+    target_exact_match: float = _option(
+        0.0, "stop once dev exact match reaches this fraction (0: never)"
+    )
+    best_metric: str = _option(
+        "bleu",
+        "dev score that picks model.keras and counts patience",
+        choices=("bleu", "chrf", "exact_match"),
+    )
+    keep_checkpoints: int = _option(5, "step checkpoints kept for averaging")
+    bucketing: bool = _option(
+        True,
+        "batch pairs of similar length, padded to a multiple of 8 "
+        "(less padding); off pads every batch to the maximum lengths",
+    )
+    jit_compile: bool = _option(True, "XLA-compile the training step")
+    seed: int = _option(0, "random seed (data order, weights)")
+
+
+# The built-in corpus: short character sequences learn fast with a small
+# model and big steps; measured on 2 CPU cores (see README, "The tool").
+DATES_DEFAULTS = dict(
+    tokenizer="char",
+    max_source_length=40,
+    max_target_length=10,
+    bucketing=False,
+    embedding_dim=32,
+    encoder_units=64,
+    decoder_units=128,
+    attention_units=64,
+    attention_layer_size=128,
+    batch_size=64,
+    learning_rate=3e-3,
+    warmup_steps=100,
+    decay_steps=2500,
+    max_minutes=3.0,
+    validate_every=250,
+    target_exact_match=0.999,
+    best_metric="exact_match",
+    validation_size=1000,
+)
+
+MODEL_KEYS = (
+    "embedding_dim", "cell", "encoder_units", "encoder_layers",
+    "bidirectional", "decoder_units", "attention", "attention_units",
+    "attention_layer_size",
+)  # fmt: skip
+FIELDS = {field.name: field for field in dataclasses.fields(Config)}
+
+
+def check_keys(values: dict, where: str) -> None:
+    """A `RunError` naming the nearest key for any unknown key."""
+    for key in values:
+        if key not in FIELDS:
+            near = difflib.get_close_matches(key, FIELDS, n=1)
+            hint = f"did you mean {near[0]!r}?" if near else "see --help"
+            raise RunError(f"unknown config key {key!r} in {where}; {hint}")
+
+
+def coerce(key: str, value):
+    """`value` checked against the field's type (YAML gives plain types)."""
+    hint = typing.get_type_hints(Config)[key]
+    base, optional = hint, False
+    if isinstance(hint, types.UnionType):  # `X | None`
+        optional = type(None) in typing.get_args(hint)
+        (base,) = [a for a in typing.get_args(hint) if a is not type(None)]
+    if value is None:
+        if optional:
+            return None
+        raise RunError(f"config key {key!r} cannot be empty")
+    if typing.get_origin(base) is list:
+        (item,) = typing.get_args(base)
+        if not isinstance(value, list):
+            value = [value]
+        return [_scalar(key, item, v) for v in value]
+    return _scalar(key, base, value)
+
+
+def _scalar(key, kind, value):
+    ok = isinstance(value, kind) and not (
+        kind is not bool and isinstance(value, bool)
+    )
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise RunError(
+            f"config key {key!r} must be {kind.__name__}; got {value!r}"
+        )
+    choices = FIELDS[key].metadata.get("choices")
+    if choices and value not in choices:
+        raise RunError(
+            f"config key {key!r} must be one of {choices}; got {value!r}"
+        )
+    return value
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    """The mapping in a YAML config file, keys checked."""
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"config file {path} not found") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        first = str(error).splitlines()[0] if str(error) else ""
+        raise RunError(f"cannot read config file {path}: {first}") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise RunError(f"config file {path} must hold a mapping of keys")
+    check_keys(values, str(path))
+    return values
+
+
+def resolve(file_values: dict, flag_values: dict) -> Config:
+    """Defaults, then dates defaults (no data), then the file, then flags."""
+    values = {**file_values, **flag_values}
+    merged = {}
+    if not values.get("data"):
+        merged.update(DATES_DEFAULTS)
+    merged.update(values)
+    check_keys(merged, "options")
+    config = Config(**{k: coerce(k, v) for k, v in merged.items()})
+    _check_ranges(config)
+    if config.name is None:
+        config.name = _default_name(config)
+    return config
+
+
+def _check_ranges(config: Config) -> None:
+    positive = (
+        "vocab_size",
+        "max_source_length",
+        "max_target_length",
+        "embedding_dim",
+        "encoder_units",
+        "encoder_layers",
+        "decoder_units",
+        "attention_units",
+        "attention_layer_size",
+        "batch_size",
+        "max_steps",
+        "validate_every",
+        "validation_size",
+        "patience",
+        "keep_checkpoints",
+        "dates_train_size",
+    )
+    for key in positive:
+        if getattr(config, key) < 1:
+            raise RunError(f"{key} must be >= 1; got {getattr(config, key)}")
+    for key in ("learning_rate", "clip_norm"):
+        if not getattr(config, key) > 0:
+            raise RunError(f"{key} must be > 0; got {getattr(config, key)}")
+    if config.data is not None and len(config.data) not in (1, 2):
+        raise RunError("data takes one TSV file or two plain-text files")
+    if config.dev is not None and len(config.dev) not in (1, 2):
+        raise RunError("dev takes one TSV file or two plain-text files")
+    if len(config.columns) != 2 or min(config.columns) < 0:
+        raise RunError(
+            f"columns must be two indices >= 0; got {config.columns}"
+        )
+
+
+def _default_name(config: Config) -> str:
+    if not config.data:
+        return "dates"
+    return Path(config.data[0]).resolve().parent.name or "run"
+
+
+def to_yaml(config: Config) -> str:
+    """The resolved config as YAML, in field order."""
+    return yaml.safe_dump(
+        dataclasses.asdict(config), sort_keys=False, allow_unicode=True
+    )
+
+
+def from_run(values: dict) -> Config:
+    """A run's saved config; unknown keys (a newer tool) are an error."""
+    check_keys(values, "the run's config.yaml")
+    return Config(**{k: coerce(k, v) for k, v in values.items()})

@@ -1,0 +1,139 @@
+"""The run folder: what `train` writes and every other command reads.
+
+    runs/NAME/
+      model.keras            best model so far (by dev BLEU, then chrF)
+      config.yaml            the resolved config
+      source.chars.json      or source.spm: the source vocabulary
+      target.chars.json      or target.spm
+      metrics.csv            one row per validation
+      state.json             training state for --resume
+      checkpoints/           step-NNNNNNN.keras: the last few steps
+      tensorboard/           TensorBoard logs
+      data/                  the built-in corpus' splits (dates runs only)
+
+Every file is written to a temporary name in its folder and moved into
+place with `os.replace`, so a killed process never leaves a broken file.
+`model.keras` is a whole-model save: `keras.saving.load_model` reads it
+with only `keras_seq2seq` imported.
+"""
+
+import json
+import os
+import typing
+from pathlib import Path
+
+import keras
+import yaml
+
+from keras_seq2seq.models import Seq2Seq
+from keras_seq2seq.nmt import config as config_lib
+from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.tokenizer import Tokenizer
+
+
+class Run(typing.NamedTuple):
+    path: Path
+    config: config_lib.Config
+    source: Tokenizer
+    target: Tokenizer
+
+
+def open_run(run_dir: str | os.PathLike) -> Run:
+    """The config and vocabularies of a run; a `RunError` if unusable."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunError(
+            f"run folder {path} not found; train one with `seq2seq train`"
+        )
+    config_path = path / "config.yaml"
+    if not config_path.is_file():
+        raise RunError(
+            f"{path} is not a run folder (no config.yaml); "
+            "give the folder `seq2seq train` wrote"
+        )
+    try:
+        values = yaml.safe_load(config_path.read_text("utf-8"))
+        if not isinstance(values, dict):
+            raise ValueError("not a mapping")
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
+        raise RunError(
+            f"cannot read {config_path}; it is corrupt, train the run again"
+        ) from None
+    config = config_lib.from_run(values)
+    source = Tokenizer.load(path, "source", config.tokenizer)
+    target = Tokenizer.load(path, "target", config.tokenizer)
+    return Run(path, config, source, target)
+
+
+def load_model(path: str | os.PathLike, compile: bool = False) -> Seq2Seq:
+    """A saved `Seq2Seq`; a `RunError` if missing, corrupt or foreign."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(
+            f"no model file {path}; the run has no checkpoint yet, "
+            "train it (or --resume it) first"
+        )
+    try:
+        model = keras.saving.load_model(path, compile=compile)
+    except Exception as error:
+        reason = type(error).__name__
+        raise RunError(
+            f"cannot load {path} ({reason}); the file is corrupt or was "
+            "written by an incompatible version, train the run again"
+        ) from error
+    if not isinstance(model, Seq2Seq):
+        raise RunError(
+            f"{path} holds a {type(model).__name__}, not a "
+            "keras_seq2seq Seq2Seq model; give a run folder's model"
+        )
+    return model
+
+
+def check_vocabularies(model, source: Tokenizer, target: Tokenizer) -> None:
+    """A `RunError` unless the vocabulary sizes are the model's."""
+    for side, tokenizer, size in (
+        ("source", source, model.source_vocab_size),
+        ("target", target, model.target_vocab_size),
+    ):
+        if tokenizer.vocab_size != size:
+            raise RunError(
+                f"the {side} vocabulary has {tokenizer.vocab_size} pieces "
+                f"but the model expects {size}; the vocabulary files do "
+                "not belong to this model, use the run's own files"
+            )
+
+
+def write_text(path: Path, text: str) -> None:
+    """Writes `text` atomically (temporary file, then `os.replace`)."""
+    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def save_model(model, path: Path) -> None:
+    """Saves `model` atomically; the temporary name also ends in .keras."""
+    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    try:
+        model.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def read_state(path: Path) -> dict:
+    """The training state `train` saves with each checkpoint."""
+    state_path = path / "state.json"
+    if not state_path.is_file():
+        raise RunError(
+            f"{path} has no training state to resume from; start it "
+            "without --resume"
+        )
+    try:
+        return json.loads(state_path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise RunError(f"{state_path} is corrupt; cannot resume") from None
+
+
+def checkpoints(path: Path) -> list[Path]:
+    """The step checkpoints of a run, oldest first."""
+    return sorted((path / "checkpoints").glob("step-*.keras"))

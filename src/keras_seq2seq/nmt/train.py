@@ -1,0 +1,216 @@
+"""`seq2seq train`: make or resume a run, then train it.
+
+The loop is a plain `train_on_batch` loop (batches change shape with
+bucketing, which Keras' generator adapters do not allow) driving Keras
+callbacks: `Progress` (the progress line, the time budget), `Validator`
+(dev scores, checkpoints, stopping) and `keras.callbacks.TensorBoard`.
+One Keras "epoch" is one validation period of `validate_every` steps.
+"""
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import keras
+
+from keras_seq2seq.models import Seq2Seq
+from keras_seq2seq.nmt import config as config_lib
+from keras_seq2seq.nmt import corpus, data, dates, run_folder
+from keras_seq2seq.nmt.progress import Progress
+from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.tokenizer import Tokenizer
+from keras_seq2seq.nmt.validator import Validator, latest_checkpoint
+
+# Options a resumed run may change; the others are fixed by its model,
+# vocabularies and data order.
+RESUMABLE_KEYS = (
+    "max_minutes",
+    "max_steps",
+    "patience",
+    "target_exact_match",
+    "validate_every",
+    "validation_size",
+)
+
+
+def build_model(config, source_vocab_size, target_vocab_size) -> Seq2Seq:
+    """The `Seq2Seq` of `config`, compiled for training."""
+    model = Seq2Seq(
+        source_vocab_size,
+        target_vocab_size,
+        **{key: getattr(config, key) for key in config_lib.MODEL_KEYS},
+    )
+    model.build()
+    if config.decay_steps:
+        alpha, decay_steps = 0.1, config.decay_steps
+    else:
+        alpha, decay_steps = 1.0, 1  # constant after the warm-up
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate / 100,
+        decay_steps=decay_steps,
+        alpha=alpha,
+        warmup_target=config.learning_rate,
+        warmup_steps=config.warmup_steps,
+    )
+    # Only XLA (TensorFlow, JAX) gains from compiling; torch stays eager.
+    jit = config.jit_compile and keras.backend.backend() != "torch"
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit,
+    )
+    return model
+
+
+def train(file_values: dict, flag_values: dict, resume: bool = False):
+    """Trains a run; returns its folder. See `nmt.config.Config`."""
+    config = config_lib.resolve(file_values, flag_values)
+    path = Path(config.runs_dir) / config.name
+    if resume:
+        run, model, state = _resume(path, {**file_values, **flag_values})
+        encoded, dev = _prepare_data(run)
+    else:
+        if (path / "state.json").exists():
+            raise RunError(
+                f"run folder {path} exists; continue it with --resume or "
+                "pick another --name"
+            )
+        run, encoded, dev = _new_run(config, path)
+        model = build_model(
+            run.config, run.source.vocab_size, run.target.vocab_size
+        )
+        state = {
+            "step": 0,
+            "seconds": 0.0,
+            "best": None,
+            "bad_validations": 0,
+            "metrics": [],
+        }
+    _fit(run, model, encoded, dev, state)
+    return path
+
+
+def _new_run(config, path):
+    train_pairs, dev = corpus.load(config)
+    source = Tokenizer.train(
+        (s for s, _ in train_pairs), config.tokenizer, config.vocab_size
+    )
+    target = Tokenizer.train(
+        (t for _, t in train_pairs), config.tokenizer, config.vocab_size
+    )
+    encoded, dropped = data.encode_pairs(
+        train_pairs,
+        source,
+        target,
+        config.max_source_length,
+        config.max_target_length,
+    )
+    if not encoded:
+        raise RunError(
+            "every training pair is longer than max-source-length / "
+            "max-target-length; raise them"
+        )
+    if dropped:
+        print(
+            f"dropped {dropped} training pairs longer than the limits",
+            file=sys.stderr,
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    source.save(path, "source")
+    target.save(path, "target")
+    if not config.data:
+        splits = corpus.dates_splits(config)
+        dates.write_splits(splits, path / "data")
+    run_folder.write_text(path / "config.yaml", config_lib.to_yaml(config))
+    return run_folder.Run(path, config, source, target), encoded, dev
+
+
+def _resume(path, overrides):
+    run = run_folder.open_run(path)
+    state = run_folder.read_state(path)
+    for key, value in overrides.items():
+        if key in RESUMABLE_KEYS:
+            setattr(run.config, key, config_lib.coerce(key, value))
+    model = run_folder.load_model(latest_checkpoint(path, state), compile=True)
+    run_folder.check_vocabularies(model, run.source, run.target)
+    if int(model.optimizer.iterations) != state["step"]:
+        raise RunError(
+            f"checkpoint step {int(model.optimizer.iterations)} does not "
+            f"match state.json step {state['step']}; the run is damaged"
+        )
+    return run, model, state
+
+
+def _prepare_data(run):
+    train_pairs, dev = corpus.load(run.config)
+    encoded, _ = data.encode_pairs(
+        train_pairs,
+        run.source,
+        run.target,
+        run.config.max_source_length,
+        run.config.max_target_length,
+    )
+    return encoded, dev
+
+
+def _batches(encoded, config, start_step, token_counts):
+    """Training batches from `start_step` on, the same after a resume."""
+    args = (config.batch_size, config.bucketing, config.seed)
+    per_epoch = len(data.epoch_batches(encoded, *args, 0))
+    epoch, offset = divmod(start_step, per_epoch)
+    widths = None  # bucketing: each batch as wide as its longest pair
+    if not config.bucketing:  # one shape: one compilation
+        widths = (config.max_source_length, config.max_target_length + 1)
+    while True:
+        for indices in data.epoch_batches(encoded, *args, epoch)[offset:]:
+            x, y = data.make_batch([encoded[i] for i in indices], widths)
+            token_counts.append(int((y != 0).sum()))
+            yield x, y
+        epoch, offset = epoch + 1, 0
+
+
+def _fit(run, model, encoded, dev, state):
+    config = run.config
+    start = state["step"]
+    deadline = None
+    if config.max_minutes:
+        deadline = time.monotonic() + 60 * config.max_minutes - state["seconds"]
+    token_counts = [0] * start
+    progress = Progress(config.max_steps, deadline, token_counts)
+    validator = Validator(run, dev, state, progress, deadline)
+    tensorboard = keras.callbacks.TensorBoard(
+        str(run.path / "tensorboard"), update_freq="epoch", write_graph=False
+    )
+    callbacks = keras.callbacks.CallbackList(
+        [progress, validator, tensorboard], model=model
+    )
+    batches = _batches(encoded, config, start, token_counts)
+    model.stop_training = False
+    callbacks.on_train_begin()
+    epoch = start // config.validate_every
+    step, losses = start, []
+    while step < config.max_steps and not model.stop_training:
+        callbacks.on_epoch_begin(epoch)
+        losses = []
+        for batch in range(config.validate_every):
+            x, y = next(batches)
+            logs = model.train_on_batch(x, y, return_dict=True)
+            losses.append(float(logs["loss"]))
+            logs = {"loss": sum(losses) / len(losses)}
+            callbacks.on_train_batch_end(batch, logs)
+            step += 1
+            if model.stop_training or step >= config.max_steps:
+                break
+        model.stop_training = False
+        if not math.isfinite(logs["loss"]):
+            raise RunError("the loss became NaN; lower --learning-rate")
+        callbacks.on_epoch_end(epoch, logs)
+        epoch += 1
+    callbacks.on_train_end()
+    print(
+        f"stopped at step {state['step']}: "
+        f"{state.get('stopped', 'step limit reached')}; best dev "
+        f"{config.best_metric} {state['best']:.4g}; run in {run.path}",
+        file=sys.stderr,
+    )

@@ -1,0 +1,196 @@
+"""Translating with a trained run: the API under `translate`, `evaluate`,
+`plot` and `serve`.
+
+    translator = Translator.load("runs/dates")
+    [[best]] = translator.translate(["saturday 9 may 2018"])
+    best.text  # "2018-05-09"
+
+Inputs longer than the model's `max_source_length` tokens are truncated to
+it (the tool's documented policy) and their hypotheses say so
+(`truncated=True`); the command-line tool prints a warning for each.
+"""
+
+import dataclasses
+import os
+import threading
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_seq2seq.nmt import run_folder
+from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.tokenizer import PAD_ID
+
+SHAPE_STEP = 8  # sources are padded to a multiple: fewer compiled shapes
+
+
+@dataclasses.dataclass
+class Hypothesis:
+    """One translation of one sentence.
+
+    Args:
+        text: str. The translation, detokenised.
+        score: float. Sum of the tokens' log-probs (beam: with the length
+            penalty), end token included.
+        source_tokens: list of str. Pieces the model read (after any
+            truncation).
+        target_tokens: list of str. Pieces the model wrote, end token
+            excluded.
+        attention: list of lists of float. `len(target_tokens)` rows of
+            `len(source_tokens)` weights.
+        truncated: bool. The input was longer than `max_source_length`
+            and was cut. Defaults to `False`.
+    """
+
+    text: str
+    score: float
+    source_tokens: list[str]
+    target_tokens: list[str]
+    attention: list[list[float]]
+    truncated: bool = False
+
+
+class Translator:
+    """A trained model with its vocabularies, translating batches of text.
+
+    Build one with `Translator.load(run_dir)`. Calls are serialised by a
+    lock, so one instance can be shared by threads.
+
+    Args:
+        model: a built `keras_seq2seq.Seq2Seq`.
+        source_tokenizer, target_tokenizer: `nmt.tokenizer.Tokenizer`s
+            whose vocabulary sizes match the model.
+        max_source_length: int. Longer inputs are truncated.
+        max_target_length: int. Most output tokens, end token excluded.
+        batch_size: int. Sentences per model call. Defaults to `64`.
+    """
+
+    def __init__(
+        self,
+        model,
+        source_tokenizer,
+        target_tokenizer,
+        max_source_length,
+        max_target_length,
+        batch_size=64,
+    ):
+        self.model = model
+        self.source_tokenizer = source_tokenizer
+        self.target_tokenizer = target_tokenizer
+        self.max_source_length = max_source_length
+        self.max_target_length = max_target_length
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls, run_dir: str | os.PathLike, model_file: str = "model.keras"
+    ) -> "Translator":
+        """Reads a run folder; a `RunError` if it is missing or broken."""
+        run = run_folder.open_run(run_dir)
+        model = run_folder.load_model(Path(run_dir) / model_file)
+        run_folder.check_vocabularies(model, run.source, run.target)
+        return cls(
+            model,
+            run.source,
+            run.target,
+            run.config.max_source_length,
+            run.config.max_target_length,
+        )
+
+    def translate(
+        self,
+        sentences: list[str],
+        beam: int = 1,
+        n_best: int = 1,
+        length_penalty: float = 0.0,
+    ) -> list[list[Hypothesis]]:
+        """Translates `sentences`: greedy for `beam=1`, else beam search.
+
+        Returns:
+            One list per sentence, of `n_best` hypotheses, best first.
+
+        Raises:
+            RunError: for `beam < 1`, `n_best < 1` or `n_best > beam`.
+        """
+        _check_search(beam, n_best, length_penalty)
+        encoded = [self._encode(s) for s in sentences]
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
+        results: list[list[Hypothesis]] = [[] for _ in sentences]
+        with self._lock:
+            for start in range(0, len(order), self.batch_size):
+                chunk = order[start : start + self.batch_size]
+                batch = [encoded[i] for i in chunk]
+                found = self._translate_batch(
+                    batch, beam, n_best, length_penalty
+                )
+                for i, hypotheses in zip(chunk, found, strict=True):
+                    results[i] = hypotheses
+        return results
+
+    def _encode(self, sentence: str) -> tuple[list[int], bool]:
+        ids = self.source_tokenizer.encode(sentence)
+        truncated = len(ids) > self.max_source_length
+        return ids[: self.max_source_length], truncated
+
+    def _translate_batch(self, batch, beam, n_best, length_penalty):
+        longest = max(1, max(len(ids) for ids, _ in batch))
+        width = -(-longest // SHAPE_STEP) * SHAPE_STEP
+        source = np.full((len(batch), width), PAD_ID, dtype="int32")
+        for row, (ids, _) in enumerate(batch):
+            source[row, : len(ids)] = ids
+        max_length = min(self.max_target_length, 2 * longest + 10) + 1
+        if beam == 1:
+            out = self.model.generate(source, max_length=max_length)
+            out = {
+                k: np.asarray(keras.ops.convert_to_numpy(v))[:, None]
+                for k, v in out.items()
+                if k != "steps"
+            }
+        else:
+            out = self.model.generate(
+                source,
+                method="beam",
+                beam_size=beam,
+                n_best=n_best,
+                max_length=max_length,
+                length_penalty=length_penalty,
+            )
+            out = {
+                k: np.asarray(keras.ops.convert_to_numpy(v))
+                for k, v in out.items()
+                if k != "steps"
+            }
+        return [
+            [
+                self._hypothesis(out, row, k, ids, truncated)
+                for k in range(n_best)
+            ]
+            for row, (ids, truncated) in enumerate(batch)
+        ]
+
+    def _hypothesis(self, out, row, k, source_ids, truncated):
+        ids = out["ids"][row, k, : out["lengths"][row, k]].tolist()
+        if ids and ids[-1] == self.model.eos_id:
+            ids = ids[:-1]
+        weights = out["weights"][row, k, : len(ids), : len(source_ids)]
+        return Hypothesis(
+            text=self.target_tokenizer.decode(ids),
+            score=float(out["scores"][row, k]),
+            source_tokens=self.source_tokenizer.tokens(source_ids),
+            target_tokens=self.target_tokenizer.tokens(ids),
+            attention=weights.astype(float).tolist(),
+            truncated=truncated,
+        )
+
+
+def _check_search(beam, n_best, length_penalty):
+    if not isinstance(beam, int) or beam < 1:
+        raise RunError(f"beam must be an integer >= 1; got {beam!r}")
+    if not isinstance(n_best, int) or not 1 <= n_best <= beam:
+        raise RunError(
+            f"n-best must be between 1 and the beam size {beam}; got {n_best!r}"
+        )
+    if length_penalty < 0:
+        raise RunError(f"length penalty must be >= 0; got {length_penalty}")
