@@ -1,0 +1,318 @@
+"""`seq2seq serve`: a local web page and a JSON endpoint over a run.
+
+    POST /translate  {"sentences": [...], "beam": K, "n_best": N}
+        -> {"translations": [[{"text", "score", "source_tokens",
+                               "target_tokens", "attention"}, ...], ...]}
+    GET  /health     -> {"status": "ok", ...}
+    GET  /           the page: a text box, the n-best translations with
+                     their scores, and the attention heat map
+
+Built on aiohttp (asyncio). Concurrent requests are batched by a
+`RequestBatcher` (one worker thread runs the model), so the event loop
+keeps accepting requests while the model works. Every bad request gets a
+4xx with a one-line JSON message (`{"error": "..."}`): 400 for malformed
+JSON or wrong types, 413 for a body over the size limit, 422 for values
+out of bounds (too many sentences, a sentence too long, a beam too big).
+One log line per request goes to stderr.
+"""
+
+import asyncio
+import dataclasses
+import importlib.resources
+import json
+import logging
+import math
+import signal
+import sys
+import time
+
+import keras
+from aiohttp import web
+
+from keras_seq2seq.nmt.request_batcher import RequestBatcher
+from keras_seq2seq.nmt.run_error import RunError
+
+LOG = logging.getLogger("keras_seq2seq.serve")
+FIELDS = ("sentences", "beam", "n_best", "length_penalty")
+TRANSLATOR = web.AppKey("translator", object)
+BATCHER = web.AppKey("batcher", RequestBatcher)
+LIMITS = web.AppKey("limits", object)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Limits:
+    max_body_bytes: int = 65536  # 413 above
+    max_sentences: int = 32  # sentences per request
+    max_chars: int = 1000  # characters per sentence
+    max_beam: int = 16
+    batch_wait_ms: float = 5.0  # how long a batch waits for more requests
+    max_batch: int = 64  # sentences per model call
+
+
+class _RequestError(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def make_app(translator, **limits) -> web.Application:
+    """The aiohttp application serving `translator`.
+
+    Args:
+        translator: a `nmt.translator.Translator` (or any object with its
+            `translate`, `source_tokenizer` and `max_source_length`).
+        **limits: `max_body_bytes` (65536), `max_sentences` (32),
+            `max_chars` (1000), `max_beam` (16), `batch_wait_ms` (5.0),
+            `max_batch` (64).
+
+    Returns:
+        a `web.Application`; its batcher stops when the app cleans up.
+    """
+    bounds = _Limits(**limits)
+    # aiohttp refuses bodies past client_max_size with a 413 itself.
+    app = web.Application(
+        client_max_size=bounds.max_body_bytes, middlewares=[_guard]
+    )
+    app[TRANSLATOR] = translator
+    app[LIMITS] = bounds
+    app[BATCHER] = RequestBatcher(
+        _in_buckets(translator.translate, bounds.max_batch),
+        bounds.batch_wait_ms,
+        bounds.max_batch,
+    )
+    app.router.add_get("/", _page)
+    app.router.add_get("/health", _health)
+    app.router.add_post("/translate", _translate)
+
+    async def stop_batcher(app):
+        await asyncio.to_thread(app[BATCHER].close)
+
+    app.on_cleanup.append(stop_batcher)
+    return app
+
+
+def serve(
+    run_dir,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    model_file: str = "model.keras",
+    **limits,
+):
+    """Loads a run and serves it until interrupted (Ctrl-C or SIGTERM).
+
+    Args:
+        run_dir: path of a run folder.
+        host: str. Address to bind; `0.0.0.0` exposes the model to the
+            network. Defaults to `"127.0.0.1"`.
+        port: int. `0` picks a free port. Defaults to `8000`.
+        model_file: str. Model file inside the run. Defaults to
+            `"model.keras"`.
+        **limits: see `make_app`.
+
+    Raises:
+        RunError: a bad run folder or an address that cannot be bound.
+    """
+    from keras_seq2seq.nmt.translator import Translator
+
+    _log_to_stderr()
+    translator = Translator.load(run_dir, model_file)
+    translator.translate(["0"])  # compile before the first request
+    app = make_app(translator, **limits)
+    asyncio.run(_run_until_stopped(app, host, port, run_dir))
+
+
+def _in_buckets(translate, max_batch):
+    """`translate` on batches padded to 1, 2, 4, ... sentences.
+
+    The model compiles once per batch shape: without buckets, every new
+    number of concurrent sentences would stall its requests for a
+    compilation. The padding repeats the first sentence (its results are
+    dropped), so it never widens the batch.
+    """
+
+    def bucketed(sentences, *options):
+        results = []
+        for start in range(0, len(sentences), max_batch):
+            chunk = sentences[start : start + max_batch]
+            size = 1 << (len(chunk) - 1).bit_length()
+            padded = chunk + chunk[:1] * (size - len(chunk))
+            results += translate(padded, *options)[: len(chunk)]
+        return results
+
+    return bucketed
+
+
+async def _run_until_stopped(app, host, port, run_dir):
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as error:
+            raise RunError(
+                f"cannot listen on {host}:{port} ({error.strerror}); pick "
+                "another --port"
+            ) from None
+        bound = runner.addresses[0][1]
+        # Tests and scripts read the port from this line.
+        print(f"serving {run_dir} on http://{host}:{bound}/ "
+              f"(backend {keras.backend.backend()}; Ctrl-C stops)",
+              file=sys.stderr, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _log_to_stderr():
+    if not LOG.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        LOG.addHandler(handler)
+        LOG.setLevel(logging.INFO)
+        LOG.propagate = False
+
+
+@web.middleware
+async def _guard(request, handler):
+    """Turns every failure into a JSON error and logs one line."""
+    start = time.perf_counter()
+    try:
+        response = await handler(request)
+    except _RequestError as error:
+        response = _json_error(error.status, str(error))
+        request["note"] = f" {error}"
+    except web.HTTPException as error:  # aiohttp's own: 404, 405, 413
+        response = _json_error(error.status, _http_message(error, request))
+    except Exception as error:  # a bug: answer 500, keep serving
+        LOG.error("internal error: %s: %s", type(error).__name__, error)
+        response = _json_error(500, "internal error; see the server log")
+    took = 1000 * (time.perf_counter() - start)
+    LOG.info('%s "%s %s" %d %.1f ms%s', request.remote, request.method,
+             request.path, response.status, took, request.get("note", ""))
+    return response
+
+
+def _json_error(status, message):
+    return web.json_response({"error": message}, status=status)
+
+
+def _http_message(error, request):
+    if error.status == 413:
+        limit = request.app[LIMITS].max_body_bytes
+        return f"request body too large; the limit is {limit} bytes"
+    if error.status == 405:
+        return f"{request.method} is not allowed on {request.path}"
+    if error.status == 404:
+        return f"no such page: {request.path}"
+    return error.reason
+
+
+async def _page(request):
+    page = importlib.resources.files("keras_seq2seq.nmt") / "static"
+    html = (page / "index.html").read_text(encoding="utf-8")
+    return web.Response(text=html, content_type="text/html")
+
+
+async def _health(request):
+    translator = request.app[TRANSLATOR]
+    return web.json_response({
+        "status": "ok",
+        "backend": keras.backend.backend(),
+        "max_source_length": translator.max_source_length,
+        "batches": request.app[BATCHER].batches,
+        "limits": dataclasses.asdict(request.app[LIMITS]),
+    })
+
+
+async def _translate(request):
+    body = await request.read()
+    app = request.app
+    sentences, beam, n_best, penalty = parse_request(
+        body, app[LIMITS], app[TRANSLATOR]
+    )
+    request["note"] = f" {len(sentences)} sentences beam {beam}"
+    found = await app[BATCHER].translate(sentences, beam, n_best, penalty)
+    return web.json_response(
+        {"translations": [[_hypothesis(h) for h in hs] for hs in found]}
+    )
+
+
+def _hypothesis(h):
+    return {
+        "text": h.text,
+        "score": round(float(h.score), 6),
+        "source_tokens": h.source_tokens,
+        "target_tokens": h.target_tokens,
+        "attention": [[round(float(w), 5) for w in row]
+                      for row in h.attention],
+    }
+
+
+def parse_request(body: bytes, limits, translator) -> tuple:
+    """Checks a `/translate` body; returns `(sentences, beam, n_best,
+    length_penalty)` or raises an error carrying its HTTP status."""
+    try:
+        request = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise _RequestError(400, "the body is not UTF-8") from None
+    except json.JSONDecodeError as error:
+        raise _RequestError(400, f"malformed JSON: {error}") from None
+    except RecursionError:
+        raise _RequestError(400, "malformed JSON: nested too deeply") from None
+    if not isinstance(request, dict):
+        raise _RequestError(400, "the body must be a JSON object with "
+                            "'sentences'")
+    unknown = sorted(set(request) - set(FIELDS))
+    if unknown:
+        raise _RequestError(400, f"unknown field {unknown[0]!r}; fields "
+                            f"are {', '.join(FIELDS)}")
+    sentences = _sentences(request, limits, translator)
+    beam = _integer(request, "beam", 1, limits.max_beam)
+    n_best = _integer(request, "n_best", 1, beam)
+    penalty = request.get("length_penalty", 0.0)
+    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)):
+        raise _RequestError(400, "'length_penalty' must be a number")
+    if not 0 <= penalty <= 10 or not math.isfinite(penalty):
+        raise _RequestError(422, "'length_penalty' must be in [0, 10]")
+    return sentences, beam, n_best, float(penalty)
+
+
+def _sentences(request, limits, translator):
+    if "sentences" not in request:
+        raise _RequestError(400, "missing field 'sentences' (a list of "
+                            "strings)")
+    sentences = request["sentences"]
+    if not isinstance(sentences, list) or not sentences:
+        raise _RequestError(400, "'sentences' must be a non-empty list of "
+                            "strings")
+    if len(sentences) > limits.max_sentences:
+        raise _RequestError(422, f"too many sentences: {len(sentences)}; "
+                            f"the limit is {limits.max_sentences}")
+    longest = translator.max_source_length
+    for i, sentence in enumerate(sentences):
+        if not isinstance(sentence, str):
+            raise _RequestError(400, f"sentences[{i}] is not a string")
+        if not sentence.strip():
+            raise _RequestError(400, f"sentences[{i}] is empty")
+        if len(sentence) > limits.max_chars:
+            raise _RequestError(422, f"sentences[{i}] has {len(sentence)} "
+                                f"characters; the limit is {limits.max_chars}")
+        tokens = len(translator.source_tokenizer.encode(sentence))
+        if tokens > longest:
+            raise _RequestError(422, f"sentences[{i}] has {tokens} tokens; "
+                                f"the model reads at most {longest}")
+    return sentences
+
+
+def _integer(request, name, low, high):
+    value = request.get(name, 1)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _RequestError(400, f"{name!r} must be an integer")
+    if not low <= value <= high:
+        raise _RequestError(422, f"{name!r} must be between {low} and "
+                            f"{high}; got {value}")
+    return value
