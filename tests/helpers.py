@@ -125,8 +125,12 @@ def _tensorflow_gradients(layer, inputs, wrt):
 def _jax_gradients(layer, inputs, wrt):
     import jax
 
-    trainable = [w.value for w in layer.trainable_weights]
-    non_trainable = [w.value for w in layer.non_trainable_weights]
+    # `stateless_call` takes `trainable_variables` and
+    # `non_trainable_variables` (seed states included), whose order may
+    # differ from the weights' (layers that list weights in TFA's order).
+    variables = layer.trainable_variables
+    trainable = [w.value for w in variables]
+    non_trainable = [w.value for w in layer.non_trainable_variables]
 
     def total(x, trainable):
         outputs, _ = layer.stateless_call(
@@ -137,7 +141,9 @@ def _jax_gradients(layer, inputs, wrt):
     x_grad, weight_grads = jax.grad(total, argnums=(0, 1))(
         inputs[wrt], trainable
     )
-    return [x_grad] + list(weight_grads)
+    pairs = zip(variables, weight_grads, strict=True)
+    by_variable = {id(v): g for v, g in pairs}
+    return [x_grad] + [by_variable[id(w)] for w in layer.trainable_weights]
 
 
 def _torch_gradients(layer, inputs, wrt):

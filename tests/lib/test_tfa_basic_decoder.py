@@ -1,13 +1,17 @@
 """`keras_seq2seq.tfa.BasicDecoder` and `dynamic_decode`: TFA parity and
 TFA's decoding semantics."""
 
+import collections
+
 import keras
 import numpy as np
 import pytest
 from keras import ops
-from shared_data import assert_outputs, case_ids, load_case
 
 import keras_seq2seq.tfa as tfa
+from helpers import gradients
+from keras_seq2seq.decoding.compile import compiled
+from shared_data import assert_outputs, case_ids, load_case
 
 CELLS = {"GRUCell": keras.layers.GRUCell, "LSTMCell": keras.layers.LSTMCell}
 
@@ -108,3 +112,287 @@ def test_basic_decoder_matches_tfa_with_weights_in_tfa_order(cid):
     decoder.set_weights([a[name] for name in names])
     outputs, state, lengths = run_case(case, a, decoder, cell)
     assert_outputs(case, a, results(outputs, state, lengths))
+
+
+# TFA's decoding semantics, on small decoders with random weights.
+B, T, E, C, V = 3, 6, 3, 4, 6
+
+
+def lstm_decoder(sampler, **kwargs):
+    return tfa.BasicDecoder(
+        keras.layers.LSTMCell(C),
+        sampler,
+        output_layer=keras.layers.Dense(V),
+        **kwargs,
+    )
+
+
+def random_data(seed=0):
+    rng = np.random.default_rng(seed)
+    inputs = rng.normal(size=(B, T, E)).astype("float32")
+    state = [rng.normal(size=(B, C)).astype("float32") for _ in range(2)]
+    return inputs, state
+
+
+def numpy_tree(structure):
+    return keras.tree.map_structure(ops.convert_to_numpy, structure)
+
+
+def test_impute_finished_zeroes_outputs_and_freezes_each_rows_state():
+    inputs, state = random_data()
+    lengths = np.array([2, 5, 3], "int32")
+    decoder = lstm_decoder(tfa.TrainingSampler(), impute_finished=True)
+    outputs, final, got_lengths = numpy_tree(
+        decoder(inputs, initial_state=state, sequence_length=lengths)
+    )
+    decoder.impute_finished = False
+    plain, _, _ = numpy_tree(
+        decoder(inputs, initial_state=state, sequence_length=lengths)
+    )
+    np.testing.assert_array_equal(got_lengths, lengths)
+    assert outputs.rnn_output.shape == (B, lengths.max(), V)
+    for b, n in enumerate(lengths):
+        np.testing.assert_allclose(
+            outputs.rnn_output[b, :n], plain.rnn_output[b, :n], atol=1e-6
+        )
+        assert not outputs.rnn_output[b, n:].any()
+        assert not outputs.sample_id[b, n:].any()
+        # The row's frozen state is the state after its own n steps.
+        _, alone, _ = numpy_tree(
+            decoder(
+                inputs[b : b + 1],
+                initial_state=[s[b : b + 1] for s in state],
+                sequence_length=[n],
+            )
+        )
+        for have, want in zip(final, alone, strict=True):
+            np.testing.assert_allclose(have[b], want[0], atol=1e-6)
+
+
+def test_output_time_major_transposes_every_output():
+    inputs, state = random_data()
+    decoder = lstm_decoder(tfa.TrainingSampler())
+    batch_major, _, _ = numpy_tree(decoder(inputs, initial_state=state))
+    decoder.output_time_major = True
+    time_major, _, _ = numpy_tree(decoder(inputs, initial_state=state))
+    assert time_major.rnn_output.shape == (T, B, V)
+    np.testing.assert_allclose(
+        time_major.rnn_output, batch_major.rnn_output.swapaxes(0, 1)
+    )
+    np.testing.assert_array_equal(
+        time_major.sample_id, batch_major.sample_id.T
+    )
+
+
+@pytest.mark.parametrize("maximum_iterations", [0, 1, 4])
+def test_maximum_iterations_caps_the_steps(maximum_iterations):
+    _, state = random_data()
+    embedding = np.random.default_rng(1).normal(size=(V, E)).astype("float32")
+    decoder = lstm_decoder(
+        tfa.GreedyEmbeddingSampler(), maximum_iterations=maximum_iterations
+    )
+    # An end token no step can emit: only the cap stops decoding.
+    outputs, _, lengths = numpy_tree(
+        decoder(
+            embedding,
+            initial_state=state,
+            start_tokens=np.zeros(B, "int32"),
+            end_token=V,
+        )
+    )
+    assert outputs.rnn_output.shape == (B, maximum_iterations, V)
+    assert outputs.sample_id.shape == (B, maximum_iterations)
+    np.testing.assert_array_equal(lengths, [maximum_iterations] * B)
+
+
+def scripted_sampler(inputs, stops):
+    """A `CustomSampler` whose row b finishes after `stops[b]` steps."""
+    stops = ops.convert_to_tensor(stops, "int32")
+
+    def initialize_fn(inputs):
+        return ops.zeros((B,), "bool"), inputs[:, 0]
+
+    def sample_fn(time, outputs, state):
+        return ops.cast(ops.argmax(outputs, axis=-1), "int32")
+
+    def next_inputs_fn(time, outputs, state, sample_ids):
+        index = ops.minimum(time + 1, T - 1)
+        return time + 1 >= stops, ops.take(inputs, index, axis=1), state
+
+    return tfa.CustomSampler(initialize_fn, sample_fn, next_inputs_fn)
+
+
+def test_decoding_stops_once_every_row_has_finished():
+    inputs, state = random_data()
+    stops = [1, 3, 2]
+    decoder = lstm_decoder(
+        scripted_sampler(inputs, stops), maximum_iterations=T
+    )
+    outputs, _, lengths = numpy_tree(decoder(inputs, initial_state=state))
+    assert outputs.rnn_output.shape == (B, max(stops), V)
+    np.testing.assert_array_equal(lengths, stops)
+
+
+class CountingDecoder(tfa.Decoder):
+    """Row b emits `time + 1` and finishes after `stops[b]` steps; the state
+    counts the emitted total and the lengths, as beam search's does."""
+
+    State = collections.namedtuple("State", ["total", "lengths"])
+
+    def __init__(self, stops):
+        self.stops = ops.convert_to_tensor(stops, "int32")
+        self.seen_lengths = None
+
+    @property
+    def batch_size(self):
+        return self.stops.shape[0]
+
+    @property
+    def output_size(self):
+        return {"step": (), "pair": (2,)}
+
+    @property
+    def output_dtype(self):
+        return {"step": "int32", "pair": "float32"}
+
+    @property
+    def tracks_own_finished(self):
+        return True
+
+    def initialize(self, inputs=None):
+        zeros = ops.zeros((self.batch_size,), "int32")
+        return zeros > 0, zeros, self.State(zeros, zeros)
+
+    def step(self, time, inputs, state, training=None):
+        done = state.lengths >= self.stops
+        lengths = ops.where(done, state.lengths, time + 1)
+        step = ops.full((self.batch_size,), time + 1, "int32")
+        outputs = {"step": step, "pair": ops.ones((self.batch_size, 2)) * 2}
+        state = self.State(state.total + step, lengths)
+        return outputs, state, inputs, lengths >= self.stops
+
+    def finalize(self, outputs, final_state, sequence_lengths):
+        self.seen_lengths = ops.convert_to_numpy(sequence_lengths)
+        return dict(outputs, step=outputs["step"] * 10), final_state
+
+
+@pytest.mark.parametrize("impute_finished", [False, True])
+def test_dynamic_decode_drives_any_decoder_of_the_interface(impute_finished):
+    stops = np.array([1, 4, 2])
+    decoder = CountingDecoder(stops)
+    outputs, state, lengths = tfa.dynamic_decode(
+        decoder, impute_finished=impute_finished, maximum_iterations=9
+    )
+    outputs, state, lengths = numpy_tree((outputs, state, lengths))
+    steps = np.arange(1, stops.max() + 1)
+    emitted = np.where(
+        impute_finished & (steps[None] > stops[:, None]), 0, steps[None]
+    )
+    np.testing.assert_array_equal(lengths, stops)
+    np.testing.assert_array_equal(decoder.seen_lengths, stops)
+    np.testing.assert_array_equal(outputs["step"], 10 * emitted)
+    assert outputs["pair"].shape == (3, stops.max(), 2)
+    np.testing.assert_array_equal(state.total, emitted.sum(axis=1))
+
+
+def test_compiled_decoding_equals_eager_padded_to_the_bound():
+    inputs, state = random_data()
+    embedding = inputs[0, :V] if V <= T else None
+    greedy = lstm_decoder(tfa.GreedyEmbeddingSampler(), maximum_iterations=T)
+    teacher = tfa.BasicDecoder(
+        greedy.cell, tfa.TrainingSampler(), output_layer=greedy.output_layer
+    )
+
+    def run(embedding, inputs, h, c):
+        greedy_out, greedy_state, greedy_lengths = greedy(
+            embedding,
+            initial_state=[h, c],
+            start_tokens=ops.zeros((B,), "int32"),
+            end_token=2,
+        )
+        teacher_out, _, _ = teacher(
+            inputs, initial_state=[h, c], sequence_length=[2, 4, 3]
+        )
+        return (
+            greedy_out.sample_id,
+            greedy_state,
+            greedy_lengths,
+            teacher_out.rnn_output,
+        )
+
+    eager = numpy_tree(run(embedding, inputs, *state))
+    fast = numpy_tree(compiled(run)(embedding, inputs, *state))
+    ids, final, lengths, logits = eager
+    steps = ids.shape[1]
+    np.testing.assert_array_equal(fast[0][:, :steps], ids)
+    assert not fast[0][:, steps:].any()
+    np.testing.assert_array_equal(fast[2], lengths)
+    for have, want in zip(fast[1], final, strict=True):
+        np.testing.assert_allclose(have, want, atol=1e-5)
+    np.testing.assert_allclose(fast[3][:, : logits.shape[1]], logits, atol=1e-5)
+
+
+class EncoderDecoder(keras.layers.Layer):
+    """A user's model: embeddings, a Keras GRU encoder, and a BasicDecoder
+    over an attention wrapper, teacher-forced; returns the mean loss."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = keras.layers.Embedding(V, E)
+        self.encoder = keras.layers.GRU(
+            C, return_sequences=True, return_state=True
+        )
+        self.mechanism = tfa.BahdanauAttention(2)
+        cell = tfa.AttentionWrapper(
+            keras.layers.GRUCell(C), self.mechanism, attention_layer_size=C
+        )
+        self.decoder = tfa.BasicDecoder(
+            cell, tfa.TrainingSampler(), output_layer=keras.layers.Dense(V)
+        )
+
+    def build(self, source_shape, target_shape, source_noise_shape):
+        # The sublayers build on their first call.
+        self.built = True
+
+    def call(self, source, target, source_noise):
+        embedded = self.embedding(source) + source_noise
+        memory, h = self.encoder(embedded)
+        self.mechanism.setup_memory(memory)
+        cell = self.decoder.cell
+        state = cell.get_initial_state(batch_size=B, dtype="float32")
+        outputs, _, _ = self.decoder(
+            self.embedding(target[:, :-1]), initial_state=state.clone(
+                cell_state=h
+            )
+        )
+        loss = keras.losses.sparse_categorical_crossentropy(
+            target[:, 1:], outputs.rnn_output, from_logits=True
+        )
+        return ops.mean(loss)
+
+
+def test_gru_encoder_and_basic_decoder_get_gradients_to_every_weight():
+    rng = np.random.default_rng(0)
+    inputs = {
+        "source": rng.integers(0, V, size=(B, 5)).astype("int32"),
+        "target": rng.integers(0, V, size=(B, 4)).astype("int32"),
+        "source_noise": rng.normal(size=(B, 5, E)).astype("float32"),
+    }
+    layer = EncoderDecoder()
+    noise_grad, grads = gradients(layer, inputs, "source_noise")
+    assert np.abs(noise_grad).max() > 0
+    assert len(grads) == len(layer.trainable_weights) == 13
+    for weight, grad in zip(layer.trainable_weights, grads, strict=True):
+        assert np.abs(grad).max() > 0, weight.path
+
+
+def test_bad_arguments_raise():
+    decoder = lstm_decoder(tfa.TrainingSampler())
+    with pytest.raises(ValueError, match="decoder_init_kwargs"):
+        tfa.dynamic_decode(decoder, decoder_init_kwrags={})
+    with pytest.raises(ValueError, match="maximum_iterations"):
+        tfa.dynamic_decode(decoder, maximum_iterations=-1)
+    with pytest.raises(ValueError, match="maximum_iterations"):
+        lstm_decoder(tfa.TrainingSampler(), maximum_iterations=[3])
+    with pytest.raises(ValueError, match="Sampler"):
+        tfa.BasicDecoder(keras.layers.GRUCell(C), "greedy")

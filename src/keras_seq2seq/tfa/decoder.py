@@ -122,6 +122,17 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         # The sublayers build on their first step; nothing to create here.
         self.built = True
 
+    def __call__(self, inputs, initial_state=None, training=None, **kwargs):
+        # Keras' `Layer.__call__` binds `**kwargs` as one nested argument and
+        # refuses a mix of tensors and Python values there, which TFA
+        # programs pass (`start_tokens=<tensor>, end_token=1`). The decoder
+        # owns no variables (its sublayers build on their own calls), so it
+        # runs `call` directly.
+        self.build()
+        return self.call(
+            inputs, initial_state=initial_state, training=training, **kwargs
+        )
+
     def call(self, inputs, initial_state=None, training=None, **kwargs):
         init_kwargs = dict(kwargs, initial_state=initial_state)
         return dynamic_decode(
@@ -295,8 +306,8 @@ def check_maximum_iterations(maximum_iterations):
     """Raises a ValueError unless `maximum_iterations` is None or int >= 0."""
     if maximum_iterations is None:
         return
-    shape = getattr(maximum_iterations, "shape", ())
-    if len(shape) != 0:
+    shape = getattr(maximum_iterations, "shape", None)
+    if not isinstance(maximum_iterations, int) and shape != ():
         raise ValueError(
             "`maximum_iterations` must be a scalar. "
             f"Received: maximum_iterations={maximum_iterations!r}"
