@@ -82,6 +82,12 @@ class ScheduledOutputTrainingSampler(TrainingSampler):
             fed = keras.tree.map_structure(
                 lambda x: ops.concatenate([x, extra], axis=-1), fed
             )
+        if tuple(fed.shape[1:]) != tuple(given.shape[1:]):
+            raise ValueError(
+                "The outputs (after `next_inputs_fn`) must have the shape of "
+                f"the inputs: {tuple(fed.shape)} vs {tuple(given.shape)}. "
+                "Pass a `next_inputs_fn` that maps the outputs to inputs."
+            )
         chosen = ops.logical_and(
             ops.cast(sample_ids, "bool"), ops.logical_not(ops.all(finished))
         )
