@@ -22,6 +22,12 @@ from keras_seq2seq.tfa.attention_wrapper import (
     AttentionWrapperState,
 )
 from keras_seq2seq.tfa.basic_decoder import BasicDecoder, BasicDecoderOutput
+from keras_seq2seq.tfa.beam_search_decoder import BeamSearchDecoder
+from keras_seq2seq.tfa.beam_search_outputs import (
+    BeamSearchDecoderOutput,
+    BeamSearchDecoderState,
+    FinalBeamSearchDecoderOutput,
+)
 from keras_seq2seq.tfa.decoder import BaseDecoder, Decoder, dynamic_decode
 from keras_seq2seq.tfa.samplers import (
     CustomSampler,
@@ -46,8 +52,12 @@ __all__ = [
     "BaseDecoder",
     "BasicDecoder",
     "BasicDecoderOutput",
+    "BeamSearchDecoder",
+    "BeamSearchDecoderOutput",
+    "BeamSearchDecoderState",
     "CustomSampler",
     "Decoder",
+    "FinalBeamSearchDecoderOutput",
     "GreedyEmbeddingSampler",
     "InferenceSampler",
     "LuongAttention",

@@ -1,0 +1,360 @@
+"""TFA's `BeamSearchDecoder`, over the native beam step."""
+
+import keras
+from keras import ops
+
+from keras_seq2seq.decoding.beam_ops import gather_tree
+from keras_seq2seq.decoding.beam_step import (
+    beam_step,
+    initial_beams,
+    reorder_beams,
+)
+from keras_seq2seq.tfa.attention_wrapper import AttentionWrapperState
+from keras_seq2seq.tfa.beam_search_outputs import (
+    BeamSearchDecoderOutput,
+    BeamSearchDecoderState,
+    FinalBeamSearchDecoderOutput,
+)
+from keras_seq2seq.tfa.decoder import BaseDecoder
+
+
+class BeamSearchDecoder(BaseDecoder):
+    """TFA's `BeamSearchDecoder`: beam search over a cell, step by step.
+
+    Each step merges the beams into `B * K` rows, runs `cell` and
+    `output_layer`, and calls `keras_seq2seq.decoding.beam_step.beam_step`
+    (the step of the native `beam_search`): TFA's log-probs, GNMT length
+    penalty `((5 + length) / 6) ** length_penalty_weight`, coverage
+    penalty, frozen finished beams and top-`K` selection. The cell state
+    follows the selected parents. As in TFA the caller tiles the memory and
+    the initial state with `tile_batch` (`B * K` rows).
+
+    Args:
+        cell: a Keras RNN cell or an `AttentionWrapper` set up on the tiled
+            memory.
+        beam_width: int `K >= 1`.
+        embedding_fn: optional callable `ids -> vectors`; else the
+            `embedding` given to `initialize` (a `(V, E)` matrix or a
+            callable). Defaults to `None`.
+        output_layer: optional Keras layer mapping the cell output to
+            logits (`Dense(V)`). Defaults to `None`.
+        length_penalty_weight: float >= 0. Defaults to `0.0`.
+        coverage_penalty_weight: float >= 0; needs an `AttentionWrapper`.
+            Defaults to `0.0`.
+        reorder_tensor_arrays: bool. At the end, reorder the wrapper's
+            `alignment_history` so that entry `j` of step `t` holds the
+            alignments computed for hypothesis `j` at that step (its
+            ancestor's). Defaults to `True`.
+        output_all_scores: bool. `scores` of every candidate `(B, T, K, V)`
+            instead of the selected ones `(B, T, K)`. Defaults to `False`.
+        **kwargs: `BaseDecoder` arguments (`maximum_iterations`, ...).
+
+    Call arguments:
+        embedding: the embedding matrix `(V, E)`, a callable, or `None`
+            with `embedding_fn`.
+        start_tokens: int `(B,)`.
+        end_token: int.
+        initial_state: the cell state, tiled to `B * K` rows.
+
+    Returns:
+        `(FinalBeamSearchDecoderOutput, BeamSearchDecoderState, lengths)`:
+        `predicted_ids` `(B, T, K)` (best beam first), the per-step
+        `BeamSearchDecoderOutput`, the final state and lengths `(B, K)`.
+    """
+
+    def __init__(
+        self,
+        cell,
+        beam_width,
+        embedding_fn=None,
+        output_layer=None,
+        length_penalty_weight=0.0,
+        coverage_penalty_weight=0.0,
+        reorder_tensor_arrays=True,
+        output_all_scores=False,
+        **kwargs,
+    ):
+        check_arguments(
+            beam_width,
+            embedding_fn,
+            output_layer,
+            length_penalty_weight,
+            coverage_penalty_weight,
+        )
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.beam_width = beam_width
+        self.embedding_fn = embedding_fn
+        self.output_layer = output_layer
+        self.length_penalty_weight = length_penalty_weight
+        self.coverage_penalty_weight = coverage_penalty_weight
+        self.reorder_tensor_arrays = reorder_tensor_arrays
+        self.output_all_scores = output_all_scores
+        self._embed = None
+        self._end_token = None
+        self._start_tokens = None
+
+    @property
+    def batch_size(self):
+        return ops.shape(self._start_tokens)[0]
+
+    @property
+    def output_size(self):
+        scores = (self.beam_width,)
+        if self.output_all_scores:
+            scores = (self.beam_width, self._vocab_size())
+        return BeamSearchDecoderOutput(
+            scores=scores,
+            predicted_ids=(self.beam_width,),
+            parent_ids=(self.beam_width,),
+        )
+
+    @property
+    def output_dtype(self):
+        return BeamSearchDecoderOutput(
+            scores="float32", predicted_ids="int32", parent_ids="int32"
+        )
+
+    @property
+    def tracks_own_finished(self):
+        return True
+
+    @property
+    def weights(self):
+        layers = [self.cell] + (
+            [self.output_layer] if self.output_layer is not None else []
+        )
+        return [w for layer in layers for w in layer.weights]
+
+    def set_weights(self, weights):
+        """Sets the cell's weights, then the output layer's (TFA's order)."""
+        weights = list(weights)
+        count = len(self.cell.weights)
+        self.cell.set_weights(weights[:count])
+        if self.output_layer is not None:
+            self.output_layer.set_weights(weights[count:])
+
+    def _vocab_size(self):
+        size = self.cell.output_size
+        if self.output_layer is not None:
+            size = self.output_layer.compute_output_shape((None, size))[-1]
+        return size
+
+    def initialize(
+        self, embedding, start_tokens=None, end_token=None, initial_state=None
+    ):
+        """Returns `(finished (B, K), start_inputs (B, K, E), state)`."""
+        self._embed = embedding_function(self.embedding_fn, embedding)
+        if start_tokens is None or end_token is None or initial_state is None:
+            raise ValueError(
+                "BeamSearchDecoder needs `start_tokens`, `end_token` and "
+                "`initial_state`."
+            )
+        self._start_tokens = ops.cast(start_tokens, "int32")
+        self._end_token = ops.cast(end_token, "int32")
+        batch_size = ops.shape(self._start_tokens)[0]
+        coverage = None
+        if self.coverage_penalty_weight > 0:
+            if not isinstance(initial_state, AttentionWrapperState):
+                raise ValueError(
+                    "`coverage_penalty_weight` > 0 needs an AttentionWrapper "
+                    f"cell state. Received: {type(initial_state).__name__}"
+                )
+            coverage = self._split(initial_state.alignments)
+        beams = initial_beams(batch_size, self.beam_width, coverage)
+        state = BeamSearchDecoderState(
+            cell_state=map_rows(self._split, initial_state),
+            log_probs=beams["log_probs"],
+            finished=beams["finished"],
+            lengths=beams["lengths"],
+            accumulated_attention_probs=beams.get("coverage", ()),
+        )
+        return beams["finished"], self._start_inputs(), state
+
+    def step(self, time, inputs, state, training=None):
+        """One beam step: `(outputs, next_state, next_inputs, finished)`."""
+        cell_state = map_rows(self._merge, state.cell_state)
+        outputs, cell_state = self.cell(
+            self._merge(inputs), cell_state, training=training
+        )
+        cell_state = keras.tree.pack_sequence_as(
+            state.cell_state, keras.tree.flatten(cell_state)
+        )
+        if self.output_layer is not None:
+            outputs = self.output_layer(outputs)
+        log_probs = ops.log_softmax(ops.cast(outputs, "float32"), axis=-1)
+        beams = {
+            "log_probs": state.log_probs,
+            "finished": state.finished,
+            "lengths": state.lengths,
+        }
+        weights = None
+        if self.coverage_penalty_weight > 0:
+            beams["coverage"] = state.accumulated_attention_probs
+            weights = self._split(cell_state.alignments)
+        beams, chosen = beam_step(
+            beams,
+            self._split(log_probs),
+            weights,
+            self._end_token,
+            self.length_penalty_weight,
+            self.coverage_penalty_weight,
+        )
+        parents = chosen["parent_ids"]
+        cell_state = map_rows(
+            lambda x: self._split(reorder_beams(x, parents)), cell_state
+        )
+        next_state = BeamSearchDecoderState(
+            cell_state=cell_state,
+            log_probs=beams["log_probs"],
+            finished=beams["finished"],
+            lengths=beams["lengths"],
+            accumulated_attention_probs=beams.get("coverage", ()),
+        )
+        scores = chosen["all_scores" if self.output_all_scores else "scores"]
+        output = BeamSearchDecoderOutput(
+            scores=scores,
+            predicted_ids=chosen["token_ids"],
+            parent_ids=parents,
+        )
+        # TFA feeds the start tokens again once every beam has finished.
+        next_inputs = ops.where(
+            ops.all(beams["finished"]),
+            self._start_inputs(),
+            self._embed(chosen["token_ids"]),
+        )
+        return output, next_state, next_inputs, beams["finished"]
+
+    def finalize(self, outputs, final_state, sequence_lengths):
+        """Backtracks the beams; reorders the alignment history.
+
+        `outputs` are time-major `(T, B, K)`, as `dynamic_decode` gives.
+        """
+        del sequence_lengths  # The state's lengths follow the beams.
+        longest = ops.max(final_state.lengths, axis=1)
+        predicted_ids = gather_tree(
+            outputs.predicted_ids, outputs.parent_ids, longest, self._end_token
+        )
+        cell_state = final_state.cell_state
+        if self.reorder_tensor_arrays and has_history(cell_state):
+            history = follow_ancestry(
+                cell_state.alignment_history,
+                outputs.parent_ids,
+                final_state.lengths,
+            )
+            final_state = final_state._replace(
+                cell_state=cell_state._replace(alignment_history=history)
+            )
+        final = FinalBeamSearchDecoderOutput(
+            predicted_ids=predicted_ids, beam_search_decoder_output=outputs
+        )
+        return final, final_state
+
+    def _start_inputs(self):
+        tokens = ops.repeat(self._start_tokens[:, None], self.beam_width, 1)
+        return self._embed(tokens)  # (B, K, E)
+
+    def _merge(self, x):
+        """`(B, K, ...)` -> `(B*K, ...)`."""
+        return ops.reshape(x, (-1,) + tuple(x.shape[2:]))
+
+    def _split(self, x):
+        """`(B*K, ...)` -> `(B, K, ...)`."""
+        return ops.reshape(x, (-1, self.beam_width) + tuple(x.shape[1:]))
+
+
+def check_arguments(
+    beam_width, embedding_fn, output_layer, length_penalty, coverage_penalty
+):
+    """Raises `ValueError` for a bad `BeamSearchDecoder` argument."""
+    if isinstance(beam_width, bool) or not (
+        isinstance(beam_width, int) and beam_width >= 1
+    ):
+        raise ValueError(
+            f"`beam_width` must be an int >= 1. Received: {beam_width!r}"
+        )
+    if embedding_fn is not None and not callable(embedding_fn):
+        raise ValueError(
+            f"`embedding_fn` must be callable or None. Received: "
+            f"{embedding_fn!r}"
+        )
+    if output_layer is not None and not isinstance(
+        output_layer, keras.layers.Layer
+    ):
+        raise ValueError(
+            "`output_layer` must be a Keras layer or None. "
+            f"Received: output_layer={output_layer!r}"
+        )
+    for name, value in [
+        ("length_penalty_weight", length_penalty),
+        ("coverage_penalty_weight", coverage_penalty),
+    ]:
+        if not value >= 0:
+            raise ValueError(f"`{name}` must be >= 0. Received: {value!r}")
+
+
+def embedding_function(embedding_fn, embedding):
+    """`ids -> vectors`: `embedding_fn`, else from `embedding` (TFA's rule)."""
+    if embedding_fn is not None:
+        if embedding is not None:
+            raise ValueError(
+                "Give `embedding_fn` to the constructor or `embedding` to "
+                "the call, not both."
+            )
+        return embedding_fn
+    if embedding is None:
+        raise ValueError(
+            "BeamSearchDecoder needs `embedding` or an `embedding_fn`."
+        )
+    if callable(embedding):
+        return embedding
+    return lambda ids: ops.take(embedding, ids, axis=0)
+
+
+def has_history(cell_state):
+    return isinstance(cell_state, AttentionWrapperState) and not isinstance(
+        cell_state.alignment_history, tuple
+    )
+
+
+def map_rows(fn, cell_state):
+    """`fn` on every leaf with one row per beam; not on the time-major
+    `alignment_history`, which grows by one step per call (TFA's
+    `TensorArray`, which TFA's beam search leaves in place too)."""
+    if isinstance(cell_state, AttentionWrapperState):
+        history = cell_state.alignment_history
+        rows = keras.tree.map_structure(
+            fn, cell_state._replace(alignment_history=())
+        )
+        return rows._replace(alignment_history=history)
+    return keras.tree.map_structure(fn, cell_state)
+
+
+def follow_ancestry(history, parent_ids, lengths):
+    """The alignment history `(T, B*K, Ts)` along each final hypothesis.
+
+    Row `r` of step `t` holds the alignments the beam in slot `r` computed
+    at step `t`, before the step's selection: the parent of the beam that
+    the hypothesis occupies after step `t`. Steps at and after a
+    hypothesis' length keep their rows (TFA's rule for those steps).
+
+    Args:
+        history: float `(T, B*K, Ts)`.
+        parent_ids: int32 `(T, B, K)`.
+        lengths: int32 `(B, K)`, the final lengths.
+
+    Returns:
+        float `(T, B*K, Ts)`.
+    """
+    steps, _, beam_size = parent_ids.shape
+    longest = ops.max(lengths, axis=1)
+    slots = ops.broadcast_to(
+        ops.arange(beam_size, dtype="int32"), ops.shape(parent_ids)
+    )
+    path = gather_tree(slots, parent_ids, longest, -1)  # (T, B, K)
+    parents = ops.take_along_axis(parent_ids, ops.maximum(path, 0), axis=2)
+    alive = ops.arange(steps)[:, None, None] < lengths[None]  # (T, B, K)
+    source = ops.where(alive, parents, slots)
+    grouped = ops.reshape(history, (steps, -1, beam_size, history.shape[-1]))
+    ordered = ops.take_along_axis(grouped, source[..., None], axis=2)
+    return ops.reshape(ordered, ops.shape(history))
