@@ -17,6 +17,7 @@ One log line per request goes to stderr.
 """
 
 import asyncio
+import contextvars
 import dataclasses
 import importlib.resources
 import json
@@ -37,6 +38,8 @@ FIELDS = ("sentences", "beam", "n_best", "length_penalty")
 TRANSLATOR = web.AppKey("translator", object)
 BATCHER = web.AppKey("batcher", RequestBatcher)
 LIMITS = web.AppKey("limits", object)
+# What the log line adds about a request (sentence count, the error).
+NOTE = contextvars.ContextVar("note", default="")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,11 +183,12 @@ def _log_to_stderr():
 async def _guard(request, handler):
     """Turns every failure into a JSON error and logs one line."""
     start = time.perf_counter()
+    NOTE.set("")
     try:
         response = await handler(request)
     except _RequestError as error:
         response = _json_error(error.status, str(error))
-        request["note"] = f" {error}"
+        NOTE.set(f" {error}")
     except web.HTTPException as error:  # aiohttp's own: 404, 405, 413
         response = _json_error(error.status, _http_message(error, request))
     except Exception as error:  # a bug: answer 500, keep serving
@@ -192,7 +196,7 @@ async def _guard(request, handler):
         response = _json_error(500, "internal error; see the server log")
     took = 1000 * (time.perf_counter() - start)
     LOG.info('%s "%s %s" %d %.1f ms%s', request.remote, request.method,
-             request.path, response.status, took, request.get("note", ""))
+             request.path, response.status, took, NOTE.get())
     return response
 
 
@@ -234,7 +238,7 @@ async def _translate(request):
     sentences, beam, n_best, penalty = parse_request(
         body, app[LIMITS], app[TRANSLATOR]
     )
-    request["note"] = f" {len(sentences)} sentences beam {beam}"
+    NOTE.set(f" {len(sentences)} sentences beam {beam}")
     found = await app[BATCHER].translate(sentences, beam, n_best, penalty)
     return web.json_response(
         {"translations": [[_hypothesis(h) for h in hs] for hs in found]}

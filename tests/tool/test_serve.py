@@ -1,0 +1,175 @@
+"""`seq2seq serve` in process: the JSON contract, the bounds, batching,
+failures and logs, over a scripted translator (no model, so fast)."""
+
+import asyncio
+import logging
+import time
+from types import SimpleNamespace
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from serve_support import MALFORMED
+
+from keras_seq2seq import cli
+from keras_seq2seq.nmt.request_batcher import RequestBatcher
+from keras_seq2seq.nmt.serve import make_app
+from keras_seq2seq.nmt.translator import Hypothesis
+
+
+class ReversingTranslator:
+    """Translates a sentence into its reverse, attending to the mirror
+    character; the k-th hypothesis scores -k. Records every call."""
+
+    max_source_length = 40
+    source_tokenizer = SimpleNamespace(encode=list)
+
+    def __init__(self, fail=False, delay=0.0):
+        self.calls = []
+        self.fail = fail
+        self.delay = delay
+
+    def translate(self, sentences, beam=1, n_best=1, length_penalty=0.0):
+        self.calls.append((list(sentences), beam, n_best, length_penalty))
+        time.sleep(self.delay)
+        if self.fail:
+            raise RuntimeError("the model broke")
+        return [[self._hypothesis(s, k) for k in range(n_best)]
+                for s in sentences]
+
+    def _hypothesis(self, sentence, k):
+        n = len(sentence)
+        attention = [[float(j == n - 1 - i) for j in range(n)]
+                     for i in range(n)]
+        return Hypothesis(sentence[::-1], -float(k), list(sentence),
+                          list(sentence[::-1]), attention)
+
+
+def _call(translator, requests, **limits):
+    """Sends `requests` (method, path, json or bytes) concurrently."""
+
+    async def main():
+        app = make_app(translator, **limits)
+        async with TestClient(TestServer(app)) as client:
+
+            async def one(method, path, body):
+                kwargs = {"data": body} if isinstance(body, bytes) else {
+                    "json": body}
+                response = await client.request(method, path, **kwargs)
+                return response.status, await response.json()
+
+            return await asyncio.gather(*(one(*r) for r in requests))
+
+    return asyncio.run(main())
+
+
+def test_translate_returns_n_best_with_tokens_scores_and_attention():
+    body = {"sentences": ["abc", "hello"], "beam": 3, "n_best": 2}
+    [(status, answer)] = _call(ReversingTranslator(), [
+        ("POST", "/translate", body)])
+    assert status == 200
+    translations = answer["translations"]
+    assert [len(hs) for hs in translations] == [2, 2]
+    best = translations[1][0]
+    assert set(best) == {"text", "score", "source_tokens", "target_tokens",
+                         "attention"}
+    assert best["text"] == "olleh"
+    assert [h["score"] for h in translations[0]] == [0.0, -1.0]
+    assert best["source_tokens"] == list("hello")
+    assert best["target_tokens"] == list("olleh")
+    # Rows are target tokens, columns source tokens.
+    assert best["attention"][0] == [0, 0, 0, 0, 1]
+
+
+@pytest.mark.parametrize(
+    "name, body, status", MALFORMED, ids=[m[0] for m in MALFORMED]
+)
+def test_malformed_request_gets_its_4xx_with_a_message(name, body, status):
+    translator = ReversingTranslator()
+    [(got, answer)] = _call(translator, [("POST", "/translate", body)])
+    assert got == status
+    assert isinstance(answer["error"], str) and answer["error"]
+    assert "\n" not in answer["error"]
+    assert translator.calls == []  # rejected before the model
+
+
+def test_unknown_page_and_wrong_method_get_json_errors():
+    answers = _call(ReversingTranslator(), [
+        ("GET", "/nothing", None), ("GET", "/translate", None)])
+    assert [status for status, _ in answers] == [404, 405]
+    assert all("error" in answer for _, answer in answers)
+
+
+def test_concurrent_requests_share_model_calls_and_keep_their_results():
+    translator = ReversingTranslator(delay=0.05)
+    words = [f"w{i:02d}" for i in range(20)]
+    requests = [("POST", "/translate", {"sentences": [w]}) for w in words]
+    answers = _call(translator, requests, batch_wait_ms=50)
+    assert [a["translations"][0][0]["text"] for _, a in answers] == [
+        w[::-1] for w in words]
+    # 20 requests in fewer model calls, each padded to a power of two.
+    assert len(translator.calls) < 10
+    sizes = [len(sentences) for sentences, *_ in translator.calls]
+    assert all(size & (size - 1) == 0 for size in sizes), sizes
+
+
+def test_requests_with_different_search_options_are_not_mixed():
+    translator = ReversingTranslator()
+    requests = [
+        ("POST", "/translate", {"sentences": ["ab"], "beam": 1}),
+        ("POST", "/translate", {"sentences": ["cd"], "beam": 3,
+                                "n_best": 3}),
+    ]
+    answers = _call(translator, requests, batch_wait_ms=50)
+    assert [len(a["translations"][0]) for _, a in answers] == [1, 3]
+    assert sorted(beam for _, beam, _, _ in translator.calls) == [1, 3]
+
+
+def test_a_failing_model_gives_500_and_the_server_keeps_serving():
+    translator = ReversingTranslator(fail=True)
+    answers = _call(translator, [
+        ("POST", "/translate", {"sentences": ["ab"]}),
+        ("GET", "/health", None)])
+    assert answers[0][0] == 500 and "error" in answers[0][1]
+    assert answers[1] == (200, answers[1][1])
+    assert answers[1][1]["status"] == "ok"
+
+
+def test_one_log_line_per_request(caplog):
+    caplog.set_level(logging.INFO, logger="keras_seq2seq.serve")
+    _call(ReversingTranslator(), [
+        ("POST", "/translate", {"sentences": ["ab"]}),
+        ("POST", "/translate", b"{"),
+        ("GET", "/health", None)])
+    lines = [r.getMessage() for r in caplog.records
+             if r.name == "keras_seq2seq.serve"]
+    assert len(lines) == 3
+    assert sorted(line.split('" ')[1][:3] for line in lines) == [
+        "200", "200", "400"]
+
+
+def test_batcher_passes_model_errors_to_every_waiting_request():
+    def translate(sentences, *options):
+        raise ValueError("no")
+
+    batcher = RequestBatcher(translate, wait_ms=20)
+
+    async def main():
+        return await asyncio.gather(
+            batcher.translate(["a"], 1, 1, 0.0),
+            batcher.translate(["b"], 1, 1, 0.0),
+            return_exceptions=True,
+        )
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        batcher.close()
+    assert all(isinstance(r, ValueError) for r in results)
+    assert not batcher._thread.is_alive()
+
+
+def test_serve_with_a_missing_run_says_so_in_one_line(tmp_path, capsys):
+    status = cli.main(["serve", str(tmp_path / "nope")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert len(err) == 1 and err[0].startswith("seq2seq: error:")
