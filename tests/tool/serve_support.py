@@ -1,8 +1,9 @@
 """For the `seq2seq serve` tests: a small trained run, a server process,
-and the listed malformed requests with the status each must get."""
+and (from bench/serve_load.py) the load generator and the listed
+malformed requests with the status each must get."""
 
 import contextlib
-import json
+import importlib.util
 import os
 import re
 import subprocess
@@ -18,36 +19,19 @@ TRAIN_FLAGS = [
     "--target-exact-match", "0",
 ]  # fmt: skip
 
-# (name, body, status): every one must get its 4xx, never a 500 or a 200.
-MALFORMED = [
-    ("empty body", b"", 400),
-    ("not JSON", b"{sentences: [", 400),
-    ("not UTF-8", b'{"sentences": ["\xff\xfe"]}', 400),
-    ("a list, not an object", b'["9/5/18"]', 400),
-    ("no sentences", b'{"beam": 2}', 400),
-    ("sentences not a list", b'{"sentences": "9/5/18"}', 400),
-    ("no sentence", b'{"sentences": []}', 400),
-    ("a sentence not a string", b'{"sentences": [9]}', 400),
-    ("an empty sentence", b'{"sentences": ["  "]}', 400),
-    ("unknown field", b'{"sentences": ["9/5/18"], "beams": 2}', 400),
-    ("beam not an integer", b'{"sentences": ["a"], "beam": "2"}', 400),
-    ("beam a boolean", b'{"sentences": ["a"], "beam": true}', 400),
-    ("beam 0", b'{"sentences": ["a"], "beam": 0}', 422),
-    ("beam too big", b'{"sentences": ["a"], "beam": 1000}', 422),
-    ("n_best above beam", b'{"sentences": ["a"], "beam": 2, "n_best": 3}',
-     422),
-    ("negative length_penalty",
-     b'{"sentences": ["a"], "length_penalty": -1}', 422),
-    ("too many sentences", json.dumps({"sentences": ["a"] * 33}).encode(),
-     422),
-    ("a sentence too long", json.dumps({"sentences": ["9" * 1001]}).encode(),
-     422),
-    ("more tokens than the model reads",
-     json.dumps({"sentences": ["9" * 100]}).encode(), 422),
-    ("nested too deeply", b"[" * 30000 + b"]" * 30000, 400),
-    ("body too large", json.dumps({"sentences": ["a" * 70000]}).encode(),
-     413),
-]  # fmt: skip
+
+def _bench_module():
+    # The load generator and the malformed set live in the benchmark
+    # script, so the test and bench/RESULTS.md measure the same thing.
+    path = Path(__file__).resolve().parents[2] / "bench" / "serve_load.py"
+    spec = importlib.util.spec_from_file_location("serve_load", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+serve_load = _bench_module()
+MALFORMED = serve_load.MALFORMED
 
 
 def train_run(base: Path) -> Path:
