@@ -80,6 +80,9 @@ class AttentionMechanism(keras.layers.Layer):
             # The query depth is known at the first query: the native layer
             # creates its query projection then, as TFA does.
             self.core.build((None, None), tuple(memory.shape))
+        # The wrapper calls `core` directly, never this layer: mark it built
+        # here, or Keras warns that a model holding it has unbuilt state.
+        self.built = True
         self._raw_memory = (memory, memory_mask)
         self._memory = self.core.prepare(memory, value_mask=memory_mask)
 
