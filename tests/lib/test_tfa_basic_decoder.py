@@ -374,9 +374,9 @@ class EncoderDecoder(keras.layers.Layer):
 def test_gru_encoder_and_basic_decoder_get_gradients_to_every_weight():
     rng = np.random.default_rng(0)
     inputs = {
-        "source": rng.integers(0, V, size=(B, 5)).astype("int32"),
-        "target": rng.integers(0, V, size=(B, 4)).astype("int32"),
-        "source_noise": rng.normal(size=(B, 5, E)).astype("float32"),
+        "source": rng.integers(0, V, size=(B, 4)).astype("int32"),
+        "target": rng.integers(0, V, size=(B, 3)).astype("int32"),
+        "source_noise": rng.normal(size=(B, 4, E)).astype("float32"),
     }
     layer = EncoderDecoder()
     noise_grad, grads = gradients(layer, inputs, "source_noise")

@@ -286,7 +286,9 @@ class _Loop:
         if own_lengths is not None:
             next_lengths = ops.cast(own_lengths, "int32")
         else:
-            next_lengths = ops.where(finished, lengths, time + 1)
+            next_lengths = ops.where(
+                finished, lengths, ops.full_like(lengths, time + 1)
+            )
         if self.impute_finished:
             outputs = _zero_where(finished, outputs)
             next_state = _copy_where(finished, state, next_state)
