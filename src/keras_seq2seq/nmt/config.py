@@ -131,11 +131,25 @@ class Config:
     keep_checkpoints: int = _option(5, "step checkpoints kept for averaging")
     bucketing: bool = _option(
         True,
-        "batch pairs of similar length, padded to a multiple of 8 "
-        "(less padding); off pads every batch to the maximum lengths",
+        "batch pairs of similar length (less padding); off: random batches",
     )
-    jit_compile: bool = _option(True, "XLA-compile the training step")
+    fixed_shape: bool = _option(
+        False,
+        "pad every batch to max-source-length / max-target-length + 1 "
+        "(one shape; else each batch to its longest pair, rounded up to 8)",
+    )
+    jit_compile: bool = _option(
+        False,
+        "XLA-compile the training step (compiles once per batch shape; "
+        "no faster on TensorFlow CPU in our measurements)",
+    )
     seed: int = _option(0, "random seed (data order, weights)")
+    devices: int = _option(
+        1,
+        "devices to train on, data parallel (JAX or TensorFlow): each "
+        "batch is split over them; on a CPU-only machine, virtual CPU "
+        "devices (see README, 'Several devices')",
+    )
 
 
 # The built-in corpus: short character sequences learn fast with a small
@@ -145,6 +159,7 @@ DATES_DEFAULTS = dict(
     max_source_length=40,
     max_target_length=10,
     bucketing=False,
+    fixed_shape=True,
     embedding_dim=32,
     encoder_units=64,
     decoder_units=128,
@@ -153,7 +168,7 @@ DATES_DEFAULTS = dict(
     batch_size=64,
     learning_rate=3e-3,
     warmup_steps=100,
-    decay_steps=2500,
+    decay_steps=1000,
     max_minutes=3.0,
     validate_every=250,
     target_exact_match=0.999,

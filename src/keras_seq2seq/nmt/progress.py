@@ -32,20 +32,26 @@ class Progress(keras.callbacks.Callback):
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
         self._start = self._shown = None
-        self._first_step = 0
+        self._first_step = self._period_step = 0
+        self._period_start = None
         self.tokens_per_second = 0.0
 
     def on_train_begin(self, logs=None):
         self._start = time.monotonic()
         self._first_step = int(self.model.optimizer.iterations)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        # tokens/s is measured over the current period, validations apart
+        self._period_start = time.monotonic()
+        self._period_step = int(self.model.optimizer.iterations)
+
     def on_train_batch_end(self, batch, logs=None):
         now = time.monotonic()
         step = int(self.model.optimizer.iterations)
         done = step - self._first_step
         elapsed = max(now - self._start, 1e-9)
-        tokens = sum(self.token_counts[self._first_step : step])
-        self.tokens_per_second = tokens / elapsed
+        tokens = sum(self.token_counts[self._period_step : step])
+        self.tokens_per_second = tokens / max(now - self._period_start, 1e-9)
         if self.deadline is not None and now >= self.deadline:
             self.model.stop_training = True
         if not self.interactive or (self._shown and now - self._shown < 0.5):

@@ -17,6 +17,7 @@ import keras
 from keras_seq2seq.models import Seq2Seq
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import corpus, data, dates, run_folder
+from keras_seq2seq.nmt.devices import distribute, train_step
 from keras_seq2seq.nmt.progress import Progress
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import Tokenizer
@@ -67,27 +68,29 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     """Trains a run; returns its folder. See `nmt.config.Config`."""
     config = config_lib.resolve(file_values, flag_values)
     path = Path(config.runs_dir) / config.name
-    if resume:
-        run, model, state = _resume(path, {**file_values, **flag_values})
-        encoded, dev = _prepare_data(run)
-    else:
-        if (path / "state.json").exists():
-            raise RunError(
-                f"run folder {path} exists; continue it with --resume or "
-                "pick another --name"
+    # The model is built (or loaded) and trained on `devices` devices.
+    with distribute(config.devices):
+        if resume:
+            run, model, state = _resume(path, {**file_values, **flag_values})
+            encoded, dev = _prepare_data(run)
+        else:
+            if (path / "state.json").exists():
+                raise RunError(
+                    f"run folder {path} exists; continue it with --resume "
+                    "or pick another --name"
+                )
+            run, encoded, dev = _new_run(config, path)
+            model = build_model(
+                run.config, run.source.vocab_size, run.target.vocab_size
             )
-        run, encoded, dev = _new_run(config, path)
-        model = build_model(
-            run.config, run.source.vocab_size, run.target.vocab_size
-        )
-        state = {
-            "step": 0,
-            "seconds": 0.0,
-            "best": None,
-            "bad_validations": 0,
-            "metrics": [],
-        }
-    _fit(run, model, encoded, dev, state)
+            state = {
+                "step": 0,
+                "seconds": 0.0,
+                "best": None,
+                "bad_validations": 0,
+                "metrics": [],
+            }
+        _fit(run, model, encoded, dev, state)
     return path
 
 
@@ -159,8 +162,8 @@ def _batches(encoded, config, start_step, token_counts):
     args = (config.batch_size, config.bucketing, config.seed)
     per_epoch = len(data.epoch_batches(encoded, *args, 0))
     epoch, offset = divmod(start_step, per_epoch)
-    widths = None  # bucketing: each batch as wide as its longest pair
-    if not config.bucketing:  # one shape: one compilation
+    widths = None  # each batch as wide as its longest pair
+    if config.fixed_shape:  # one shape: one compilation
         widths = (config.max_source_length, config.max_target_length + 1)
     while True:
         for indices in data.epoch_batches(encoded, *args, epoch)[offset:]:
@@ -195,7 +198,7 @@ def _fit(run, model, encoded, dev, state):
         losses = []
         for batch in range(config.validate_every):
             x, y = next(batches)
-            logs = model.train_on_batch(x, y, return_dict=True)
+            logs = train_step(model, x, y)  # split over the devices
             losses.append(float(logs["loss"]))
             logs = {"loss": sum(losses) / len(losses)}
             callbacks.on_train_batch_end(batch, logs)

@@ -22,7 +22,10 @@ from keras_seq2seq.nmt import run_folder
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import PAD_ID
 
-SHAPE_STEP = 8  # sources are padded to a multiple: fewer compiled shapes
+# A compiled search is compiled once per input shape, which costs far more
+# than a few padded positions: every batch has `batch_size` rows and a
+# width from this short list (or `max_source_length`).
+WIDTHS = (16, 32, 64, 128, 256, 512)
 
 
 @dataclasses.dataclass
@@ -136,11 +139,15 @@ class Translator:
 
     def _translate_batch(self, batch, beam, n_best, length_penalty):
         longest = max(1, max(len(ids) for ids, _ in batch))
-        width = -(-longest // SHAPE_STEP) * SHAPE_STEP
-        source = np.full((len(batch), width), PAD_ID, dtype="int32")
+        fitting = [w for w in WIDTHS if w >= longest]
+        limit = max(self.max_source_length, longest)
+        width = min(fitting[0] if fitting else longest, limit)
+        rows = max(self.batch_size, len(batch))
+        source = np.full((rows, width), PAD_ID, dtype="int32")
         for row, (ids, _) in enumerate(batch):
             source[row, : len(ids)] = ids
-        max_length = min(self.max_target_length, 2 * longest + 10) + 1
+        source[len(batch) :, 0] = self.model.eos_id  # filler rows: one token
+        max_length = min(self.max_target_length, 2 * width + 10) + 1
         if beam == 1:
             out = self.model.generate(source, max_length=max_length)
             out = {
