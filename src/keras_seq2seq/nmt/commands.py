@@ -83,8 +83,8 @@ def translate(args) -> int:
 
 
 def evaluate(args) -> int:
-    pairs = read_pairs(args.data, args.columns, args.reverse)
     translator = Translator.load(args.run, args.model)
+    pairs = read_pairs(args.data, args.columns, args.reverse)
     start = time.perf_counter()
     found = translator.translate(
         [source for source, _ in pairs],

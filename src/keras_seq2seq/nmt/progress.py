@@ -38,16 +38,20 @@ class Progress(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._start = time.monotonic()
-        self._first_step = int(self.model.optimizer.iterations)
+        self._first_step = int(
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
         # tokens/s is measured over the current period, validations apart
         self._period_start = time.monotonic()
-        self._period_step = int(self.model.optimizer.iterations)
+        self._period_step = int(
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         now = time.monotonic()
-        step = int(self.model.optimizer.iterations)
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         done = step - self._first_step
         elapsed = max(now - self._start, 1e-9)
         tokens = sum(self.token_counts[self._period_step : step])

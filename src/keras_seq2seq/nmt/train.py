@@ -56,6 +56,10 @@ def build_model(config, source_vocab_size, target_vocab_size) -> Seq2Seq:
     )
     # Only XLA (TensorFlow, JAX) gains from compiling; torch stays eager.
     jit = config.jit_compile and keras.backend.backend() != "torch"
+    if config.devices > 1:
+        # Data parallel: a sharded JAX step without jit runs op by op (10x
+        # slower); TensorFlow's XLA step fails under MirroredStrategy.
+        jit = keras.backend.backend() == "jax"
     model.compile(
         optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clip_norm),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -132,14 +136,18 @@ def _new_run(config, path):
 def _resume(path, overrides):
     run = run_folder.open_run(path)
     state = run_folder.read_state(path)
+    for leftover in path.rglob(".tmp-*"):  # writes cut short by a kill
+        leftover.unlink()
     for key, value in overrides.items():
         if key in RESUMABLE_KEYS:
             setattr(run.config, key, config_lib.coerce(key, value))
     model = run_folder.load_model(latest_checkpoint(path, state), compile=True)
     run_folder.check_vocabularies(model, run.source, run.target)
-    if int(model.optimizer.iterations) != state["step"]:
+    # convert_to_numpy: int() fails on a variable mirrored over devices.
+    step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    if step != state["step"]:
         raise RunError(
-            f"checkpoint step {int(model.optimizer.iterations)} does not "
+            f"checkpoint step {step} does not "
             f"match state.json step {state['step']}; the run is damaged"
         )
     return run, model, state

@@ -64,7 +64,7 @@ class Validator(keras.callbacks.Callback):
         elapsed = time.monotonic() - self._start  # validations included
         self.state["seconds"] = self._seconds_before + elapsed
         config = self.run.config
-        step = int(self.model.optimizer.iterations)
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
         scores = self._score()
         key = config.best_metric
         best = self.state["best"] is None or scores[key] > self.state["best"]

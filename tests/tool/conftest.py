@@ -1,0 +1,53 @@
+"""Shared tool-test set-up: small real corpora and one tiny trained run.
+
+The corpora are a few hundred pairs of `../shared/data/tatoeba-eng-spa`;
+the model is tiny and trains a few steps, so every command runs for real
+in seconds (its translations are poor, and no test relies on them being
+good).
+"""
+
+import itertools
+
+import pytest
+
+from keras_seq2seq.cli import main
+from shared_data import DATA
+
+TATOEBA = DATA / "tatoeba-eng-spa"
+TINY = [
+    "--embedding-dim", "8", "--encoder-units", "8", "--decoder-units", "16",
+    "--attention-units", "8", "--attention-layer-size", "16",
+    "--batch-size", "16", "--validation-size", "12", "--warmup-steps", "1",
+]  # fmt: skip
+
+
+def head_pairs(name, count, skip=0):
+    """`count` lines of a shared corpus file, after `skip` lines."""
+    with open(TATOEBA / name, encoding="utf-8") as lines:
+        return list(itertools.islice(lines, skip, skip + count))
+
+
+@pytest.fixture(scope="session")
+def corpus(tmp_path_factory):
+    """Small TSV train/dev/test files (real Tatoeba lines)."""
+    folder = tmp_path_factory.mktemp("corpus")
+    # Every 200th line: short and long sentences, not only "Go."
+    lines = head_pairs("train.tsv", 60000)[::200]
+    (folder / "train.tsv").write_text("".join(lines), encoding="utf-8")
+    for name in ("dev.tsv", "test.tsv"):
+        text = "".join(head_pairs(name, 12))
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_run(corpus, tmp_path_factory):
+    """A run trained for 4 steps on the TSV corpus (sentencepiece)."""
+    runs = tmp_path_factory.mktemp("runs")
+    code = main([
+        "train", "--data", str(corpus / "train.tsv"), "--runs-dir",
+        str(runs), "--name", "tsv", "--vocab-size", "120",
+        "--max-steps", "4", "--validate-every", "2", *TINY,
+    ])  # fmt: skip
+    assert code == 0
+    return runs / "tsv"

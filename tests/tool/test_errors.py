@@ -1,0 +1,244 @@
+"""Every expected failure: one `seq2seq: error:` line, exit 1, no traceback.
+
+Usage errors (unknown options, values outside a flag's choices) exit 2
+through argparse. Nothing half-written is left behind.
+"""
+
+import shutil
+
+import keras
+import pytest
+import yaml
+
+from keras_seq2seq.cli import main
+
+ERROR = "seq2seq: error: "
+
+
+def _fails_with(capsys, argv, *words, code=1):
+    assert main(argv) == code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(ERROR), err
+    assert "Traceback" not in err[0]
+    for word in words:
+        assert word in err[0], err
+    return err[0]
+
+
+def _train(tmp_path, data, *extra):
+    return [
+        "train",
+        "--data",
+        *map(str, data),
+        "--runs-dir",
+        str(tmp_path / "runs"),
+        "--name",
+        "bad",
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (None, ("not found",)),
+        (b"", ("empty",)),
+        (b"\n  \n", ("empty",)),
+        (b"Go.\tVe.\nno tab here\n", ("line 2", "no tab")),
+        (b"Go.\tVe.\nHi.\t \n", ("line 2", "empty target")),
+        (b"\tVe.\n", ("line 1", "empty source")),
+        (b"Go.\tVe.\n\xff\xfe bad\tmal\n", ("line 2", "not UTF-8")),
+    ],
+    ids=[
+        "missing",
+        "empty",
+        "blank",
+        "no-tab",
+        "empty-target",
+        "empty-source",
+        "not-utf8",
+    ],
+)
+def test_bad_corpus_is_one_line_and_writes_nothing(
+    tmp_path, capsys, content, words
+):
+    path = tmp_path / "train.tsv"
+    if content is not None:
+        path.write_bytes(content)
+    _fails_with(capsys, _train(tmp_path, [path]), str(path), *words)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_misaligned_file_pair(tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("one\ntwo\n")
+    (tmp_path / "b.txt").write_text("uno\n")
+    argv = _train(tmp_path, [tmp_path / "a.txt", tmp_path / "b.txt"])
+    _fails_with(capsys, argv, "aligned")
+
+
+def test_columns_beyond_the_line(tmp_path, capsys):
+    (tmp_path / "t.tsv").write_text("Go.\tVe.\n")
+    argv = _train(tmp_path, [tmp_path / "t.tsv"], "--columns", "0", "2")
+    _fails_with(capsys, argv, "line 1", "columns")
+
+
+def test_missing_run_folder(tmp_path, capsys):
+    _fails_with(
+        capsys, ["translate", str(tmp_path / "nope"), "Go."], "not found"
+    )
+
+
+def test_folder_that_is_not_a_run(tmp_path, capsys):
+    _fails_with(
+        capsys,
+        ["evaluate", str(tmp_path), "--data", "x.tsv"],
+        "not a run folder",
+    )
+
+
+@pytest.fixture
+def broken_run(trained_run, tmp_path):
+    """A writable copy of the trained run."""
+    return shutil.copytree(trained_run, tmp_path / "copy")
+
+
+def test_corrupt_model_file(broken_run, capsys):
+    model = broken_run / "model.keras"
+    model.write_bytes(model.read_bytes()[:1000])  # a cut-off write
+    _fails_with(capsys, ["translate", str(broken_run), "Go."], "corrupt")
+
+
+def test_missing_model_file(broken_run, capsys):
+    (broken_run / "model.keras").unlink()
+    _fails_with(capsys, ["plot", str(broken_run), "Go."], "no model file")
+
+
+def test_model_of_another_kind(broken_run, capsys):
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    other.save(broken_run / "model.keras")
+    _fails_with(
+        capsys,
+        ["translate", str(broken_run), "Go."],
+        "not a keras_seq2seq Seq2Seq",
+    )
+
+
+def test_config_from_a_newer_tool(broken_run, capsys):
+    path = broken_run / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["decoder_dropout"] = 0.1
+    path.write_text(yaml.safe_dump(config))
+    _fails_with(
+        capsys, ["translate", str(broken_run), "Go."], "decoder_dropout"
+    )
+
+
+def test_vocabulary_of_another_model(broken_run, capsys):
+    path = broken_run / "config.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["tokenizer"] = "char"
+    path.write_text(yaml.safe_dump(config))
+    for side in ("source", "target"):
+        (broken_run / f"{side}.chars.json").write_text(
+            '{"pieces": ["<pad>", "<s>", "</s>", "<unk>", "a", "b"]}'
+        )
+    _fails_with(
+        capsys, ["translate", str(broken_run), "Go."], "vocabulary", "expects"
+    )
+
+
+def test_missing_vocabulary(broken_run, capsys):
+    (broken_run / "target.spm").unlink()
+    _fails_with(
+        capsys, ["translate", str(broken_run), "Go."], "target vocabulary"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--no-such-option"],
+        ["train", "--cell", "transformer"],
+        ["train", "--batch-size", "many"],
+        ["translate"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_bad_option_values(trained_run, tmp_path, capsys):
+    run = str(trained_run)
+    _fails_with(capsys, ["translate", run, "--beam", "0", "Go."], "beam")
+    _fails_with(
+        capsys,
+        ["translate", run, "--beam", "2", "--n-best", "3", "Go."],
+        "n-best",
+    )
+    _fails_with(
+        capsys,
+        ["train", "--batch-size", "0", "--runs-dir", str(tmp_path)],
+        "batch_size",
+    )
+    _fails_with(
+        capsys,
+        ["plot", run, "Go.", "--output", str(tmp_path / "map.jpg")],
+        ".png",
+    )
+
+
+def test_unknown_config_key_names_the_nearest(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text("batchsize: 32\n")
+    _fails_with(
+        capsys,
+        ["train", "--config", str(path), "--runs-dir", str(tmp_path)],
+        "batchsize",
+        "batch_size",
+    )
+    path.write_text("- a list\n")
+    _fails_with(capsys, ["train", "--config", str(path)], "mapping")
+    path.write_text("learning_rate: fast\n")
+    _fails_with(capsys, ["train", "--config", str(path)], "learning_rate")
+
+
+def test_existing_run_needs_resume(trained_run, capsys):
+    argv = [
+        "train",
+        "--runs-dir",
+        str(trained_run.parent),
+        "--name",
+        trained_run.name,
+        "--data",
+        "whatever.tsv",
+    ]
+    _fails_with(capsys, argv, "--resume")
+
+
+def test_resume_without_a_run(tmp_path, capsys):
+    _fails_with(
+        capsys, ["train", "--resume", "--runs-dir", str(tmp_path)], "not found"
+    )
+
+
+def test_too_long_input_is_truncated_with_a_warning(trained_run, capsys):
+    limit = 80  # the run's max_source_length (the default)
+    long_sentence = " ".join(["the cat is here"] * limit)
+    assert main(["translate", str(trained_run), long_sentence, "Go."]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 2
+    [warning] = captured.err.strip().splitlines()
+    assert warning.startswith("seq2seq: warning: input 1 ")
+    assert f"first {limit}" in warning
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    from keras_seq2seq.nmt.run_error import RunError
+
+    with pytest.raises(RunError, match="not found"):
+        main(["translate", str(tmp_path / "nope"), "Go.", "--debug"])

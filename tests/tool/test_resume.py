@@ -1,0 +1,120 @@
+"""Checkpoints are atomic, and `--resume` continues a killed run exactly.
+
+The training process is killed with SIGKILL (no clean-up runs) once it has
+written two checkpoints; `--resume` must go on from the newest complete
+one with its step counter and optimizer state.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import TINY
+from keras_seq2seq.cli import main
+from keras_seq2seq.nmt import run_folder
+
+
+def _state(run):
+    try:
+        return json.loads((run / "state.json").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def test_resume_after_sigkill_keeps_step_and_optimizer_state(corpus, tmp_path):
+    argv = [
+        "train",
+        "--data",
+        str(corpus / "train.tsv"),
+        "--runs-dir",
+        str(tmp_path),
+        "--name",
+        "killed",
+        "--tokenizer",
+        "char",
+        "--max-steps",
+        "100000",
+        "--validate-every",
+        "2",
+        *TINY,
+    ]
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_seq2seq.cli", *argv],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=environment,
+    )
+    run = tmp_path / "killed"
+    try:
+        deadline = time.monotonic() + 240
+        while (_state(run) or {}).get("step", 0) < 4:
+            assert process.poll() is None, "training ended early"
+            assert time.monotonic() < deadline, "no checkpoint in time"
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    killed_at = _state(run)["step"]
+    checkpoint = run / "checkpoints" / _state(run)["checkpoint"]
+    saved = run_folder.load_model(checkpoint, compile=True)
+    assert int(saved.optimizer.iterations) == killed_at
+    moments = [
+        v
+        for v in saved.optimizer.variables
+        if "momentum" in v.path or "velocity" in v.path
+    ]
+    assert moments and all(
+        np.any(keras.ops.convert_to_numpy(v) != 0) for v in moments
+    )  # a fresh optimizer's moments are all zero
+
+    code = main(
+        [
+            "train",
+            "--resume",
+            "--runs-dir",
+            str(tmp_path),
+            "--name",
+            "killed",
+            "--max-steps",
+            str(killed_at + 2),
+        ]
+    )
+    assert code == 0
+    state = _state(run)
+    assert state["step"] == killed_at + 2
+    steps = [row["step"] for row in state["metrics"]]
+    assert steps == list(range(2, killed_at + 3, 2))  # no gap, no repeat
+    resumed = run_folder.load_model(
+        run_folder.checkpoints(run)[-1], compile=True
+    )
+    assert int(resumed.optimizer.iterations) == killed_at + 2
+    assert not list(run.rglob(".tmp-*"))  # leftovers of the kill removed
+
+
+def test_checkpoint_write_that_dies_leaves_the_old_file(
+    trained_run, tmp_path, monkeypatch
+):
+    model = run_folder.load_model(trained_run / "model.keras")
+    target = tmp_path / "model.keras"
+    run_folder.save_model(model, target)
+    before = target.read_bytes()
+
+    def dying_save(self, filepath, *args, **kwargs):
+        with open(filepath, "wb") as half:
+            half.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt  # the process dies mid-write
+
+    monkeypatch.setattr(keras.Model, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        run_folder.save_model(model, target)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+    assert isinstance(run_folder.load_model(target), keras.Model)
