@@ -152,9 +152,18 @@ async def check_malformed(url, cases=MALFORMED):
 def start_server(run):
     """Starts `seq2seq serve RUN --port 0`; returns `(process, url)`."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "keras_seq2seq.cli", "serve", str(run),
-         "--port", "0"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "keras_seq2seq.cli",
+            "serve",
+            str(run),
+            "--port",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     for line in process.stderr:
@@ -183,8 +192,12 @@ def main(argv=None):
     parser.add_argument("--sentences", help="file of sentences to send")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="rounds of --requests; the first is cold")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of --requests; the first is cold",
+    )
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args(argv)
     if not (args.run or args.url) or not (args.run or args.sentences):
@@ -196,7 +209,8 @@ def main(argv=None):
         rounds = [f"round {i + 1}" for i in range(args.rounds)]
         for name in rounds:
             results[name] = asyncio.run(
-                run_load(url, sentences, args.requests, args.clients))
+                run_load(url, sentences, args.requests, args.clients)
+            )
             _print_round(name, results[name])
         checks = asyncio.run(check_malformed(url))
         results["malformed"] = [
@@ -204,8 +218,10 @@ def main(argv=None):
             for n, e, s, m in checks
         ]
         wrong = [c for c in checks if c[1] != c[2]]
-        print(f"malformed: {len(checks) - len(wrong)}/{len(checks)} got "
-              f"their 4xx" + "".join(f"\n  WRONG {c}" for c in wrong))
+        print(
+            f"malformed: {len(checks) - len(wrong)}/{len(checks)} got "
+            f"their 4xx" + "".join(f"\n  WRONG {c}" for c in wrong)
+        )
     finally:
         if process is not None:
             process.terminate()
@@ -214,17 +230,21 @@ def main(argv=None):
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     failed = wrong or any(
         r.get("error_count") or r.get("lost") or r.get("mismatched")
-        for k, r in results.items() if k in rounds)
+        for k, r in results.items()
+        if k in rounds
+    )
     return 1 if failed else 0
 
 
 def _print_round(name, r):
-    print(f"{name}: {r['requests']} requests, {r['clients']} clients: "
-          f"{r['ok']} ok, {r['error_count']} errors, {r['lost']} lost, "
-          f"{r['mismatched']} mismatched; {r['wall_s']} s, "
-          f"{r['requests_per_s']} req/s; latency ms p50 {r.get('p50_ms')} "
-          f"p90 {r.get('p90_ms')} p99 {r.get('p99_ms')} max "
-          f"{r.get('max_ms')}")
+    print(
+        f"{name}: {r['requests']} requests, {r['clients']} clients: "
+        f"{r['ok']} ok, {r['error_count']} errors, {r['lost']} lost, "
+        f"{r['mismatched']} mismatched; {r['wall_s']} s, "
+        f"{r['requests_per_s']} req/s; latency ms p50 {r.get('p50_ms')} "
+        f"p90 {r.get('p90_ms')} p99 {r.get('p99_ms')} max "
+        f"{r.get('max_ms')}"
+    )
 
 
 def _meta(args):

@@ -40,9 +40,18 @@ def train_run(base: Path) -> Path:
     if (run / "model.keras").exists():
         return run
     done = subprocess.run(
-        [sys.executable, "-m", "keras_seq2seq.cli", "train", "--runs-dir",
-         str(base / "runs"), *TRAIN_FLAGS],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "keras_seq2seq.cli",
+            "train",
+            "--runs-dir",
+            str(base / "runs"),
+            *TRAIN_FLAGS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -57,9 +66,19 @@ def server(run: Path, *flags: str):
     server gets SIGTERM on exit and must stop cleanly.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", "keras_seq2seq.cli", "serve", str(run),
-         "--port", "0", *flags],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        [
+            sys.executable,
+            "-m",
+            "keras_seq2seq.cli",
+            "serve",
+            str(run),
+            "--port",
+            "0",
+            *flags,
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     lines: list[str] = []

@@ -32,7 +32,11 @@ def _train(count):
     import keras
 
     from keras_seq2seq.models import Seq2Seq
-    from keras_seq2seq.nmt.devices import distribute, variable_devices
+    from keras_seq2seq.nmt.devices import (
+        distribute,
+        train_step,
+        variable_devices,
+    )
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
@@ -43,29 +47,31 @@ def _train(count):
     target_in = np.concatenate([np.ones((n, 1), int), source], axis=1)
     target_out = np.concatenate([source, np.zeros((n, 1), int)], axis=1)
     target_out[np.arange(n), lengths] = 2  # EOS after the copy
-    losses, means = [], [0.0]
-
-    def on_batch(batch, logs):
-        # Keras logs the epoch's running mean; this recovers the step's loss.
-        losses.append((batch + 1) * logs["loss"] - batch * means[-1])
-        means.append(logs["loss"])
-
-    record = keras.callbacks.LambdaCallback(on_train_batch_end=on_batch)
+    source, target_in, target_out = (
+        a.astype("int32") for a in (source, target_in, target_out)
+    )
     with distribute(count):
         model = Seq2Seq(
-            12, 12, embedding_dim=8, encoder_units=8, decoder_units=16,
-            attention_units=8, attention_layer_size=16,
+            12,
+            12,
+            embedding_dim=8,
+            encoder_units=8,
+            decoder_units=16,
+            attention_units=8,
+            attention_layer_size=16,
         )
         model.compile(
             optimizer=keras.optimizers.Adam(1e-2),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         )
-        model.fit(
-            (source.astype("int32"), target_in.astype("int32")),
-            target_out.astype("int32"),
-            batch_size=GLOBAL_BATCH, epochs=STEPS * GLOBAL_BATCH // n,
-            shuffle=False, verbose=0, callbacks=[record],
-        )
+        losses = []  # the tool's own step: `seq2seq train --devices N`
+        for step in range(STEPS):  # 3 passes over 4 batches, in order
+            start = step * GLOBAL_BATCH % n
+            rows = slice(start, start + GLOBAL_BATCH)
+            logs = train_step(
+                model, (source[rows], target_in[rows]), target_out[rows]
+            )
+            losses.append(logs["loss"])
     devices = [sorted(variable_devices(v)) for v in model.trainable_variables]
     return {"losses": [float(x) for x in losses], "devices": devices}
 
@@ -80,7 +86,10 @@ def _main():
 def _run(backend):
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
-        [sys.executable, __file__], env=env, capture_output=True, text=True,
+        [sys.executable, __file__],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -103,16 +112,20 @@ def test_two_devices_follow_the_one_device_loss_curve(backend):
 def test_torch_is_refused_with_one_line():
     code = (
         "from keras_seq2seq.nmt.devices import distribute\n"
+        "from keras_seq2seq.nmt.run_error import RunError\n"
         "try:\n"
         "    with distribute(2):\n"
         "        pass\n"
-        "except ValueError as e:\n"
+        "except RunError as e:\n"
         "    print(e)\n"
     )
     env = {**os.environ, "KERAS_BACKEND": "torch"}
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True,
-        text=True, timeout=120,
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and "KERAS_BACKEND=jax or tensorflow" in lines[0]
@@ -122,17 +135,21 @@ def test_more_devices_than_exist_is_refused(tmp_path):
     code = (
         "import keras\n"
         "from keras_seq2seq.nmt.devices import distribute\n"
+        "from keras_seq2seq.nmt.run_error import RunError\n"
         "keras.ops.ones(1)  # the runtime starts with its real devices\n"
         "try:\n"
         "    with distribute(64):\n"
         "        pass\n"
-        "except ValueError as e:\n"
+        "except RunError as e:\n"
         "    print(e)\n"
     )
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     done = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True,
-        text=True, timeout=120,
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1 and "more devices than" in lines[0], done.stderr

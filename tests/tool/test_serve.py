@@ -33,15 +33,22 @@ class ReversingTranslator:
         time.sleep(self.delay)
         if self.fail:
             raise RuntimeError("the model broke")
-        return [[self._hypothesis(s, k) for k in range(n_best)]
-                for s in sentences]
+        return [
+            [self._hypothesis(s, k) for k in range(n_best)] for s in sentences
+        ]
 
     def _hypothesis(self, sentence, k):
         n = len(sentence)
-        attention = [[float(j == n - 1 - i) for j in range(n)]
-                     for i in range(n)]
-        return Hypothesis(sentence[::-1], -float(k), list(sentence),
-                          list(sentence[::-1]), attention)
+        attention = [
+            [float(j == n - 1 - i) for j in range(n)] for i in range(n)
+        ]
+        return Hypothesis(
+            sentence[::-1],
+            -float(k),
+            list(sentence),
+            list(sentence[::-1]),
+            attention,
+        )
 
 
 def _call(translator, requests, **limits):
@@ -52,8 +59,11 @@ def _call(translator, requests, **limits):
         async with TestClient(TestServer(app)) as client:
 
             async def one(method, path, body):
-                kwargs = {"data": body} if isinstance(body, bytes) else {
-                    "json": body}
+                kwargs = (
+                    {"data": body}
+                    if isinstance(body, bytes)
+                    else {"json": body}
+                )
                 response = await client.request(method, path, **kwargs)
                 return response.status, await response.json()
 
@@ -64,14 +74,20 @@ def _call(translator, requests, **limits):
 
 def test_translate_returns_n_best_with_tokens_scores_and_attention():
     body = {"sentences": ["abc", "hello"], "beam": 3, "n_best": 2}
-    [(status, answer)] = _call(ReversingTranslator(), [
-        ("POST", "/translate", body)])
+    [(status, answer)] = _call(
+        ReversingTranslator(), [("POST", "/translate", body)]
+    )
     assert status == 200
     translations = answer["translations"]
     assert [len(hs) for hs in translations] == [2, 2]
     best = translations[1][0]
-    assert set(best) == {"text", "score", "source_tokens", "target_tokens",
-                         "attention"}
+    assert set(best) == {
+        "text",
+        "score",
+        "source_tokens",
+        "target_tokens",
+        "attention",
+    }
     assert best["text"] == "olleh"
     assert [h["score"] for h in translations[0]] == [0.0, -1.0]
     assert best["source_tokens"] == list("hello")
@@ -93,8 +109,10 @@ def test_malformed_request_gets_its_4xx_with_a_message(name, body, status):
 
 
 def test_unknown_page_and_wrong_method_get_json_errors():
-    answers = _call(ReversingTranslator(), [
-        ("GET", "/nothing", None), ("GET", "/translate", None)])
+    answers = _call(
+        ReversingTranslator(),
+        [("GET", "/nothing", None), ("GET", "/translate", None)],
+    )
     assert [status for status, _ in answers] == [404, 405]
     assert all("error" in answer for _, answer in answers)
 
@@ -105,7 +123,8 @@ def test_concurrent_requests_share_model_calls_and_keep_their_results():
     requests = [("POST", "/translate", {"sentences": [w]}) for w in words]
     answers = _call(translator, requests, batch_wait_ms=50)
     assert [a["translations"][0][0]["text"] for _, a in answers] == [
-        w[::-1] for w in words]
+        w[::-1] for w in words
+    ]
     # 20 requests in fewer model calls, each padded to a power of two.
     assert len(translator.calls) < 10
     sizes = [len(sentences) for sentences, *_ in translator.calls]
@@ -116,8 +135,7 @@ def test_requests_with_different_search_options_are_not_mixed():
     translator = ReversingTranslator()
     requests = [
         ("POST", "/translate", {"sentences": ["ab"], "beam": 1}),
-        ("POST", "/translate", {"sentences": ["cd"], "beam": 3,
-                                "n_best": 3}),
+        ("POST", "/translate", {"sentences": ["cd"], "beam": 3, "n_best": 3}),
     ]
     answers = _call(translator, requests, batch_wait_ms=50)
     assert [len(a["translations"][0]) for _, a in answers] == [1, 3]
@@ -126,9 +144,13 @@ def test_requests_with_different_search_options_are_not_mixed():
 
 def test_a_failing_model_gives_500_and_the_server_keeps_serving():
     translator = ReversingTranslator(fail=True)
-    answers = _call(translator, [
-        ("POST", "/translate", {"sentences": ["ab"]}),
-        ("GET", "/health", None)])
+    answers = _call(
+        translator,
+        [
+            ("POST", "/translate", {"sentences": ["ab"]}),
+            ("GET", "/health", None),
+        ],
+    )
     assert answers[0][0] == 500 and "error" in answers[0][1]
     assert answers[1] == (200, answers[1][1])
     assert answers[1][1]["status"] == "ok"
@@ -136,15 +158,25 @@ def test_a_failing_model_gives_500_and_the_server_keeps_serving():
 
 def test_one_log_line_per_request(caplog):
     caplog.set_level(logging.INFO, logger="keras_seq2seq.serve")
-    _call(ReversingTranslator(), [
-        ("POST", "/translate", {"sentences": ["ab"]}),
-        ("POST", "/translate", b"{"),
-        ("GET", "/health", None)])
-    lines = [r.getMessage() for r in caplog.records
-             if r.name == "keras_seq2seq.serve"]
+    _call(
+        ReversingTranslator(),
+        [
+            ("POST", "/translate", {"sentences": ["ab"]}),
+            ("POST", "/translate", b"{"),
+            ("GET", "/health", None),
+        ],
+    )
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "keras_seq2seq.serve"
+    ]
     assert len(lines) == 3
     assert sorted(line.split('" ')[1][:3] for line in lines) == [
-        "200", "200", "400"]
+        "200",
+        "200",
+        "400",
+    ]
 
 
 def test_batcher_passes_model_errors_to_every_waiting_request():

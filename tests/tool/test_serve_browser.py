@@ -72,21 +72,28 @@ def test_page_shows_translations_and_heat_map(tmp_path_factory):
         with server(run) as (url, log):
             driver.get(url)
             driver.find_element(By.ID, "source").send_keys(
-                "saturday 9 may 2018")
+                "saturday 9 may 2018"
+            )
             for name, value in (("beam", "3"), ("nbest", "3")):
                 field = driver.find_element(By.ID, name)
                 field.clear()
                 field.send_keys(value)
             driver.find_element(By.ID, "go").click()
             WebDriverWait(driver, 60).until(
-                lambda d: d.find_elements(By.CSS_SELECTOR, ".nbest .text")
-                or d.find_element(By.ID, "error").text
+                lambda d: (
+                    d.find_elements(By.CSS_SELECTOR, ".nbest .text")
+                    or d.find_element(By.ID, "error").text
+                )
             )
             assert driver.find_element(By.ID, "error").text == ""
-            texts = [e.text for e in driver.find_elements(
-                By.CSS_SELECTOR, ".nbest .text")]
-            scores = [e.text for e in driver.find_elements(
-                By.CSS_SELECTOR, ".nbest .score")]
+            texts = [
+                e.text
+                for e in driver.find_elements(By.CSS_SELECTOR, ".nbest .text")
+            ]
+            scores = [
+                e.text
+                for e in driver.find_elements(By.CSS_SELECTOR, ".nbest .score")
+            ]
             canvas = driver.find_element(By.CSS_SELECTOR, "canvas.heatmap")
             rows = int(canvas.get_attribute("data-rows"))
             columns = int(canvas.get_attribute("data-columns"))

@@ -24,20 +24,35 @@ def test_thousand_requests_from_fifty_clients_all_answered(
     run = train_run(tmp_path_factory.getbasetemp())
     sentences = serve_load.read_sentences(run, None)
     with server(run) as (url, log):
-        result = asyncio.run(serve_load.run_load(
-            url, sentences, REQUESTS, CLIENTS, timeout=TIMEOUT_S))
+        result = asyncio.run(
+            serve_load.run_load(
+                url, sentences, REQUESTS, CLIENTS, timeout=TIMEOUT_S
+            )
+        )
         malformed = asyncio.run(serve_load.check_malformed(url))
         with urllib.request.urlopen(url + "health") as response:
             health = json.load(response)
-    print({k: result[k] for k in ("wall_s", "requests_per_s", "p50_ms",
-                                  "p90_ms", "p99_ms", "max_ms")})
+    print(
+        {
+            k: result[k]
+            for k in (
+                "wall_s",
+                "requests_per_s",
+                "p50_ms",
+                "p90_ms",
+                "p99_ms",
+                "max_ms",
+            )
+        }
+    )
     assert result["errors"] == []
     assert result["lost"] == 0 and result["mismatched"] == 0
     assert result["ok"] == REQUESTS
     # Concurrent requests were batched: far fewer model calls than requests.
     assert health["batches"] < REQUESTS / 2
-    wrong = [(name, want, got) for name, want, got, _ in malformed
-             if got != want]
+    wrong = [
+        (name, want, got) for name, want, got, _ in malformed if got != want
+    ]
     assert wrong == []
     assert all(message for *_, message in malformed)
     # One log line per request: the load, the malformed set, /health.

@@ -27,6 +27,8 @@ import sys
 
 import keras
 
+from keras_seq2seq.nmt.run_error import RunError
+
 BACKENDS = ("jax", "tensorflow")
 
 
@@ -88,21 +90,21 @@ def distribute(count: int):
         count: int. Number of devices, >= 1.
 
     Raises:
-        ValueError: `count` < 1, the backend is PyTorch, or fewer than
-            `count` devices exist.
+        RunError: `count` < 1, the backend is PyTorch, or fewer than
+            `count` devices exist (one line, for the command line).
 
     Example:
         >>> with distribute(2):  # doctest: +SKIP
         ...     model = Seq2Seq(...); model.compile(...); model.fit(...)
     """
     if not isinstance(count, int) or count < 1:
-        raise ValueError(f"devices must be an integer >= 1; got {count!r}")
+        raise RunError(f"devices must be an integer >= 1; got {count!r}")
     if count == 1:
         yield
         return
     backend = keras.backend.backend()
     if backend not in BACKENDS:
-        raise ValueError(
+        raise RunError(
             f"--devices {count} needs KERAS_BACKEND=jax or tensorflow: Keras "
             f"has no multi-device training for the {backend} backend "
             "(keras.distribution is JAX-only, tf.distribute is TensorFlow's)"
@@ -110,7 +112,7 @@ def distribute(count: int):
     prepare_devices(count)
     devices = available_devices()
     if len(devices) < count:
-        raise ValueError(
+        raise RunError(
             f"--devices {count} asks for more devices than the {backend} "
             f"backend has ({len(devices)}: {', '.join(devices)}); start the "
             "run before anything else uses the backend, or ask for fewer"
@@ -136,6 +138,48 @@ def _data_parallel(devices):
         yield
     finally:
         keras.distribution.set_distribution(previous)
+
+
+def train_step(model, x, y) -> dict:
+    """One optimizer step on a global batch, split over the devices in use.
+
+    `model.train_on_batch` splits the batch on JAX (the distribution
+    shards it), but on TensorFlow it hands every replica the whole batch;
+    there the step goes through `fit`, which distributes its dataset.
+
+    Args:
+        model: a compiled model, built inside `distribute`.
+        x, y: one global batch (arrays, or a tuple of arrays for `x`).
+
+    Returns:
+        dict of the step's logs (`loss`, metrics).
+
+    Raises:
+        RunError: the batch does not split evenly over the devices.
+    """
+    replicas = _replicas(model)
+    rows = len(y)
+    if rows % replicas:
+        raise RunError(
+            f"a batch of {rows} does not split over {replicas} devices; "
+            "make --batch-size a multiple of --devices"
+        )
+    if replicas > 1 and keras.backend.backend() == "tensorflow":
+        history = model.fit(
+            x, y, batch_size=rows, epochs=1, shuffle=False, verbose=0
+        )
+        return {key: values[-1] for key, values in history.history.items()}
+    return model.train_on_batch(x, y, return_dict=True)
+
+
+def _replicas(model):
+    if keras.backend.backend() == "tensorflow":
+        return model.distribute_strategy.num_replicas_in_sync
+    if keras.backend.backend() == "jax":
+        distribution = keras.distribution.distribution()
+        if distribution is not None:
+            return distribution.device_mesh.devices.size
+    return 1
 
 
 def variable_devices(variable) -> set[str]:

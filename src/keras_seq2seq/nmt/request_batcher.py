@@ -100,8 +100,11 @@ class RequestBatcher:
         while count < self.max_sentences:
             left = deadline - time.monotonic()
             try:
-                job = self._queue.get(timeout=left) if left > 0 else (
-                    self._queue.get_nowait())
+                job = (
+                    self._queue.get(timeout=left)
+                    if left > 0
+                    else (self._queue.get_nowait())
+                )
             except queue.Empty:
                 break
             if job is None:

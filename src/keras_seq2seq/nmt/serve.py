@@ -159,9 +159,12 @@ async def _run_until_stopped(app, host, port, run_dir):
             ) from None
         bound = runner.addresses[0][1]
         # Tests and scripts read the port from this line.
-        print(f"serving {run_dir} on http://{host}:{bound}/ "
-              f"(backend {keras.backend.backend()}; Ctrl-C stops)",
-              file=sys.stderr, flush=True)
+        print(
+            f"serving {run_dir} on http://{host}:{bound}/ "
+            f"(backend {keras.backend.backend()}; Ctrl-C stops)",
+            file=sys.stderr,
+            flush=True,
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -195,8 +198,15 @@ async def _guard(request, handler):
         LOG.error("internal error: %s: %s", type(error).__name__, error)
         response = _json_error(500, "internal error; see the server log")
     took = 1000 * (time.perf_counter() - start)
-    LOG.info('%s "%s %s" %d %.1f ms%s', request.remote, request.method,
-             request.path, response.status, took, NOTE.get())
+    LOG.info(
+        '%s "%s %s" %d %.1f ms%s',
+        request.remote,
+        request.method,
+        request.path,
+        response.status,
+        took,
+        NOTE.get(),
+    )
     return response
 
 
@@ -223,13 +233,15 @@ async def _page(request):
 
 async def _health(request):
     translator = request.app[TRANSLATOR]
-    return web.json_response({
-        "status": "ok",
-        "backend": keras.backend.backend(),
-        "max_source_length": translator.max_source_length,
-        "batches": request.app[BATCHER].batches,
-        "limits": dataclasses.asdict(request.app[LIMITS]),
-    })
+    return web.json_response(
+        {
+            "status": "ok",
+            "backend": keras.backend.backend(),
+            "max_source_length": translator.max_source_length,
+            "batches": request.app[BATCHER].batches,
+            "limits": dataclasses.asdict(request.app[LIMITS]),
+        }
+    )
 
 
 async def _translate(request):
@@ -251,8 +263,7 @@ def _hypothesis(h):
         "score": round(float(h.score), 6),
         "source_tokens": h.source_tokens,
         "target_tokens": h.target_tokens,
-        "attention": [[round(float(w), 5) for w in row]
-                      for row in h.attention],
+        "attention": [[round(float(w), 5) for w in row] for row in h.attention],
     }
 
 
@@ -268,12 +279,14 @@ def parse_request(body: bytes, limits, translator) -> tuple:
     except RecursionError:
         raise _RequestError(400, "malformed JSON: nested too deeply") from None
     if not isinstance(request, dict):
-        raise _RequestError(400, "the body must be a JSON object with "
-                            "'sentences'")
+        raise _RequestError(
+            400, "the body must be a JSON object with 'sentences'"
+        )
     unknown = sorted(set(request) - set(FIELDS))
     if unknown:
-        raise _RequestError(400, f"unknown field {unknown[0]!r}; fields "
-                            f"are {', '.join(FIELDS)}")
+        raise _RequestError(
+            400, f"unknown field {unknown[0]!r}; fields are {', '.join(FIELDS)}"
+        )
     sentences = _sentences(request, limits, translator)
     beam = _integer(request, "beam", 1, limits.max_beam)
     n_best = _integer(request, "n_best", 1, beam)
@@ -287,15 +300,20 @@ def parse_request(body: bytes, limits, translator) -> tuple:
 
 def _sentences(request, limits, translator):
     if "sentences" not in request:
-        raise _RequestError(400, "missing field 'sentences' (a list of "
-                            "strings)")
+        raise _RequestError(
+            400, "missing field 'sentences' (a list of strings)"
+        )
     sentences = request["sentences"]
     if not isinstance(sentences, list) or not sentences:
-        raise _RequestError(400, "'sentences' must be a non-empty list of "
-                            "strings")
+        raise _RequestError(
+            400, "'sentences' must be a non-empty list of strings"
+        )
     if len(sentences) > limits.max_sentences:
-        raise _RequestError(422, f"too many sentences: {len(sentences)}; "
-                            f"the limit is {limits.max_sentences}")
+        raise _RequestError(
+            422,
+            f"too many sentences: {len(sentences)}; "
+            f"the limit is {limits.max_sentences}",
+        )
     longest = translator.max_source_length
     for i, sentence in enumerate(sentences):
         if not isinstance(sentence, str):
@@ -303,12 +321,18 @@ def _sentences(request, limits, translator):
         if not sentence.strip():
             raise _RequestError(400, f"sentences[{i}] is empty")
         if len(sentence) > limits.max_chars:
-            raise _RequestError(422, f"sentences[{i}] has {len(sentence)} "
-                                f"characters; the limit is {limits.max_chars}")
+            raise _RequestError(
+                422,
+                f"sentences[{i}] has {len(sentence)} "
+                f"characters; the limit is {limits.max_chars}",
+            )
         tokens = len(translator.source_tokenizer.encode(sentence))
         if tokens > longest:
-            raise _RequestError(422, f"sentences[{i}] has {tokens} tokens; "
-                                f"the model reads at most {longest}")
+            raise _RequestError(
+                422,
+                f"sentences[{i}] has {tokens} tokens; "
+                f"the model reads at most {longest}",
+            )
     return sentences
 
 
@@ -317,6 +341,7 @@ def _integer(request, name, low, high):
     if isinstance(value, bool) or not isinstance(value, int):
         raise _RequestError(400, f"{name!r} must be an integer")
     if not low <= value <= high:
-        raise _RequestError(422, f"{name!r} must be between {low} and "
-                            f"{high}; got {value}")
+        raise _RequestError(
+            422, f"{name!r} must be between {low} and {high}; got {value}"
+        )
     return value
