@@ -396,3 +396,35 @@ def test_bad_arguments_raise():
         lstm_decoder(tfa.TrainingSampler(), maximum_iterations=[3])
     with pytest.raises(ValueError, match="Sampler"):
         tfa.BasicDecoder(keras.layers.GRUCell(C), "greedy")
+
+
+def test_basic_decoder_in_a_functional_model_trains_with_fit():
+    target = keras.Input((T,), dtype="int32")
+    h = keras.Input((C,))
+    decoder = tfa.BasicDecoder(
+        keras.layers.GRUCell(C),
+        tfa.TrainingSampler(),
+        output_layer=keras.layers.Dense(V),
+    )
+    embedding = keras.layers.Embedding(V, E)
+    outputs, _, _ = decoder(embedding(target), h)
+    model = keras.Model([target, h], outputs.rnn_output)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.5),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, V, size=(8, T)).astype("int32")
+    state = rng.normal(size=(8, C)).astype("float32")
+    before = [w.copy() for w in model.get_weights()]
+    history = model.fit([ids, state], ids, batch_size=4, epochs=2, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0]
+    for old, new in zip(before, model.get_weights(), strict=True):
+        assert not np.allclose(old, new)
+    # The model's logits are the decoder's own, called eagerly.
+    eager, _, _ = decoder(embedding(ids), initial_state=state)
+    np.testing.assert_allclose(
+        model.predict([ids, state], verbose=0),
+        ops.convert_to_numpy(eager.rnn_output),
+        atol=1e-5,
+    )

@@ -78,6 +78,10 @@ class Decoder:
 class BaseDecoder(keras.layers.Layer, Decoder):
     """TFA's `BaseDecoder`: a Keras layer whose call runs `dynamic_decode`.
 
+    Called on tensors it runs at once; called on `keras.Input`s it becomes a
+    node of a functional model (the time axis then has the static bound's
+    length, see `dynamic_decode`).
+
     Args:
         output_time_major: bool. Return time-major outputs `(T, B, ...)`.
             Defaults to `False`.
@@ -127,7 +131,13 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         # refuses a mix of tensors and Python values there, which TFA
         # programs pass (`start_tokens=<tensor>, end_token=1`). The decoder
         # owns no variables (its sublayers build on their own calls), so it
-        # runs `call` directly.
+        # runs `call` directly; only symbolic inputs (a functional model)
+        # go through Keras, which records the call as a node.
+        arguments = keras.tree.flatten((inputs, initial_state, kwargs))
+        if any(keras.backend.is_keras_tensor(x) for x in arguments):
+            return super().__call__(
+                inputs, initial_state=initial_state, training=training, **kwargs
+            )
         self.build()
         return self.call(
             inputs, initial_state=initial_state, training=training, **kwargs
