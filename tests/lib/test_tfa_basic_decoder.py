@@ -179,9 +179,7 @@ def test_output_time_major_transposes_every_output():
     np.testing.assert_allclose(
         time_major.rnn_output, batch_major.rnn_output.swapaxes(0, 1)
     )
-    np.testing.assert_array_equal(
-        time_major.sample_id, batch_major.sample_id.T
-    )
+    np.testing.assert_array_equal(time_major.sample_id, batch_major.sample_id.T)
 
 
 @pytest.mark.parametrize("maximum_iterations", [0, 1, 4])
@@ -361,9 +359,8 @@ class EncoderDecoder(keras.layers.Layer):
         cell = self.decoder.cell
         state = cell.get_initial_state(batch_size=B, dtype="float32")
         outputs, _, _ = self.decoder(
-            self.embedding(target[:, :-1]), initial_state=state.clone(
-                cell_state=h
-            )
+            self.embedding(target[:, :-1]),
+            initial_state=state.clone(cell_state=h),
         )
         loss = keras.losses.sparse_categorical_crossentropy(
             target[:, 1:], outputs.rnn_output, from_logits=True

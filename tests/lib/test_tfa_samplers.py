@@ -50,7 +50,9 @@ def decode(sampler, inputs, state, cell_and_output=None, **kwargs):
 
 def test_training_sampler_reads_the_given_inputs(data):
     (outputs, _, lengths), layers = decode(
-        tfa.TrainingSampler(), data["inputs"], data["state"],
+        tfa.TrainingSampler(),
+        data["inputs"],
+        data["state"],
         sequence_length=data["lengths"],
     )
     np.testing.assert_array_equal(lengths, data["lengths"])
@@ -72,12 +74,17 @@ def test_training_sampler_reads_the_given_inputs(data):
 
 def test_training_sampler_mask_and_time_major_mean_the_same(data):
     base, layers = decode(
-        tfa.TrainingSampler(), data["inputs"], data["state"],
+        tfa.TrainingSampler(),
+        data["inputs"],
+        data["state"],
         sequence_length=data["lengths"],
     )
     mask = np.arange(T)[None] < data["lengths"][:, None]
     masked, _ = decode(
-        tfa.TrainingSampler(), data["inputs"], data["state"], layers,
+        tfa.TrainingSampler(),
+        data["inputs"],
+        data["state"],
+        layers,
         mask=mask,
     )
     time_major, _ = decode(
@@ -98,7 +105,10 @@ def test_scheduled_embedding_with_probability_0_is_teacher_forcing(data):
     )
     sampler = tfa.ScheduledEmbeddingTrainingSampler(0.0, seed=1)
     (scheduled, _, _), _ = decode(
-        sampler, data["inputs"], data["state"], layers,
+        sampler,
+        data["inputs"],
+        data["state"],
+        layers,
         embedding=data["embedding"],
     )
     np.testing.assert_allclose(scheduled.rnn_output, outputs.rnn_output)
@@ -129,16 +139,19 @@ def test_scheduled_embedding_with_probability_1_feeds_its_own_samples(data):
 def test_scheduled_samplers_with_a_seed_repeat_their_draws(data):
     def run(seed):
         sampler = tfa.ScheduledEmbeddingTrainingSampler(
-            0.5, embedding_fn=lambda ids: ops.take(
-                data["embedding"], ids, axis=0
-            ), seed=seed, scheduling_seed=seed,
+            0.5,
+            embedding_fn=lambda ids: ops.take(data["embedding"], ids, axis=0),
+            seed=seed,
+            scheduling_seed=seed,
         )
         sampler.initialize(data["inputs"])
         logits = ops.zeros((B, V))
-        return np.stack([
-            ops.convert_to_numpy(sampler.sample(t, logits, None))
-            for t in range(40)
-        ])
+        return np.stack(
+            [
+                ops.convert_to_numpy(sampler.sample(t, logits, None))
+                for t in range(40)
+            ]
+        )
 
     first, again, other = run(7), run(7), run(8)
     np.testing.assert_array_equal(first, again)
@@ -165,9 +178,13 @@ def test_sample_embedding_sampler_draws_from_tempered_softmax(temperature):
 def test_sample_embedding_sampler_with_a_seed_repeats_its_draws(data):
     def run(seed):
         (outputs, _, _), _ = decode(
-            tfa.SampleEmbeddingSampler(seed=seed), data["embedding"],
-            data["state"], layers, start_tokens=np.zeros(B, "int32"),
-            end_token=V, maximum_iterations=8,
+            tfa.SampleEmbeddingSampler(seed=seed),
+            data["embedding"],
+            data["state"],
+            layers,
+            start_tokens=np.zeros(B, "int32"),
+            end_token=V,
+            maximum_iterations=8,
         )
         return outputs.sample_id
 
@@ -177,9 +194,13 @@ def test_sample_embedding_sampler_with_a_seed_repeats_its_draws(data):
 
 def greedy(data, layers, **sampler_kwargs):
     return decode(
-        tfa.GreedyEmbeddingSampler(**sampler_kwargs), data["embedding"],
-        data["state"], layers, start_tokens=np.array([0, 1, 2], "int32"),
-        end_token=3, maximum_iterations=T,
+        tfa.GreedyEmbeddingSampler(**sampler_kwargs),
+        data["embedding"],
+        data["state"],
+        layers,
+        start_tokens=np.array([0, 1, 2], "int32"),
+        end_token=3,
+        maximum_iterations=T,
     )
 
 
@@ -192,12 +213,17 @@ def test_greedy_takes_the_matrix_a_callable_or_an_embedding_fn(data):
     )
     for variant in (
         decode(
-            tfa.GreedyEmbeddingSampler(), lambda ids: ops.take(table, ids, 0),
-            data["state"], layers, start_tokens=np.array([0, 1, 2], "int32"),
-            end_token=3, maximum_iterations=T,
+            tfa.GreedyEmbeddingSampler(),
+            lambda ids: ops.take(table, ids, 0),
+            data["state"],
+            layers,
+            start_tokens=np.array([0, 1, 2], "int32"),
+            end_token=3,
+            maximum_iterations=T,
         )[0],
         greedy(
-            {**data, "embedding": None}, layers,
+            {**data, "embedding": None},
+            layers,
             embedding_fn=lambda ids: ops.take(table, ids, 0),
         )[0],
     ):
@@ -216,7 +242,10 @@ def test_inference_sampler_round_trip_equals_greedy(data):
         next_inputs_fn=lambda ids: ops.take(table, ids, axis=0),
     )
     (inferred, _, inferred_lengths), _ = decode(
-        sampler, table[[0, 1, 2]], data["state"], layers,
+        sampler,
+        table[[0, 1, 2]],
+        data["state"],
+        layers,
         maximum_iterations=T,
     )
     np.testing.assert_allclose(inferred.rnn_output, outputs.rnn_output)
@@ -226,7 +255,9 @@ def test_inference_sampler_round_trip_equals_greedy(data):
 
 def test_custom_sampler_round_trip_equals_training_sampler(data):
     (outputs, _, lengths), layers = decode(
-        tfa.TrainingSampler(), data["inputs"], data["state"],
+        tfa.TrainingSampler(),
+        data["inputs"],
+        data["state"],
         sequence_length=data["lengths"],
     )
     stops = ops.convert_to_tensor(data["lengths"])
@@ -256,15 +287,14 @@ def test_scheduled_output_sampler_interpolates_teacher_and_greedy(data):
     (teacher, _, _), layers = decode(
         tfa.TrainingSampler(), data["inputs"], data["state"]
     )
+
     def next_inputs_fn(logits):
         return ops.take(table, ops.argmax(logits, -1), axis=0)
 
     never = tfa.ScheduledOutputTrainingSampler(
         0.0, seed=1, next_inputs_fn=next_inputs_fn
     )
-    (scheduled, _, _), _ = decode(
-        never, data["inputs"], data["state"], layers
-    )
+    (scheduled, _, _), _ = decode(never, data["inputs"], data["state"], layers)
     np.testing.assert_allclose(scheduled.rnn_output, teacher.rnn_output)
     assert not scheduled.sample_id.any()
     # Always: the next input is next_inputs_fn(outputs), as greedy's.
@@ -274,8 +304,12 @@ def test_scheduled_output_sampler_interpolates_teacher_and_greedy(data):
     inputs = np.concatenate([start[:, None], data["inputs"][:, 1:]], 1)
     (scheduled, _, _), _ = decode(always, inputs, data["state"], layers)
     (greedy_out, _, _), _ = decode(
-        tfa.GreedyEmbeddingSampler(), table, data["state"], layers,
-        start_tokens=np.array([0, 1, 2], "int32"), end_token=V,
+        tfa.GreedyEmbeddingSampler(),
+        table,
+        data["state"],
+        layers,
+        start_tokens=np.array([0, 1, 2], "int32"),
+        end_token=V,
         maximum_iterations=T,
     )
     assert scheduled.sample_id.all()
@@ -291,7 +325,8 @@ def test_bad_sampler_arguments_raise(data):
         tfa.ScheduledOutputTrainingSampler(np.full((2, 2), 0.5))
     with pytest.raises(ValueError, match="at the same time"):
         tfa.TrainingSampler().initialize(
-            data["inputs"], sequence_length=data["lengths"],
+            data["inputs"],
+            sequence_length=data["lengths"],
             mask=np.ones((B, T), bool),
         )
     with pytest.raises(ValueError, match="embedding"):

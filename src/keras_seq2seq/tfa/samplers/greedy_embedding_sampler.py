@@ -76,7 +76,8 @@ class GreedyEmbeddingSampler(Sampler):
         finished = ops.equal(sample_ids, self.end_token)
         embedded = self._lookup(sample_ids)
         next_inputs = ops.where(
-            ops.all(finished), ops.cast(self.start_inputs, embedded.dtype),
+            ops.all(finished),
+            ops.cast(self.start_inputs, embedded.dtype),
             embedded,
         )
         return finished, next_inputs, state
