@@ -109,6 +109,31 @@ def test_two_devices_follow_the_one_device_loss_curve(backend):
     assert all(len(d) == 1 for d in one["devices"]), one["devices"]
 
 
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_seq2seq_train_on_two_devices_writes_a_usable_run(backend, tmp_path):
+    tiny = [
+        "--embedding-dim", "8", "--encoder-units", "8", "--decoder-units",
+        "16", "--attention-units", "8", "--attention-layer-size", "16",
+        "--batch-size", "16", "--max-steps", "4", "--validate-every", "2",
+        "--validation-size", "8", "--dates-train-size", "200",
+    ]  # fmt: skip
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    train = [sys.executable, "-m", "keras_seq2seq.cli", "train", "--devices",
+             "2", "--runs-dir", str(tmp_path), *tiny]  # fmt: skip
+    done = subprocess.run(
+        train, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "stopped at step 4" in done.stderr
+    translate = [sys.executable, "-m", "keras_seq2seq.cli", "translate",
+                 str(tmp_path / "dates"), "9/5/18"]  # fmt: skip
+    done = subprocess.run(
+        translate, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(done.stdout.splitlines()) == 1
+
+
 def test_torch_is_refused_with_one_line():
     code = (
         "from keras_seq2seq.nmt.devices import distribute\n"
