@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # The library's tests run once per backend; the tool's tests once.
 BACKENDS := tensorflow jax torch
 
-.PHONY: demo test test-lib test-tool lint bench clean
+.PHONY: demo examples test test-lib test-tool browser lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet "torch==2.13.0" -e ".[tensorflow,jax,torch,tool,dev]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+# The seq2seq tool on the built-in dates corpus (examples/demo.sh); the
+# set-up's wall time is measured here and printed with the other phases.
+demo:
+	@start=$$(date +%s); $(MAKE) --no-print-directory $(STAMP); \
+	SETUP_SECONDS=$$(( $$(date +%s) - start )) KERAS_BACKEND=$(BACKEND) \
+	PY=$(PY) bash examples/demo.sh
+
+# The library examples: the seed question's three parts, answered.
+examples: $(STAMP)
 	KERAS_BACKEND=$(BACKEND) $(PY) examples/demo.py
 
 test: test-lib test-tool
@@ -30,9 +38,18 @@ test-lib: $(STAMP)
 		KERAS_BACKEND=$$b $(PY) -m pytest tests/lib -q -p no:cacheprovider || exit 1; \
 	done
 
-test-tool: $(STAMP)
+test-tool: $(STAMP) browser
 	@echo "=== tool tests, KERAS_BACKEND=$(BACKEND)"
 	KERAS_BACKEND=$(BACKEND) $(PY) -m pytest tests/tool -q -p no:cacheprovider
+
+# The serve test drives Debian's headless Chromium: installed here where
+# apt-get is usable (as root); elsewhere that one test skips, saying why.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+	|| { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	     && apt-get update -qq \
+	     && apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	|| echo "no chromium (needs root and apt-get): the browser test skips"
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests bench examples

@@ -85,17 +85,19 @@ def translate(args) -> int:
 def evaluate(args) -> int:
     translator = Translator.load(args.run, args.model)
     pairs = read_pairs(args.data, args.columns, args.reverse)
+    sources = [source for source, _ in pairs]
+    search = {"beam": args.beam, "length_penalty": args.length_penalty}
     start = time.perf_counter()
-    found = translator.translate(
-        [source for source, _ in pairs],
-        beam=args.beam,
-        length_penalty=args.length_penalty,
-    )
+    translator.warm_up(sources, **search)  # compiling is not translating
+    warm_up = time.perf_counter() - start
+    start = time.perf_counter()
+    found = translator.translate(sources, **search)
     seconds = time.perf_counter() - start
     _warn_truncated(found, translator.max_source_length)
     texts = [hypotheses[0].text for hypotheses in found]
     scores = scoring.score(texts, [target for _, target in pairs])
     scores["sentences_per_second"] = len(pairs) / seconds
+    scores["warm_up_seconds"] = warm_up
     scores["beam"] = args.beam
     if args.output:
         run_folder.write_text(
@@ -107,7 +109,8 @@ def evaluate(args) -> int:
         f"{scores['n']} sentences, beam {args.beam}: "
         f"BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "
         f"exact match {100 * scores['exact_match']:.2f}%  "
-        f"{scores['sentences_per_second']:.1f} sentences/s\n"
+        f"{scores['sentences_per_second']:.1f} sentences/s "
+        f"(after {warm_up:.1f} s compiling)\n"
         f"  {scores['bleu_signature']}\n  {scores['chrf_signature']}"
     )
     return 0

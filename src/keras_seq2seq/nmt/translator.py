@@ -132,6 +132,25 @@ class Translator:
                     results[i] = hypotheses
         return results
 
+    def warm_up(self, sentences: list[str], **search) -> None:
+        """Compiles the search for every batch shape `sentences` will use.
+
+        Translates one sentence per width class, so that a timed
+        `translate(sentences, **search)` afterwards measures translation,
+        not compilation.
+        """
+        by_width = {}
+        for sentence in sentences:
+            length = max(1, len(self._encode(sentence)[0]))
+            by_width.setdefault(self._width(length), sentence)
+        for sentence in by_width.values():
+            self.translate([sentence], **search)
+
+    def _width(self, longest: int) -> int:
+        fitting = [w for w in WIDTHS if w >= longest]
+        limit = max(self.max_source_length, longest)
+        return min(fitting[0] if fitting else longest, limit)
+
     def _encode(self, sentence: str) -> tuple[list[int], bool]:
         ids = self.source_tokenizer.encode(sentence)
         truncated = len(ids) > self.max_source_length
@@ -139,9 +158,7 @@ class Translator:
 
     def _translate_batch(self, batch, beam, n_best, length_penalty):
         longest = max(1, max(len(ids) for ids, _ in batch))
-        fitting = [w for w in WIDTHS if w >= longest]
-        limit = max(self.max_source_length, longest)
-        width = min(fitting[0] if fitting else longest, limit)
+        width = self._width(longest)
         rows = max(self.batch_size, len(batch))
         source = np.full((rows, width), PAD_ID, dtype="int32")
         for row, (ids, _) in enumerate(batch):
