@@ -18,7 +18,7 @@ from keras_seq2seq.decoding.beam_search import beam_search
 from keras_seq2seq.decoding.compile import compiled
 from keras_seq2seq.decoding.greedy import greedy_search
 from keras_seq2seq.decoding.sampling import sample
-from keras_seq2seq.decoding.step import attention_step
+from keras_seq2seq.decoding.step import attention_step, stable_top_k
 
 VOCAB = ["<eos>", "<bos>", *"abcdehinorst"]
 EOS, BOS = 0, 1
@@ -538,3 +538,19 @@ def test_constants_reach_every_beam_unchanged():
         )
         for name in want:
             np.testing.assert_array_equal(got[name], want[name], name)
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_stable_top_k_breaks_ties_by_the_lower_index(k):
+    # Few distinct values, so most rows have ties at and above the k-th.
+    rng = np.random.default_rng(k)
+    x = rng.integers(0, 3, size=(5, 7)).astype("float32")
+    x[0] = 1.0  # one row all equal
+    x[1, :4] = float("-inf")
+    values, indices = stable_top_k(ops.convert_to_tensor(x), k)
+    # NumPy's stable sort of -x: by value descending, then index ascending.
+    want = np.argsort(-x, axis=-1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(ops.convert_to_numpy(indices), want)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(values), np.take_along_axis(x, want, -1)
+    )

@@ -2,7 +2,10 @@
 
 The searches are written with `keras.ops` and `ops.while_loop`, so each
 backend's compiler can take a whole search, step function included, as one
-program. `compiled` picks that compiler; everything else in the library stays
+program. `compiled` picks that compiler for a decoding function,
+`compiled_model_function` for a function that reads a model's weights
+(`Seq2Seq.generate`), and `top_k_is_stable` says whether the backend's
+`top_k` breaks ties by index; everything else in the library stays
 backend-neutral.
 """
 

@@ -191,40 +191,39 @@ def stable_top_k(x, k):
         values, indices = ops.top_k(x, k)
         return values, ops.cast(indices, "int32")
     n = x.shape[-1]
+    if k == 1:
+        # The first position of the maximum: three elementwise passes, where
+        # the general path below runs `top_k` three times.
+        best = ops.max(x, axis=-1, keepdims=True)
+        positions = ops.arange(n, dtype="int32")
+        first = ops.min(ops.where(x == best, positions, n), axis=-1)
+        return best, first[..., None]
     kth = ops.top_k(x, k)[0][..., -1:]  # the k-th largest value
-    above, count = first_positions(x > kth, k)  # `count` < k of them
-    tied, _ = first_positions(x == kth, k)
+    # One integer `top_k` over distinct keys: the entries above the k-th
+    # value (fewer than k) first, then those equal to it, each group by
+    # increasing position.
+    position = ops.arange(n, dtype="int32")
+    keys = ops.where(x > kth, 2 * n - position, 0)
+    keys = ops.where(x == kth, n - position, keys)
+    chosen = ops.top_k(keys, k)[0]  # (..., k)
+    is_above = chosen > n
+    count = ops.sum(ops.cast(is_above, "int32"), axis=-1, keepdims=True)
+    positions = ops.where(is_above, 2 * n - chosen, n - chosen)
     # Sort the entries above the k-th value by value; equal values keep
     # their increasing positions: rank[i] = #{j: v_j > v_i} + #{j < i:
-    # v_j == v_i}. Unused slots (at and after `count`) rank last.
+    # v_j == v_i}. The tied slots (at and after `count`) rank last, in
+    # their order.
     slot = ops.arange(k, dtype="int32")
-    values = ops.take_along_axis(x, ops.minimum(above, n - 1), axis=-1)
+    values = ops.take_along_axis(x, positions, axis=-1)
     values = ops.where(slot < count, values, float("-inf"))
     v_i, v_j = values[..., :, None], values[..., None, :]
     earlier = slot[None, :] < slot[:, None]  # [i, j]: j < i
     before = ops.logical_or(v_j > v_i, ops.logical_and(v_j == v_i, earlier))
     rank = ops.sum(ops.cast(before, "int32"), axis=-1)  # (..., k)
+    rank = ops.where(slot < count, rank, slot)
     at_rank = rank[..., :, None] == slot  # [i, r]
-    above = ops.sum(ops.where(at_rank, above[..., :, None], 0), axis=-2)
-    # Then the entries equal to the k-th value, lowest positions first.
-    from_tied = ops.take_along_axis(tied, ops.maximum(slot - count, 0), -1)
-    indices = ops.where(slot < count, above, from_tied)
+    indices = ops.sum(ops.where(at_rank, positions[..., :, None], 0), -2)
     return ops.take_along_axis(x, indices, axis=-1), indices
-
-
-def first_positions(mask, k):
-    """The first `k` positions where `mask` `(..., n)` is True, increasing.
-
-    Returns:
-        `(positions, count)`: int32 `(..., k)` (slots past `count` hold
-        `n`), and the number of True entries `(..., 1)`.
-    """
-    n = mask.shape[-1]
-    # Distinct keys `n - position`: `top_k` has no ties to break.
-    keys = ops.where(mask, n - ops.arange(n, dtype="int32"), 0)
-    positions = n - ops.top_k(keys, k)[0]
-    count = ops.sum(ops.cast(mask, "int32"), axis=-1, keepdims=True)
-    return positions, count
 
 
 def decode(
