@@ -78,10 +78,10 @@ def make_app(translator, **limits) -> web.Application:
     )
     app[TRANSLATOR] = translator
     app[LIMITS] = bounds
+    # The translator pads every batch to the same rows and a few widths,
+    # so batches of any size reuse a few compiled searches.
     app[BATCHER] = RequestBatcher(
-        _in_buckets(translator.translate, bounds.max_batch),
-        bounds.batch_wait_ms,
-        bounds.max_batch,
+        translator.translate, bounds.batch_wait_ms, bounds.max_batch
     )
     app.router.add_get("/", _page)
     app.router.add_get("/health", _health)
@@ -122,27 +122,6 @@ def serve(
     translator.translate(["0"])  # compile before the first request
     app = make_app(translator, **limits)
     asyncio.run(_run_until_stopped(app, host, port, run_dir))
-
-
-def _in_buckets(translate, max_batch):
-    """`translate` on batches padded to 1, 2, 4, ... sentences.
-
-    The model compiles once per batch shape: without buckets, every new
-    number of concurrent sentences would stall its requests for a
-    compilation. The padding repeats the first sentence (its results are
-    dropped), so it never widens the batch.
-    """
-
-    def bucketed(sentences, *options):
-        results = []
-        for start in range(0, len(sentences), max_batch):
-            chunk = sentences[start : start + max_batch]
-            size = 1 << (len(chunk) - 1).bit_length()
-            padded = chunk + chunk[:1] * (size - len(chunk))
-            results += translate(padded, *options)[: len(chunk)]
-        return results
-
-    return bucketed
 
 
 async def _run_until_stopped(app, host, port, run_dir):
