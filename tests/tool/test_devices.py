@@ -134,6 +134,47 @@ def test_seq2seq_train_on_two_devices_writes_a_usable_run(backend, tmp_path):
     assert len(done.stdout.splitlines()) == 1
 
 
+SPLIT_PROBE = """
+import numpy as np
+import keras
+import tensorflow as tf
+from keras_seq2seq.nmt.devices import distribute, train_step
+
+
+class Probe(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.dense(x)
+
+    def train_step(self, data):
+        x, _ = data
+        return {"rows": tf.cast(tf.shape(x)[0], "float32")}
+
+
+with distribute(2):
+    model = Probe()
+    model.build((None, 3))
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+    print(train_step(model, x, y)["rows"])
+"""
+
+
+def test_tensorflow_step_gives_each_device_half_the_batch():
+    # Keras' train_on_batch would give each replica all 8 rows; the tool's
+    # step must split them (the replicas' row counts are averaged).
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    done = subprocess.run(
+        [sys.executable, "-c", SPLIT_PROBE],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert float(done.stdout.strip().splitlines()[-1]) == 4.0
+
+
 def test_torch_is_refused_with_one_line():
     code = (
         "from keras_seq2seq.nmt.devices import distribute\n"
