@@ -27,6 +27,17 @@ GLOBAL_BATCH = 8
 RTOL = 1e-5
 
 
+def _env(backend):
+    # CPU only, so the 2 devices are the virtual CPU ones on any machine.
+    return {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "JAX_PLATFORMS": "cpu",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+
+
 def _train(count):
     """Trains a tiny Seq2Seq on a copy task from a fixed seed."""
     import keras
@@ -84,7 +95,7 @@ def _main():
 
 
 def _run(backend):
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = _env(backend)
     done = subprocess.run(
         [sys.executable, __file__],
         env=env,
@@ -117,7 +128,7 @@ def test_seq2seq_train_on_two_devices_writes_a_usable_run(backend, tmp_path):
         "--batch-size", "16", "--max-steps", "4", "--validate-every", "2",
         "--validation-size", "8", "--dates-train-size", "200",
     ]  # fmt: skip
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = _env(backend)
     train = [sys.executable, "-m", "keras_seq2seq.cli", "train", "--devices",
              "2", "--runs-dir", str(tmp_path), *tiny]  # fmt: skip
     done = subprocess.run(
@@ -166,7 +177,7 @@ with distribute(2):
 def test_tensorflow_step_gives_each_device_half_the_batch():
     # Keras' train_on_batch would give each replica all 8 rows; the tool's
     # step must split them (the replicas' row counts are averaged).
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    env = _env("tensorflow")
     done = subprocess.run(
         [sys.executable, "-c", SPLIT_PROBE],
         env=env, capture_output=True, text=True, timeout=120,
@@ -185,7 +196,7 @@ def test_torch_is_refused_with_one_line():
         "except RunError as e:\n"
         "    print(e)\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    env = _env("torch")
     done = subprocess.run(
         [sys.executable, "-c", code],
         env=env,
@@ -209,7 +220,7 @@ def test_more_devices_than_exist_is_refused(tmp_path):
         "except RunError as e:\n"
         "    print(e)\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    env = _env("jax")
     done = subprocess.run(
         [sys.executable, "-c", code],
         env=env,
