@@ -222,19 +222,13 @@ def test_file_pair_corpus_char_level_and_reversed(corpus, tmp_path, capsys):
     spanish_only = set("ñ¿¡")  # reversed: the source side is Spanish
     assert spanish_only & set(source.pieces)
     capsys.readouterr()
-    assert (
-        main(
-            [
-                "evaluate",
-                str(run),
-                "--data",
-                str(tmp_path / "train.es"),
-                str(tmp_path / "train.en"),
-            ]
+    for suffix, column in (("es", 1), ("en", 0)):
+        (tmp_path / f"test.{suffix}").write_text(
+            "".join(line.split("\t")[column] + "\n" for line in lines[:12])
         )
-        == 0
-    )
-    assert f"{len(lines)} sentences" in capsys.readouterr().out
+    data = [str(tmp_path / "test.es"), str(tmp_path / "test.en")]
+    assert main(["evaluate", str(run), "--data", *data]) == 0
+    assert "12 sentences" in capsys.readouterr().out
 
 
 def test_seq2seq_executable_translates_stdin(trained_run):

@@ -74,3 +74,20 @@ def test_every_config_key_is_a_train_flag_with_its_default_in_help():
         assert flag in flags
         default = config_lib.default_of(field)
         assert f"(default: {default})" in " ".join(text.split())
+
+
+@pytest.mark.parametrize(
+    "command", ["train", "translate", "evaluate", "plot", "average"]
+)
+def test_every_command_help_lists_every_option(command, capsys):
+    from keras_seq2seq.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    parser = build_parser()._subparsers._group_actions[0].choices[command]
+    for action in parser._actions:
+        for option in action.option_strings:
+            assert option in text
+    assert "--debug" in text
