@@ -123,40 +123,25 @@ class AttentionDecoder(keras.layers.Layer):
         inputs = ops.convert_to_tensor(inputs, dtype=self.compute_dtype)
         if inputs_mask is None:
             inputs_mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
-        batch_size = ops.shape(inputs)[0]
-        output = ops.zeros(
-            (batch_size, self.step.output_size), dtype=self.compute_dtype
-        )
 
-        depth = inputs.shape[-1]
-
-        def one_step(carry, step_inputs):
-            state, _ = carry
-            x, real = step_inputs[:, :depth], step_inputs[:, depth:] > 0
-            new_output, new_state = self.step(
-                x, state, memory, training=training
-            )
-            new_state = keras.tree.map_structure(
+        def one_step(state, step_inputs):
+            x, real = step_inputs
+            output, new_state = self.step(x, state, memory, training=training)
+            state = keras.tree.map_structure(
                 lambda new, old: ops.where(real, new, old), new_state, state
             )
-            new_output = ops.where(real, new_output, 0)
-            # Keras' TensorFlow scan needs outputs shaped like the carry.
-            carry = (new_state, new_output)
-            return carry, carry
+            return state, (ops.where(real, output, 0), state.weights)
 
-        # One time-major tensor [inputs; mask]: Keras' TensorFlow scan fails
-        # on a dynamic number of steps with more than one scanned tensor.
-        real = ops.cast(inputs_mask, inputs.dtype)[:, :, None]
-        steps = ops.transpose(ops.concatenate([inputs, real], -1), (1, 0, 2))
-        (state, _), (states, outputs) = scan(one_step, (state, output), steps)
-        # The same scan loses the static shape: restore the depths.
-        time_steps = ops.shape(steps)[0]
-        outputs = ops.reshape(
-            outputs, (time_steps, batch_size, self.step.output_size)
+        steps = (
+            ops.transpose(inputs, (1, 0, 2)),  # (Tt, B, E)
+            ops.transpose(ops.cast(inputs_mask, "bool"))[:, :, None],
         )
-        weights = ops.reshape(
-            states.weights, (time_steps, batch_size, ops.shape(memory.mask)[1])
+        batch_size = ops.shape(inputs)[0]
+        empty = (
+            ops.zeros((batch_size, self.step.output_size), inputs.dtype),
+            ops.zeros_like(state.weights),
         )
+        state, (outputs, weights) = scan(one_step, state, steps, empty)
         outputs = ops.transpose(outputs, (1, 0, 2))  # (B, Tt, O)
         weights = ops.transpose(weights, (1, 0, 2))  # (B, Tt, Ts)
         real = ops.cast(inputs_mask, weights.dtype)[:, :, None]
@@ -188,35 +173,64 @@ class AttentionDecoder(keras.layers.Layer):
         return cls(**deserialize_sublayers(config))
 
 
-def scan(f, init, xs):
-    """`ops.scan(f, init, xs)` for an `f` whose outputs are its carry.
+def scan(f, init, xs, empty_ys):
+    """`ops.scan(f, init, xs)`, with the loop each backend runs fastest.
 
-    Keras' TensorFlow `scan` is a `tf.while_loop` without
-    `maximum_iterations`, and XLA cannot compile its gradient ("XLA
-    compilation requires a fixed tensor list size"), so a `jit_compile=True`
-    fit step fails. There the steps run in `ops.while_loop` with
-    `maximum_iterations`, each added into a zero buffer at its one-hot step
-    (TensorFlow has no gradient for `slice_update`). JAX cannot
-    differentiate `ops.while_loop`: the other backends keep `ops.scan`.
+    Args:
+        f: `f(carry, x) -> (carry, ys)`, `x` one step of `xs`.
+        init: the first carry.
+        xs: a tensor or a structure of tensors, time-major `(T, ...)`.
+        empty_ys: zeros shaped like the `ys` of one step (TensorFlow's loop
+            buffers).
+
+    Returns:
+        `(carry, stacked ys)`, the `ys` stacked on a new leading `T` axis.
+
+    JAX runs `ops.scan` (`lax.scan`: one compiled loop body). Torch runs
+    eagerly, so a Python loop is what `ops.scan` does anyway, here over
+    `xs` split once. TensorFlow runs `_while_scan`: Keras'
+    TensorFlow `scan` is a `tf.while_loop` without `maximum_iterations`,
+    whose gradient XLA cannot compile ("XLA compilation requires a fixed
+    tensor list size"), so a `jit_compile=True` fit step would fail.
+    (Unrolling the steps into the graph was measured too: no faster on
+    CPU, and 400 MB more memory at the S2S-M shapes.)
     """
-    if keras.backend.backend() != "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "jax":
         return ops.scan(f, init, xs)
-    steps = ops.shape(xs)[0]
+    if backend == "tensorflow":
+        return _while_scan(f, init, xs, empty_ys)
+    # Split once: slicing step t out of `xs` would make autograd add a
+    # zero-filled `xs`-sized gradient per step.
+    flat = [ops.unstack(x, axis=0) for x in keras.tree.flatten(xs)]
+    carry, ys = init, []
+    for x in zip(*flat, strict=True):
+        carry, y = f(carry, keras.tree.pack_sequence_as(xs, x))
+        ys.append(y)
+    if not ys:  # No step: `(0, *y.shape)` for each y.
+        return carry, keras.tree.map_structure(lambda y: y[None][:0], empty_ys)
+    return carry, keras.tree.map_structure(lambda *y: ops.stack(y), *ys)
+
+
+def _while_scan(f, init, xs, empty_ys):
+    """`scan` as an `ops.while_loop` with `maximum_iterations`.
+
+    Each step's `ys` is written into its buffers with `scatter_update`, which
+    TensorFlow can differentiate, unlike `slice_update`.
+    """
+    steps = ops.shape(keras.tree.flatten(xs)[0])[0]
     buffers = keras.tree.map_structure(
-        lambda x: ops.zeros((steps, *ops.shape(x)), dtype=x.dtype), init
+        lambda y: ops.zeros((steps, *ops.shape(y)), dtype=y.dtype), empty_ys
     )
 
     def body(t, carry, buffers):
-        carry, ys = f(carry, ops.take(xs, t, axis=0))
-        at_t = ops.one_hot(t, steps)  # (T,)
-
-        def write(buffer, y):
-            at_t_y = ops.reshape(
-                ops.cast(at_t, y.dtype), (-1,) + (1,) * len(y.shape)
-            )
-            return buffer + at_t_y * y[None]  # (T, *y.shape)
-
-        buffers = keras.tree.map_structure(write, buffers, ys)
+        carry, ys = f(carry, _at(xs, t))
+        at_t = ops.reshape(t, (1, 1))
+        buffers = keras.tree.map_structure(
+            lambda buffer, y: ops.scatter_update(buffer, at_t, y[None]),
+            buffers,
+            ys,
+        )
         return t + 1, carry, buffers
 
     _, carry, buffers = ops.while_loop(
@@ -226,3 +240,8 @@ def scan(f, init, xs):
         maximum_iterations=steps,
     )
     return carry, buffers
+
+
+def _at(xs, t):
+    """Step `t` of every time-major tensor in `xs`."""
+    return keras.tree.map_structure(lambda x: x[t], xs)

@@ -9,6 +9,11 @@ from keras_seq2seq.decoding.beam_search import beam_search
 from keras_seq2seq.decoding.compile import compiled_model_function
 from keras_seq2seq.decoding.greedy import greedy_search
 from keras_seq2seq.decoding.sampling import sample
+from keras_seq2seq.models.scheduled_sampling import (
+    check_scheduled_sampling,
+    decode_with_sampling,
+    sampling_probability,
+)
 
 CELLS = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}
 RNNS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
@@ -67,6 +72,16 @@ class Seq2Seq(keras.Model):
         pad_id: int. Defaults to `0`.
         bos_id: int. Defaults to `1`.
         eos_id: int. Defaults to `2`.
+        scheduled_sampling: optional float in `[0, 1]`, or a schedule of the
+            training step (a `keras.optimizers.schedules.LearningRateSchedule`
+            or any callable `step -> p`). While training, each decoder input
+            token after the first is replaced with probability `p` by the
+            argmax of the model's previous step (Bengio et al. 2015,
+            arXiv:1506.03099); see `models/scheduled_sampling.py`. The step
+            is the model's `sampling_step` counter, which each training call
+            increments, so under `fit` it follows `optimizer.iterations`.
+            `None` or `0.0` trains with teacher forcing only (the fast path);
+            inference always uses the reference inputs. Defaults to `None`.
 
     Call arguments:
         inputs: `(source_ids (B, Ts), target_in_ids (B, Tt))`, int.
@@ -94,6 +109,7 @@ class Seq2Seq(keras.Model):
         pad_id=0,
         bos_id=1,
         eos_id=2,
+        scheduled_sampling=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -123,6 +139,13 @@ class Seq2Seq(keras.Model):
         self.pad_id = pad_id
         self.bos_id = bos_id
         self.eos_id = eos_id
+        self.scheduled_sampling = check_scheduled_sampling(scheduled_sampling)
+        self.sampling_seed = None
+        self.sampling_step = None
+        if self.scheduled_sampling is not None:
+            self.sampling_seed = keras.random.SeedGenerator(
+                name="sampling_seed"
+            )
 
         self.source_embedding = keras.layers.Embedding(
             source_vocab_size, embedding_dim, name="source_embedding"
@@ -173,6 +196,14 @@ class Seq2Seq(keras.Model):
         return cls(**{**PRESETS[name], **overrides})
 
     def build(self, input_shape=None):
+        if callable(self.scheduled_sampling):
+            self.sampling_step = self.add_weight(
+                shape=(),
+                dtype="int32",
+                initializer="zeros",
+                trainable=False,
+                name="sampling_step",
+            )
         # Every sublayer is built by one call on a one-token batch.
         one = ops.full((1, 1), self.bos_id, dtype="int32")
         self.call((one, one))
@@ -187,15 +218,48 @@ class Seq2Seq(keras.Model):
         target_mask = ops.logical_or(
             target_mask, ops.arange(ops.shape(target_in_ids)[1])[None] == 0
         )
-        outputs = self.decoder(
-            self.target_embedding(target_in_ids),
-            memory,
-            initial_state=initial_state,
-            inputs_mask=target_mask,
-            value_mask=memory_mask,
-            training=training,
-        )
+        if training and self.scheduled_sampling:
+            outputs = self.decode_with_sampling(
+                target_in_ids, memory, memory_mask, initial_state, target_mask
+            )
+        else:
+            outputs = self.decoder(
+                self.target_embedding(target_in_ids),
+                memory,
+                initial_state=initial_state,
+                inputs_mask=target_mask,
+                value_mask=memory_mask,
+                training=training,
+            )
         return self.output_layer(outputs)
+
+    def decode_with_sampling(
+        self, target_in_ids, memory, memory_mask, initial_state, target_mask
+    ):
+        """Decoder outputs `(B, Tt, O)` under scheduled sampling.
+
+        Draws which input tokens are replaced (probability
+        `sampling_probability()`), then counts one training step.
+        """
+        p = self.sampling_probability()
+        draws = keras.random.uniform(
+            ops.shape(target_in_ids), seed=self.sampling_seed
+        )
+        if self.sampling_step is not None:
+            self.sampling_step.assign_add(1)
+        prepared = self.decoder.step.prepare(memory, value_mask=memory_mask)
+        return decode_with_sampling(
+            self, target_in_ids, prepared, initial_state, target_mask,
+            feed_back=draws < p,
+        )
+
+    def sampling_probability(self):
+        """The scheduled-sampling probability `p` at this training step."""
+        if self.scheduled_sampling is None:
+            return ops.convert_to_tensor(0.0)
+        return sampling_probability(
+            self.scheduled_sampling, self.sampling_step
+        )
 
     def encode(self, source_ids, training=None):
         """Runs the encoder once.
@@ -213,12 +277,15 @@ class Seq2Seq(keras.Model):
             half = len(states) // 2
             states = [
                 ops.concatenate([f, b], axis=-1)
-                for f, b in zip(states[:half], states[half:])
+                for f, b in zip(states[:half], states[half:], strict=True)
             ]
         if self.bridge == "zero":
             return x, mask, None
         if self.bridge == "dense":
-            states = [dense(s) for dense, s in zip(self.bridge_layers, states)]
+            states = [
+                dense(s)
+                for dense, s in zip(self.bridge_layers, states, strict=True)
+            ]
         return x, mask, list(states)
 
     def generate(
@@ -370,6 +437,10 @@ class Seq2Seq(keras.Model):
                 "eos_id",
             )
         }
+        schedule = self.scheduled_sampling
+        if callable(schedule):
+            schedule = keras.saving.serialize_keras_object(schedule)
+        config["scheduled_sampling"] = schedule
         return {**super().get_config(), **config}
 
     @classmethod
@@ -377,11 +448,18 @@ class Seq2Seq(keras.Model):
         config = dict(config)
         for key in ("trainable", "dtype"):
             config.pop(key, None)
+        if isinstance(config.get("scheduled_sampling"), dict):
+            config["scheduled_sampling"] = (
+                keras.saving.deserialize_keras_object(
+                    config["scheduled_sampling"]
+                )
+            )
         return cls(**config)
 
 
 def _check_choice(name, value, choices):
     if value not in choices:
         raise ValueError(
-            f"`{name}` must be one of {tuple(choices)}. Received: {name}={value!r}"
+            f"`{name}` must be one of {tuple(choices)}. "
+            f"Received: {name}={value!r}"
         )
