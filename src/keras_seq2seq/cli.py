@@ -105,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
     debug = [_debug_parent()]
     fmt = argparse.ArgumentDefaultsHelpFormatter
 
+    _add_train(commands, debug, fmt)
+    _add_translate(commands, debug, fmt)
+    _add_evaluate(commands, debug, fmt)
+    _add_plot(commands, debug, fmt)
+    _add_average(commands, debug, fmt)
+    _add_serve(commands, debug, fmt)
+    return parser
+
+
+def _add_train(commands, debug, fmt):
+    """The `train` command: its own flags and every config key."""
     train = commands.add_parser(
         "train",
         parents=debug,
@@ -125,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config_flags(train)
 
+
+def _add_translate(commands, debug, fmt):
+    """The `translate` command."""
     translate = commands.add_parser(
         "translate",
         parents=debug,
@@ -161,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="model file inside RUN (e.g. averaged.keras)",
     )
 
+
+def _add_evaluate(commands, debug, fmt):
+    """The `evaluate` command."""
     evaluate = commands.add_parser(
         "evaluate",
         parents=debug,
@@ -205,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the translations, one per line",
     )
 
+
+def _add_plot(commands, debug, fmt):
+    """The `plot` command."""
     plot = commands.add_parser(
         "plot",
         parents=debug,
@@ -229,6 +249,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="model file inside RUN",
     )
 
+
+def _add_average(commands, debug, fmt):
+    """The `average` command."""
     average = commands.add_parser(
         "average",
         parents=debug,
@@ -251,8 +274,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="model file written in RUN",
     )
-    _add_serve(commands, debug, fmt)
-    return parser
 
 
 def _add_serve(commands, debug, fmt):
