@@ -198,6 +198,15 @@ def _fit(run, model, encoded, dev, state):
         [progress, validator, tensorboard], model=model
     )
     batches = _batches(encoded, config, start, token_counts)
+    print(
+        f"{'resuming' if start else 'training'} {run.path} at step {start}: "
+        f"{len(encoded)} training pairs, {len(dev)} dev pairs, vocabularies "
+        f"{run.source.vocab_size}/{run.target.vocab_size}, "
+        f"{model.count_params():,} parameters; dev scores every "
+        f"{config.validate_every} steps",
+        file=sys.stderr,
+        flush=True,
+    )
     model.stop_training = False
     callbacks.on_train_begin()
     epoch = start // config.validate_every
