@@ -20,6 +20,7 @@ from keras_seq2seq import (
     LuongAttention,
 )
 from keras_seq2seq.decoder import AttentionDecoder, AttentionRNNCell
+from keras_seq2seq.models import Seq2Seq
 from shared_data import assert_outputs, case_ids, load_case
 
 B, TS, TT, E, DV, U, C = 3, 7, 5, 4, 6, 2, 5
@@ -651,6 +652,46 @@ def test_learns_to_reverse_sequences():
     real = test_labels > 0
     accuracy = np.mean(np.argmax(logits, -1)[real] == test_labels[real])
     assert accuracy >= 0.95
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_seq2seq_encoder_equals_keras_bidirectional(cell):
+    # Seq2Seq runs each encoder layer's two directions itself; the numbers
+    # must be those of keras.layers.Bidirectional with the same weights.
+    model = Seq2Seq(
+        10,
+        10,
+        embedding_dim=E,
+        cell=cell,
+        encoder_units=C,
+        encoder_layers=2,
+        decoder_units=2 * C,
+        bridge="last",
+    )
+    model.build()
+    randomize(model)
+    source = ids(np.random.default_rng(0), SOURCE_LENGTHS, TS)
+    memory, mask, state = model.encode(ops.convert_to_tensor(source))
+
+    x = model.source_embedding(source)
+    for i in range(2):
+        rnn = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}[cell]
+        layer = keras.layers.Bidirectional(
+            rnn(C, return_sequences=True, return_state=True)
+        )
+        layer.build(tuple(x.shape))
+        directions = model.encoder[2 * i : 2 * i + 2]
+        layer.set_weights([numpy_of(w) for d in directions for w in d.weights])
+        x, *states = layer(x, mask=ops.convert_to_tensor(source > 0))
+    half = len(states) // 2
+    want_state = [
+        np.concatenate([numpy_of(f), numpy_of(b)], -1)
+        for f, b in zip(states[:half], states[half:], strict=True)
+    ]
+    np.testing.assert_allclose(numpy_of(memory), numpy_of(x), atol=1e-6)
+    np.testing.assert_array_equal(numpy_of(mask), source > 0)
+    for have, want in zip(state, want_state, strict=True):
+        np.testing.assert_allclose(numpy_of(have), want, atol=1e-6)
 
 
 # --- Arguments --------------------------------------------------------------
