@@ -91,7 +91,11 @@ class Validator(keras.callbacks.Callback):
 
     def _score(self):
         config = self.run.config
-        dev = self.dev[: config.validation_size]
+        # Evenly spaced pairs, not the first ones: corpora such as
+        # Tatoeba's are sorted by length.
+        step = max(1, len(self.dev) / config.validation_size)
+        count = min(config.validation_size, len(self.dev))
+        dev = [self.dev[int(i * step)] for i in range(count)]
         translator = Translator(
             self.model,
             self.run.source,
