@@ -17,6 +17,7 @@ from keras_seq2seq.nmt.translator import Translator
 
 
 def train(args) -> int:
+    """`seq2seq train`: resolve the config (file, then flags) and train."""
     from keras_seq2seq.nmt.train import train as train_run
 
     file_values = config_lib.read_yaml(args.config) if args.config else {}
@@ -61,6 +62,7 @@ def _warn_truncated(found, limit) -> None:
 
 
 def translate(args) -> int:
+    """`seq2seq translate`: one line per input (n-best: N lines each)."""
     translator = Translator.load(args.run, args.model)
     sentences = _sentences(args)
     found = translator.translate(
@@ -83,6 +85,7 @@ def translate(args) -> int:
 
 
 def evaluate(args) -> int:
+    """`seq2seq evaluate`: translate a corpus' sources and score them."""
     translator = Translator.load(args.run, args.model)
     pairs = read_pairs(args.data, args.columns, args.reverse)
     sources = [source for source, _ in pairs]
@@ -117,6 +120,7 @@ def evaluate(args) -> int:
 
 
 def plot(args) -> int:
+    """`seq2seq plot`: the attention heat map of one translation."""
     from keras_seq2seq.nmt.plot import save_attention_png
 
     translator = Translator.load(args.run, args.model)
@@ -136,6 +140,7 @@ def plot(args) -> int:
 
 
 def average(args) -> int:
+    """`seq2seq average`: the mean of the run's last checkpoints."""
     from keras_seq2seq.nmt.averaging import average_checkpoints
 
     output = average_checkpoints(args.run, args.last, args.output)
