@@ -116,13 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_train(commands, debug, fmt):
     """The `train` command: its own flags and every config key."""
+    from keras_seq2seq.nmt.config import DATES_DEFAULTS
+
+    dates = ", ".join(f"{k}={v}" for k, v in DATES_DEFAULTS.items())
     train = commands.add_parser(
         "train",
         parents=debug,
         help="train a model (default: dates corpus)",
         description="Train a model and write runs/NAME/. With no options it "
         "trains on the built-in dates corpus (character level) and writes "
-        "runs/dates/.",
+        "runs/dates/. Without --data these defaults replace the ones shown "
+        f"below: {dates}. Continue a run with --resume --name NAME.",
     )
     train.add_argument(
         "--config",
