@@ -40,7 +40,7 @@ def _add_config_flags(parser):
         default = default_of(field)
         text = f"{meta['help']} (default: {default})"
         kind = field.type
-        if kind is bool:
+        if _scalar_type(kind) is bool:
             group.add_argument(
                 flag,
                 dest=field.name,

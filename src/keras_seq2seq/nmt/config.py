@@ -138,10 +138,11 @@ class Config:
         "pad every batch to max-source-length / max-target-length + 1 "
         "(one shape; else each batch to its longest pair, rounded up to 8)",
     )
-    jit_compile: bool = _option(
-        False,
-        "XLA-compile the training step (compiles once per batch shape; "
-        "no faster on TensorFlow CPU in our measurements)",
+    jit_compile: bool | None = _option(
+        None,
+        "XLA-compile the training step; unset: on for JAX (without it Keras "
+        "runs JAX op by op), off for TensorFlow (no faster on CPU here, and "
+        "it compiles once per batch shape); PyTorch always runs eagerly",
     )
     seed: int = _option(0, "random seed (data order, weights)")
     devices: int = _option(
