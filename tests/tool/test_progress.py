@@ -38,7 +38,10 @@ def test_terminal_line_shows_step_loss_tokens_per_second_and_time_left(
     stream = _Terminal()
     progress, _ = _drive(stream, clock)
     last = stream.getvalue().split("\r")[-1]
-    assert last.startswith("step 3/10  loss 2.5000  100 tok/s  00:07 left")
+    # 3 of 10 steps, or 3 s of about 10 s: 30 % of the bar
+    assert last.startswith(
+        "[######..............] step 3/10  loss 2.5000  100 tok/s  00:07 left"
+    )
     assert progress.tokens_per_second == 100.0
     progress.clear()
     assert stream.getvalue().endswith("\r\x1b[K")
@@ -57,7 +60,10 @@ def test_time_budget_stops_training_and_bounds_time_left(monkeypatch):
     monkeypatch.setattr(progress_lib.time, "monotonic", lambda: clock[0])
     stream = _Terminal()
     _, model = _drive(stream, clock, steps=2, deadline=2.5)
-    assert "00:00 left" in stream.getvalue().split("\r")[-1]
+    last = stream.getvalue().split("\r")[-1]
+    # 2 s of a 2.5 s budget: 80 % of the bar, whatever the step count
+    assert last.startswith("[" + "#" * 16 + "....] step 2/10")
+    assert "00:00 left" in last
     assert not model.stop_training
     clock[0] = 0.0
     _, model = _drive(_Terminal(), clock, steps=3, deadline=2.5)

@@ -5,6 +5,8 @@ import time
 
 import keras
 
+BAR_WIDTH = 20
+
 
 class Progress(keras.callbacks.Callback):
     """Shows training progress on stderr.
@@ -65,8 +67,14 @@ class Progress(keras.callbacks.Callback):
         if self.deadline is not None:
             left = min(left, max(self.deadline - now, 0))
         loss = (logs or {}).get("loss", float("nan"))
+        # Done: the larger of the step share and the time-budget share.
+        fraction = min(
+            1.0, max(step / self.max_steps, elapsed / (elapsed + left))
+        )
+        filled = int(BAR_WIDTH * fraction)
+        bar = "#" * filled + "." * (BAR_WIDTH - filled)
         self.stream.write(
-            f"\rstep {step}/{self.max_steps}  loss {float(loss):.4f}  "
+            f"\r[{bar}] step {step}/{self.max_steps}  loss {float(loss):.4f}  "
             f"{self.tokens_per_second:,.0f} tok/s  "
             f"{_clock(left)} left \x1b[K"
         )
