@@ -192,8 +192,9 @@ def scan(f, init, xs, empty_ys):
     TensorFlow `scan` is a `tf.while_loop` without `maximum_iterations`,
     whose gradient XLA cannot compile ("XLA compilation requires a fixed
     tensor list size"), so a `jit_compile=True` fit step would fail.
-    (Unrolling the steps into the graph was measured too: no faster on
-    CPU, and 400 MB more memory at the S2S-M shapes.)
+    (Unrolling the steps into the graph was measured too: 7 % less CPU a
+    step at the S2S-M shapes, but 400 MB more memory and twice the trace
+    time; see bench/RESULTS.md.)
     """
     backend = keras.backend.backend()
     if backend == "jax":
