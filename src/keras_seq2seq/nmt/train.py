@@ -91,6 +91,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
                     "or pick another --name"
                 )
             run, encoded, dev = _new_run(config, path)
+            keras.utils.set_random_seed(config.seed)  # the initial weights
             model = build_model(
                 run.config, run.source.vocab_size, run.target.vocab_size
             )
