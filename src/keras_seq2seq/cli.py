@@ -75,7 +75,26 @@ def _scalar_type(kind):
     return kind
 
 
-def _search_flags(parser):
+def _add_run_command(commands, name, help, description):
+    """A command on a run folder: `RUN`, `--debug`, defaults in its help."""
+    parser = commands.add_parser(
+        name,
+        parents=[_debug_parent()],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help=help,
+        description=description,
+    )
+    parser.add_argument("run", metavar="RUN", help="run folder")
+    return parser
+
+
+def _add_model_option(parser, help="model file inside RUN"):
+    parser.add_argument(
+        "--model", default="model.keras", metavar="FILE", help=help
+    )
+
+
+def _add_search_options(parser):
     parser.add_argument(
         "--beam",
         type=int,
@@ -102,26 +121,25 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND"
     )
-    debug = [_debug_parent()]
-    fmt = argparse.ArgumentDefaultsHelpFormatter
-
-    _add_train(commands, debug, fmt)
-    _add_translate(commands, debug, fmt)
-    _add_evaluate(commands, debug, fmt)
-    _add_plot(commands, debug, fmt)
-    _add_average(commands, debug, fmt)
-    _add_serve(commands, debug, fmt)
+    _add_train(commands)
+    _add_translate(commands)
+    _add_evaluate(commands)
+    _add_plot(commands)
+    _add_average(commands)
+    _add_serve(commands)
     return parser
 
 
-def _add_train(commands, debug, fmt):
+def _add_train(commands):
     """The `train` command: its own flags and every config key."""
     from keras_seq2seq.nmt.config import DATES_DEFAULTS
 
     dates = ", ".join(f"{k}={v}" for k, v in DATES_DEFAULTS.items())
+    # No ArgumentDefaultsHelpFormatter: the config keys' help texts
+    # already end with their defaults.
     train = commands.add_parser(
         "train",
-        parents=debug,
+        parents=[_debug_parent()],
         help="train a model (default: dates corpus)",
         description="Train a model and write runs/NAME/. With no options it "
         "trains on the built-in dates corpus (character level) and writes "
@@ -141,12 +159,11 @@ def _add_train(commands, debug, fmt):
     _add_config_flags(train)
 
 
-def _add_translate(commands, debug, fmt):
+def _add_translate(commands):
     """The `translate` command."""
-    translate = commands.add_parser(
+    translate = _add_run_command(
+        commands,
         "translate",
-        parents=debug,
-        formatter_class=fmt,
         help="translate sentences",
         description="Translate sentences given as arguments, in --input, "
         "or on stdin (one per line); writes one line per input, or with "
@@ -154,7 +171,6 @@ def _add_translate(commands, debug, fmt):
         "longer than the model's max_source_length tokens are truncated "
         "with a warning.",
     )
-    translate.add_argument("run", metavar="RUN", help="run folder")
     translate.add_argument(
         "sentences",
         nargs="*",
@@ -164,7 +180,7 @@ def _add_translate(commands, debug, fmt):
     translate.add_argument(
         "--input", metavar="FILE", help="file of sentences, one per line"
     )
-    _search_flags(translate)
+    _add_search_options(translate)
     translate.add_argument(
         "--n-best",
         type=int,
@@ -172,26 +188,21 @@ def _add_translate(commands, debug, fmt):
         metavar="N",
         help="hypotheses per input (at most --beam)",
     )
-    translate.add_argument(
-        "--model",
-        default="model.keras",
-        metavar="FILE",
-        help="model file inside RUN (e.g. averaged.keras)",
+    _add_model_option(
+        translate, help="model file inside RUN (e.g. averaged.keras)"
     )
 
 
-def _add_evaluate(commands, debug, fmt):
+def _add_evaluate(commands):
     """The `evaluate` command."""
-    evaluate = commands.add_parser(
+    evaluate = _add_run_command(
+        commands,
         "evaluate",
-        parents=debug,
-        formatter_class=fmt,
         help="score translations of a test corpus",
         description="Translate the sources of a corpus and score them "
         "against its targets: BLEU and chrF (sacreBLEU), exact match, "
         "sentences per second.",
     )
-    evaluate.add_argument("run", metavar="RUN", help="run folder")
     evaluate.add_argument(
         "--data",
         nargs="+",
@@ -210,13 +221,8 @@ def _add_evaluate(commands, debug, fmt):
     evaluate.add_argument(
         "--reverse", action="store_true", help="swap source and target"
     )
-    _search_flags(evaluate)
-    evaluate.add_argument(
-        "--model",
-        default="model.keras",
-        metavar="FILE",
-        help="model file inside RUN",
-    )
+    _add_search_options(evaluate)
+    _add_model_option(evaluate)
     evaluate.add_argument(
         "--json", metavar="OUT", help="also write the scores to this JSON file"
     )
@@ -227,17 +233,15 @@ def _add_evaluate(commands, debug, fmt):
     )
 
 
-def _add_plot(commands, debug, fmt):
+def _add_plot(commands):
     """The `plot` command."""
-    plot = commands.add_parser(
+    plot = _add_run_command(
+        commands,
         "plot",
-        parents=debug,
-        formatter_class=fmt,
         help="draw an attention heat map",
         description="Translate one sentence and draw its attention weights "
         "as a PNG heat map: source pieces across, output pieces down.",
     )
-    plot.add_argument("run", metavar="RUN", help="run folder")
     plot.add_argument("sentence", metavar="SENTENCE", help="the sentence")
     plot.add_argument(
         "--output",
@@ -245,26 +249,19 @@ def _add_plot(commands, debug, fmt):
         metavar="FILE.png",
         help="where to write the PNG",
     )
-    _search_flags(plot)
-    plot.add_argument(
-        "--model",
-        default="model.keras",
-        metavar="FILE",
-        help="model file inside RUN",
-    )
+    _add_search_options(plot)
+    _add_model_option(plot)
 
 
-def _add_average(commands, debug, fmt):
+def _add_average(commands):
     """The `average` command."""
-    average = commands.add_parser(
+    average = _add_run_command(
+        commands,
         "average",
-        parents=debug,
-        formatter_class=fmt,
         help="average the last checkpoints of a run",
         description="Average the weights of a run's last N step "
         "checkpoints into one model file inside the run.",
     )
-    average.add_argument("run", metavar="RUN", help="run folder")
     average.add_argument(
         "--last",
         type=int,
@@ -280,11 +277,11 @@ def _add_average(commands, debug, fmt):
     )
 
 
-def _add_serve(commands, debug, fmt):
-    serve = commands.add_parser(
+def _add_serve(commands):
+    """The `serve` command: where it listens and what a request may ask."""
+    serve = _add_run_command(
+        commands,
         "serve",
-        parents=debug,
-        formatter_class=fmt,
         help="serve a local web page and a JSON endpoint",
         description="Serve a run: a web page (type sentences, see the "
         "n-best translations with their scores and the attention heat "
@@ -294,7 +291,6 @@ def _add_serve(commands, debug, fmt):
         "with a JSON message. One log line per request on stderr. Ctrl-C "
         "stops.",
     )
-    serve.add_argument("run", metavar="RUN", help="run folder")
     serve.add_argument(
         "--host",
         default="127.0.0.1",
@@ -303,40 +299,16 @@ def _add_serve(commands, debug, fmt):
     serve.add_argument(
         "--port", type=int, default=8000, help="TCP port; 0 picks a free one"
     )
-    serve.add_argument(
-        "--model",
-        default="model.keras",
-        metavar="FILE",
-        help="model file inside RUN",
-    )
-    serve.add_argument(
-        "--max-sentences",
-        type=int,
-        default=32,
-        metavar="N",
-        help="most sentences per request",
-    )
-    serve.add_argument(
-        "--max-chars",
-        type=int,
-        default=1000,
-        metavar="N",
-        help="most characters per sentence",
-    )
-    serve.add_argument(
-        "--max-beam",
-        type=int,
-        default=16,
-        metavar="K",
-        help="largest beam a request may ask for",
-    )
-    serve.add_argument(
-        "--max-body-bytes",
-        type=int,
-        default=65536,
-        metavar="N",
-        help="largest request body",
-    )
+    _add_model_option(serve)
+    for flag, default, metavar, text in (
+        ("--max-sentences", 32, "N", "most sentences per request"),
+        ("--max-chars", 1000, "N", "most characters per sentence"),
+        ("--max-beam", 16, "K", "largest beam a request may ask for"),
+        ("--max-body-bytes", 65536, "N", "largest request body"),
+    ):
+        serve.add_argument(
+            flag, type=int, default=default, metavar=metavar, help=text
+        )
 
 
 def _run(args) -> int:
