@@ -27,15 +27,23 @@ GLOBAL_BATCH = 8
 RTOL = 1e-5
 
 
-def _env(backend):
+def _python(backend, *args, timeout=300):
+    """Runs `python ARGS` under `backend` on CPU; returns the finished run."""
     # CPU only, so the 2 devices are the virtual CPU ones on any machine.
-    return {
+    env = {
         **os.environ,
         "KERAS_BACKEND": backend,
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "JAX_PLATFORMS": "cpu",
         "CUDA_VISIBLE_DEVICES": "",
     }
+    return subprocess.run(
+        [sys.executable, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _train(count):
@@ -95,14 +103,7 @@ def _main():
 
 
 def _run(backend):
-    env = _env(backend)
-    done = subprocess.run(
-        [sys.executable, __file__],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _python(backend, __file__)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -128,19 +129,12 @@ def test_seq2seq_train_on_two_devices_writes_a_usable_run(backend, tmp_path):
         "--batch-size", "16", "--max-steps", "4", "--validate-every", "2",
         "--validation-size", "8", "--dates-train-size", "200",
     ]  # fmt: skip
-    env = _env(backend)
-    train = [sys.executable, "-m", "keras_seq2seq.cli", "train", "--devices",
-             "2", "--runs-dir", str(tmp_path), *tiny]  # fmt: skip
-    done = subprocess.run(
-        train, env=env, capture_output=True, text=True, timeout=300
-    )
+    done = _python(backend, "-m", "keras_seq2seq.cli", "train", "--devices",
+                   "2", "--runs-dir", str(tmp_path), *tiny)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "stopped at step 4" in done.stderr
-    translate = [sys.executable, "-m", "keras_seq2seq.cli", "translate",
-                 str(tmp_path / "dates"), "9/5/18"]  # fmt: skip
-    done = subprocess.run(
-        translate, env=env, capture_output=True, text=True, timeout=300
-    )
+    done = _python(backend, "-m", "keras_seq2seq.cli", "translate",
+                   str(tmp_path / "dates"), "9/5/18")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert len(done.stdout.splitlines()) == 1
 
@@ -177,59 +171,42 @@ with distribute(2):
 def test_tensorflow_step_gives_each_device_half_the_batch():
     # Keras' train_on_batch would give each replica all 8 rows; the tool's
     # step must split them (the replicas' row counts are averaged).
-    env = _env("tensorflow")
-    done = subprocess.run(
-        [sys.executable, "-c", SPLIT_PROBE],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = _python("tensorflow", "-c", SPLIT_PROBE, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert float(done.stdout.strip().splitlines()[-1]) == 4.0
 
 
+# What `distribute(COUNT)` refuses with, after SETUP, in a fresh process.
+REFUSAL = """
+import keras
+from keras_seq2seq.nmt.devices import distribute
+from keras_seq2seq.nmt.run_error import RunError
+{setup}
+try:
+    with distribute({count}):
+        pass
+except RunError as e:
+    print(e)
+"""
+
+
+def _refusal(backend, count, setup=""):
+    """Stdout lines and stderr of `distribute(count)` under `backend`."""
+    code = REFUSAL.format(setup=setup, count=count)
+    done = _python(backend, "-c", code, timeout=120)
+    return done.stdout.strip().splitlines(), done.stderr
+
+
 def test_torch_is_refused_with_one_line():
-    code = (
-        "from keras_seq2seq.nmt.devices import distribute\n"
-        "from keras_seq2seq.nmt.run_error import RunError\n"
-        "try:\n"
-        "    with distribute(2):\n"
-        "        pass\n"
-        "except RunError as e:\n"
-        "    print(e)\n"
-    )
-    env = _env("torch")
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = done.stdout.strip().splitlines()
-    assert len(lines) == 1 and "KERAS_BACKEND=jax or tensorflow" in lines[0]
+    lines, err = _refusal("torch", 2)
+    assert len(lines) == 1, err
+    assert "KERAS_BACKEND=jax or tensorflow" in lines[0]
 
 
-def test_more_devices_than_exist_is_refused(tmp_path):
-    code = (
-        "import keras\n"
-        "from keras_seq2seq.nmt.devices import distribute\n"
-        "from keras_seq2seq.nmt.run_error import RunError\n"
-        "keras.ops.ones(1)  # the runtime starts with its real devices\n"
-        "try:\n"
-        "    with distribute(64):\n"
-        "        pass\n"
-        "except RunError as e:\n"
-        "    print(e)\n"
-    )
-    env = _env("jax")
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    lines = done.stdout.strip().splitlines()
-    assert len(lines) == 1 and "more devices than" in lines[0], done.stderr
+def test_more_devices_than_exist_is_refused():
+    # The runtime starts with its real devices before the request.
+    lines, err = _refusal("jax", 64, setup="keras.ops.ones(1)")
+    assert len(lines) == 1 and "more devices than" in lines[0], err
 
 
 if __name__ == "__main__":
