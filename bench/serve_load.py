@@ -15,6 +15,7 @@ get its 4xx. Prints one line per round; `--json` writes the numbers.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -149,8 +150,17 @@ async def check_malformed(url, cases=MALFORMED):
     return results
 
 
-def start_server(run):
-    """Starts `seq2seq serve RUN --port 0`; returns `(process, url)`."""
+@contextlib.contextmanager
+def server(run, *flags):
+    """Runs `seq2seq serve RUN --port 0 FLAGS`; yields `(url, log_lines)`.
+
+    `log_lines` keeps filling with the server's stderr while it runs (read
+    on a thread, so the server never blocks on its log). The server gets
+    SIGTERM on exit and must stop cleanly.
+
+    Raises:
+        RuntimeError: the server did not start, or did not exit with 0.
+    """
     process = subprocess.Popen(
         [
             sys.executable,
@@ -160,22 +170,41 @@ def start_server(run):
             str(run),
             "--port",
             "0",
+            *flags,
         ],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
+    lines: list[str] = []
+    url = None
     for line in process.stderr:
+        lines.append(line)
         found = re.search(r"serving .* on (http://127\.0\.0\.1:\d+/)", line)
         if found:
-            # Keep draining the log so that the server never blocks on it.
-            threading.Thread(
-                target=lambda: [None for _ in process.stderr], daemon=True
-            ).start()
-            return process, found.group(1)
-    process.wait()
-    raise SystemExit(f"the server did not start (exit {process.returncode})")
+            url = found.group(1)
+            break
+    if url is None:
+        process.wait(timeout=60)
+        process.stderr.close()
+        raise RuntimeError("the server did not start:\n" + "".join(lines))
+    reader = threading.Thread(
+        target=lambda: lines.extend(process.stderr), daemon=True
+    )
+    reader.start()
+    try:
+        yield url, lines
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+        process.stderr.close()
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"the server exited with {process.returncode}:\n"
+            + "".join(lines[-20:])
+        )
 
 
 def read_sentences(run, path):
@@ -203,8 +232,10 @@ def main(argv=None):
     if not (args.run or args.url) or not (args.run or args.sentences):
         parser.error("give RUN, or --url with --sentences")
     sentences = read_sentences(args.run, args.sentences)
-    process, url = (None, args.url) if args.url else start_server(args.run)
-    try:
+    running = (
+        contextlib.nullcontext((args.url, [])) if args.url else server(args.run)
+    )
+    with running as (url, _):
         results = {"_meta": _meta(args)}
         rounds = [f"round {i + 1}" for i in range(args.rounds)]
         for name in rounds:
@@ -222,10 +253,6 @@ def main(argv=None):
             f"malformed: {len(checks) - len(wrong)}/{len(checks)} got "
             f"their 4xx" + "".join(f"\n  WRONG {c}" for c in wrong)
         )
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     failed = wrong or any(

@@ -1,14 +1,11 @@
-"""For the `seq2seq serve` tests: a small trained run, a server process,
-and (from bench/serve_load.py) the load generator and the listed
+"""For the `seq2seq serve` tests: a small trained run, and (from
+bench/serve_load.py) the server process, the load generator and the listed
 malformed requests with the status each must get."""
 
-import contextlib
 import importlib.util
 import os
-import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 # A tiny dates model: 200 steps reach ~90 % dev exact match in about a
@@ -32,6 +29,7 @@ def _bench_module():
 
 serve_load = _bench_module()
 MALFORMED = serve_load.MALFORMED
+server = serve_load.server  # `with server(run) as (url, log_lines):`
 
 
 def train_run(base: Path) -> Path:
@@ -56,52 +54,3 @@ def train_run(base: Path) -> Path:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return run
-
-
-@contextlib.contextmanager
-def server(run: Path, *flags: str):
-    """Runs `seq2seq serve RUN --port 0`; yields `(base_url, log_lines)`.
-
-    `log_lines` keeps filling with the server's stderr while it runs. The
-    server gets SIGTERM on exit and must stop cleanly.
-    """
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "keras_seq2seq.cli",
-            "serve",
-            str(run),
-            "--port",
-            "0",
-            *flags,
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    lines: list[str] = []
-    url = None
-    for line in process.stderr:
-        lines.append(line)
-        found = re.search(r"serving .* on (http://127\.0\.0\.1:\d+/)", line)
-        if found:
-            url = found.group(1)
-            break
-    if url is None:
-        process.wait(timeout=60)
-        process.stderr.close()
-        raise AssertionError("the server did not start:\n" + "".join(lines))
-    reader = threading.Thread(
-        target=lambda: lines.extend(process.stderr), daemon=True
-    )
-    reader.start()
-    try:
-        yield url, lines
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        reader.join(timeout=10)
-        process.stderr.close()
-    assert process.returncode == 0, "".join(lines[-20:])
