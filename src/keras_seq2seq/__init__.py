@@ -8,7 +8,11 @@ from keras_seq2seq.attention import (
     LuongAttention,
     LuongMonotonicAttention,
 )
-from keras_seq2seq.decoder import AttentionDecoder, AttentionRNNCell, DecoderState
+from keras_seq2seq.decoder import (
+    AttentionDecoder,
+    AttentionRNNCell,
+    DecoderState,
+)
 from keras_seq2seq.decoding.beam_ops import gather_tree, tile_batch
 from keras_seq2seq.losses import SequenceLoss, sequence_loss
 from keras_seq2seq.metrics import MaskedTokenAccuracy

@@ -1,12 +1,11 @@
 """Parity of `keras_seq2seq.tfa` mechanisms with TFA's fixtures."""
 
-import keras
 import numpy as np
 import pytest
 from keras import ops
-from shared_data import assert_outputs, case_ids, load_case
 
 import keras_seq2seq.tfa as tfa
+from shared_data import assert_outputs, case_ids, load_case
 
 MECHANISMS = {
     "BahdanauAttention": tfa.seq2seq.BahdanauAttention,
@@ -65,14 +64,13 @@ def test_mechanism_matches_tfa_with_weights_in_tfa_order(cid):
         batch, _ = a["previous_alignments"].shape
         initial = mechanism.initial_alignments(batch, "float32")
         got["initial_alignments"] = ops.convert_to_numpy(initial)
-        got["alignments_from_initial"] = run(
-            mechanism, a["query"], initial
-        )[0]
+        got["alignments_from_initial"] = run(mechanism, a["query"], initial)[0]
     assert_outputs(case, a, got)
 
 
 @pytest.mark.parametrize(
-    "cid", case_ids("attention", lambda n: n.startswith("monotonic_attention_fn"))
+    "cid",
+    case_ids("attention", lambda n: n.startswith("monotonic_attention_fn")),
 )
 def test_monotonic_attention_function_matches_tfa(cid):
     case, a = load_case(cid)
@@ -82,7 +80,9 @@ def test_monotonic_attention_function_matches_tfa(cid):
     assert_outputs(case, a, {"attention": ops.convert_to_numpy(got)})
 
 
-@pytest.mark.parametrize("cid", case_ids("attention", lambda n: n == "hardmax_fn"))
+@pytest.mark.parametrize(
+    "cid", case_ids("attention", lambda n: n == "hardmax_fn")
+)
 def test_hardmax_matches_tfa(cid):
     case, a = load_case(cid)
     got = ops.convert_to_numpy(tfa.seq2seq.hardmax(a["logits"]))
@@ -109,7 +109,9 @@ def test_set_weights_recomputes_keys_of_the_memory():
     kernel = rng.normal(size=(3, 4)).astype("float32")
     mechanism.set_weights([kernel])
     np.testing.assert_allclose(
-        ops.convert_to_numpy(mechanism.keys), memory @ kernel, rtol=1e-5,
+        ops.convert_to_numpy(mechanism.keys),
+        memory @ kernel,
+        rtol=1e-5,
         atol=1e-6,
     )
 
@@ -118,9 +120,7 @@ def test_setup_memory_through_call_masks_padding():
     rng = np.random.default_rng(1)
     memory = rng.normal(size=(2, 5, 3)).astype("float32")
     mechanism = tfa.BahdanauAttention(units=4)
-    values = mechanism(
-        [memory, np.array([5, 2], "int32")], setup_memory=True
-    )
+    values = mechanism([memory, np.array([5, 2], "int32")], setup_memory=True)
     values = ops.convert_to_numpy(values)
     np.testing.assert_array_equal(values[1, 2:], 0.0)
     np.testing.assert_array_equal(values[0], memory[0])
@@ -133,4 +133,3 @@ def test_setup_memory_through_call_masks_padding():
 def test_probability_fn_outside_tfa_choices_raises():
     with pytest.raises(ValueError, match="probability_fn"):
         tfa.BahdanauAttention(units=3, probability_fn="sparsemax")
-

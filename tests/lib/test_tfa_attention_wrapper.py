@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-from shared_data import assert_outputs, case_ids, load_case
 
 import keras_seq2seq.tfa as tfa
+from shared_data import assert_outputs, case_ids, load_case
 
 CELLS = {"GRUCell": keras.layers.GRUCell, "LSTMCell": keras.layers.LSTMCell}
 

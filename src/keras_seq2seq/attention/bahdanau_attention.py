@@ -48,7 +48,9 @@ class BahdanauAttention(BaseAttention):
     def __init__(self, units, normalize=False, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"`units` must be an int > 0. Received: units={units!r}")
+            raise ValueError(
+                f"`units` must be an int > 0. Received: units={units!r}"
+            )
         self.units = units
         self.normalize = bool(normalize)
         self.query_dense = keras.layers.Dense(

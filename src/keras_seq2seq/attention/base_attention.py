@@ -5,8 +5,12 @@ import collections
 import keras
 from keras import ops
 
-from keras_seq2seq.ops import masked_hardmax, masked_softmax, mask_scores
-from keras_seq2seq.ops import zero_padding
+from keras_seq2seq.ops import (
+    mask_scores,
+    masked_hardmax,
+    masked_softmax,
+    zero_padding,
+)
 
 AttentionMemory = collections.namedtuple(
     "AttentionMemory", ["keys", "values", "mask"]
@@ -159,7 +163,9 @@ class BaseAttention(keras.layers.Layer):
             return masked_softmax(scores, mask)
         if self.probability_fn == "hardmax":
             return masked_hardmax(scores, mask)
-        return zero_padding(self.probability_fn(mask_scores(scores, mask)), mask)
+        return zero_padding(
+            self.probability_fn(mask_scores(scores, mask)), mask
+        )
 
     def initial_weights(self, memory):
         """Weights before the first decoder step: zeros `(B, Tv)`."""
@@ -213,7 +219,10 @@ class BaseAttention(keras.layers.Layer):
 
 
 def _compatible(shape_a, shape_b):
-    return all(a is None or b is None or a == b for a, b in zip(shape_a, shape_b))
+    return all(
+        a is None or b is None or a == b
+        for a, b in zip(shape_a, shape_b, strict=True)
+    )
 
 
 def check_shapes(query_shape, value_shape, key_shape=None):
@@ -231,7 +240,8 @@ def check_shapes(query_shape, value_shape, key_shape=None):
     if not _compatible(query_shape[:1], value_shape[:1]):
         raise ValueError(
             "`query` and `value` must have the same batch size. Received: "
-            f"query.shape={tuple(query_shape)}, value.shape={tuple(value_shape)}"
+            f"query.shape={tuple(query_shape)}, "
+            f"value.shape={tuple(value_shape)}"
         )
     if key_shape is not None and (
         len(key_shape) != 3 or not _compatible(key_shape[:2], value_shape[:2])

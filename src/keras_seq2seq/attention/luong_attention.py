@@ -8,11 +8,11 @@ from keras_seq2seq.attention.base_attention import BaseAttention
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
 class LuongAttention(BaseAttention):
-    """Multiplicative attention, Luong et al. 2015 (arXiv:1508.04025), "general".
+    """Multiplicative attention, Luong et al. 2015 (arXiv:1508.04025).
 
-    `score(q, k_j) = q^T W k_j`, `W` projecting keys to the query's depth;
-    with `scale=True` the score is multiplied by a learned scalar `g`
-    (initialised to 1), as TFA's `scale`.
+    The "general" score `score(q, k_j) = q^T W k_j`, `W` projecting keys to
+    the query's depth; with `scale=True` the score is multiplied by a
+    learned scalar `g` (initialised to 1), as TFA's `scale`.
 
     Args:
         units: int or None. Depth of the projected keys; it must equal the

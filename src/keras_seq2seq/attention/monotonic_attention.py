@@ -20,11 +20,13 @@ class MonotonicMixin:
     each query's previous weights are those of the query before it.
     """
 
-    def init_monotonic(self, sigmoid_noise, sigmoid_noise_seed, score_bias_init,
-                       mode):
+    def init_monotonic(
+        self, sigmoid_noise, sigmoid_noise_seed, score_bias_init, mode
+    ):
         if mode not in MONOTONIC_MODES:
             raise ValueError(
-                f"`mode` must be one of {MONOTONIC_MODES}. Received: mode={mode!r}"
+                f"`mode` must be one of {MONOTONIC_MODES}. "
+                f"Received: mode={mode!r}"
             )
         if sigmoid_noise < 0:
             raise ValueError(
