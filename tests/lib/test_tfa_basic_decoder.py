@@ -83,22 +83,19 @@ def results(outputs, state, lengths):
     if isinstance(state, tfa.AttentionWrapperState):
         got["final_attention"] = state.attention
         got["final_alignments"] = state.alignments
-        got["alignment_history"] = state.alignment_history
+        if not isinstance(state.alignment_history, tuple):
+            # TFA's history is a `TensorArray`: programs call `stack()`.
+            got["alignment_history"] = state.alignment_history.stack()
         state = state.cell_state
     if isinstance(state, (list, tuple)):
         got["final_cell_state_h"], got["final_cell_state_c"] = state
     else:
         got["final_cell_state"] = state
-    return {
-        name: ops.convert_to_numpy(value)
-        for name, value in got.items()
-        if not isinstance(value, tuple)
-    }
+    return {name: ops.convert_to_numpy(value) for name, value in got.items()}
 
 
-@pytest.mark.parametrize("cid", case_ids("basic_decoder"))
-def test_basic_decoder_matches_tfa_with_weights_in_tfa_order(cid):
-    case, a = load_case(cid)
+def decoder_with_tfa_weights(case, a):
+    """The case's `BasicDecoder`, its weights set in TFA's order."""
     cell = build_cell(case, a)
     sampler, _, _ = sampler_and_inputs(case, a)
     output_layer = keras.layers.Dense(case["args"]["vocab"])
@@ -110,8 +107,55 @@ def test_basic_decoder_matches_tfa_with_weights_in_tfa_order(cid):
         a[name].shape for name in names
     ]
     decoder.set_weights([a[name] for name in names])
+    return decoder, cell
+
+
+@pytest.mark.parametrize("cid", case_ids("basic_decoder"))
+def test_basic_decoder_matches_tfa_with_weights_in_tfa_order(cid):
+    case, a = load_case(cid)
+    decoder, cell = decoder_with_tfa_weights(case, a)
     outputs, state, lengths = run_case(case, a, decoder, cell)
     assert_outputs(case, a, results(outputs, state, lengths))
+
+
+def function_compiler(name):
+    """`tf.function` (TFA's programs), or the library's `compiled`."""
+    if name == "compiled":
+        return compiled
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.function is TensorFlow's; `compiled` runs here")
+    import tensorflow as tf
+
+    return tf.function
+
+
+@pytest.mark.parametrize("compiler", ["tf.function", "compiled"])
+@pytest.mark.parametrize(
+    "cid", case_ids("basic_decoder", lambda n: n.startswith("greedy_att"))
+)
+def test_compiled_tfa_program_stacks_the_history_tfa_computes(cid, compiler):
+    case, a = load_case(cid)
+    decoder, cell = decoder_with_tfa_weights(case, a)
+
+    def program():
+        outputs, state, lengths = run_case(case, a, decoder, cell)
+        history = state.alignment_history.stack()
+        return outputs, state.clone(alignment_history=()), lengths, history
+
+    outputs, state, lengths, history = function_compiler(compiler)(program)()
+    got = results(outputs, state, lengths)
+    got["alignment_history"] = ops.convert_to_numpy(history)
+    # The compiled loop runs `maximum_iterations` steps; TFA's stopped once
+    # every row had finished, and the steps past that are zeros here.
+    steps = a["sample_id"].shape[1]
+    for name, axis in [
+        ("rnn_output", 1),
+        ("sample_id", 1),
+        ("alignment_history", 0),
+    ]:
+        got[name], padding = np.split(got[name], [steps], axis=axis)
+        assert not padding.any(), name
+    assert_outputs(case, a, got)
 
 
 # TFA's decoding semantics, on small decoders with random weights.
@@ -328,6 +372,34 @@ def test_compiled_decoding_equals_eager_padded_to_the_bound():
     for have, want in zip(fast[1], final, strict=True):
         np.testing.assert_allclose(have, want, atol=1e-5)
     np.testing.assert_allclose(fast[3][:, : logits.shape[1]], logits, atol=1e-5)
+
+
+def test_compiled_history_is_the_eager_one_padded_with_zero_steps():
+    inputs, state = random_data()
+    memory = np.random.default_rng(2).normal(size=(B, 5, C)).astype("float32")
+    mechanism = tfa.LuongAttention(C, memory, memory_sequence_length=[5, 1, 3])
+    cell = tfa.AttentionWrapper(
+        keras.layers.LSTMCell(C), mechanism, alignment_history=True
+    )
+    decoder = tfa.BasicDecoder(cell, tfa.TrainingSampler())
+
+    def history(inputs, h, c):
+        initial = cell.get_initial_state(batch_size=B, dtype="float32")
+        _, final, _ = decoder(
+            inputs,
+            initial_state=initial.clone(cell_state=[h, c]),
+            sequence_length=[2, 4, 3],
+        )
+        return final.alignment_history.stack()
+
+    eager = ops.convert_to_numpy(history(inputs, *state))
+    padded = ops.convert_to_numpy(compiled(history)(inputs, *state))
+    assert eager.shape == (4, B, 5)  # stopped once every row had finished
+    # The compiled loop runs its static bound, T; torch's `compiled` is eager.
+    bound = 4 if keras.backend.backend() == "torch" else T
+    assert padded.shape == (bound, B, 5)
+    np.testing.assert_allclose(padded[:4], eager, atol=1e-5)
+    assert not padded[4:].any()
 
 
 class EncoderDecoder(keras.layers.Layer):

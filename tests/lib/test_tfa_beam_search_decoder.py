@@ -152,8 +152,11 @@ def native_search(case, a, cell, output_layer):
 @pytest.mark.parametrize("cid", case_ids("beam_search", lambda n: n == LAST))
 def test_alignment_history_follows_each_hypothesis(cid):
     case, a, decoder, cell, init = fixture_decoder(cid, alignment_history=True)
-    outputs, state, _ = numpy(run(decoder, a, init))
-    history = state.cell_state.alignment_history  # (T, B*K, Ts)
+    outputs, state, _ = run(decoder, a, init)
+    # TFA's `finalize` stacks the history it reorders: a tensor.
+    history = state.cell_state.alignment_history
+    assert ops.is_tensor(history)
+    outputs, state, history = numpy((outputs, state, history))  # (T, B*K, Ts)
     steps, _, source_steps = history.shape
     k = case["args"]["beam_width"]
     per_beam = history.reshape(steps, -1, k, source_steps).transpose(1, 2, 0, 3)
@@ -175,8 +178,9 @@ def test_alignment_history_follows_each_hypothesis(cid):
     # Without the reorder the history is in the order the beams ran: each
     # reordered row is one of the same step's raw rows of its entry.
     decoder.reorder_tensor_arrays = False
-    _, unordered, _ = numpy(run(decoder, a, init))
-    raw = unordered.cell_state.alignment_history
+    _, unordered, _ = run(decoder, a, init)
+    # Not reordered, TFA's history stays a `TensorArray`.
+    raw = ops.convert_to_numpy(unordered.cell_state.alignment_history.stack())
     raw = raw.reshape(steps, -1, k, source_steps).transpose(1, 2, 0, 3)
     assert not np.allclose(raw, per_beam)
     for b, j in np.ndindex(per_beam.shape[:2]):

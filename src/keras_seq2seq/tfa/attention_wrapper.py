@@ -9,6 +9,7 @@ from keras_seq2seq.decoder.attention_rnn_cell import (
     AttentionRNNCell,
     DecoderState,
 )
+from keras_seq2seq.tfa.alignment_history import AlignmentHistory
 from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
 
 _FIELDS = (
@@ -28,8 +29,10 @@ class AttentionWrapperState(collections.namedtuple("AttentionWrapperState", _FIE
             such as `GRUCell`, a list `[h, c]` for `LSTMCell`).
         attention: `(B, A)` attention vector of the last step.
         alignments: `(B, T)` alignments of the last step.
-        alignment_history: time-major `(steps, B, T)` when the wrapper keeps
-            it, else `()`.
+        alignment_history: when the wrapper keeps it, an
+            `AlignmentHistory`, read as TFA's `TensorArray`:
+            `alignment_history.stack()` is time-major `(steps, B, T)`;
+            else `()`.
         attention_state: `(B, T)` the mechanism's state (its alignments).
     """
 
@@ -166,7 +169,8 @@ class AttentionWrapper(keras.layers.Layer):
         alignments = mechanism.initial_alignments(batch_size, dtype)
         history = ()
         if self.alignment_history:
-            history = ops.zeros((0, batch_size, mechanism.alignments_size), dtype)
+            size = mechanism.alignments_size
+            history = AlignmentHistory(ops.zeros((0, batch_size, size), dtype))
         return AttentionWrapperState(
             cell_state=cell_state,
             attention=ops.zeros((batch_size, depth), dtype=dtype),
@@ -174,6 +178,19 @@ class AttentionWrapper(keras.layers.Layer):
             alignment_history=history,
             attention_state=mechanism.initial_state(batch_size, dtype),
         )
+
+    def __call__(self, inputs, state, **kwargs):
+        # Keras turns every argument with `__array__` into a tensor, the
+        # `AlignmentHistory` too: `call` gets the stacked tensor, and the
+        # caller gets back the kind it gave.
+        history = state.alignment_history
+        if isinstance(history, AlignmentHistory):
+            state = state._replace(alignment_history=history.stack())
+        output, state = super().__call__(inputs, state, **kwargs)
+        if isinstance(history, AlignmentHistory):
+            history = AlignmentHistory(state.alignment_history)
+            state = state._replace(alignment_history=history)
+        return output, state
 
     def call(self, inputs, state, training=None):
         cell_state = state.cell_state

@@ -44,7 +44,9 @@ class BeamSearchDecoder(BaseDecoder):
         reorder_tensor_arrays: bool. At the end, reorder the wrapper's
             `alignment_history` so that entry `j` of step `t` holds the
             alignments computed for hypothesis `j` at that step (its
-            ancestor's). Defaults to `True`.
+            ancestor's), and return it stacked, as TFA does: a tensor
+            `(T, B*K, Ts)`. Else it stays an `AlignmentHistory` (TFA's
+            `TensorArray`) in the order the beams ran. Defaults to `True`.
         output_all_scores: bool. `scores` of every candidate `(B, T, K, V)`
             instead of the selected ones `(B, T, K)`. Defaults to `False`.
         **kwargs: `BaseDecoder` arguments (`maximum_iterations`, ...).
@@ -238,7 +240,7 @@ class BeamSearchDecoder(BaseDecoder):
         cell_state = final_state.cell_state
         if self.reorder_tensor_arrays and has_history(cell_state):
             history = follow_ancestry(
-                cell_state.alignment_history,
+                cell_state.alignment_history.stack(),
                 outputs.parent_ids,
                 final_state.lengths,
             )

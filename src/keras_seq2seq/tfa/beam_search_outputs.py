@@ -19,8 +19,8 @@ class BeamSearchDecoderState(
 
     Fields:
         cell_state: the cell's state, leaves `(B, K, ...)` (an
-            `AttentionWrapper`'s `alignment_history` stays time-major
-            `(T, B*K, Ts)`).
+            `AttentionWrapper`'s alignment history stays time-major,
+            `(T, B*K, Ts)` rows).
         log_probs: float32 `(B, K)`, each beam's summed log-probs.
         finished: bool `(B, K)`.
         lengths: int32 `(B, K)`, tokens, end token counted.

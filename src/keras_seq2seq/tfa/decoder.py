@@ -8,19 +8,27 @@ rows, sequence lengths, `impute_finished`, `maximum_iterations`, and an early
 stop once every row has finished.
 
 The loop is a Python loop over `keras.ops` steps, so that decoders whose
-state grows by one entry per step (the wrapper's `alignment_history`, TFA's
+state grows by one entry per step (the wrapper's alignment history, TFA's
 `TensorArray`) and outputs of any nested structure work on every backend.
-Eagerly it stops as soon as every row has finished, and the time axis has
-TFA's data-dependent length. Inside a compiled function (`tf.function`,
-`jax.jit`) tensors have no value to stop on: the loop then runs a static
-number of steps (`maximum_iterations`, else the decoder's `steps_bound`, the
-input length of a `TrainingSampler`), and steps after every row has finished
-emit zeros and change no state, so the results equal the eager ones padded
-to that length.
+The loop carries such a history as its plain stacked tensor; the final
+state gets back the `AlignmentHistory` (TFA's `TensorArray` API) that the
+initial state had. Eagerly the loop stops as soon as every row has
+finished, and the time axis has TFA's data-dependent length. Inside a
+compiled function (`tf.function`, `jax.jit`) tensors have no value to stop
+on: the loop then runs a static number of steps (`maximum_iterations`, else
+the decoder's `steps_bound`, the input length of a `TrainingSampler`), and
+steps after every row has finished emit zeros, change no state and add a
+step of zeros to a history, so the results equal the eager ones padded to
+that length.
 """
 
 import keras
 from keras import ops
+
+from keras_seq2seq.tfa.alignment_history import (
+    restore_histories,
+    stack_histories,
+)
 
 
 class Decoder:
@@ -221,9 +229,12 @@ def dynamic_decode(
     limit = maximum_iterations
     if limit is not None:
         limit = int(ops.convert_to_numpy(limit))
-    finished, inputs, state = decoder.initialize(init_input, **init_kwargs)
+    finished, inputs, initial_state = decoder.initialize(
+        init_input, **init_kwargs
+    )
     loop = _Loop(decoder, impute_finished, training, finished, limit)
-    emitted, state, lengths = loop.run(inputs, state)
+    emitted, state, lengths = loop.run(inputs, stack_histories(initial_state))
+    state = restore_histories(state, like=initial_state)
     if emitted:
         outputs = keras.tree.map_structure(
             lambda *steps: ops.stack(steps, axis=0), *emitted
@@ -364,15 +375,20 @@ def _zero_where(flags, structure):
 def _copy_where(flags, old, new):
     """`old` where `flags`, else `new`, for each entry of the structures.
 
-    Scalars and entries whose shape changed during the step (an entry that
-    grows by one per step, TFA's `TensorArray`) pass through as `new`.
+    Scalars pass through as `new`. An entry that grew by one step (an
+    alignment history, TFA's `TensorArray`) records every step for rows
+    flagged `(B,)` (TFA's `impute_finished`); for a scalar flag (a
+    compiled step after decoding ended) its new step is zeros.
     """
 
     def copy(old_x, new_x):
         if len(new_x.shape) == 0 or len(new_x.shape) < len(flags.shape):
             return new_x
         if tuple(old_x.shape) != tuple(new_x.shape):
-            return new_x
+            if len(flags.shape) > 0:
+                return new_x
+            step = ops.zeros_like(new_x[-1:])
+            old_x = ops.concatenate([old_x, step], axis=0)
         return ops.where(_expand_to(flags, new_x), old_x, new_x)
 
     new = keras.tree.pack_sequence_as(old, keras.tree.flatten(new))
