@@ -6,7 +6,10 @@ from keras import ops
 from keras_seq2seq.attention import BahdanauAttention, LuongAttention
 from keras_seq2seq.decoder import AttentionDecoder
 from keras_seq2seq.decoding.beam_search import beam_search
-from keras_seq2seq.decoding.compile import compiled_model_function
+from keras_seq2seq.decoding.compile import (
+    compiled_model_function,
+    no_gradients,
+)
 from keras_seq2seq.decoding.greedy import greedy_search
 from keras_seq2seq.decoding.sampling import sample
 from keras_seq2seq.models.scheduled_sampling import (
@@ -403,17 +406,18 @@ class Seq2Seq(keras.Model):
             return ops.log_softmax(logits, axis=-1), state, state.weights
 
         def run(source_ids):
-            memory, memory_mask, cell_state = self.encode(source_ids)
-            step = self.decoder.step
-            prepared = step.prepare(memory, value_mask=memory_mask)
-            return search(
-                step_fn,
-                step.get_initial_state(prepared, cell_state),
-                bos_id=self.bos_id,
-                eos_id=self.eos_id,
-                constants=prepared,
-                **options,
-            )
+            with no_gradients():
+                memory, memory_mask, cell_state = self.encode(source_ids)
+                step = self.decoder.step
+                prepared = step.prepare(memory, value_mask=memory_mask)
+                return search(
+                    step_fn,
+                    step.get_initial_state(prepared, cell_state),
+                    bos_id=self.bos_id,
+                    eos_id=self.eos_id,
+                    constants=prepared,
+                    **options,
+                )
 
         return run
 
