@@ -465,6 +465,8 @@ def test_bad_arguments_raise():
         lstm_decoder(tfa.TrainingSampler(), maximum_iterations=[3])
     with pytest.raises(ValueError, match="Sampler"):
         tfa.BasicDecoder(keras.layers.GRUCell(C), "greedy")
+    with pytest.raises(ValueError, match="output_layer"):
+        tfa.BasicDecoder(keras.layers.GRUCell(C), tfa.TrainingSampler(), V)
 
 
 def test_basic_decoder_in_a_functional_model_trains_with_fit():

@@ -211,6 +211,8 @@ def test_invalid_arguments_raise():
         tfa.BeamSearchDecoder(cell, beam_width=0)
     with pytest.raises(ValueError, match="length_penalty_weight"):
         tfa.BeamSearchDecoder(cell, 2, length_penalty_weight=-1.0)
+    with pytest.raises(ValueError, match="output_layer"):
+        tfa.BeamSearchDecoder(cell, 2, output_layer=lambda x: x)
     decoder = tfa.BeamSearchDecoder(cell, 2, coverage_penalty_weight=0.5)
     with pytest.raises(ValueError, match="AttentionWrapper"):
         decoder(

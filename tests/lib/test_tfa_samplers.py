@@ -333,8 +333,31 @@ def test_bad_sampler_arguments_raise(data):
         tfa.GreedyEmbeddingSampler().initialize(None, [0], 1)
     with pytest.raises(ValueError, match="start_tokens must be a vector"):
         tfa.GreedyEmbeddingSampler().initialize(data["embedding"], 0, 1)
-    with pytest.raises(ValueError, match="before initialize"):
-        _ = tfa.TrainingSampler().batch_size
     with pytest.raises(ValueError, match="callable"):
         tfa.CustomSampler(None, None, None)
     assert tfa.seq2seq.sampler.TrainingSampler is tfa.TrainingSampler
+
+
+def test_samplers_know_the_batch_size_once_initialized(data):
+    def initialize_fn(inputs):
+        return ops.zeros((B,), "bool"), inputs[:, 0]
+
+    def unused(**kwargs):
+        raise AssertionError("not a step")
+
+    start_tokens = np.zeros(B, "int32")
+    samplers = [
+        (tfa.TrainingSampler(), [data["inputs"]]),
+        (tfa.GreedyEmbeddingSampler(), [data["embedding"], start_tokens, 1]),
+        (
+            tfa.InferenceSampler(ops.sign, (), "float32", ops.isnan),
+            [data["state"]],
+        ),
+        (tfa.CustomSampler(initialize_fn, unused, unused), [data["inputs"]]),
+    ]
+    for sampler, arguments in samplers:
+        with pytest.raises(ValueError, match="before initialize"):
+            _ = sampler.batch_size
+        finished, _ = sampler.initialize(*arguments)
+        assert int(sampler.batch_size) == B, type(sampler).__name__
+        assert not ops.convert_to_numpy(finished).any()

@@ -2,9 +2,7 @@
 
 import collections
 
-import keras
-
-from keras_seq2seq.tfa.decoder import BaseDecoder
+from keras_seq2seq.tfa.cell_decoder import CellDecoder
 from keras_seq2seq.tfa.samplers.sampler import Sampler
 
 
@@ -19,7 +17,7 @@ class BasicDecoderOutput(
     """
 
 
-class BasicDecoder(BaseDecoder):
+class BasicDecoder(CellDecoder):
     """TFA's `BasicDecoder`: a cell, an optional output layer and a sampler.
 
     Each step runs `cell(inputs, state)`, applies `output_layer` to the cell
@@ -68,17 +66,8 @@ class BasicDecoder(BaseDecoder):
                 "`sampler` must be a keras_seq2seq.tfa Sampler. "
                 f"Received: sampler={sampler!r}"
             )
-        if output_layer is not None and not isinstance(
-            output_layer, keras.layers.Layer
-        ):
-            raise ValueError(
-                "`output_layer` must be a Keras layer or None. "
-                f"Received: output_layer={output_layer!r}"
-            )
-        super().__init__(**kwargs)
-        self.cell = cell
+        super().__init__(cell, output_layer=output_layer, **kwargs)
         self.sampler = sampler
-        self.output_layer = output_layer
 
     @property
     def batch_size(self):
@@ -102,41 +91,12 @@ class BasicDecoder(BaseDecoder):
     def steps_bound(self):
         return self.sampler.steps_bound
 
-    @property
-    def weights(self):
-        layers = [self.cell] + (
-            [self.output_layer] if self.output_layer is not None else []
-        )
-        return [w for layer in layers for w in layer.weights]
-
-    def set_weights(self, weights):
-        """Sets the cell's weights, then the output layer's (TFA's order)."""
-        weights = list(weights)
-        count = len(self.cell.weights)
-        self.cell.set_weights(weights[:count])
-        if self.output_layer is not None:
-            self.output_layer.set_weights(weights[count:])
-
-    def _rnn_output_size(self):
-        size = self.cell.output_size
-        if self.output_layer is None:
-            return size
-        shape = self.output_layer.compute_output_shape((None, size))
-        return shape[-1]
-
     def initialize(self, inputs, initial_state=None, **kwargs):
         finished, first_inputs = self.sampler.initialize(inputs, **kwargs)
         return finished, first_inputs, initial_state
 
     def step(self, time, inputs, state, training=None):
-        cell_outputs, cell_state = self.cell(inputs, state, training=training)
-        # Keras cells return a list for a list state: keep the caller's
-        # nesting (a tensor, a tuple, a wrapper state).
-        cell_state = keras.tree.pack_sequence_as(
-            state, keras.tree.flatten(cell_state)
-        )
-        if self.output_layer is not None:
-            cell_outputs = self.output_layer(cell_outputs)
+        cell_outputs, cell_state = self._cell_step(inputs, state, training)
         sample_ids = self.sampler.sample(
             time=time, outputs=cell_outputs, state=cell_state
         )

@@ -15,10 +15,10 @@ from keras_seq2seq.tfa.beam_search_outputs import (
     BeamSearchDecoderState,
     FinalBeamSearchDecoderOutput,
 )
-from keras_seq2seq.tfa.decoder import BaseDecoder
+from keras_seq2seq.tfa.cell_decoder import CellDecoder
 
 
-class BeamSearchDecoder(BaseDecoder):
+class BeamSearchDecoder(CellDecoder):
     """TFA's `BeamSearchDecoder`: beam search over a cell, step by step.
 
     Each step merges the beams into `B * K` rows, runs `cell` and
@@ -79,15 +79,12 @@ class BeamSearchDecoder(BaseDecoder):
         check_arguments(
             beam_width,
             embedding_fn,
-            output_layer,
             length_penalty_weight,
             coverage_penalty_weight,
         )
-        super().__init__(**kwargs)
-        self.cell = cell
+        super().__init__(cell, output_layer=output_layer, **kwargs)
         self.beam_width = beam_width
         self.embedding_fn = embedding_fn
-        self.output_layer = output_layer
         self.length_penalty_weight = length_penalty_weight
         self.coverage_penalty_weight = coverage_penalty_weight
         self.reorder_tensor_arrays = reorder_tensor_arrays
@@ -104,7 +101,7 @@ class BeamSearchDecoder(BaseDecoder):
     def output_size(self):
         scores = (self.beam_width,)
         if self.output_all_scores:
-            scores = (self.beam_width, self._vocab_size())
+            scores = (self.beam_width, self._rnn_output_size())
         return BeamSearchDecoderOutput(
             scores=scores,
             predicted_ids=(self.beam_width,),
@@ -120,27 +117,6 @@ class BeamSearchDecoder(BaseDecoder):
     @property
     def tracks_own_finished(self):
         return True
-
-    @property
-    def weights(self):
-        layers = [self.cell] + (
-            [self.output_layer] if self.output_layer is not None else []
-        )
-        return [w for layer in layers for w in layer.weights]
-
-    def set_weights(self, weights):
-        """Sets the cell's weights, then the output layer's (TFA's order)."""
-        weights = list(weights)
-        count = len(self.cell.weights)
-        self.cell.set_weights(weights[:count])
-        if self.output_layer is not None:
-            self.output_layer.set_weights(weights[count:])
-
-    def _vocab_size(self):
-        size = self.cell.output_size
-        if self.output_layer is not None:
-            size = self.output_layer.compute_output_shape((None, size))[-1]
-        return size
 
     def initialize(
         self, embedding, start_tokens=None, end_token=None, initial_state=None
@@ -175,15 +151,11 @@ class BeamSearchDecoder(BaseDecoder):
 
     def step(self, time, inputs, state, training=None):
         """One beam step: `(outputs, next_state, next_inputs, finished)`."""
-        cell_state = map_rows(self._merge, state.cell_state)
-        outputs, cell_state = self.cell(
-            self._merge(inputs), cell_state, training=training
+        outputs, cell_state = self._cell_step(
+            self._merge(inputs),
+            map_rows(self._merge, state.cell_state),
+            training,
         )
-        cell_state = keras.tree.pack_sequence_as(
-            state.cell_state, keras.tree.flatten(cell_state)
-        )
-        if self.output_layer is not None:
-            outputs = self.output_layer(outputs)
         log_probs = ops.log_softmax(ops.cast(outputs, "float32"), axis=-1)
         beams = {
             "log_probs": state.log_probs,
@@ -265,9 +237,7 @@ class BeamSearchDecoder(BaseDecoder):
         return ops.reshape(x, (-1, self.beam_width) + tuple(x.shape[1:]))
 
 
-def check_arguments(
-    beam_width, embedding_fn, output_layer, length_penalty, coverage_penalty
-):
+def check_arguments(beam_width, embedding_fn, length_penalty, coverage_penalty):
     """Raises `ValueError` for a bad `BeamSearchDecoder` argument."""
     if isinstance(beam_width, bool) or not (
         isinstance(beam_width, int) and beam_width >= 1
@@ -279,13 +249,6 @@ def check_arguments(
         raise ValueError(
             f"`embedding_fn` must be callable or None. Received: "
             f"{embedding_fn!r}"
-        )
-    if output_layer is not None and not isinstance(
-        output_layer, keras.layers.Layer
-    ):
-        raise ValueError(
-            "`output_layer` must be a Keras layer or None. "
-            f"Received: output_layer={output_layer!r}"
         )
     for name, value in [
         ("length_penalty_weight", length_penalty),

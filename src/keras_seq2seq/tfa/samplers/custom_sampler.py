@@ -2,10 +2,10 @@
 
 from keras import ops
 
-from keras_seq2seq.tfa.samplers.sampler import Sampler
+from keras_seq2seq.tfa.samplers.sampler import BatchTrackingSampler
 
 
-class CustomSampler(Sampler):
+class CustomSampler(BatchTrackingSampler):
     """A sampler whose steps are user functions.
 
     Args:
@@ -38,13 +38,6 @@ class CustomSampler(Sampler):
         self.next_inputs_fn = next_inputs_fn
         self._sample_ids_shape = tuple(sample_ids_shape or ())
         self._sample_ids_dtype = sample_ids_dtype or "int32"
-        self._batch_size = None
-
-    @property
-    def batch_size(self):
-        if self._batch_size is None:
-            raise ValueError("batch_size accessed before initialize was called")
-        return self._batch_size
 
     @property
     def sample_ids_shape(self):

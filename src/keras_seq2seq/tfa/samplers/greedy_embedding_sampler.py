@@ -3,13 +3,13 @@
 from keras import ops
 
 from keras_seq2seq.tfa.samplers.sampler import (
-    Sampler,
+    BatchTrackingSampler,
     check_embedding_fn,
     embedding_lookup,
 )
 
 
-class GreedyEmbeddingSampler(Sampler):
+class GreedyEmbeddingSampler(BatchTrackingSampler):
     """Greedy decoding: the sample id is the argmax of the outputs (the
     first maximum) and the next input is its embedding; a row is finished
     once it emits `end_token`. Once every row has finished the next inputs
@@ -24,21 +24,6 @@ class GreedyEmbeddingSampler(Sampler):
         check_embedding_fn(embedding_fn)
         self.embedding_fn = embedding_fn
         self._lookup = None
-        self._batch_size = None
-
-    @property
-    def batch_size(self):
-        if self._batch_size is None:
-            raise ValueError("batch_size accessed before initialize was called")
-        return self._batch_size
-
-    @property
-    def sample_ids_shape(self):
-        return ()
-
-    @property
-    def sample_ids_dtype(self):
-        return "int32"
 
     def initialize(self, embedding, start_tokens=None, end_token=None):
         """Returns `(finished, start_inputs)`.
@@ -64,9 +49,8 @@ class GreedyEmbeddingSampler(Sampler):
                 "end_token must be a scalar. Received shape: "
                 f"{tuple(self.end_token.shape)}"
             )
-        self._batch_size = ops.shape(self.start_tokens)[0]
+        finished = self._start(ops.shape(self.start_tokens)[0])
         self.start_inputs = self._lookup(self.start_tokens)
-        finished = ops.zeros((self._batch_size,), "bool")
         return finished, self.start_inputs
 
     def sample(self, time, outputs, state):

@@ -2,10 +2,10 @@
 
 from keras import ops
 
-from keras_seq2seq.tfa.samplers.sampler import Sampler
+from keras_seq2seq.tfa.samplers.sampler import BatchTrackingSampler
 
 
-class InferenceSampler(Sampler):
+class InferenceSampler(BatchTrackingSampler):
     """Inference without embeddings: `sample_fn` picks the sample, which
     (through `next_inputs_fn`, if given) is the next input; `end_fn` says
     which rows have finished.
@@ -30,13 +30,6 @@ class InferenceSampler(Sampler):
         self.sample_dtype = sample_dtype
         self.end_fn = end_fn
         self.next_inputs_fn = next_inputs_fn
-        self._batch_size = None
-
-    @property
-    def batch_size(self):
-        if self._batch_size is None:
-            raise ValueError("batch_size accessed before initialize was called")
-        return self._batch_size
 
     @property
     def sample_ids_shape(self):
@@ -49,8 +42,7 @@ class InferenceSampler(Sampler):
     def initialize(self, start_inputs):
         """Returns `(finished, start_inputs)`; `start_inputs` `(B, ...)`."""
         self.start_inputs = ops.convert_to_tensor(start_inputs)
-        self._batch_size = ops.shape(self.start_inputs)[0]
-        finished = ops.zeros((self._batch_size,), "bool")
+        finished = self._start(ops.shape(self.start_inputs)[0])
         return finished, self.start_inputs
 
     def sample(self, time, outputs, state):

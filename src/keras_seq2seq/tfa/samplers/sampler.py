@@ -47,6 +47,36 @@ class Sampler:
         return None
 
 
+class BatchTrackingSampler(Sampler):
+    """A `Sampler` whose `initialize` sets its batch size (TFA's samplers).
+
+    `batch_size` raises until `initialize` has run. The sample ids are int32
+    scalars unless a subclass says otherwise.
+    """
+
+    _batch_size = None
+
+    @property
+    def batch_size(self):
+        if self._batch_size is None:
+            raise ValueError("batch_size accessed before initialize was called")
+        return self._batch_size
+
+    @property
+    def sample_ids_shape(self):
+        return ()
+
+    @property
+    def sample_ids_dtype(self):
+        return "int32"
+
+    def _start(self, batch_size):
+        """Sets the batch size `B`; returns bool `(B,)` zeros: no row has
+        finished before the first step."""
+        self._batch_size = batch_size
+        return ops.zeros((batch_size,), "bool")
+
+
 def seed_generator(seed):
     """A `keras.random.SeedGenerator` for an int seed, or `None`'s."""
     if seed is not None and not isinstance(seed, int):

@@ -3,10 +3,10 @@
 import keras
 from keras import ops
 
-from keras_seq2seq.tfa.samplers.sampler import Sampler
+from keras_seq2seq.tfa.samplers.sampler import BatchTrackingSampler
 
 
-class TrainingSampler(Sampler):
+class TrainingSampler(BatchTrackingSampler):
     """Reads the next input from the given sequence (teacher forcing).
 
     A row is finished once `time + 1 >= sequence_length`; its sample ids are
@@ -28,23 +28,8 @@ class TrainingSampler(Sampler):
 
     def __init__(self, time_major=False):
         self.time_major = time_major
-        self._batch_size = None
         self.inputs = None
         self.sequence_length = None
-
-    @property
-    def batch_size(self):
-        if self._batch_size is None:
-            raise ValueError("batch_size accessed before initialize was called")
-        return self._batch_size
-
-    @property
-    def sample_ids_shape(self):
-        return ()
-
-    @property
-    def sample_ids_dtype(self):
-        return "int32"
 
     @property
     def steps_bound(self):

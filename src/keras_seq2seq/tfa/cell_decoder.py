@@ -1,0 +1,72 @@
+"""`CellDecoder`: the cell and output layer that TFA's decoders step."""
+
+import keras
+
+from keras_seq2seq.tfa.decoder import BaseDecoder
+
+
+class CellDecoder(BaseDecoder):
+    """A `BaseDecoder` whose step runs `cell`, then `output_layer`.
+
+    The part that `BasicDecoder` and `BeamSearchDecoder` share (not a TFA
+    class): the two layers, their weights in TFA's `get_weights()` order
+    (the cell's, then the output layer's), and the size of a step's output.
+
+    Args:
+        cell: a Keras RNN cell (`GRUCell`, `LSTMCell`: state a tensor or a
+            list) or an `AttentionWrapper`.
+        output_layer: optional Keras layer applied to the cell output (a
+            `Dense(V)` for logits). Defaults to `None`.
+        **kwargs: `BaseDecoder` arguments (`maximum_iterations`,
+            `impute_finished`, `output_time_major`, ...) and layer
+            arguments.
+    """
+
+    def __init__(self, cell, output_layer=None, **kwargs):
+        if output_layer is not None and not isinstance(
+            output_layer, keras.layers.Layer
+        ):
+            raise ValueError(
+                "`output_layer` must be a Keras layer or None. "
+                f"Received: output_layer={output_layer!r}"
+            )
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.output_layer = output_layer
+
+    @property
+    def weights(self):
+        layers = [self.cell] + (
+            [self.output_layer] if self.output_layer is not None else []
+        )
+        return [w for layer in layers for w in layer.weights]
+
+    def set_weights(self, weights):
+        """Sets the cell's weights, then the output layer's (TFA's order)."""
+        weights = list(weights)
+        count = len(self.cell.weights)
+        self.cell.set_weights(weights[:count])
+        if self.output_layer is not None:
+            self.output_layer.set_weights(weights[count:])
+
+    def _rnn_output_size(self):
+        """The depth of a step's output: the output layer's, else the
+        cell's (`V` for a `Dense(V)`)."""
+        size = self.cell.output_size
+        if self.output_layer is None:
+            return size
+        return self.output_layer.compute_output_shape((None, size))[-1]
+
+    def _cell_step(self, inputs, state, training=None):
+        """`(outputs, next_state)`: the cell, then the output layer.
+
+        Keras cells return a list for a list state; `next_state` keeps the
+        nesting of `state` (a tensor, a tuple, a wrapper state).
+        """
+        outputs, next_state = self.cell(inputs, state, training=training)
+        next_state = keras.tree.pack_sequence_as(
+            state, keras.tree.flatten(next_state)
+        )
+        if self.output_layer is not None:
+            outputs = self.output_layer(outputs)
+        return outputs, next_state
