@@ -92,8 +92,9 @@ class AttentionMechanism(keras.layers.Layer):
                 memory, lengths = inputs
             else:
                 memory, lengths = inputs, None
-            self.setup_memory(memory, lengths, None if lengths is not None
-                              else mask)
+            self.setup_memory(
+                memory, lengths, None if lengths is not None else mask
+            )
             return self.values
         if self._memory is None:
             raise ValueError(
@@ -114,7 +115,9 @@ class AttentionMechanism(keras.layers.Layer):
     def set_weights(self, weights):
         super().set_weights(weights)
         if self._raw_memory is not None:
-            self.setup_memory(self._raw_memory[0], memory_mask=self._raw_memory[1])
+            self.setup_memory(
+                self._raw_memory[0], memory_mask=self._raw_memory[1]
+            )
 
     @property
     def memory_initialized(self):

@@ -1,4 +1,4 @@
-"""TFA's `AttentionWrapper` and `AttentionWrapperState` over `AttentionRNNCell`."""
+"""TFA's `AttentionWrapper` and its state, over `AttentionRNNCell`."""
 
 import collections
 
@@ -21,7 +21,9 @@ _FIELDS = (
 )
 
 
-class AttentionWrapperState(collections.namedtuple("AttentionWrapperState", _FIELDS)):
+class AttentionWrapperState(
+    collections.namedtuple("AttentionWrapperState", _FIELDS)
+):
     """TFA's wrapper state.
 
     Fields:
@@ -149,7 +151,10 @@ class AttentionWrapper(keras.layers.Layer):
     @property
     def output_size(self):
         if self.output_attention:
-            return self.attention_layer_size or self.attention_mechanism.values.shape[-1]
+            return (
+                self.attention_layer_size
+                or self.attention_mechanism.values.shape[-1]
+            )
         return self.core.cell_output_size
 
     def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
