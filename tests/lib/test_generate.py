@@ -1,5 +1,9 @@
 """`Seq2Seq.generate`: compiled once, cached, and equal to the eager search."""
 
+import os
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -136,3 +140,31 @@ def test_generate_records_no_gradients_on_torch(jit_compile):
     result = model.generate(source_ids(), jit_compile=jit_compile, **BEAM)
     assert not result["scores"].requires_grad
     assert not result["weights"].requires_grad
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="AutoGraph is TF's")
+def test_compiled_search_does_not_read_source():
+    # AutoGraph re-reads a function's source while tracing and warns
+    # ("could not transform") when it cannot match it, as after the file
+    # changed on disk. The searches are graph code: no AutoGraph at all.
+    # A fresh process: AutoGraph caches what it converted.
+    program = """
+import linecache
+import numpy as np
+from keras_seq2seq.models import Seq2Seq
+model = Seq2Seq(source_vocab_size=9, target_vocab_size=9, embedding_dim=3,
+                encoder_units=2, decoder_units=4, attention_units=3)
+model.build()
+linecache.getlines = lambda *args, **kwargs: []
+ids = np.array([[3, 4, 5, 0]], "int32")
+model.generate(ids, method="greedy")
+model.generate(ids, method="beam", beam_size=2)
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", program],
+        env=dict(os.environ, KERAS_BACKEND=BACKEND),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "AutoGraph" not in run.stderr + run.stdout

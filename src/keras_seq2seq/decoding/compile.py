@@ -20,9 +20,12 @@ import numpy as np
 def compiled(fn):
     """`fn` compiled by the backend's compiler, for repeated calls.
 
-    - TensorFlow: `tf.function(fn, jit_compile=True)` (XLA). Tensors are
-      traced; Python arguments (the step function, ids, sizes, options) are
-      part of the trace, and a new value traces again.
+    - TensorFlow: `tf.function(fn, jit_compile=True, autograph=False)`
+      (XLA). Tensors are traced; Python arguments (the step function, ids,
+      sizes, options) are part of the trace, and a new value traces again.
+      The searches are graph code already (`ops.while_loop`, no Python `if`
+      on tensors); AutoGraph would only re-read their source files while
+      tracing, and warn when a file changed since the process started.
     - JAX: `jax.jit(fn)` with every argument that holds no array (the step
       function, ids, sizes, options, an int seed) static; arrays and nested
       structures of arrays are traced.
@@ -61,7 +64,7 @@ def compiled(fn):
 
         # XLA compiles the while loop, the gathers and `top_k` into one
         # program; Python-valued arguments become constants of the trace.
-        return tf.function(fn, jit_compile=True)
+        return tf.function(fn, jit_compile=True, autograph=False)
     if backend == "jax":
         import jax
 
@@ -95,8 +98,9 @@ def compiled_model_function(fn, model):
     search: encoder, memory, search loop). Each call sees the current
     weights, also after training:
 
-    - TensorFlow: `tf.function(fn, jit_compile=True)`; the variables are
-      captured by reference, so the compiled program reads their values.
+    - TensorFlow: `tf.function(fn, jit_compile=True, autograph=False)`;
+      the variables are captured by reference, so the compiled program
+      reads their values.
     - JAX: `jax.jit` of `fn` in a `keras.StatelessScope` that maps every
       variable of `model` to an argument: the values are passed at each
       call, never baked into the program.
@@ -122,7 +126,7 @@ def compiled_model_function(fn, model):
 
         # XLA: the encoder, the prepared memory and the search loop become
         # one program; a new input shape traces again.
-        run = tf.function(counted, jit_compile=True)
+        run = tf.function(counted, jit_compile=True, autograph=False)
     elif backend == "jax":
         import jax
 
