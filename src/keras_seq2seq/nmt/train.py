@@ -22,6 +22,7 @@ from keras_seq2seq.nmt.progress import Progress
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.validator import Validator, latest_checkpoint
+from keras_seq2seq.seeding import set_random_seed
 
 # Options a resumed run may change; the others are fixed by its model,
 # vocabularies and data order.
@@ -91,7 +92,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
                     "or pick another --name"
                 )
             run, encoded, dev = _new_run(config, path)
-            keras.utils.set_random_seed(config.seed)  # the initial weights
+            set_random_seed(config.seed)  # the initial weights
             model = build_model(
                 run.config, run.source.vocab_size, run.target.vocab_size
             )
