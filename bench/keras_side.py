@@ -45,8 +45,10 @@ def measure(
     steps: int = 31,
     decode_warmup: int = 2,
     decode_steps: int = 5,
+    dtype_policy: str = "float32",
 ) -> dict:
     """As `reference_torch.measure`: same arguments, measures and timing."""
+    keras.config.set_dtype_policy(dtype_policy)
     set_random_seed(0)
     source, target_in, target_out = make_batch()
     model = build_model()

@@ -44,7 +44,9 @@ from s2s_m import (
     VOCAB_SIZE,
     make_batch,
     peak_rss_mib,
-    time_calls,
+)
+from s2s_m import (
+    time_calls as _time_calls,
 )
 from torch import nn
 from torch.nn import functional as F
@@ -223,12 +225,26 @@ def beam_search(
     return best, scores[:, 0]
 
 
+def _autocast(time_calls):
+    """`time_calls` whose calls run in bfloat16 autocast on the CPU."""
+
+    def timed(fn, warmup, steps):
+        def cast():
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return fn()
+
+        return time_calls(cast, warmup, steps)
+
+    return timed
+
+
 def measure(
     measures=("train", "greedy", "beam5"),
     warmup: int = 10,
     steps: int = 31,
     decode_warmup: int = 2,
     decode_steps: int = 5,
+    dtype_policy: str = "float32",
 ) -> dict:
     """Measures the reference model as `shared/bench/S2S-M.md` defines.
 
@@ -238,6 +254,8 @@ def measure(
         steps: int. Timed train steps (the median is reported).
         decode_warmup: int. Untimed decoding calls, per method.
         decode_steps: int. Timed decoding calls, per method.
+        dtype_policy: "float32" (S2S-M), or "mixed_bfloat16": every call
+            under `torch.autocast("cpu", torch.bfloat16)`, float32 weights.
 
     Returns:
         dict with `train_tok_s`, `first_step_s` (for "train"),
@@ -249,6 +267,10 @@ def measure(
     )
     model = S2SM()
     result = {}
+    if dtype_policy == "mixed_bfloat16":
+        time_calls = _autocast(_time_calls)
+    else:
+        time_calls = _time_calls
     if "train" in measures:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         first, median = time_calls(

@@ -44,6 +44,9 @@ PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 
 BACKENDS = ("tensorflow", "jax", "torch", "reference")
 MEASURES = ("train", "greedy", "beam5")
+# S2S-M is float32; --dtype-policy mixed_bfloat16 measures both sides in
+# mixed precision (Keras' policy; the reference under torch.autocast).
+DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 # Calls per measure: train steps 10..40 are timed after 10 warm-up steps, and
 # each decoding method is timed 5 times after 2 warm-up calls.
 FULL = {"warmup": 10, "steps": 31, "decode_warmup": 2, "decode_steps": 5}
@@ -117,14 +120,17 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_worker(backend: str, measures: list[str], quick: bool, path: str):
+def run_worker(
+    backend: str, measures: list[str], quick: bool, policy: str, path: str
+):
     """In the subprocess: measure one backend and write the result to path."""
     if backend == "reference":
         import reference_torch as side
     else:
         # The parent set KERAS_BACKEND before this process imported keras.
         import keras_side as side
-    result = side.measure(measures, **(QUICK if quick else FULL))
+    calls = QUICK if quick else FULL
+    result = side.measure(measures, dtype_policy=policy, **calls)
     try:
         info = side.describe()
     except Exception as error:  # the measures matter more than the notes
@@ -133,7 +139,9 @@ def run_worker(backend: str, measures: list[str], quick: bool, path: str):
         json.dump({"measures": result, "info": info}, file)
 
 
-def run_backend(backend: str, measures: list[str], quick: bool) -> dict:
+def run_backend(
+    backend: str, measures: list[str], quick: bool, policy: str
+) -> dict:
     """Runs one backend's subprocess; returns `{"measures"|"error", "info"}`."""
     # Measure this checkout's library, whichever one the venv's editable
     # install points at.
@@ -157,6 +165,8 @@ def run_backend(backend: str, measures: list[str], quick: bool) -> dict:
             backend,
             "--measures",
             ",".join(measures),
+            "--dtype-policy",
+            policy,
             "--result-file",
             path,
         ] + (["--quick"] if quick else [])
@@ -262,6 +272,13 @@ def parse_args(argv):
         default=list(MEASURES),
         help="comma-separated, among %(default)s",
     )
+    parser.add_argument(
+        "--dtype-policy",
+        choices=DTYPE_POLICIES,
+        default="float32",
+        help="float32 (S2S-M) or mixed_bfloat16: both sides compute in "
+        "bfloat16 with float32 weights (default: %(default)s)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the results")
     parser.add_argument(
         "--quick", action="store_true", help="few steps: a smoke test"
@@ -275,12 +292,20 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     if args.worker:
-        run_worker(args.worker, args.measures, args.quick, args.result_file)
+        run_worker(
+            args.worker,
+            args.measures,
+            args.quick,
+            args.dtype_policy,
+            args.result_file,
+        )
         return 0
     results, infos = {}, {}
     for backend in args.backends:
         start, load_before = time.perf_counter(), os.getloadavg()[0]
-        run = run_backend(backend, args.measures, args.quick)
+        run = run_backend(
+            backend, args.measures, args.quick, args.dtype_policy
+        )
         elapsed = time.perf_counter() - start
         print(f"[s2s_m] {backend}: {elapsed:.0f} s", file=sys.stderr)
         if "error" in run:
@@ -292,7 +317,10 @@ def main(argv=None) -> int:
         load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         infos[backend] = {**run.get("info", {}), "load_1min": load}
     mode = " (--quick: a smoke test, not a measurement)" if args.quick else ""
-    print(f"S2S-M, batch 64, lengths 30; ratio = backend / reference{mode}")
+    print(
+        f"S2S-M, batch 64, lengths 30, {args.dtype_policy}; "
+        f"ratio = backend / reference{mode}"
+    )
     print(format_table(results, args.measures))
     for backend, info in infos.items():
         print(f"{backend}: " + ", ".join(f"{k} {v}" for k, v in info.items()))
@@ -309,6 +337,7 @@ def main(argv=None) -> int:
             "command": shlex.join(command),
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "quick": args.quick,
+            "dtype_policy": args.dtype_policy,
             "calls": QUICK if args.quick else FULL,
             "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
             "versions": versions(),
