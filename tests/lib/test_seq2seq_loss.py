@@ -1,0 +1,64 @@
+"""`Seq2Seq.compute_loss`: padding weighs nothing, whatever loss is compiled."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_seq2seq import SequenceLoss
+from keras_seq2seq.models import Seq2Seq
+
+B, T, V = 3, 5, 7
+
+
+def model_and_batch(loss):
+    model = Seq2Seq(
+        source_vocab_size=V,
+        target_vocab_size=V,
+        embedding_dim=4,
+        encoder_units=3,
+        decoder_units=4,
+        attention_units=3,
+    )
+    model.compile(optimizer="sgd", loss=loss)
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(B, T, V)).astype("float32")
+    labels = rng.integers(3, V, size=(B, T)).astype("int32")
+    labels[1, 3:] = 0  # padding
+    labels[2, 1:] = 0
+    return model, labels, logits
+
+
+def per_token_loss(labels, logits):
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return -np.take_along_axis(log_probs, labels[..., None], -1)[..., 0]
+
+
+@pytest.mark.parametrize("row_weights", [None, [2.0, 0.5, 1.0]])
+def test_loss_is_the_masked_token_mean(row_weights):
+    model, labels, logits = model_and_batch(
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
+    weights = (labels != 0).astype("float32")
+    sample_weight = None
+    if row_weights is not None:
+        sample_weight = np.array(row_weights, "float32")  # one per sentence
+        weights = weights * sample_weight[:, None]
+    loss = model.compute_loss(
+        y=labels,
+        y_pred=ops.convert_to_tensor(logits),
+        sample_weight=sample_weight,
+    )
+    # Keras' "sum_over_batch_size": the weighted sum over every position.
+    want = (per_token_loss(labels, logits) * weights).sum() / labels.size
+    np.testing.assert_allclose(ops.convert_to_numpy(loss), want, rtol=1e-5)
+
+
+def test_a_sequence_loss_sees_the_whole_batch():
+    # A loss that is not per token gets its (B, T, V) input, padding masked.
+    model, labels, logits = model_and_batch(SequenceLoss())
+    loss = model.compute_loss(y=labels, y_pred=ops.convert_to_tensor(logits))
+    real = labels != 0
+    want = per_token_loss(labels, logits)[real].sum() / real.sum()
+    np.testing.assert_allclose(ops.convert_to_numpy(loss), want, rtol=1e-5)
