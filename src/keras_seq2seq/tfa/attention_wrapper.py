@@ -157,6 +157,27 @@ class AttentionWrapper(keras.layers.Layer):
             )
         return self.core.cell_output_size
 
+    @property
+    def state_size(self):
+        """The sizes of `AttentionWrapperState`'s fields (TFA's).
+
+        With it the wrapper runs in `keras.layers.RNN`, which hands the
+        state over as a list of the fields and gets a list back. With a
+        mask on JAX, give the layer `zero_output_for_mask=True`: Keras'
+        JAX loop otherwise takes the first state field for the previous
+        output, which here it is not.
+        """
+        mechanism = self.attention_mechanism
+        memory = self._memory()
+        history = mechanism.alignments_size if self.alignment_history else ()
+        return AttentionWrapperState(
+            cell_state=self.cell.state_size,
+            attention=self.attention_layer_size or memory.values.shape[-1],
+            alignments=mechanism.alignments_size,
+            alignment_history=history,
+            attention_state=mechanism.alignments_size,
+        )
+
     def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
         """The zero state (cell state from `initial_cell_state` if given)."""
         if batch_size is None:
@@ -185,6 +206,16 @@ class AttentionWrapper(keras.layers.Layer):
         )
 
     def __call__(self, inputs, state, **kwargs):
+        # `keras.layers.RNN` passes the state as a list of its fields.
+        as_list = not isinstance(state, AttentionWrapperState)
+        if as_list:
+            if self.alignment_history:
+                raise ValueError(
+                    "`alignment_history=True` grows the state at every "
+                    "step, which `keras.layers.RNN` cannot carry; step the "
+                    "wrapper yourself or use `dynamic_decode`."
+                )
+            state = AttentionWrapperState(*state)
         # Keras turns every argument with `__array__` into a tensor, the
         # `AlignmentHistory` too: `call` gets the stacked tensor, and the
         # caller gets back the kind it gave.
@@ -195,7 +226,7 @@ class AttentionWrapper(keras.layers.Layer):
         if isinstance(history, AlignmentHistory):
             history = AlignmentHistory(state.alignment_history)
             state = state._replace(alignment_history=history)
-        return output, state
+        return output, list(state) if as_list else state
 
     def call(self, inputs, state, training=None):
         cell_state = state.cell_state
