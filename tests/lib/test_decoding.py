@@ -540,6 +540,23 @@ def test_constants_reach_every_beam_unchanged():
             np.testing.assert_array_equal(got[name], want[name], name)
 
 
+@pytest.mark.parametrize("k", [2, 4])
+def test_stable_top_k_orders_ties_inside_the_top_k(k):
+    # Distinct values but for pairs of equal ones among the largest: the
+    # backend's top_k picks the right entries, maybe not in index order.
+    rng = np.random.default_rng(10 + k)
+    x = rng.permutation(np.arange(64 * 50, dtype="float32")).reshape(64, 50)
+    top = np.argsort(-x, axis=-1)[:, :2]
+    rows = np.arange(64)[:, None]
+    x[rows, top] = x[rows, top].max(-1, keepdims=True)  # a tie for first
+    values, indices = stable_top_k(ops.convert_to_tensor(x), k)
+    want = np.argsort(-x, axis=-1, kind="stable")[:, :k]
+    np.testing.assert_array_equal(ops.convert_to_numpy(indices), want)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(values), np.take_along_axis(x, want, -1)
+    )
+
+
 @pytest.mark.parametrize("k", [1, 3, 7])
 def test_stable_top_k_breaks_ties_by_the_lower_index(k):
     # Few distinct values, so most rows have ties at and above the k-th.
