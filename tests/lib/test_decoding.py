@@ -541,14 +541,18 @@ def test_constants_reach_every_beam_unchanged():
 
 
 @pytest.mark.parametrize("k", [2, 4])
-def test_stable_top_k_orders_ties_inside_the_top_k(k):
-    # Distinct values but for pairs of equal ones among the largest: the
-    # backend's top_k picks the right entries, maybe not in index order.
+def test_stable_top_k_orders_ties_inside_and_at_the_edge(k):
+    # Distinct values but for a tie for first in every row, and in every
+    # third row a tie of the k-th value with one outside the k: the rows
+    # are fixed by different paths (PyTorch's top_k has no tie order).
     rng = np.random.default_rng(10 + k)
     x = rng.permutation(np.arange(64 * 50, dtype="float32")).reshape(64, 50)
-    top = np.argsort(-x, axis=-1)[:, :2]
+    order = np.argsort(-x, axis=-1)
     rows = np.arange(64)[:, None]
+    top = order[:, :2]
     x[rows, top] = x[rows, top].max(-1, keepdims=True)  # a tie for first
+    edge = order[::3, k - 1 : k + 1]
+    x[rows[::3], edge] = x[rows[::3], edge].max(-1, keepdims=True)
     values, indices = stable_top_k(ops.convert_to_tensor(x), k)
     want = np.argsort(-x, axis=-1, kind="stable")[:, :k]
     np.testing.assert_array_equal(ops.convert_to_numpy(indices), want)
