@@ -175,9 +175,10 @@ def stable_top_k(x, k):
     `ops.top_k` leaves the order of equal values to the backend (PyTorch's
     differs from TensorFlow's and JAX's); TFA's beam search, and this one,
     take the lower index first. Where the backend documents that order
-    (`top_k_is_stable`), this is `ops.top_k`; elsewhere only the values of
-    `ops.top_k` are used (they are the same on every backend) and the
-    indices are recomputed, lower first.
+    (`top_k_is_stable`), this is `ops.top_k`; elsewhere the backend's
+    `top_k` chooses the entries, and they are put in order by value, then
+    index; a row where it may have left out an entry equal to the k-th
+    value has its entries chosen again, lower index first.
 
     Args:
         x: float tensor `(..., n)` with `n >= k`.
@@ -192,8 +193,8 @@ def stable_top_k(x, k):
         return values, ops.cast(indices, "int32")
     n = x.shape[-1]
     if k == 1:
-        # The first position of the maximum: three elementwise passes, where
-        # the general path below runs `top_k` three times.
+        # The first position of the maximum: three elementwise passes, and
+        # no Python branch on values.
         best = ops.max(x, axis=-1, keepdims=True)
         positions = ops.arange(n, dtype="int32")
         first = ops.min(ops.where(x == best, positions, n), axis=-1)
@@ -221,10 +222,12 @@ def stable_top_k(x, k):
 
 
 def _ties_by_index(x, k):
-    """Indices `(..., k)` of the k largest by value, then by lower index."""
+    """Positions `(..., k)` of the k largest, equal values by lower index.
+
+    Only the chosen set: `_by_value_then_index` orders it.
+    """
     n = x.shape[-1]
-    values, _ = ops.top_k(x, k)
-    kth = values[..., -1:]  # the k-th largest value
+    kth = ops.top_k(x, k)[0][..., -1:]  # the k-th largest value
     # One integer `top_k` over distinct keys: the entries above the k-th
     # value (fewer than k) first, then those equal to it, each group by
     # increasing position.
@@ -232,24 +235,7 @@ def _ties_by_index(x, k):
     keys = ops.where(x > kth, 2 * n - position, 0)
     keys = ops.where(x == kth, n - position, keys)
     chosen = ops.top_k(keys, k)[0]  # (..., k)
-    is_above = chosen > n
-    count = ops.sum(ops.cast(is_above, "int32"), axis=-1, keepdims=True)
-    positions = ops.where(is_above, 2 * n - chosen, n - chosen)
-    # Sort the entries above the k-th value by value; equal values keep
-    # their increasing positions: rank[i] = #{j: v_j > v_i} + #{j < i:
-    # v_j == v_i}. The tied slots (at and after `count`) rank last, in
-    # their order.
-    slot = ops.arange(k, dtype="int32")
-    values = ops.take_along_axis(x, positions, axis=-1)
-    values = ops.where(slot < count, values, float("-inf"))
-    v_i, v_j = values[..., :, None], values[..., None, :]
-    earlier = slot[None, :] < slot[:, None]  # [i, j]: j < i
-    before = ops.logical_or(v_j > v_i, ops.logical_and(v_j == v_i, earlier))
-    rank = ops.sum(ops.cast(before, "int32"), axis=-1)  # (..., k)
-    rank = ops.where(slot < count, rank, slot)
-    at_rank = rank[..., :, None] == slot  # [i, r]
-    indices = ops.sum(ops.where(at_rank, positions[..., :, None], 0), -2)
-    return indices
+    return ops.where(chosen > n, 2 * n - chosen, n - chosen)
 
 
 def _by_value_then_index(x, positions):
