@@ -9,7 +9,11 @@ from keras_seq2seq.decoder.attention_rnn_cell import (
     AttentionRNNCell,
     DecoderState,
 )
-from keras_seq2seq.tfa.alignment_history import AlignmentHistory
+from keras_seq2seq.tfa.alignment_history import (
+    AlignmentHistory,
+    restore_histories,
+    stack_histories,
+)
 from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
 
 _FIELDS = (
@@ -151,11 +155,13 @@ class AttentionWrapper(keras.layers.Layer):
     @property
     def output_size(self):
         if self.output_attention:
-            return (
-                self.attention_layer_size
-                or self.attention_mechanism.values.shape[-1]
-            )
+            return self._attention_depth()
         return self.core.cell_output_size
+
+    def _attention_depth(self):
+        """The attention's depth: `attention_layer_size`, else the
+        memory's."""
+        return self.attention_layer_size or self._memory().values.shape[-1]
 
     @property
     def state_size(self):
@@ -168,11 +174,10 @@ class AttentionWrapper(keras.layers.Layer):
         output, which here it is not.
         """
         mechanism = self.attention_mechanism
-        memory = self._memory()
         history = mechanism.alignments_size if self.alignment_history else ()
         return AttentionWrapperState(
             cell_state=self.cell.state_size,
-            attention=self.attention_layer_size or memory.values.shape[-1],
+            attention=self._attention_depth(),
             alignments=mechanism.alignments_size,
             alignment_history=history,
             attention_state=mechanism.alignments_size,
@@ -183,7 +188,7 @@ class AttentionWrapper(keras.layers.Layer):
         if batch_size is None:
             batch_size = ops.shape(inputs)[0]
         dtype = dtype or self.compute_dtype
-        memory = self._memory()
+        depth = self._attention_depth()  # raises without a memory
         if self.initial_cell_state is not None:
             cell_state = self.initial_cell_state
         else:
@@ -191,7 +196,6 @@ class AttentionWrapper(keras.layers.Layer):
             if not _has_several_states(self.cell):
                 cell_state = cell_state[0]
         mechanism = self.attention_mechanism
-        depth = self.attention_layer_size or memory.values.shape[-1]
         alignments = mechanism.initial_alignments(batch_size, dtype)
         history = ()
         if self.alignment_history:
@@ -219,14 +223,11 @@ class AttentionWrapper(keras.layers.Layer):
         # Keras turns every argument with `__array__` into a tensor, the
         # `AlignmentHistory` too: `call` gets the stacked tensor, and the
         # caller gets back the kind it gave.
-        history = state.alignment_history
-        if isinstance(history, AlignmentHistory):
-            state = state._replace(alignment_history=history.stack())
-        output, state = super().__call__(inputs, state, **kwargs)
-        if isinstance(history, AlignmentHistory):
-            history = AlignmentHistory(state.alignment_history)
-            state = state._replace(alignment_history=history)
-        return output, list(state) if as_list else state
+        output, new_state = super().__call__(
+            inputs, stack_histories(state), **kwargs
+        )
+        new_state = restore_histories(new_state, like=state)
+        return output, list(new_state) if as_list else new_state
 
     def call(self, inputs, state, training=None):
         cell_state = state.cell_state
