@@ -3,8 +3,13 @@
 `check_layer` is our `run_layer_test` (Keras's is private): eager call,
 symbolic call in a `keras.Input` model, config round trip, `.keras` save and
 load, and one SGD `fit` step. `gradients` differentiates a layer's first
-output on whichever backend `KERAS_BACKEND` names.
+output on whichever backend `KERAS_BACKEND` names. `run_python` runs a
+program in a fresh process on the same backend.
 """
+
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -169,3 +174,18 @@ def assert_all_close(actual, expected, rtol=0.0, atol=0.0):
         np.testing.assert_allclose(
             a, e, rtol=rtol, atol=atol, err_msg=f"output {index}"
         )
+
+
+def run_python(program):
+    """Runs `program` in a fresh Python on this backend; fails if it fails.
+
+    Returns:
+        the `subprocess.CompletedProcess`, with `stdout` and `stderr` text.
+    """
+    return subprocess.run(
+        [sys.executable, "-c", program],
+        env=dict(os.environ, KERAS_BACKEND=keras.backend.backend()),
+        capture_output=True,
+        text=True,
+        check=True,
+    )

@@ -1,14 +1,11 @@
 """`Seq2Seq.generate`: compiled once, cached, and equal to the eager search."""
 
-import os
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
+from helpers import run_python
 from keras_seq2seq.models import Seq2Seq
 
 B, TS, V = 3, 5, 13
@@ -160,11 +157,5 @@ ids = np.array([[3, 4, 5, 0]], "int32")
 model.generate(ids, method="greedy")
 model.generate(ids, method="beam", beam_size=2)
 """
-    run = subprocess.run(
-        [sys.executable, "-c", program],
-        env=dict(os.environ, KERAS_BACKEND=BACKEND),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    run = run_python(program)
     assert "AutoGraph" not in run.stderr + run.stdout

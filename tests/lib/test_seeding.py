@@ -1,11 +1,10 @@
 """`keras_seq2seq.seeding.set_random_seed`: Keras' seeding, no TensorFlow."""
 
 import json
-import os
-import subprocess
-import sys
 
 import keras
+
+from helpers import run_python
 
 PROGRAM = """
 import json, sys
@@ -38,16 +37,8 @@ print(json.dumps({
 
 
 def test_seeds_reproduce_and_tensorflow_stays_out():
-    backend = keras.backend.backend()
-    env = dict(os.environ, KERAS_BACKEND=backend)
-    run = subprocess.run(
-        [sys.executable, "-c", PROGRAM],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result = json.loads(run.stdout.strip().splitlines()[-1])
+    result = json.loads(run_python(PROGRAM).stdout.strip().splitlines()[-1])
     assert result["same"] and result["differs"]
     # TensorFlow is imported only where it is the backend.
-    assert result["tensorflow_imported"] == (backend == "tensorflow")
+    tensorflow = keras.backend.backend() == "tensorflow"
+    assert result["tensorflow_imported"] == tensorflow
