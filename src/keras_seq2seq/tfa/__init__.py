@@ -13,9 +13,7 @@ from keras_seq2seq.tfa import samplers
 from keras_seq2seq.tfa.attention_mechanisms import (
     AttentionMechanism,
     BahdanauAttention,
-    BahdanauMonotonicAttention,
     LuongAttention,
-    LuongMonotonicAttention,
 )
 from keras_seq2seq.tfa.attention_wrapper import (
     AttentionWrapper,
@@ -28,7 +26,12 @@ from keras_seq2seq.tfa.beam_search_outputs import (
     BeamSearchDecoderState,
     FinalBeamSearchDecoderOutput,
 )
-from keras_seq2seq.tfa.decoder import BaseDecoder, Decoder, dynamic_decode
+from keras_seq2seq.tfa.decoder import BaseDecoder, Decoder
+from keras_seq2seq.tfa.dynamic_decode import dynamic_decode
+from keras_seq2seq.tfa.monotonic_mechanisms import (
+    BahdanauMonotonicAttention,
+    LuongMonotonicAttention,
+)
 from keras_seq2seq.tfa.samplers import (
     CustomSampler,
     GreedyEmbeddingSampler,

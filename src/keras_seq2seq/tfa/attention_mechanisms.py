@@ -27,7 +27,9 @@ class AttentionMechanism(keras.layers.Layer):
         core: the native attention layer that computes everything.
         memory: optional `(B, T, D)` memory to set up now.
         memory_sequence_length: optional int `(B,)` valid lengths of memory.
-        memory_mask: optional bool `(B, T)`, an alternative to the lengths.
+        query_depth: optional int, the query depth when the mechanism fixes
+            it (Luong's: `units`); else it is known at the first query.
+        **kwargs: `keras.layers.Layer` arguments.
 
     Call arguments:
         inputs: `[query, state]`: query `(B, Hq)` and the previous alignments
@@ -44,11 +46,21 @@ class AttentionMechanism(keras.layers.Layer):
     # Attribute paths of `core`'s variables in TFA's `get_weights()` order.
     WEIGHT_ORDER = ()
 
-    def __init__(self, core, **kwargs):
+    def __init__(
+        self,
+        core,
+        memory=None,
+        memory_sequence_length=None,
+        query_depth=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.core = core
+        self.query_depth = query_depth
         self._memory = None
         self._raw_memory = None
+        if memory is not None:
+            self.setup_memory(memory, memory_sequence_length)
 
     def build(self, input_shape=None):
         # The core is built by `setup_memory`, which knows the memory shape.
@@ -77,9 +89,9 @@ class AttentionMechanism(keras.layers.Layer):
                 memory_sequence_length, ops.shape(memory)[1]
             )
         if not self.core.built:
-            # The query depth is known at the first query: the native layer
-            # creates its query projection then, as TFA does.
-            self.core.build((None, None), tuple(memory.shape))
+            # Without a fixed query depth the native layer creates its query
+            # projection at the first query, as TFA does.
+            self.core.build((None, self.query_depth), tuple(memory.shape))
         # The wrapper calls `core` directly, never this layer: mark it built
         # here, or Keras warns that a model holding it has unbuilt state.
         self.built = True
@@ -159,13 +171,6 @@ class AttentionMechanism(keras.layers.Layer):
         return self.initial_alignments(batch_size, dtype)
 
 
-class _MonotonicAlignments:
-    def initial_alignments(self, batch_size, dtype):
-        """TFA's monotonic start: one-hot at the first memory step."""
-        first = ops.zeros((batch_size,), dtype="int32")
-        return ops.one_hot(first, self.alignments_size, dtype=dtype)
-
-
 def _resolve(layer, path):
     for name in path.split("."):
         layer = getattr(layer, name, None)
@@ -225,12 +230,17 @@ class BahdanauAttention(AttentionMechanism):
             dtype=dtype,
             name="core",
         )
-        super().__init__(core, dtype=dtype, name=name, **kwargs)
+        super().__init__(
+            core,
+            memory,
+            memory_sequence_length,
+            dtype=dtype,
+            name=name,
+            **kwargs,
+        )
         self.units = units
         self.normalize = normalize
         self.probability_fn = probability_fn
-        if memory is not None:
-            self.setup_memory(memory, memory_sequence_length)
 
 
 class LuongAttention(AttentionMechanism):
@@ -271,139 +281,15 @@ class LuongAttention(AttentionMechanism):
             dtype=dtype,
             name="core",
         )
-        super().__init__(core, dtype=dtype, name=name, **kwargs)
+        super().__init__(
+            core,
+            memory,
+            memory_sequence_length,
+            query_depth=units,
+            dtype=dtype,
+            name=name,
+            **kwargs,
+        )
         self.units = units
         self.scale = scale
         self.probability_fn = probability_fn
-        if memory is not None:
-            self.setup_memory(memory, memory_sequence_length)
-
-    def setup_memory(
-        self, memory, memory_sequence_length=None, memory_mask=None
-    ):
-        if not self.core.built:
-            self.core.build((None, self.units), tuple(memory.shape))
-        super().setup_memory(memory, memory_sequence_length, memory_mask)
-
-
-class BahdanauMonotonicAttention(_MonotonicAlignments, AttentionMechanism):
-    """TFA's `BahdanauMonotonicAttention`.
-
-    Args:
-        units: int. Attention depth.
-        memory: optional `(B, T, D)` memory.
-        memory_sequence_length: optional int `(B,)`.
-        normalize: bool. Defaults to `False`.
-        sigmoid_noise: float. Pre-sigmoid noise while training. Defaults to
-            `0.0`.
-        sigmoid_noise_seed: optional int. Defaults to `None`.
-        score_bias_init: float. Defaults to `0.0`.
-        mode: `"parallel"`, `"recursive"` or `"hard"`. Defaults to
-            `"parallel"`.
-        kernel_initializer: Defaults to `"glorot_uniform"`.
-        dtype: layer dtype. Defaults to `None`.
-        name: Defaults to `"BahdanauMonotonicAttention"`.
-    """
-
-    WEIGHT_ORDER = (
-        "attention_v",
-        "score_bias",
-        "attention_g",
-        "attention_b",
-        "query_dense.kernel",
-        "key_dense.kernel",
-    )
-
-    def __init__(
-        self,
-        units,
-        memory=None,
-        memory_sequence_length=None,
-        normalize=False,
-        sigmoid_noise=0.0,
-        sigmoid_noise_seed=None,
-        score_bias_init=0.0,
-        mode="parallel",
-        kernel_initializer="glorot_uniform",
-        dtype=None,
-        name="BahdanauMonotonicAttention",
-        **kwargs,
-    ):
-        core = attention.BahdanauMonotonicAttention(
-            units,
-            normalize=normalize,
-            sigmoid_noise=sigmoid_noise,
-            sigmoid_noise_seed=sigmoid_noise_seed,
-            score_bias_init=score_bias_init,
-            mode=mode,
-            kernel_initializer=kernel_initializer,
-            dtype=dtype,
-            name="core",
-        )
-        super().__init__(core, dtype=dtype, name=name, **kwargs)
-        self.units = units
-        self.normalize = normalize
-        self.mode = mode
-        if memory is not None:
-            self.setup_memory(memory, memory_sequence_length)
-
-
-class LuongMonotonicAttention(_MonotonicAlignments, AttentionMechanism):
-    """TFA's `LuongMonotonicAttention`.
-
-    Args:
-        units: int. Depth of the keys and of the query.
-        memory: optional `(B, T, D)` memory.
-        memory_sequence_length: optional int `(B,)`.
-        scale: bool. Defaults to `False`.
-        sigmoid_noise: float. Defaults to `0.0`.
-        sigmoid_noise_seed: optional int. Defaults to `None`.
-        score_bias_init: float. Defaults to `0.0`.
-        mode: `"parallel"`, `"recursive"` or `"hard"`. Defaults to
-            `"parallel"`.
-        kernel_initializer: Defaults to `"glorot_uniform"`.
-        dtype: layer dtype. Defaults to `None`.
-        name: Defaults to `"LuongMonotonicAttention"`.
-    """
-
-    WEIGHT_ORDER = ("attention_g", "score_bias", "key_dense.kernel")
-
-    def __init__(
-        self,
-        units,
-        memory=None,
-        memory_sequence_length=None,
-        scale=False,
-        sigmoid_noise=0.0,
-        sigmoid_noise_seed=None,
-        score_bias_init=0.0,
-        mode="parallel",
-        kernel_initializer="glorot_uniform",
-        dtype=None,
-        name="LuongMonotonicAttention",
-        **kwargs,
-    ):
-        core = attention.LuongMonotonicAttention(
-            units,
-            scale=scale,
-            sigmoid_noise=sigmoid_noise,
-            sigmoid_noise_seed=sigmoid_noise_seed,
-            score_bias_init=score_bias_init,
-            mode=mode,
-            kernel_initializer=kernel_initializer,
-            dtype=dtype,
-            name="core",
-        )
-        super().__init__(core, dtype=dtype, name=name, **kwargs)
-        self.units = units
-        self.scale = scale
-        self.mode = mode
-        if memory is not None:
-            self.setup_memory(memory, memory_sequence_length)
-
-    def setup_memory(
-        self, memory, memory_sequence_length=None, memory_mask=None
-    ):
-        if not self.core.built:
-            self.core.build((None, self.units), tuple(memory.shape))
-        super().setup_memory(memory, memory_sequence_length, memory_mask)

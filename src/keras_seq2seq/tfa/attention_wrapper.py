@@ -43,7 +43,19 @@ class AttentionWrapperState(
     """
 
     def clone(self, **kwargs):
-        """A copy with the given fields replaced (TFA's `clone`)."""
+        """A copy with the given fields replaced (TFA's `clone`).
+
+        As in TFA, each new tensor must have the shape of the one it
+        replaces (dimensions not known statically are not compared); a
+        list may replace a tuple, and `()` any field (to drop an alignment
+        history before returning the state from a compiled function).
+
+        Raises:
+            ValueError: for a new field of another shape or with another
+                number of tensors (an LSTM state given as one tensor).
+        """
+        for name, new in kwargs.items():
+            _check_same_shapes(name, getattr(self, name), new)
         return self._replace(**kwargs)
 
 
@@ -59,7 +71,8 @@ class AttentionWrapper(keras.layers.Layer):
         cell: a Keras RNN cell.
         attention_mechanism: a `keras_seq2seq.tfa` mechanism (one; lists of
             mechanisms are not supported).
-        attention_layer_size: optional int. Defaults to `None`.
+        attention_layer_size: optional int, or a list of one int (TFA's
+            one size per mechanism). Defaults to `None`.
         alignment_history: bool. Keep every step's alignments. Defaults to
             `False`.
         cell_input_fn: must be `None` (TFA's default concatenation).
@@ -94,8 +107,10 @@ class AttentionWrapper(keras.layers.Layer):
         if not isinstance(attention_mechanism, AttentionMechanism):
             raise ValueError(
                 "`attention_mechanism` must be one keras_seq2seq.tfa "
-                f"mechanism. Received: {attention_mechanism!r}"
+                "mechanism (lists of mechanisms are not supported). "
+                f"Received: {attention_mechanism!r}"
             )
+        attention_layer_size = _single_size(attention_layer_size)
         for option, value in (
             ("cell_input_fn", cell_input_fn),
             ("attention_layer", attention_layer),
@@ -121,6 +136,14 @@ class AttentionWrapper(keras.layers.Layer):
         self.alignment_history = alignment_history
         self.output_attention = output_attention
         self.initial_cell_state = initial_cell_state
+        if initial_cell_state is not None and (
+            attention_mechanism.memory_initialized
+        ):
+            _check_batch_size(
+                _batch_size_of(initial_cell_state),
+                attention_mechanism.batch_size,
+                "initial_cell_state",
+            )
 
     def build(self, inputs_shape, state_shape=None):
         memory = self._memory()
@@ -184,11 +207,25 @@ class AttentionWrapper(keras.layers.Layer):
         )
 
     def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        """The zero state (cell state from `initial_cell_state` if given)."""
-        if batch_size is None:
+        """The zero state (cell state from `initial_cell_state` if given).
+
+        As in TFA, `inputs` (a step's inputs), when given, sets the batch
+        size and the dtype.
+
+        Raises:
+            ValueError: without a memory, or for a batch size other than
+                the memory's.
+        """
+        if inputs is not None:
             batch_size = ops.shape(inputs)[0]
+            dtype = keras.backend.standardize_dtype(inputs.dtype)
         dtype = dtype or self.compute_dtype
         depth = self._attention_depth()  # raises without a memory
+        _check_batch_size(
+            batch_size,
+            self.attention_mechanism.batch_size,
+            "get_initial_state",
+        )
         if self.initial_cell_state is not None:
             cell_state = self.initial_cell_state
         else:
@@ -230,6 +267,11 @@ class AttentionWrapper(keras.layers.Layer):
         return output, list(new_state) if as_list else new_state
 
     def call(self, inputs, state, training=None):
+        memory_batch_size = self.attention_mechanism.batch_size
+        _check_batch_size(_batch_size_of(inputs), memory_batch_size, "inputs")
+        _check_batch_size(
+            _batch_size_of(state.cell_state), memory_batch_size, "cell_state"
+        )
         cell_state = state.cell_state
         if not isinstance(cell_state, (list, tuple)):
             cell_state = [cell_state]
@@ -256,3 +298,64 @@ class AttentionWrapper(keras.layers.Layer):
 
 def _has_several_states(cell):
     return len(keras.tree.flatten(cell.state_size)) > 1
+
+
+def _check_same_shapes(name, old, new):
+    """Raises a ValueError unless `new` has the tensors shapes of `old`."""
+    old_leaves = keras.tree.flatten(stack_histories(old))
+    new_leaves = keras.tree.flatten(stack_histories(new))
+    if not new_leaves:
+        return
+    if len(old_leaves) != len(new_leaves):
+        raise ValueError(
+            f"clone({name}=...) must keep the structure of the state: "
+            f"{len(old_leaves)} tensors, not {len(new_leaves)}."
+        )
+    for old_x, new_x in zip(old_leaves, new_leaves, strict=True):
+        old_shape = tuple(getattr(old_x, "shape", ()))
+        new_shape = tuple(ops.shape(new_x))
+        known = [
+            (a, b)
+            for a, b in zip(old_shape, new_shape, strict=False)
+            if isinstance(a, int) and isinstance(b, int)
+        ]
+        if len(old_shape) != len(new_shape) or any(a != b for a, b in known):
+            raise ValueError(
+                "The shape of the AttentionWrapperState is expected to be "
+                f"the same as the one to clone: {name} has shape {old_shape}, "
+                f"received {new_shape}."
+            )
+
+
+def _single_size(attention_layer_size):
+    """`attention_layer_size` as one int or None; TFA also takes a list of
+    one int per mechanism, here a list of one."""
+    if not isinstance(attention_layer_size, (list, tuple)):
+        return attention_layer_size
+    if len(attention_layer_size) != 1:
+        raise ValueError(
+            "`attention_layer_size` must contain exactly one integer per "
+            f"attention mechanism (here one), saw: {len(attention_layer_size)}"
+            f". Received: attention_layer_size={attention_layer_size!r}"
+        )
+    return attention_layer_size[0]
+
+
+def _batch_size_of(structure):
+    """The first axis of the first tensor of `structure`."""
+    return tuple(ops.shape(keras.tree.flatten(structure)[0]))[0]
+
+
+def _check_batch_size(batch_size, memory_batch_size, where):
+    """Raises TFA's error when a batch size differs from the memory's."""
+    if not isinstance(batch_size, int) or not isinstance(
+        memory_batch_size, int
+    ):
+        return  # Not known before the computation runs.
+    if batch_size != memory_batch_size:
+        raise ValueError(
+            f"{where}: the batch size {batch_size} differs from the memory's "
+            f"{memory_batch_size}. With a BeamSearchDecoder, tile the memory "
+            "and the initial state with tile_batch(x, beam_width), and pass "
+            "batch_size * beam_width to get_initial_state."
+        )

@@ -131,6 +131,7 @@ class BeamSearchDecoder(CellDecoder):
         self._start_tokens = ops.cast(start_tokens, "int32")
         self._end_token = ops.cast(end_token, "int32")
         batch_size = ops.shape(self._start_tokens)[0]
+        check_tiled(initial_state, batch_size, self.beam_width)
         coverage = None
         if self.coverage_penalty_weight > 0:
             if not isinstance(initial_state, AttentionWrapperState):
@@ -256,6 +257,25 @@ def check_arguments(beam_width, embedding_fn, length_penalty, coverage_penalty):
     ]:
         if not value >= 0:
             raise ValueError(f"`{name}` must be >= 0. Received: {value!r}")
+
+
+def check_tiled(initial_state, batch_size, beam_width):
+    """Raises TFA's ValueError unless every state tensor has `B * K` rows.
+
+    Row counts that are not known statically are not compared.
+    """
+    if has_history(initial_state):
+        initial_state = initial_state._replace(alignment_history=())
+    expected = batch_size * beam_width if isinstance(batch_size, int) else None
+    for x in keras.tree.flatten(initial_state):
+        rows = tuple(ops.shape(x))[0] if len(ops.shape(x)) else None
+        if isinstance(rows, int) and expected is not None and rows != expected:
+            raise ValueError(
+                f"BeamSearchDecoder needs an initial state of batch_size * "
+                f"beam_width = {batch_size} * {beam_width} rows, not {rows}: "
+                "tile the memory and the state with tile_batch(x, beam_width)"
+                " and pass batch_size * beam_width to get_initial_state."
+            )
 
 
 def embedding_function(embedding_fn, embedding):

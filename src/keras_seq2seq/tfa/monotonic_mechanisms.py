@@ -1,0 +1,150 @@
+"""TFA's monotonic attention mechanisms, adapted over the native layers.
+
+`BahdanauMonotonicAttention` and `LuongMonotonicAttention` keep the API of
+the other TFA mechanisms (see `attention_mechanisms.py`); they differ in
+their arguments (sigmoid noise, score bias, `mode`) and in their start:
+the alignments before the first step are one-hot on the first memory step.
+"""
+
+from keras import ops
+
+from keras_seq2seq import attention
+from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
+
+
+class MonotonicAttentionMechanism(AttentionMechanism):
+    """Base of the monotonic mechanisms (TFA's
+    `_BaseMonotonicAttentionMechanism`): the alignments start one-hot on
+    the first memory step, as if attention had stopped there."""
+
+    def initial_alignments(self, batch_size, dtype):
+        """TFA's monotonic start: one-hot at the first memory step."""
+        first = ops.zeros((batch_size,), dtype="int32")
+        return ops.one_hot(first, self.alignments_size, dtype=dtype)
+
+
+class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
+    """TFA's `BahdanauMonotonicAttention`.
+
+    Args:
+        units: int. Attention depth.
+        memory: optional `(B, T, D)` memory.
+        memory_sequence_length: optional int `(B,)`.
+        normalize: bool. Defaults to `False`.
+        sigmoid_noise: float. Pre-sigmoid noise while training. Defaults to
+            `0.0`.
+        sigmoid_noise_seed: optional int. Defaults to `None`.
+        score_bias_init: float. Defaults to `0.0`.
+        mode: `"parallel"`, `"recursive"` or `"hard"`. Defaults to
+            `"parallel"`.
+        kernel_initializer: Defaults to `"glorot_uniform"`.
+        dtype: layer dtype. Defaults to `None`.
+        name: Defaults to `"BahdanauMonotonicAttention"`.
+    """
+
+    WEIGHT_ORDER = (
+        "attention_v",
+        "score_bias",
+        "attention_g",
+        "attention_b",
+        "query_dense.kernel",
+        "key_dense.kernel",
+    )
+
+    def __init__(
+        self,
+        units,
+        memory=None,
+        memory_sequence_length=None,
+        normalize=False,
+        sigmoid_noise=0.0,
+        sigmoid_noise_seed=None,
+        score_bias_init=0.0,
+        mode="parallel",
+        kernel_initializer="glorot_uniform",
+        dtype=None,
+        name="BahdanauMonotonicAttention",
+        **kwargs,
+    ):
+        core = attention.BahdanauMonotonicAttention(
+            units,
+            normalize=normalize,
+            sigmoid_noise=sigmoid_noise,
+            sigmoid_noise_seed=sigmoid_noise_seed,
+            score_bias_init=score_bias_init,
+            mode=mode,
+            kernel_initializer=kernel_initializer,
+            dtype=dtype,
+            name="core",
+        )
+        super().__init__(
+            core,
+            memory,
+            memory_sequence_length,
+            dtype=dtype,
+            name=name,
+            **kwargs,
+        )
+        self.units = units
+        self.normalize = normalize
+        self.mode = mode
+
+
+class LuongMonotonicAttention(MonotonicAttentionMechanism):
+    """TFA's `LuongMonotonicAttention`.
+
+    Args:
+        units: int. Depth of the keys and of the query.
+        memory: optional `(B, T, D)` memory.
+        memory_sequence_length: optional int `(B,)`.
+        scale: bool. Defaults to `False`.
+        sigmoid_noise: float. Defaults to `0.0`.
+        sigmoid_noise_seed: optional int. Defaults to `None`.
+        score_bias_init: float. Defaults to `0.0`.
+        mode: `"parallel"`, `"recursive"` or `"hard"`. Defaults to
+            `"parallel"`.
+        kernel_initializer: Defaults to `"glorot_uniform"`.
+        dtype: layer dtype. Defaults to `None`.
+        name: Defaults to `"LuongMonotonicAttention"`.
+    """
+
+    WEIGHT_ORDER = ("attention_g", "score_bias", "key_dense.kernel")
+
+    def __init__(
+        self,
+        units,
+        memory=None,
+        memory_sequence_length=None,
+        scale=False,
+        sigmoid_noise=0.0,
+        sigmoid_noise_seed=None,
+        score_bias_init=0.0,
+        mode="parallel",
+        kernel_initializer="glorot_uniform",
+        dtype=None,
+        name="LuongMonotonicAttention",
+        **kwargs,
+    ):
+        core = attention.LuongMonotonicAttention(
+            units,
+            scale=scale,
+            sigmoid_noise=sigmoid_noise,
+            sigmoid_noise_seed=sigmoid_noise_seed,
+            score_bias_init=score_bias_init,
+            mode=mode,
+            kernel_initializer=kernel_initializer,
+            dtype=dtype,
+            name="core",
+        )
+        super().__init__(
+            core,
+            memory,
+            memory_sequence_length,
+            query_depth=units,
+            dtype=dtype,
+            name=name,
+            **kwargs,
+        )
+        self.units = units
+        self.scale = scale
+        self.mode = mode
