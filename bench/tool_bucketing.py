@@ -9,7 +9,8 @@ once (compiling is reported apart). Prints target tokens/s (real tokens
 only) and the padding share, and writes JSON. Run it once per backend
 (`KERAS_BACKEND=...`): the tool compiles its step with XLA on JAX only.
 
-    KERAS_BACKEND=jax python bench/tool_bucketing.py --json bench/results/tool_bucketing_jax.json
+    KERAS_BACKEND=jax python bench/tool_bucketing.py \\
+        --json bench/results/tool_bucketing_jax.json
 """
 
 import argparse

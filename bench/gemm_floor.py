@@ -1,0 +1,376 @@
+"""S2S-M's matrix-product floor: the least time each measure can take here.
+
+Every S2S-M measure is mostly matrix products. This file lists the products
+one training step, one greedy batch and one beam-5 batch compute (the model
+of `reference_torch.py`, in its formulation), times each distinct product
+alone on each library's fastest float32 path on this machine, and adds them
+up. No implementation on that library can beat the sum: it leaves out
+everything that is not a matrix product (activations, softmax, top-k,
+gathers, the optimizer update, Python). The sum gives the most tok/s and
+sent/s the library can reach, and, beside the reference measured in the
+same run, the largest ratio to it that any implementation can show.
+
+Usage (hold the machine-wide lock while timing):
+
+    flock /tmp/bench.lock .venv/bin/python bench/gemm_floor.py \\
+        [--libraries torch,tensorflow,jax] [--no-reference] [--json FILE]
+
+Each library runs in its own subprocess. The paths timed per product:
+PyTorch eager; TensorFlow eager and `tf.function(jit_compile=True)`; JAX
+`jax.jit`; the faster of a library's paths counts. Transposed operands (the
+backward pass) are passed as the library's transposed views or flags, as an
+autodiff system would. The products left out: the attention context,
+`(1, Ts) x (Ts, 512)` per row and step, under 0.3 % of the FLOPs.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from s2s_m import BATCH_SIZE, SOURCE_LENGTH, TARGET_LENGTH, VOCAB_SIZE
+
+LIBRARIES = ("torch", "tensorflow", "jax")
+BEAM_SIZE = 5
+# S2S-M (shared/bench/S2S-M.md): embeddings 256, encoder GRU 256 a
+# direction, decoder GRU 512, attention 256, attention vector 512.
+EMBEDDING, ENCODER, DECODER, ATTENTION, VECTOR = 256, 256, 512, 256, 512
+TARGETS = {"train": 1.5, "greedy": 2.0, "beam5": 2.5}
+# Each product is timed for at least this long, and at least MIN_CALLS times.
+MIN_SECONDS, MIN_CALLS = 0.3, 10
+
+
+def decoder_products(rows, steps, output_rows):
+    """The decoder's products: `(m, k, n, count)`, `(m, k) x (k, n)`.
+
+    `rows` decoder rows a step, `steps` steps; the output projection runs
+    over `output_rows` rows, once (training: all steps together after the
+    loop) or every step (decoding: `output_rows == rows`).
+    """
+    value = 2 * ENCODER
+    step = [
+        (rows, EMBEDDING + VECTOR, 3 * DECODER, steps),  # GRU input (feeding)
+        (rows, DECODER, 3 * DECODER, steps),  # GRU recurrent
+        (rows, DECODER, ATTENTION, steps),  # Bahdanau query
+        (rows, DECODER + value, VECTOR, steps),  # attention vector
+    ]
+    times = 1 if output_rows != rows else steps
+    return step + [(output_rows, VECTOR, VOCAB_SIZE, times)]
+
+
+def encoder_products(batch):
+    """Bidirectional GRU, the bridge and the keys: `(m, k, n, count)`."""
+    value = 2 * ENCODER
+    return [
+        (batch * SOURCE_LENGTH, EMBEDDING, 3 * ENCODER, 2),  # inputs, all steps
+        (batch, ENCODER, 3 * ENCODER, 2 * SOURCE_LENGTH),  # recurrent
+        (batch, value, DECODER, 1),  # bridge to the decoder state
+        (batch * SOURCE_LENGTH, value, ATTENTION, 1),  # keys, once
+    ]
+
+
+def with_backward(products):
+    """Forward products and, for each, the two of its gradient.
+
+    `C = A B` with `A (m, k)`, `B (k, n)` needs `dA = dC B^T` (`(m, n) x
+    (n, k)`, B transposed) and `dB = A^T dC` (`(k, m) x (m, n)`, A
+    transposed). Returns `(m, k, n, count, transposed)` with `transposed`
+    among `""`, `"b"`, `"a"`.
+    """
+    listed = []
+    for m, k, n, count in products:
+        listed += [
+            (m, k, n, count, ""),
+            (m, n, k, count, "b"),
+            (k, m, n, count, "a"),
+        ]
+    return listed
+
+
+def workload():
+    """`{measure: [(m, k, n, count, transposed), ...]}` for S2S-M."""
+    batch, steps = BATCH_SIZE, TARGET_LENGTH
+    beams = batch * BEAM_SIZE
+    forward = encoder_products(batch) + decoder_products(
+        batch, steps, batch * steps
+    )
+    return {
+        "train": with_backward(forward),
+        "greedy": [
+            (*p, "")
+            for p in encoder_products(batch)
+            + decoder_products(batch, steps, batch)
+        ],
+        "beam5": [
+            (*p, "")
+            for p in encoder_products(batch)
+            + decoder_products(beams, steps, beams)
+        ],
+    }
+
+
+def flops(products):
+    return sum(2 * m * k * n * count for m, k, n, count, _ in products)
+
+
+def timer(fn):
+    """Median seconds of `fn()` after two warm-up calls."""
+    fn()
+    fn()
+    seconds, start = [], time.perf_counter()
+    while len(seconds) < MIN_CALLS or time.perf_counter() - start < MIN_SECONDS:
+        begin = time.perf_counter()
+        fn()
+        seconds.append(time.perf_counter() - begin)
+    return statistics.median(seconds)
+
+
+def operands(np, m, k, n, transposed):
+    """Random float32 operands stored the way `transposed` reads them."""
+    rng = np.random.default_rng(0)
+    a_shape = (k, m) if transposed == "a" else (m, k)
+    b_shape = (n, k) if transposed == "b" else (k, n)
+    a = rng.standard_normal(a_shape, dtype=np.float32)
+    b = rng.standard_normal(b_shape, dtype=np.float32)
+    return a, b
+
+
+def product_timers(library):
+    """`make(a, b, transposed) -> {path: zero-argument callable}`."""
+    if library == "torch":
+        import torch
+
+        torch.set_grad_enabled(False)
+
+        def make(a, b, transposed):
+            a, b = torch.from_numpy(a), torch.from_numpy(b)
+            a = a.t() if transposed == "a" else a
+            b = b.t() if transposed == "b" else b
+            return {"eager": lambda: a @ b}
+
+        return make
+    if library == "tensorflow":
+        import tensorflow as tf
+
+        def product(a, b, transposed):
+            return tf.matmul(
+                a,
+                b,
+                transpose_a=transposed == "a",
+                transpose_b=transposed == "b",
+            )
+
+        def make(a, b, transposed):
+            a, b = tf.constant(a), tf.constant(b)
+            xla = tf.function(product, jit_compile=True)
+            return {
+                "eager": lambda: product(a, b, transposed),
+                "xla": lambda: xla(a, b, transposed),
+            }
+
+        return make
+    if library == "jax":
+        import jax
+
+        def product(a, b, transposed):
+            a = a.T if transposed == "a" else a
+            b = b.T if transposed == "b" else b
+            return a @ b
+
+        jitted = jax.jit(product, static_argnums=2)
+
+        def make(a, b, transposed):
+            a, b = jax.numpy.asarray(a), jax.numpy.asarray(b)
+            return {"jit": lambda: jitted(a, b, transposed).block_until_ready()}
+
+        return make
+    raise ValueError(f"unknown library {library!r}")
+
+
+def measure_library(library):
+    """Seconds of each distinct product on `library`, its fastest path.
+
+    Returns:
+        `{"m,k,n,transposed": {"seconds": s, "path": name}}`.
+    """
+    import numpy as np
+
+    make = product_timers(library)
+    shapes = sorted(
+        {(m, k, n, t) for ps in workload().values() for m, k, n, _, t in ps}
+    )
+    timed = {}
+    for m, k, n, transposed in shapes:
+        paths = make(*operands(np, m, k, n, transposed), transposed)
+        seconds = {path: timer(fn) for path, fn in paths.items()}
+        best = min(seconds, key=seconds.get)
+        timed[f"{m},{k},{n},{transposed}"] = {
+            "seconds": seconds[best],
+            "path": best,
+        }
+    return timed
+
+
+def floors(timed):
+    """`{measure: seconds}`: the sum of a measure's products."""
+    return {
+        measure: sum(
+            timed[f"{m},{k},{n},{t}"]["seconds"] * count
+            for m, k, n, count, t in products
+        )
+        for measure, products in workload().items()
+    }
+
+
+def rates(seconds):
+    """Seconds per training step or per batch -> tok/s or sent/s."""
+    return {
+        "train": BATCH_SIZE * TARGET_LENGTH / seconds["train"],
+        "greedy": BATCH_SIZE / seconds["greedy"],
+        "beam5": BATCH_SIZE / seconds["beam5"],
+    }
+
+
+def run_subprocess(arguments):
+    """Runs this file with `arguments` + `--result-file`; returns its JSON."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env["PYTHONPATH"] = os.pathsep.join([here, env.get("PYTHONPATH", "")])
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "result.json")
+        command = [sys.executable, os.path.abspath(__file__), *arguments]
+        process = subprocess.run(
+            [*command, "--result-file", path],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if process.returncode == 0:
+            with open(path) as file:
+                return json.load(file)
+    lines = process.stderr.strip().splitlines()
+    return {"error": lines[-1] if lines else f"exit {process.returncode}"}
+
+
+def measure_reference():
+    """The reference's three rates in its own process (`s2s_m` rules)."""
+    import s2s_m
+
+    run = s2s_m.run_backend(
+        "reference", list(s2s_m.MEASURES), quick=False, policy="float32"
+    )
+    if "error" in run:
+        return run
+    measured = run["measures"]
+    return {
+        "train": measured["train_tok_s"],
+        "greedy": measured["greedy_sent_s"],
+        "beam5": measured["beam5_sent_s"],
+    }
+
+
+def format_table(results, reference):
+    units = {"train": "tok/s", "greedy": "sent/s", "beam5": "sent/s"}
+    lines = [
+        "measure  GFLOP  "
+        + "  ".join(f"{name:>22}" for name in results)
+        + ("  reference  target" if reference else "")
+    ]
+    work = workload()
+    for measure in TARGETS:
+        cells = []
+        for result in results.values():
+            if "error" in result:
+                cells.append(f"{'error':>22}")
+                continue
+            rate = result["rates"][measure]
+            gflops = flops(work[measure]) / result["floors"][measure] / 1e9
+            cell = f"{rate:,.0f} ({gflops:.0f} GF/s)"
+            if reference:
+                cell += f" {rate / reference[measure]:.2f}x"
+            cells.append(f"{cell:>22}")
+        line = f"{measure:<7}  {flops(work[measure]) / 1e9:5.1f}  " + "  ".join(
+            cells
+        )
+        if reference:
+            target = TARGETS[measure] * reference[measure]
+            line += f"  {reference[measure]:9,.0f}  {target:6,.0f}"
+        lines.append(f"{line}   [{units[measure]}]")
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="S2S-M's matrix-product floor per library (see the "
+        "module docstring)."
+    )
+    parser.add_argument(
+        "--libraries",
+        default=",".join(LIBRARIES),
+        help="comma-separated, among %(default)s",
+    )
+    parser.add_argument(
+        "--no-reference",
+        action="store_true",
+        help="skip measuring the plain PyTorch reference (about 2 minutes)",
+    )
+    parser.add_argument("--json", metavar="FILE", help="write the results")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--result-file", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        timed = measure_library(args.worker)
+        with open(args.result_file, "w") as file:
+            json.dump(timed, file)
+        return 0
+    libraries = [name for name in args.libraries.split(",") if name]
+    unknown = sorted(set(libraries) - set(LIBRARIES))
+    if unknown or not libraries:
+        raise SystemExit(f"--libraries: expected names among {LIBRARIES}")
+    results = {}
+    for library in libraries:
+        timed = run_subprocess(["--worker", library])
+        if "error" in timed:
+            results[library] = timed
+            continue
+        seconds = floors(timed)
+        results[library] = {
+            "floors": seconds,
+            "rates": rates(seconds),
+            "products": timed,
+        }
+    reference = None if args.no_reference else measure_reference()
+    if reference and "error" in reference:
+        print(f"reference: {reference['error']}", file=sys.stderr)
+        reference = None
+    print(
+        "S2S-M matrix products alone, float32: the most each library can "
+        "reach, its GFLOP/s, and the ratio to the reference of this run"
+    )
+    print(format_table(results, reference))
+    if args.json:
+        with open(args.json, "w") as file:
+            meta = {
+                "command": "python bench/gemm_floor.py "
+                + " ".join(sys.argv[1:] if argv is None else argv),
+                "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
+                "reference": reference,
+            }
+            json.dump({**results, "_meta": meta}, file, indent=1)
+            file.write("\n")
+    return 1 if any("error" in r for r in results.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
