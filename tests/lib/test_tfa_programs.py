@@ -414,3 +414,51 @@ def test_memory_at_construction_or_later_gives_the_same_alignments(make):
         np.testing.assert_array_equal(
             ops.convert_to_numpy(state)[0], np.eye(SOURCE_STEPS)[0]
         )
+
+
+# --- TFA's free functions, called with TFA's arguments.
+
+
+def numpy_cumprod(x, axis, exclusive, reverse):
+    """`tf.math.cumprod`'s meaning of the flags, in NumPy."""
+    if reverse:
+        x = np.flip(x, axis)
+    products = np.cumprod(x, axis=axis)
+    if exclusive:
+        products = products / x
+    return np.flip(products, axis) if reverse else products
+
+
+@pytest.mark.parametrize("exclusive", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_safe_cumprod_is_called_as_tf_cumprod(exclusive, reverse):
+    x = np.random.default_rng(9).uniform(0.2, 1.0, (4, 5)).astype("float32")
+    for args, axis in [((), 0), ((1,), 1), ((-1,), -1)]:
+        got = tfa.seq2seq.safe_cumprod(
+            x, *args, exclusive=exclusive, reverse=reverse
+        )
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(got),
+            numpy_cumprod(np.float64(x), axis, exclusive, reverse),
+            rtol=1e-5,
+        )
+
+
+def test_tfa_functions_take_tfas_name_argument():
+    rng = np.random.default_rng(10)
+    logits = rng.normal(size=(2, 3, VOCAB)).astype("float32")
+    targets = rng.integers(0, VOCAB, (2, 3))
+    weights = np.array([[1, 1, 0], [1, 0, 0]], "float32")
+    loss = tfa.seq2seq.sequence_loss(logits, targets, weights, name="loss")
+    by_hand = -np.log(np.exp(logits) / np.exp(logits).sum(-1, keepdims=True))[
+        np.arange(2)[:, None], np.arange(3), targets
+    ]
+    np.testing.assert_allclose(
+        float(loss), (by_hand * weights).sum() / weights.sum(), rtol=1e-6
+    )
+    hard = tfa.seq2seq.hardmax(np.array([[1.0, 3.0, 3.0]]), name="hardmax")
+    np.testing.assert_array_equal(ops.convert_to_numpy(hard), [[0, 1, 0]])
+    tiled = tfa.seq2seq.tile_batch(t=np.arange(2), multiplier=3, name="tile")
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(tiled), [0, 0, 0, 1, 1, 1]
+    )

@@ -6,9 +6,9 @@
 structures and `get_weights()` order follow TensorFlow Addons 0.23.
 """
 
-from keras_seq2seq.decoding.beam_ops import gather_tree, tile_batch
-from keras_seq2seq.losses import SequenceLoss, sequence_loss
-from keras_seq2seq.ops import hardmax, monotonic_attention, safe_cumprod
+from keras_seq2seq.decoding.beam_ops import gather_tree
+from keras_seq2seq.losses import SequenceLoss
+from keras_seq2seq.ops import monotonic_attention
 from keras_seq2seq.tfa import samplers
 from keras_seq2seq.tfa.attention_mechanisms import (
     AttentionMechanism,
@@ -28,6 +28,12 @@ from keras_seq2seq.tfa.beam_search_outputs import (
 )
 from keras_seq2seq.tfa.decoder import BaseDecoder, Decoder
 from keras_seq2seq.tfa.dynamic_decode import dynamic_decode
+from keras_seq2seq.tfa.functions import (
+    hardmax,
+    safe_cumprod,
+    sequence_loss,
+    tile_batch,
+)
 from keras_seq2seq.tfa.monotonic_mechanisms import (
     BahdanauMonotonicAttention,
     LuongMonotonicAttention,

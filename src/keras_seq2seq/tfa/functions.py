@@ -1,0 +1,87 @@
+"""TFA's free functions with TFA's signatures, over the library's.
+
+`keras_seq2seq.ops`, `keras_seq2seq.decoding.beam_ops` and
+`keras_seq2seq.losses` compute these; TFA programs call them with TFA's
+arguments, which differ in three places:
+
+- `safe_cumprod` is called as `tf.math.cumprod`: `axis` defaults to 0 (the
+  library's to 1), and `reverse` is accepted;
+- `hardmax`, `tile_batch` and `sequence_loss` take TFA's `name`, which names
+  a TensorFlow op scope and has no effect here;
+- `sequence_loss` takes TFA's arguments in TFA's order, then the
+  library's `label_smoothing`.
+
+`monotonic_attention` and `gather_tree` have TFA's signatures already.
+"""
+
+from keras import ops
+
+from keras_seq2seq import losses
+from keras_seq2seq import ops as seq2seq_ops
+from keras_seq2seq.decoding import beam_ops
+
+
+def hardmax(logits, name=None):
+    """One-hot of the first maximum over the last axis (TFA's `hardmax`)."""
+    del name
+    return seq2seq_ops.hardmax(logits)
+
+
+def safe_cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
+    """`tf.math.cumprod(x, axis, exclusive, reverse)` as `exp(cumsum(log))`.
+
+    TFA's `safe_cumprod`: `x` is clipped to `[tiny, 1]` before the log, so
+    long products of probabilities neither underflow to 0 nor give NaN
+    gradients.
+
+    Args:
+        x: float tensor with values in `[0, 1]`.
+        axis: int. Defaults to `0`, as `tf.math.cumprod`.
+        exclusive: bool. Each product leaves its own entry out (starts
+            from 1). Defaults to `False`.
+        reverse: bool. Products from the end of `axis`. Defaults to `False`.
+        name: accepted for TFA compatibility; no effect.
+
+    Returns:
+        tensor of the shape and dtype of `x`.
+    """
+    del name
+    x = ops.convert_to_tensor(x)
+    if reverse:
+        x = ops.flip(x, axis=axis)
+    products = seq2seq_ops.safe_cumprod(x, axis=axis, exclusive=exclusive)
+    return ops.flip(products, axis=axis) if reverse else products
+
+
+def tile_batch(t, multiplier, name=None):
+    """Each batch entry repeated `multiplier` times (TFA's `tile_batch`)."""
+    del name
+    return beam_ops.tile_batch(t, multiplier)
+
+
+def sequence_loss(
+    logits,
+    targets,
+    weights,
+    average_across_timesteps=True,
+    average_across_batch=True,
+    sum_over_timesteps=False,
+    sum_over_batch=False,
+    softmax_loss_function=None,
+    name=None,
+    label_smoothing=0.0,
+):
+    """TFA's `sequence_loss` (and the library's `label_smoothing`): see
+    `keras_seq2seq.losses.sequence_loss`."""
+    del name
+    return losses.sequence_loss(
+        logits,
+        targets,
+        weights,
+        average_across_timesteps=average_across_timesteps,
+        average_across_batch=average_across_batch,
+        sum_over_timesteps=sum_over_timesteps,
+        sum_over_batch=sum_over_batch,
+        softmax_loss_function=softmax_loss_function,
+        label_smoothing=label_smoothing,
+    )
