@@ -13,9 +13,12 @@ same run, the largest ratio to it that any implementation can show.
 Usage (hold the machine-wide lock while timing):
 
     flock /tmp/bench.lock .venv/bin/python bench/gemm_floor.py \\
-        [--libraries torch,tensorflow,jax] [--no-reference] [--json FILE]
+        [--libraries torch,tensorflow,jax] [--rounds 3] [--no-reference] \\
+        [--json FILE]
 
-Each library runs in its own subprocess. The paths timed per product:
+Each library runs in its own subprocess, `--rounds` times, the libraries
+taking turns; each product counts at its fastest round (the machine's speed
+drifts by up to a fifth between minutes). The paths timed per product:
 PyTorch eager; TensorFlow eager and `tf.function(jit_compile=True)`; JAX
 `jax.jit`; the faster of a library's paths counts. Transposed operands (the
 backward pass) are passed as the library's transposed views or flags, as an
@@ -228,6 +231,10 @@ def floors(timed):
     }
 
 
+def seconds_of(timed_product):
+    return timed_product["seconds"]
+
+
 def rates(seconds):
     """Seconds per training step or per batch -> tok/s or sent/s."""
     return {
@@ -320,6 +327,13 @@ def parse_args(argv):
         action="store_true",
         help="skip measuring the plain PyTorch reference (about 2 minutes)",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="runs of each library, taken in turn; each product counts at "
+        "its fastest (default: %(default)s)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--result-file", help=argparse.SUPPRESS)
@@ -337,16 +351,27 @@ def main(argv=None):
     unknown = sorted(set(libraries) - set(LIBRARIES))
     if unknown or not libraries:
         raise SystemExit(f"--libraries: expected names among {LIBRARIES}")
+    # The machine's speed drifts by a fifth between minutes: the libraries
+    # take turns, and each product counts at its fastest round.
+    rounds = {library: [] for library in libraries}
+    for _ in range(args.rounds):
+        for library in libraries:
+            rounds[library].append(run_subprocess(["--worker", library]))
     results = {}
-    for library in libraries:
-        timed = run_subprocess(["--worker", library])
-        if "error" in timed:
-            results[library] = timed
+    for library, runs in rounds.items():
+        failed = [run for run in runs if "error" in run]
+        if failed:
+            results[library] = failed[0]
             continue
+        timed = {
+            shape: min((run[shape] for run in runs), key=seconds_of)
+            for shape in runs[0]
+        }
         seconds = floors(timed)
         results[library] = {
             "floors": seconds,
             "rates": rates(seconds),
+            "round_rates": [rates(floors(run)) for run in runs],
             "products": timed,
         }
     reference = None if args.no_reference else measure_reference()
@@ -358,6 +383,14 @@ def main(argv=None):
         "reach, its GFLOP/s, and the ratio to the reference of this run"
     )
     print(format_table(results, reference))
+    for library, result in results.items():
+        if "error" not in result:
+            spread = ", ".join(
+                f"{measure} {min(each):,.0f}-{max(each):,.0f}"
+                for measure in TARGETS
+                for each in [[r[measure] for r in result["round_rates"]]]
+            )
+            print(f"{library}, single rounds: {spread}")
     if args.json:
         with open(args.json, "w") as file:
             meta = {

@@ -10,6 +10,7 @@ import keras
 from s2s_m import (
     BATCH_SIZE,
     TARGET_LENGTH,
+    TRAIN_XLA_VARIABLE,
     make_batch,
     peak_rss_mib,
     time_calls,
@@ -24,9 +25,16 @@ BEAM_SIZE = 5
 
 def build_model():
     model = Seq2Seq.from_preset("s2s-m")
+    # Keras' "auto" compiles the training step with XLA on JAX, and not on
+    # TensorFlow on a CPU-only machine; `s2s_m.py --train-xla` asks for it
+    # on TensorFlow too (PyTorch has no XLA: Keras compiles nothing there).
+    xla = os.environ.get(TRAIN_XLA_VARIABLE) == "1"
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True
+        if xla and keras.backend.backend() != "torch"
+        else "auto",
     )
     return model
 

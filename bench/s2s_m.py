@@ -47,6 +47,8 @@ MEASURES = ("train", "greedy", "beam5")
 # S2S-M is float32; --dtype-policy mixed_bfloat16 measures both sides in
 # mixed precision (Keras' policy; the reference under torch.autocast).
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
+# Set to "1" in the workers' environment by --train-xla.
+TRAIN_XLA_VARIABLE = "S2S_M_TRAIN_XLA"
 # Calls per measure: train steps 10..40 are timed after 10 warm-up steps, and
 # each decoding method is timed 5 times after 2 warm-up calls.
 FULL = {"warmup": 10, "steps": 31, "decode_warmup": 2, "decode_steps": 5}
@@ -279,6 +281,12 @@ def parse_args(argv):
         help="float32 (S2S-M) or mixed_bfloat16: both sides compute in "
         "bfloat16 with float32 weights (default: %(default)s)",
     )
+    parser.add_argument(
+        "--train-xla",
+        action="store_true",
+        help="compile the Keras training step with XLA on TensorFlow too "
+        "(Keras' default, jit_compile='auto', does on JAX only)",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the results")
     parser.add_argument(
         "--quick", action="store_true", help="few steps: a smoke test"
@@ -300,12 +308,12 @@ def main(argv=None) -> int:
             args.result_file,
         )
         return 0
+    if args.train_xla:
+        os.environ[TRAIN_XLA_VARIABLE] = "1"  # read by keras_side
     results, infos = {}, {}
     for backend in args.backends:
         start, load_before = time.perf_counter(), os.getloadavg()[0]
-        run = run_backend(
-            backend, args.measures, args.quick, args.dtype_policy
-        )
+        run = run_backend(backend, args.measures, args.quick, args.dtype_policy)
         elapsed = time.perf_counter() - start
         print(f"[s2s_m] {backend}: {elapsed:.0f} s", file=sys.stderr)
         if "error" in run:
@@ -338,6 +346,7 @@ def main(argv=None) -> int:
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "quick": args.quick,
             "dtype_policy": args.dtype_policy,
+            "train_xla": args.train_xla,
             "calls": QUICK if args.quick else FULL,
             "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
             "versions": versions(),
