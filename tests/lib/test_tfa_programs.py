@@ -462,3 +462,41 @@ def test_tfa_functions_take_tfas_name_argument():
     np.testing.assert_array_equal(
         ops.convert_to_numpy(tiled), [0, 0, 0, 1, 1, 1]
     )
+
+
+# --- Cells with dropout: one mask per decoding, as in `keras.layers.RNN`.
+
+
+@pytest.mark.parametrize(
+    "cell_class", [keras.layers.GRUCell, keras.layers.LSTMCell]
+)
+def test_a_dropout_cell_draws_its_masks_per_decoding_as_keras_rnn(cell_class):
+    cell = cell_class(UNITS, dropout=0.4, recurrent_dropout=0.3, seed=11)
+    decoder = tfa.BasicDecoder(cell, tfa.TrainingSampler())
+    rng = np.random.default_rng(12)
+    runs = []
+    for batch_size in (3, 5):  # the masks of batch 3 do not fit batch 5
+        inputs = rng.normal(size=(batch_size, 4, EMBED)).astype("float32")
+        state = [np.zeros((batch_size, UNITS), "float32")]
+        if cell_class is keras.layers.LSTMCell:
+            state = state * 2
+        seed_state = ops.convert_to_numpy(cell.seed_generator.state)
+        outputs, _, _ = decoder(inputs, initial_state=state, training=True)
+        runs.append((inputs, state, seed_state, outputs.rnn_output))
+    rnn = keras.layers.RNN(cell, return_sequences=True)
+    for inputs, state, seed_state, outputs in runs:
+        cell.seed_generator.state.assign(seed_state)  # the same draws
+        # The decoder resets the masks when it starts, `RNN` when it ends.
+        cell.reset_dropout_mask()
+        cell.reset_recurrent_dropout_mask()
+        expected = rnn(inputs, initial_state=state, training=True)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(outputs),
+            ops.convert_to_numpy(expected),
+            atol=1e-6,
+        )
+    inference, _, _ = decoder(inputs, initial_state=state, training=False)
+    assert not np.allclose(
+        ops.convert_to_numpy(inference.rnn_output),
+        ops.convert_to_numpy(expected),
+    )

@@ -92,6 +92,7 @@ class BasicDecoder(CellDecoder):
         return self.sampler.steps_bound
 
     def initialize(self, inputs, initial_state=None, **kwargs):
+        self._new_dropout_masks()
         finished, first_inputs = self.sampler.initialize(inputs, **kwargs)
         return finished, first_inputs, initial_state
 

@@ -122,6 +122,7 @@ class BeamSearchDecoder(CellDecoder):
         self, embedding, start_tokens=None, end_token=None, initial_state=None
     ):
         """Returns `(finished (B, K), start_inputs (B, K, E), state)`."""
+        self._new_dropout_masks()
         self._embed = embedding_function(self.embedding_fn, embedding)
         if start_tokens is None or end_token is None or initial_state is None:
             raise ValueError(

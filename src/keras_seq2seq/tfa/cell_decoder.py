@@ -49,6 +49,27 @@ class CellDecoder(BaseDecoder):
         if self.output_layer is not None:
             self.output_layer.set_weights(weights[count:])
 
+    def _new_dropout_masks(self):
+        """Clears the dropout masks that Keras cells keep between calls.
+
+        A Keras cell with `dropout` or `recurrent_dropout` draws its masks
+        at its first call and reuses them until they are reset, which
+        `keras.layers.RNN` does at each call. A decoding is such a call:
+        one mask per sequence, the same at every step (the cells inside an
+        `AttentionWrapper` or `StackedRNNCells` too). Without the reset a
+        second decoding would reuse the first one's masks, and fail on
+        another batch size.
+        """
+        cells = [self.cell]
+        while cells:
+            cell = cells.pop()
+            for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
+                if hasattr(cell, reset):
+                    getattr(cell, reset)()
+            cells.extend(getattr(cell, "cells", []))
+            if isinstance(getattr(cell, "cell", None), keras.layers.Layer):
+                cells.append(cell.cell)
+
     def _rnn_output_size(self):
         """The depth of a step's output: the output layer's, else the
         cell's (`V` for a `Dense(V)`)."""
