@@ -500,3 +500,12 @@ def test_a_dropout_cell_draws_its_masks_per_decoding_as_keras_rnn(cell_class):
         ops.convert_to_numpy(inference.rnn_output),
         ops.convert_to_numpy(expected),
     )
+
+
+def test_a_luong_query_of_another_depth_than_units_raises_clearly():
+    memory = np.zeros((2, 9, 4), "float32")
+    mechanism = tfa.LuongAttention(UNITS + 1, memory=memory)
+    cell = tfa.AttentionWrapper(keras.layers.GRUCell(UNITS), mechanism)
+    state = cell.get_initial_state(batch_size=2, dtype="float32")
+    with pytest.raises(ValueError, match="queries of depth 8"):
+        cell(np.zeros((2, 3), "float32"), state)

@@ -147,6 +147,16 @@ class AttentionWrapper(keras.layers.Layer):
 
     def build(self, inputs_shape, state_shape=None):
         memory = self._memory()
+        query_depth = self.attention_mechanism.query_depth
+        if (
+            query_depth is not None
+            and query_depth != self.core.cell_output_size
+        ):
+            raise ValueError(
+                f"{type(self.attention_mechanism).__name__}(units="
+                f"{query_depth}) scores queries of depth {query_depth}, but "
+                f"the cell's output has depth {self.core.cell_output_size}."
+            )
         self.core.build(tuple(inputs_shape), tuple(memory.values.shape))
 
     def _memory(self):
