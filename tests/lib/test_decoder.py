@@ -599,6 +599,94 @@ def test_compiled_model_predicts_as_eager_and_trains_every_weight(query_order):
         assert not np.array_equal(numpy_of(weight), old), weight.path
 
 
+# --- Dropout ----------------------------------------------------------------
+
+DROPOUT_CELLS = {
+    "gru": lambda rate: keras.layers.GRUCell(
+        C, dropout=rate, recurrent_dropout=rate
+    ),
+    "lstm": lambda rate: keras.layers.LSTMCell(
+        C, dropout=rate, recurrent_dropout=rate
+    ),
+    "stacked_gru": lambda rate: keras.layers.StackedRNNCells(
+        [
+            keras.layers.GRUCell(C, dropout=rate),
+            keras.layers.GRUCell(C, recurrent_dropout=rate),
+        ]
+    ),
+}
+
+
+def dropout_decoder(cell, rate, inputs, query_order="luong"):
+    decoder = AttentionDecoder(
+        DROPOUT_CELLS[cell](rate),
+        BahdanauAttention(U),
+        query_order=query_order,
+        attention_layer_size=A,
+    )
+    decoder.build(inputs["inputs"].shape, inputs["value"].shape)
+    randomize(decoder)
+    return decoder
+
+
+@pytest.mark.parametrize(
+    "cell,query_order",
+    [("gru", "luong"), ("lstm", "bahdanau"), ("stacked_gru", "luong")],
+)
+def test_cell_dropout_acts_in_training_only(cell, query_order):
+    inputs = make_inputs(seed=0, cell_kind=cell)
+    decoder = dropout_decoder(cell, 0.5, inputs, query_order)
+    plain = dropout_decoder(cell, 0.0, inputs, query_order)
+    plain.set_weights(decoder.get_weights())
+    inference = ops.convert_to_numpy(decoder(**inputs))
+    np.testing.assert_allclose(
+        inference, ops.convert_to_numpy(plain(**inputs)), 1e-6, 1e-6
+    )
+
+    training = ops.convert_to_numpy(decoder(**inputs, training=True))
+    assert np.isfinite(training).all()
+    real = np.arange(TT) < TARGET_LENGTHS[:, None]
+    assert not np.allclose(training[real], inference[real])
+    # The masks belong to one call: the next call, on two rows, draws its
+    # own instead of reusing three rows' masks.
+    two_rows = {name: value[:2] for name, value in inputs.items()}
+    two_rows["initial_state"] = [s[:2] for s in inputs["initial_state"]]
+    outputs = decoder(**two_rows, training=True)
+    assert tuple(outputs.shape) == (2, TT, A)
+
+
+def test_model_with_cell_dropout_trains_compiled():
+    # Masks are drawn before the loop, so a compiled step (XLA on TensorFlow
+    # and JAX) traces no random draw inside it; the last batch is smaller.
+    source = keras.Input((None,), dtype="int32")
+    target_in = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(10, E, mask_zero=True)(source)
+    memory, state = keras.layers.GRU(
+        C, return_sequences=True, return_state=True
+    )(x)
+    y = keras.layers.Embedding(10, E, mask_zero=True)(target_in)
+    y = AttentionDecoder(
+        keras.layers.GRUCell(C, dropout=0.3, recurrent_dropout=0.3),
+        BahdanauAttention(U),
+        attention_layer_size=A,
+    )(y, memory, initial_state=state)
+    model = keras.Model([source, target_in], keras.layers.Dense(10)(y))
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.5),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=keras.backend.backend() != "torch",
+    )
+    rng = np.random.default_rng(0)
+    lengths = np.array([TS, 1, 4, 2, 6])
+    data = [ids(rng, lengths, TS), ids(rng, lengths[::-1] % TT + 1, TT)]
+    labels = rng.integers(1, 10, size=(5, TT))
+    before = [numpy_of(w) for w in model.trainable_weights]
+    history = model.fit(data, labels, batch_size=3, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    for weight, old in zip(model.trainable_weights, before, strict=True):
+        assert not np.array_equal(numpy_of(weight), old), weight.path
+
+
 def reverse_task(rng, count, vocab=10, steps=6):
     """Sources of 3 to `steps` tokens; targets: the reverse, then EOS.
 
@@ -714,22 +802,12 @@ def test_seq2seq_encoder_equals_keras_bidirectional(cell):
             {"attention_layer_size": 0},
             "attention_layer_size",
         ),
-        ("dropout", "bahdanau", {}, "dropout"),
-        ("recurrent_dropout", "bahdanau", {}, "recurrent_dropout"),
-        ("stacked_dropout", "bahdanau", {}, "dropout"),
         ("gru", "keras_attention", {}, "attention"),
     ],
 )
 def test_bad_arguments_raise(layer_class, cell, attention, kwargs, match):
     cells = {
         **CELLS,
-        "dropout": lambda: keras.layers.GRUCell(C, dropout=0.1),
-        "recurrent_dropout": lambda: keras.layers.LSTMCell(
-            C, recurrent_dropout=0.1
-        ),
-        "stacked_dropout": lambda: keras.layers.StackedRNNCells(
-            [keras.layers.GRUCell(C), keras.layers.GRUCell(C, dropout=0.2)]
-        ),
     }
     attentions = {**ATTENTIONS, "keras_attention": keras.layers.Attention}
     with pytest.raises(ValueError, match=match):

@@ -49,8 +49,10 @@ class AttentionRNNCell(keras.layers.Layer):
     Args:
         cell: a Keras RNN cell (`GRUCell`, `LSTMCell`, `StackedRNNCells`, or
             any cell with `state_size`, `output_size` and
-            `get_initial_state`). Cells with dropout are refused: their
-            dropout masks are kept on the cell between calls.
+            `get_initial_state`). A cell's `dropout` and
+            `recurrent_dropout` draw one mask per sequence, as in
+            `keras.layers.RNN`: loops over steps call `hold_dropout_masks`
+            before and `reset_dropout_masks` after.
         attention: a `keras_seq2seq` attention layer (`BaseAttention`).
         query_order: str. `"luong"` or `"bahdanau"`. Defaults to `"luong"`.
         attention_layer_size: optional int. Depth `A` of the attention layer
@@ -100,14 +102,6 @@ class AttentionRNNCell(keras.layers.Layer):
                 "`attention` must be a keras_seq2seq attention layer. "
                 f"Received: attention={attention!r}"
             )
-        for name in ("dropout", "recurrent_dropout"):
-            if getattr(cell, name, 0) or any(
-                getattr(c, name, 0) for c in getattr(cell, "cells", [])
-            ):
-                raise ValueError(
-                    f"Cells with `{name}` are not supported: apply dropout to "
-                    f"the inputs or outputs instead. Received: cell={cell!r}"
-                )
         if attention_layer_size is not None and attention_layer_size <= 0:
             raise ValueError(
                 "`attention_layer_size` must be None or > 0. "
@@ -233,6 +227,29 @@ class AttentionRNNCell(keras.layers.Layer):
         )
         return output, DecoderState(cell_state, attention_vector, weights)
 
+    def hold_dropout_masks(self, batch_size):
+        """Draws the cells' dropout masks for the sequence a loop will run.
+
+        Keras' dropout cells draw a mask at the first step of a sequence and
+        keep it until reset. Drawn here, before the loop, it is the same at
+        every step and no traced loop body leaves a tensor on the cell (what
+        `keras.layers.RNN` does before its loop).
+
+        Args:
+            batch_size: int or scalar tensor, the rows of the sequence.
+        """
+        for cell in dropout_cells(self.cell):
+            inputs = ops.zeros((batch_size, cell.kernel.shape[0]))
+            cell.get_dropout_mask(ops.cast(inputs, self.compute_dtype))
+            state = ops.zeros((batch_size, cell.units), self.compute_dtype)
+            cell.get_recurrent_dropout_mask(state)
+
+    def reset_dropout_masks(self):
+        """Forgets the masks of `hold_dropout_masks`, after the loop."""
+        for cell in dropout_cells(self.cell):
+            cell.reset_dropout_mask()
+            cell.reset_recurrent_dropout_mask()
+
     def step_config(self):
         """The constructor arguments of the step, sublayers serialised."""
         return {
@@ -260,6 +277,12 @@ def deserialize_sublayers(config):
     for name in ("cell", "attention"):
         config[name] = keras.saving.deserialize_keras_object(config[name])
     return config
+
+
+def dropout_cells(cell):
+    """The Keras cells within `cell` that keep dropout masks between steps."""
+    cells = cell.cells if hasattr(cell, "cells") else [cell]
+    return [c for c in cells if hasattr(c, "reset_dropout_mask")]
 
 
 def top_hidden_state(cell, cell_state):

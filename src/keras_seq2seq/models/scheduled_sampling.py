@@ -103,5 +103,7 @@ def decode_with_sampling(
         )
     )
     empty = ops.zeros((batch_size, step.output_size), step.compute_dtype)
+    step.hold_dropout_masks(batch_size)
     _, outputs = scan(one_step, (state, predicted), steps, empty)
+    step.reset_dropout_masks()
     return ops.transpose(outputs, (1, 0, 2))  # (B, Tt, O)
