@@ -42,11 +42,22 @@ def test_run_name_defaults_to_the_corpus_folder(tmp_path):
         ({"learning_rate": 0}, "learning_rate must be > 0"),
         ({"columns": [0]}, "columns must be two"),
         ({"encoder_units": 0}, "encoder_units must be >= 1"),
+        ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+        ({"dropout": -0.2}, r"dropout must be in \[0, 1\)"),
     ],
 )
 def test_bad_values_raise_one_line_errors(values, message):
     with pytest.raises(RunError, match=message):
         config_lib.resolve(values, {})
+
+
+def test_model_keys_reach_the_model():
+    from keras_seq2seq.nmt.train import build_model
+
+    config = config_lib.resolve({}, {"dropout": 0.25, "cell": "lstm"})
+    model = build_model(config, 40, 30)
+    assert (model.dropout, model.cell) == (0.25, "lstm")
+    assert (model.source_vocab_size, model.target_vocab_size) == (40, 30)
 
 
 def test_ints_are_accepted_for_floats():

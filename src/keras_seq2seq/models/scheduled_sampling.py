@@ -59,8 +59,8 @@ def decode_with_sampling(
     step are then computed once after the loop, as in teacher forcing.
 
     Args:
-        model: the `Seq2Seq` model (`target_embedding`, `decoder`,
-            `output_layer`).
+        model: the `Seq2Seq` model (`target_embedding`, `dropout_layer`,
+            `decoder`, `output_layer`).
         target_in_ids: int `(B, Tt)` reference input tokens.
         memory: `AttentionMemory` of the source, from `step.prepare`.
         initial_state: the decoder's initial cell state, or `None`.
@@ -78,9 +78,9 @@ def decode_with_sampling(
 
     def one_step(carry, step_inputs):
         state, predicted = carry
-        token, use_prediction, real = step_inputs
+        token, use_prediction, real, keep = step_inputs
         token = ops.where(use_prediction, predicted, token)
-        x = model.target_embedding(token)
+        x = model.target_embedding(token) * keep
         output, new_state = step(x, state, memory, training=True)
         state = keras.tree.map_structure(
             lambda new, old: ops.where(real[:, None], new, old),
@@ -102,6 +102,14 @@ def decode_with_sampling(
             ops.cast(target_mask, "bool"),
         )
     )
+    # The embeddings' dropout (`Seq2Seq.embed_target`), drawn before the
+    # loop: a traced loop body must not advance a seed (JAX).
+    depth = model.target_embedding.output_dim
+    keep = model.dropout_layer(
+        ops.ones((batch_size, ops.shape(target_in_ids)[1], depth)),
+        training=True,
+    )
+    steps += (ops.transpose(ops.cast(keep, step.compute_dtype), (1, 0, 2)),)
     empty = ops.zeros((batch_size, step.output_size), step.compute_dtype)
     step.hold_dropout_masks(batch_size)
     _, outputs = scan(one_step, (state, predicted), steps, empty)

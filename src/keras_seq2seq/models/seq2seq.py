@@ -85,6 +85,10 @@ class Seq2Seq(keras.Model):
             increments, so under `fit` it follows `optimizer.iterations`.
             `None` or `0.0` trains with teacher forcing only (the fast path);
             inference always uses the reference inputs. Defaults to `None`.
+        dropout: float in `[0, 1)`. While training, drops this share of the
+            embeddings (both sides), of the outputs between encoder layers
+            and of the decoder outputs before the output projection; the
+            searches never apply it. Defaults to `0.0`.
 
     Call arguments:
         inputs: `(source_ids (B, Ts), target_in_ids (B, Tt))`, int.
@@ -113,6 +117,7 @@ class Seq2Seq(keras.Model):
         bos_id=1,
         eos_id=2,
         scheduled_sampling=None,
+        dropout=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -143,6 +148,12 @@ class Seq2Seq(keras.Model):
         self.bos_id = bos_id
         self.eos_id = eos_id
         self.scheduled_sampling = check_scheduled_sampling(scheduled_sampling)
+        if not 0 <= dropout < 1:
+            raise ValueError(
+                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
+            )
+        self.dropout = dropout
+        self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
         self.sampling_seed = None
         self.sampling_step = None
         if self.scheduled_sampling is not None:
@@ -235,14 +246,20 @@ class Seq2Seq(keras.Model):
             )
         else:
             outputs = self.decoder(
-                self.target_embedding(target_in_ids),
+                self.embed_target(target_in_ids, training=training),
                 memory,
                 initial_state=initial_state,
                 inputs_mask=target_mask,
                 value_mask=memory_mask,
                 training=training,
             )
+        outputs = self.dropout_layer(outputs, training=training)
         return self.output_layer(outputs)
+
+    def embed_target(self, target_ids, training=None):
+        """Target embeddings `(..., E)`, with dropout while training."""
+        embedded = self.target_embedding(target_ids)
+        return self.dropout_layer(embedded, training=training)
 
     def decode_with_sampling(
         self, target_in_ids, memory, memory_mask, initial_state, target_mask
@@ -283,7 +300,8 @@ class Seq2Seq(keras.Model):
         x = self.source_embedding(source_ids)
         directions = 2 if self.bidirectional else 1
         for i in range(0, len(self.encoder), directions):
-            inputs = x
+            # Dropout on the embeddings, then between layers.
+            inputs = self.dropout_layer(x, training=training)
             x, *states = self.encoder[i](inputs, mask=mask, training=training)
             if self.bidirectional:
                 # The backward RNN returns its outputs last step first.
@@ -473,6 +491,7 @@ class Seq2Seq(keras.Model):
                 "pad_id",
                 "bos_id",
                 "eos_id",
+                "dropout",
             )
         }
         schedule = self.scheduled_sampling
