@@ -42,12 +42,14 @@ def corpus(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained_run(corpus, tmp_path_factory):
-    """A run trained for 4 steps on the TSV corpus (sentencepiece)."""
+    """A run trained for 4 steps on the TSV corpus (sentencepiece), with
+    dropout."""
     runs = tmp_path_factory.mktemp("runs")
     code = main([
         "train", "--data", str(corpus / "train.tsv"), "--runs-dir",
         str(runs), "--name", "tsv", "--vocab-size", "120",
-        "--max-steps", "4", "--validate-every", "2", *TINY,
+        "--max-steps", "4", "--validate-every", "2", "--dropout", "0.1",
+        *TINY,
     ])  # fmt: skip
     assert code == 0
     return runs / "tsv"
