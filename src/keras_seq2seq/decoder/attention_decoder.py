@@ -141,7 +141,8 @@ class AttentionDecoder(keras.layers.Layer):
             ops.zeros((batch_size, self.step.output_size), inputs.dtype),
             ops.zeros_like(state.weights),
         )
-        self.step.hold_dropout_masks(batch_size)
+        if training:
+            self.step.hold_dropout_masks(batch_size)
         state, (outputs, weights) = scan(one_step, state, steps, empty)
         self.step.reset_dropout_masks()
         outputs = ops.transpose(outputs, (1, 0, 2))  # (B, Tt, O)

@@ -51,8 +51,8 @@ class AttentionRNNCell(keras.layers.Layer):
             any cell with `state_size`, `output_size` and
             `get_initial_state`). A cell's `dropout` and
             `recurrent_dropout` draw one mask per sequence, as in
-            `keras.layers.RNN`: loops over steps call `hold_dropout_masks`
-            before and `reset_dropout_masks` after.
+            `keras.layers.RNN`: training loops over steps call
+            `hold_dropout_masks` before and `reset_dropout_masks` after.
         attention: a `keras_seq2seq` attention layer (`BaseAttention`).
         query_order: str. `"luong"` or `"bahdanau"`. Defaults to `"luong"`.
         attention_layer_size: optional int. Depth `A` of the attention layer
@@ -235,20 +235,21 @@ class AttentionRNNCell(keras.layers.Layer):
         every step and no traced loop body leaves a tensor on the cell (what
         `keras.layers.RNN` does before its loop).
 
+        Only while training: elsewhere the cells use no mask.
+
         Args:
             batch_size: int or scalar tensor, the rows of the sequence.
         """
+        dtype = self.compute_dtype
         for cell in dropout_cells(self.cell):
-            inputs = ops.zeros((batch_size, cell.kernel.shape[0]))
-            cell.get_dropout_mask(ops.cast(inputs, self.compute_dtype))
-            state = ops.zeros((batch_size, cell.units), self.compute_dtype)
+            depth = cell.kernel.shape[0]
+            cell.get_dropout_mask(ops.zeros((batch_size, depth), dtype))
+            state = ops.zeros((batch_size, cell.units), dtype)
             cell.get_recurrent_dropout_mask(state)
 
     def reset_dropout_masks(self):
         """Forgets the masks of `hold_dropout_masks`, after the loop."""
-        for cell in dropout_cells(self.cell):
-            cell.reset_dropout_mask()
-            cell.reset_recurrent_dropout_mask()
+        reset_dropout_masks(self.cell)
 
     def step_config(self):
         """The constructor arguments of the step, sublayers serialised."""
@@ -279,10 +280,35 @@ def deserialize_sublayers(config):
     return config
 
 
+# The rates of Keras' dropout cells (`DropoutRNNCell`).
+RATES = ("dropout", "recurrent_dropout")
+
+
 def dropout_cells(cell):
-    """The Keras cells within `cell` that keep dropout masks between steps."""
-    cells = cell.cells if hasattr(cell, "cells") else [cell]
-    return [c for c in cells if hasattr(c, "reset_dropout_mask")]
+    """The Keras cells in `cell` with a `dropout` or `recurrent_dropout`.
+
+    `cell` itself, the cells of a `StackedRNNCells` and the `cell` a
+    wrapper holds (TFA's `AttentionWrapper`), at any depth: the cells that
+    keep dropout masks between steps.
+    """
+    found, pending = [], [cell]
+    while pending:
+        cell = pending.pop()
+        rates = [getattr(cell, name, 0) for name in RATES]
+        if hasattr(cell, "reset_dropout_mask") and any(rates):
+            found.append(cell)
+        pending.extend(getattr(cell, "cells", []))
+        if isinstance(getattr(cell, "cell", None), keras.layers.Layer):
+            pending.append(cell.cell)
+    return found
+
+
+def reset_dropout_masks(cell):
+    """Clears the dropout masks of the cells in `cell` (`dropout_cells`):
+    the next call draws new ones, as `keras.layers.RNN` does per call."""
+    for found in dropout_cells(cell):
+        found.reset_dropout_mask()
+        found.reset_recurrent_dropout_mask()
 
 
 def top_hidden_state(cell, cell_state):

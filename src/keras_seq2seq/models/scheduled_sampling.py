@@ -102,8 +102,8 @@ def decode_with_sampling(
             ops.cast(target_mask, "bool"),
         )
     )
-    # The embeddings' dropout (`Seq2Seq.embed_target`), drawn before the
-    # loop: a traced loop body must not advance a seed (JAX).
+    # The target embeddings' dropout (as `Seq2Seq.call` applies it), drawn
+    # before the loop: a traced loop body must not advance a seed (JAX).
     depth = model.target_embedding.output_dim
     keep = model.dropout_layer(
         ops.ones((batch_size, ops.shape(target_in_ids)[1], depth)),

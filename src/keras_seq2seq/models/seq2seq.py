@@ -245,8 +245,9 @@ class Seq2Seq(keras.Model):
                 target_in_ids, memory, memory_mask, initial_state, target_mask
             )
         else:
+            embedded = self.target_embedding(target_in_ids)
             outputs = self.decoder(
-                self.embed_target(target_in_ids, training=training),
+                self.dropout_layer(embedded, training=training),
                 memory,
                 initial_state=initial_state,
                 inputs_mask=target_mask,
@@ -255,11 +256,6 @@ class Seq2Seq(keras.Model):
             )
         outputs = self.dropout_layer(outputs, training=training)
         return self.output_layer(outputs)
-
-    def embed_target(self, target_ids, training=None):
-        """Target embeddings `(..., E)`, with dropout while training."""
-        embedded = self.target_embedding(target_ids)
-        return self.dropout_layer(embedded, training=training)
 
     def decode_with_sampling(
         self, target_in_ids, memory, memory_mask, initial_state, target_mask

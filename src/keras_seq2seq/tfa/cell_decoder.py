@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_seq2seq.decoder.attention_rnn_cell import reset_dropout_masks
 from keras_seq2seq.tfa.decoder import BaseDecoder
 
 
@@ -60,15 +61,7 @@ class CellDecoder(BaseDecoder):
         second decoding would reuse the first one's masks, and fail on
         another batch size.
         """
-        cells = [self.cell]
-        while cells:
-            cell = cells.pop()
-            for reset in ("reset_dropout_mask", "reset_recurrent_dropout_mask"):
-                if hasattr(cell, reset):
-                    getattr(cell, reset)()
-            cells.extend(getattr(cell, "cells", []))
-            if isinstance(getattr(cell, "cell", None), keras.layers.Layer):
-                cells.append(cell.cell)
+        reset_dropout_masks(self.cell)
 
     def _rnn_output_size(self):
         """The depth of a step's output: the output layer's, else the
