@@ -147,13 +147,3 @@ def test_wrapper_without_memory_raises():
     wrapper = tfa.AttentionWrapper(keras.layers.GRUCell(4), mechanism)
     with pytest.raises(ValueError, match="no memory"):
         wrapper.get_initial_state(batch_size=2, dtype="float32")
-
-
-def test_unsupported_wrapper_options_raise():
-    mechanism = tfa.BahdanauAttention(3)
-    with pytest.raises(ValueError, match="cell_input_fn"):
-        tfa.AttentionWrapper(
-            keras.layers.GRUCell(4), mechanism, cell_input_fn=lambda x, a: x
-        )
-    with pytest.raises(ValueError, match="one keras_seq2seq.tfa mechanism"):
-        tfa.AttentionWrapper(keras.layers.GRUCell(4), [mechanism, mechanism])

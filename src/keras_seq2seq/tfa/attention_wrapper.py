@@ -1,6 +1,5 @@
-"""TFA's `AttentionWrapper` and its state, over `AttentionRNNCell`."""
-
-import collections
+"""TFA's `AttentionWrapper`: a cell with attention over one or more
+mechanisms."""
 
 import keras
 from keras import ops
@@ -14,72 +13,61 @@ from keras_seq2seq.tfa.alignment_history import (
     restore_histories,
     stack_histories,
 )
-from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
-
-_FIELDS = (
-    "cell_state",
-    "attention",
-    "alignments",
-    "alignment_history",
-    "attention_state",
+from keras_seq2seq.tfa.attention_wrapper_state import AttentionWrapperState
+from keras_seq2seq.tfa.general_attention_step import general_attention_step
+from keras_seq2seq.tfa.wrapper_checks import (
+    batch_size_of,
+    cell_output_size,
+    check_batch_size,
+    check_options,
+    check_query_depth,
+    has_several_states,
+    mechanism_list,
+    memory_of,
+    one_per_mechanism,
+    output_depth,
 )
-
-
-class AttentionWrapperState(
-    collections.namedtuple("AttentionWrapperState", _FIELDS)
-):
-    """TFA's wrapper state.
-
-    Fields:
-        cell_state: the wrapped cell's state (a tensor for a single-state cell
-            such as `GRUCell`, a list `[h, c]` for `LSTMCell`).
-        attention: `(B, A)` attention vector of the last step.
-        alignments: `(B, T)` alignments of the last step.
-        alignment_history: when the wrapper keeps it, an
-            `AlignmentHistory`, read as TFA's `TensorArray`:
-            `alignment_history.stack()` is time-major `(steps, B, T)`;
-            else `()`.
-        attention_state: `(B, T)` the mechanism's state (its alignments).
-    """
-
-    def clone(self, **kwargs):
-        """A copy with the given fields replaced (TFA's `clone`).
-
-        As in TFA, each new tensor must have the shape of the one it
-        replaces (dimensions not known statically are not compared); a
-        list may replace a tuple, and `()` any field (to drop an alignment
-        history before returning the state from a compiled function).
-
-        Raises:
-            ValueError: for a new field of another shape or with another
-                number of tensors (an LSTM state given as one tensor).
-        """
-        for name, new in kwargs.items():
-            _check_same_shapes(name, getattr(self, name), new)
-        return self._replace(**kwargs)
 
 
 class AttentionWrapper(keras.layers.Layer):
     """TFA's `AttentionWrapper`: a cell with attention, TFA's (luong) order.
 
-    The cell runs on `[input_t; previous attention]`, its new output queries
-    the mechanism, and the attention is `W [cell_output; context]` (no bias)
-    with `attention_layer_size`, else the context. Every computation is
-    `keras_seq2seq.decoder.AttentionRNNCell` with `query_order="luong"`.
+    The cell runs on `cell_input_fn(input_t, previous attention)` (default
+    `[input_t; previous attention]`), its new output queries each
+    mechanism, and each mechanism's attention is `attention_layer([
+    cell_output; context])` (default: `W [cell_output; context]`, no bias,
+    with `attention_layer_size`), else the context. With several mechanisms
+    the attention is their attentions concatenated, and the state's
+    `alignments`, `attention_state` and `alignment_history` are tuples (a
+    list of one mechanism too, as in TFA).
+
+    One mechanism with the default cell input, attention layer and
+    attention function runs `keras_seq2seq.decoder.AttentionRNNCell` with
+    `query_order="luong"`; every other case runs TFA's step in
+    `general_attention_step.py`, with the same numbers.
 
     Args:
         cell: a Keras RNN cell.
-        attention_mechanism: a `keras_seq2seq.tfa` mechanism (one; lists of
-            mechanisms are not supported).
-        attention_layer_size: optional int, or a list of one int (TFA's
-            one size per mechanism). Defaults to `None`.
+        attention_mechanism: a `keras_seq2seq.tfa` mechanism, or a list of
+            them.
+        attention_layer_size: optional int, or a list of one int per
+            mechanism. Not with `attention_layer`. Defaults to `None`.
         alignment_history: bool. Keep every step's alignments. Defaults to
             `False`.
-        cell_input_fn: must be `None` (TFA's default concatenation).
+        cell_input_fn: optional callable `(inputs, attention) -> cell
+            inputs`. Defaults to `None` (the concatenation).
         output_attention: bool. Output the attention (True) or the cell
             output. Defaults to `True`.
         initial_cell_state: optional cell state for `get_initial_state`.
         name: optional layer name.
+        attention_layer: optional Keras layer, or a list of one per
+            mechanism, over `[cell_output; context]`; the attention depth is
+            their output depths summed. Not with `attention_layer_size`.
+            Defaults to `None`.
+        attention_fn: optional callable `(mechanism, cell_output,
+            attention_state, attention_layer) -> (attention, alignments,
+            next_attention_state)`, in place of TFA's `_compute_attention`.
+            Defaults to `None`.
 
     Call arguments:
         inputs: `(B, E)` the step's input.
@@ -87,6 +75,11 @@ class AttentionWrapper(keras.layers.Layer):
 
     Returns:
         `(output, next_state)`.
+
+    Raises:
+        ValueError: for a mechanism that is not a `keras_seq2seq.tfa` one,
+            both `attention_layer_size` and `attention_layer`, or a list of
+            sizes or layers whose length is not the number of mechanisms.
     """
 
     def __init__(
@@ -104,97 +97,180 @@ class AttentionWrapper(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        if not isinstance(attention_mechanism, AttentionMechanism):
+        mechanisms = mechanism_list(attention_mechanism)
+        check_options(cell_input_fn, attention_fn)
+        if attention_layer_size is not None and attention_layer is not None:
             raise ValueError(
-                "`attention_mechanism` must be one keras_seq2seq.tfa "
-                "mechanism (lists of mechanisms are not supported). "
-                f"Received: {attention_mechanism!r}"
+                "Only one of attention_layer_size and attention_layer should "
+                f"be set. Received: attention_layer_size="
+                f"{attention_layer_size!r}, attention_layer={attention_layer!r}"
             )
-        attention_layer_size = _single_size(attention_layer_size)
-        for option, value in (
-            ("cell_input_fn", cell_input_fn),
-            ("attention_layer", attention_layer),
-            ("attention_fn", attention_fn),
-        ):
-            if value is not None:
-                raise ValueError(
-                    f"`{option}` is not supported; use attention_layer_size. "
-                    f"Received: {option}={value!r}"
-                )
-        self.attention_mechanism = attention_mechanism
-        self.core = AttentionRNNCell(
-            cell,
-            attention_mechanism.core,
-            query_order="luong",
-            attention_layer_size=attention_layer_size,
-            input_feeding=True,
-            output_attention=output_attention,
-            name="core",
+        sizes = one_per_mechanism(
+            attention_layer_size, "attention_layer_size", "integer", mechanisms
+        )
+        layers = one_per_mechanism(
+            attention_layer, "attention_layer", "layer", mechanisms
         )
         self.cell = cell
+        self.attention_mechanism = attention_mechanism
         self.attention_layer_size = attention_layer_size
         self.alignment_history = alignment_history
+        self.cell_input_fn = cell_input_fn
         self.output_attention = output_attention
         self.initial_cell_state = initial_cell_state
-        if initial_cell_state is not None and (
-            attention_mechanism.memory_initialized
+        self.attention_layer = attention_layer
+        self.attention_fn = attention_fn
+        self.attention_mechanisms = mechanisms
+        # TFA's `_is_multi`: a list (even of one) gives tuple fields.
+        self.is_multi = isinstance(attention_mechanism, (list, tuple))
+        self.core = None
+        self.attention_layers = layers
+        if self.is_multi or any(
+            option is not None
+            for option in (cell_input_fn, attention_layer, attention_fn)
         ):
-            _check_batch_size(
-                _batch_size_of(initial_cell_state),
-                attention_mechanism.batch_size,
-                "initial_cell_state",
+            if sizes is not None:
+                self.attention_layers = [
+                    keras.layers.Dense(
+                        size,
+                        use_bias=False,
+                        dtype=self.dtype_policy,
+                        name="attention_layer" + (f"_{i}" if i else ""),
+                    )
+                    for i, size in enumerate(sizes)
+                ]
+        else:
+            self.core = AttentionRNNCell(
+                cell,
+                mechanisms[0].core,
+                query_order="luong",
+                attention_layer_size=sizes[0] if sizes else None,
+                input_feeding=True,
+                output_attention=output_attention,
+                name="core",
             )
+        if initial_cell_state is not None:
+            for mechanism in mechanisms:
+                if mechanism.memory_initialized:
+                    check_batch_size(
+                        batch_size_of(initial_cell_state),
+                        mechanism.batch_size,
+                        "initial_cell_state",
+                    )
 
     def build(self, inputs_shape, state_shape=None):
-        memory = self._memory()
-        query_depth = self.attention_mechanism.query_depth
-        if (
-            query_depth is not None
-            and query_depth != self.core.cell_output_size
-        ):
-            raise ValueError(
-                f"{type(self.attention_mechanism).__name__}(units="
-                f"{query_depth}) scores queries of depth {query_depth}, but "
-                f"the cell's output has depth {self.core.cell_output_size}."
-            )
-        self.core.build(tuple(inputs_shape), tuple(memory.values.shape))
+        for mechanism in self.attention_mechanisms:
+            memory_of(mechanism)  # raises without a memory
+        if self.attention_fn is None:
+            query_depth = cell_output_size(self.cell)
+            for mechanism in self.attention_mechanisms:
+                check_query_depth(mechanism, query_depth)
+        if self.core is not None:
+            memory = memory_of(self.attention_mechanisms[0])
+            self.core.build(tuple(inputs_shape), tuple(memory.values.shape))
+            return
+        # The attention layers first: their depth sizes the cell's input.
+        self._build_attention_layers()
+        if self.cell_input_fn is None and not self.cell.built:
+            depth = inputs_shape[-1] + self._attention_depth()
+            self.cell.build((None, depth))
 
-    def _memory(self):
-        if not self.attention_mechanism.memory_initialized:
-            raise ValueError(
-                "The attention mechanism has no memory: set it up with "
-                "`setup_memory(memory, memory_sequence_length)` first."
-            )
-        return self.attention_mechanism._memory
+    def _build_attention_layers(self):
+        """Builds the attention layers on `(B, cell output + Dv)`."""
+        if self.attention_layers is None:
+            return
+        for layer, depth in zip(
+            self.attention_layers, self._attention_layer_inputs(), strict=True
+        ):
+            if not layer.built:
+                layer.build((None, depth))
+
+    def _attention_layer_inputs(self):
+        """The depth of each attention layer's input `[cell_output;
+        context]`."""
+        query_depth = cell_output_size(self.cell)
+        return [
+            query_depth + memory_of(mechanism).values.shape[-1]
+            for mechanism in self.attention_mechanisms
+        ]
 
     @property
     def weights(self):
-        layer = self.core.attention_layer
-        own = [layer.kernel] if layer is not None and layer.built else []
-        return own + self.cell.weights + self.attention_mechanism.weights
+        # TFA's order: the attention layers, the cell, the mechanisms (the
+        # order the layer tracks them in); Keras 2 lists the trainable
+        # variables first.
+        variables, seen = [], set()
+        for layer in self._tfa_layers():
+            for variable in layer.weights:
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    variables.append(variable)
+        trainable = [v for v in variables if v.trainable]
+        return trainable + [v for v in variables if not v.trainable]
 
     def set_weights(self, weights):
-        # Through the mechanism's `set_weights`, so that the keys of a
-        # memory already set up are recomputed with the new kernel.
+        """Sets the weights from a list in TFA's order (`weights`).
+
+        Raises:
+            ValueError: for a list of another length or shapes.
+        """
+        variables = self.weights
         weights = list(weights)
-        layer = self.core.attention_layer
-        own = 1 if layer is not None and layer.built else 0
-        if own:
-            layer.set_weights(weights[:1])
-        count = len(self.cell.weights)
-        self.cell.set_weights(weights[own : own + count])
-        self.attention_mechanism.set_weights(weights[own + count :])
+        if len(weights) != len(variables):
+            raise ValueError(
+                f"AttentionWrapper has {len(variables)} weights (TFA's order: "
+                "attention layers, cell, mechanisms); received "
+                f"{len(weights)}."
+            )
+        values = {id(v): w for v, w in zip(variables, weights, strict=True)}
+        # Layer by layer: a mechanism's `set_weights` recomputes the keys of
+        # a memory already set up, so that the new kernel takes effect.
+        for layer in self._tfa_layers():
+            layer.set_weights([values[id(v)] for v in layer.weights])
+
+    def _tfa_layers(self):
+        if self.core is not None:
+            own = [self.core.attention_layer]
+        else:
+            own = list(self.attention_layers or [])
+        own = [layer for layer in own if layer is not None]
+        return own + [self.cell] + list(self.attention_mechanisms)
 
     @property
     def output_size(self):
         if self.output_attention:
             return self._attention_depth()
-        return self.core.cell_output_size
+        return cell_output_size(self.cell)
 
     def _attention_depth(self):
-        """The attention's depth: `attention_layer_size`, else the
-        memory's."""
-        return self.attention_layer_size or self._memory().values.shape[-1]
+        """The attention's depth `A`: the attention layers' output depths
+        summed, else the memories' depths summed (TFA's rule)."""
+        if self.core is not None:
+            depth = self.core.attention_layer_size
+            return (
+                depth
+                or memory_of(self.attention_mechanisms[0]).values.shape[-1]
+            )
+        if self.attention_layers is None:
+            return sum(
+                memory_of(mechanism).values.shape[-1]
+                for mechanism in self.attention_mechanisms
+            )
+        inputs = self._attention_layer_inputs()
+        return sum(
+            output_depth(layer, depth)
+            for layer, depth in zip(self.attention_layers, inputs, strict=True)
+        )
+
+    def per_mechanism(self, field):
+        """A state field as a list with one entry per mechanism."""
+        return list(field) if self.is_multi else [field]
+
+    def item_or_tuple(self, entries):
+        """Per-mechanism entries as a state field: a tuple with a list of
+        mechanisms, else the one entry (TFA's `_item_or_tuple`)."""
+        entries = tuple(entries)
+        return entries if self.is_multi else entries[0]
 
     @property
     def state_size(self):
@@ -206,14 +282,16 @@ class AttentionWrapper(keras.layers.Layer):
         JAX loop otherwise takes the first state field for the previous
         output, which here it is not.
         """
-        mechanism = self.attention_mechanism
-        history = mechanism.alignments_size if self.alignment_history else ()
+        sizes = [m.alignments_size for m in self.attention_mechanisms]
+        history = sizes if self.alignment_history else [()] * len(sizes)
         return AttentionWrapperState(
             cell_state=self.cell.state_size,
             attention=self._attention_depth(),
-            alignments=mechanism.alignments_size,
-            alignment_history=history,
-            attention_state=mechanism.alignments_size,
+            alignments=self.item_or_tuple(sizes),
+            alignment_history=self.item_or_tuple(history),
+            attention_state=self.item_or_tuple(
+                m.state_size for m in self.attention_mechanisms
+            ),
         )
 
     def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
@@ -224,36 +302,43 @@ class AttentionWrapper(keras.layers.Layer):
 
         Raises:
             ValueError: without a memory, or for a batch size other than
-                the memory's.
+                the memories'.
         """
         if inputs is not None:
             batch_size = ops.shape(inputs)[0]
             dtype = keras.backend.standardize_dtype(inputs.dtype)
         dtype = dtype or self.compute_dtype
         depth = self._attention_depth()  # raises without a memory
-        _check_batch_size(
-            batch_size,
-            self.attention_mechanism.batch_size,
-            "get_initial_state",
-        )
+        mechanisms = self.attention_mechanisms
+        for mechanism in mechanisms:
+            check_batch_size(
+                batch_size, mechanism.batch_size, "get_initial_state"
+            )
         if self.initial_cell_state is not None:
             cell_state = self.initial_cell_state
         else:
             cell_state = self.cell.get_initial_state(batch_size=batch_size)
-            if not _has_several_states(self.cell):
+            if not has_several_states(self.cell):
                 cell_state = cell_state[0]
-        mechanism = self.attention_mechanism
-        alignments = mechanism.initial_alignments(batch_size, dtype)
-        history = ()
-        if self.alignment_history:
-            size = mechanism.alignments_size
-            history = AlignmentHistory(ops.zeros((0, batch_size, size), dtype))
+        alignments = [
+            m.initial_alignments(batch_size, dtype) for m in mechanisms
+        ]
+        histories = [
+            AlignmentHistory(
+                ops.zeros((0, batch_size, m.alignments_size), dtype)
+            )
+            if self.alignment_history
+            else ()
+            for m in mechanisms
+        ]
         return AttentionWrapperState(
             cell_state=cell_state,
             attention=ops.zeros((batch_size, depth), dtype=dtype),
-            alignments=alignments,
-            alignment_history=history,
-            attention_state=mechanism.initial_state(batch_size, dtype),
+            alignments=self.item_or_tuple(alignments),
+            alignment_history=self.item_or_tuple(histories),
+            attention_state=self.item_or_tuple(
+                m.initial_state(batch_size, dtype) for m in mechanisms
+            ),
         )
 
     def __call__(self, inputs, state, **kwargs):
@@ -277,22 +362,27 @@ class AttentionWrapper(keras.layers.Layer):
         return output, list(new_state) if as_list else new_state
 
     def call(self, inputs, state, training=None):
-        memory_batch_size = self.attention_mechanism.batch_size
-        _check_batch_size(_batch_size_of(inputs), memory_batch_size, "inputs")
-        _check_batch_size(
-            _batch_size_of(state.cell_state), memory_batch_size, "cell_state"
-        )
+        for mechanism in self.attention_mechanisms:
+            batch_size = mechanism.batch_size
+            check_batch_size(batch_size_of(inputs), batch_size, "inputs")
+            check_batch_size(
+                batch_size_of(state.cell_state), batch_size, "cell_state"
+            )
+        if self.core is None:
+            output, fields = general_attention_step(
+                self, inputs, state, training=training
+            )
+            return output, AttentionWrapperState(**fields)
         cell_state = state.cell_state
         if not isinstance(cell_state, (list, tuple)):
             cell_state = [cell_state]
         previous = DecoderState(
             list(cell_state), state.attention, state.attention_state
         )
-        output, new = self.core(
-            inputs, previous, self._memory(), training=training
-        )
+        memory = memory_of(self.attention_mechanisms[0])
+        output, new = self.core(inputs, previous, memory, training=training)
         new_cell_state = new.cell_state
-        if not _has_several_states(self.cell):
+        if not has_several_states(self.cell):
             new_cell_state = new_cell_state[0]
         history = state.alignment_history
         if self.alignment_history:
@@ -303,69 +393,4 @@ class AttentionWrapper(keras.layers.Layer):
             alignments=new.weights,
             alignment_history=history,
             attention_state=new.weights,
-        )
-
-
-def _has_several_states(cell):
-    return len(keras.tree.flatten(cell.state_size)) > 1
-
-
-def _check_same_shapes(name, old, new):
-    """Raises a ValueError unless `new` has the tensors shapes of `old`."""
-    old_leaves = keras.tree.flatten(stack_histories(old))
-    new_leaves = keras.tree.flatten(stack_histories(new))
-    if not new_leaves:
-        return
-    if len(old_leaves) != len(new_leaves):
-        raise ValueError(
-            f"clone({name}=...) must keep the structure of the state: "
-            f"{len(old_leaves)} tensors, not {len(new_leaves)}."
-        )
-    for old_x, new_x in zip(old_leaves, new_leaves, strict=True):
-        old_shape = tuple(getattr(old_x, "shape", ()))
-        new_shape = tuple(ops.shape(new_x))
-        known = [
-            (a, b)
-            for a, b in zip(old_shape, new_shape, strict=False)
-            if isinstance(a, int) and isinstance(b, int)
-        ]
-        if len(old_shape) != len(new_shape) or any(a != b for a, b in known):
-            raise ValueError(
-                "The shape of the AttentionWrapperState is expected to be "
-                f"the same as the one to clone: {name} has shape {old_shape}, "
-                f"received {new_shape}."
-            )
-
-
-def _single_size(attention_layer_size):
-    """`attention_layer_size` as one int or None; TFA also takes a list of
-    one int per mechanism, here a list of one."""
-    if not isinstance(attention_layer_size, (list, tuple)):
-        return attention_layer_size
-    if len(attention_layer_size) != 1:
-        raise ValueError(
-            "`attention_layer_size` must contain exactly one integer per "
-            f"attention mechanism (here one), saw: {len(attention_layer_size)}"
-            f". Received: attention_layer_size={attention_layer_size!r}"
-        )
-    return attention_layer_size[0]
-
-
-def _batch_size_of(structure):
-    """The first axis of the first tensor of `structure`."""
-    return tuple(ops.shape(keras.tree.flatten(structure)[0]))[0]
-
-
-def _check_batch_size(batch_size, memory_batch_size, where):
-    """Raises TFA's error when a batch size differs from the memory's."""
-    if not isinstance(batch_size, int) or not isinstance(
-        memory_batch_size, int
-    ):
-        return  # Not known before the computation runs.
-    if batch_size != memory_batch_size:
-        raise ValueError(
-            f"{where}: the batch size {batch_size} differs from the memory's "
-            f"{memory_batch_size}. With a BeamSearchDecoder, tile the memory "
-            "and the initial state with tile_batch(x, beam_width), and pass "
-            "batch_size * beam_width to get_initial_state."
         )
