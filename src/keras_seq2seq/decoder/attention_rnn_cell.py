@@ -222,10 +222,18 @@ class AttentionRNNCell(keras.layers.Layer):
         else:
             attention_vector = context
         output = attention_vector if self.output_attention else cell_output
-        cell_state = list(cell_state) if isinstance(cell_state, tuple) else (
-            cell_state if isinstance(cell_state, list) else [cell_state]
+        cell_state = (
+            list(cell_state)
+            if isinstance(cell_state, tuple)
+            else (cell_state if isinstance(cell_state, list) else [cell_state])
         )
         return output, DecoderState(cell_state, attention_vector, weights)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        # One step has no time axis to mask. Embedded token ids from an
+        # `Embedding(mask_zero=True)` (a step function's input) carry a
+        # Keras mask: taking it here keeps Keras from warning each step.
+        return None
 
     def hold_dropout_masks(self, batch_size):
         """Draws the cells' dropout masks for the sequence a loop will run.
