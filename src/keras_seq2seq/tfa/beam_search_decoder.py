@@ -93,6 +93,26 @@ class BeamSearchDecoder(CellDecoder):
         self._end_token = None
         self._start_tokens = None
 
+    def __call__(
+        self,
+        embedding,
+        start_tokens=None,
+        end_token=None,
+        initial_state=None,
+        training=None,
+        **kwargs,
+    ):
+        # TFA's `call(embedding, start_tokens, end_token, initial_state,
+        # training=None)`: its arguments may be given by position.
+        return super().__call__(
+            embedding,
+            initial_state=initial_state,
+            training=training,
+            start_tokens=start_tokens,
+            end_token=end_token,
+            **kwargs,
+        )
+
     @property
     def batch_size(self):
         return ops.shape(self._start_tokens)[0]
