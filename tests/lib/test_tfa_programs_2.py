@@ -50,3 +50,74 @@ def test_beam_search_decoder_takes_its_call_arguments_by_position():
     np.testing.assert_array_equal(by_position[2], by_name[2])
     assert by_position[0].predicted_ids.shape[::2] == (B, K)
 
+
+# --- ScheduledOutputTrainingSampler: TFA draws int32 0/1 sample ids
+# (`bernoulli_sample`'s default dtype) and inherits `sample_ids_dtype`
+# int32 from `TrainingSampler`.
+
+
+@pytest.mark.parametrize("probability", [0.0, 1.0])
+def test_scheduled_output_sample_ids_are_int32_zeros_and_ones(probability):
+    sampler = tfa.ScheduledOutputTrainingSampler(probability, seed=3)
+    assert sampler.sample_ids_dtype == "int32"
+    decoder = tfa.BasicDecoder(keras.layers.GRUCell(E), sampler)
+    inputs = np.random.default_rng(4).normal(size=(B, T, E)).astype("float32")
+    outputs, _, _ = decoder(inputs, initial_state=np.zeros((B, E), "float32"))
+    sample_id = outputs.sample_id
+    assert keras.backend.standardize_dtype(sample_id.dtype) == "int32"
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(sample_id), np.full((B, T), int(probability))
+    )
+
+
+# --- A `sampling_probability` variable: TFA keeps it, so a schedule that
+# assigns it (once per epoch, say) changes what the sampler draws.
+
+
+@pytest.mark.parametrize(
+    "make",
+    [tfa.ScheduledEmbeddingTrainingSampler, tfa.ScheduledOutputTrainingSampler],
+    ids=["embedding", "output"],
+)
+def test_a_variable_sampling_probability_is_read_at_every_draw(make):
+    probability = keras.Variable(0.0)
+    sampler = make(probability, seed=5)
+    inputs = np.ones((B, T, E), "float32")
+    if make is tfa.ScheduledEmbeddingTrainingSampler:
+        sampler.initialize(inputs, embedding=np.eye(V, E, dtype="float32"))
+        never, always = [-1] * B, [True] * B
+    else:
+        sampler.initialize(inputs)
+        never, always = [0] * B, [1] * B
+    logits = np.zeros((B, V), "float32")
+    ids = ops.convert_to_numpy(sampler.sample(0, logits, None))
+    np.testing.assert_array_equal(ids, never)
+    probability.assign(1.0)
+    ids = ops.convert_to_numpy(sampler.sample(1, logits, None))
+    if make is tfa.ScheduledEmbeddingTrainingSampler:
+        ids = ids >= 0  # a drawn id, not -1
+    np.testing.assert_array_equal(ids, always)
+
+
+# --- TrainingSampler's mask: TFA requires a bool matrix and asserts that
+# it is right-padded (True on a prefix of each row).
+
+
+def test_training_sampler_mask_must_be_bool_and_right_padded():
+    inputs = np.zeros((B, T, E), "float32")
+    with pytest.raises(ValueError, match="boolean"):
+        tfa.TrainingSampler().initialize(inputs, mask=np.ones((B, T), "int32"))
+    left_padded = np.array([[False, True, True, True], [True] * 4])
+    with pytest.raises(ValueError, match="right padded"):
+        tfa.TrainingSampler().initialize(inputs, mask=left_padded)
+    with pytest.raises(ValueError, match="right padded"):
+        tfa.TrainingSampler(time_major=True).initialize(
+            np.swapaxes(inputs, 0, 1), mask=left_padded.T
+        )
+    sampler = tfa.TrainingSampler(time_major=True)
+    right_padded = np.array([[True, True, False, False], [True] * 4])
+    sampler.initialize(np.swapaxes(inputs, 0, 1), mask=right_padded.T)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(sampler.sequence_length), [2, 4]
+    )
+

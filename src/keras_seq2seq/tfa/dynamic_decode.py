@@ -135,7 +135,7 @@ class _Loop:
         emitted = []
         time = 0
         while True:
-            all_finished = _known_all(self.finished)
+            all_finished = known_all(self.finished)
             if all_finished is None:  # traced: the steps must be static
                 bound = self.static_bound()
                 if time >= bound:
@@ -228,14 +228,14 @@ def check_maximum_iterations(maximum_iterations):
 
 def _known_value(scalar):
     """The Python int value of an int scalar tensor, or `None` when it has
-    no value (a traced tensor; see `_known_all`)."""
+    no value (a traced tensor; see `known_all`)."""
     try:
         return int(ops.convert_to_numpy(scalar))
     except (NotImplementedError, TypeError):
         return None
 
 
-def _known_all(flags):
+def known_all(flags):
     """`all(flags)` as a Python bool, or `None` when `flags` has no value.
 
     Inside `tf.function` and `jax.jit` a tensor is symbolic until the

@@ -99,7 +99,13 @@ def bernoulli(probability, batch_size, seed):
 
 
 def check_probability(sampling_probability, sampler):
-    """`sampling_probability` as a float32 tensor, scalar or `(B,)`."""
+    """`sampling_probability`, scalar or `(B,)`: a float32 tensor, or the
+    `keras.Variable` itself.
+
+    TFA keeps a variable as it is, so that a schedule assigning it new
+    values (the point of scheduled sampling) reaches the sampler; it is
+    read at each draw.
+    """
     if isinstance(sampling_probability, (int, float)) and not (
         0.0 <= sampling_probability <= 1.0
     ):
@@ -107,7 +113,9 @@ def check_probability(sampling_probability, sampler):
             "`sampling_probability` must be between 0 and 1. "
             f"Received: sampling_probability={sampling_probability!r}"
         )
-    probability = ops.convert_to_tensor(sampling_probability, "float32")
+    probability = sampling_probability
+    if not isinstance(probability, keras.Variable):
+        probability = ops.convert_to_tensor(probability, "float32")
     if len(probability.shape) not in (0, 1):
         raise ValueError(
             f"{sampler}'s `sampling_probability` must be a scalar or a "

@@ -23,7 +23,9 @@ class ScheduledEmbeddingTrainingSampler(TrainingSampler):
     embedding; the other rows get sample id `-1` and the next given input.
 
     Args:
-        sampling_probability: float in `[0, 1]`, or float `(B,)`.
+        sampling_probability: float in `[0, 1]`, or float `(B,)`; a
+            `keras.Variable` is read at every step, so a schedule can
+            assign it.
         embedding_fn: optional callable `ids -> vectors`; else the
             `embedding` given to `initialize`. Defaults to `None`.
         time_major: bool. Defaults to `False`.

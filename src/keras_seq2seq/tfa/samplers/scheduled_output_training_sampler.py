@@ -16,12 +16,15 @@ class ScheduledOutputTrainingSampler(TrainingSampler):
     """Teacher forcing, or, with a probability, the step's own outputs.
 
     At every step each row is chosen with `sampling_probability` (its
-    sample id is `True`); a chosen row's next input is its output (through
+    sample id is 1, else 0: int32, as TFA's); a chosen row's next input is
+    its output (through
     `next_inputs_fn` if given, then concatenated with the next
     `auxiliary_inputs`), the others get the next given input.
 
     Args:
-        sampling_probability: float in `[0, 1]`, or float `(B,)`.
+        sampling_probability: float in `[0, 1]`, or float `(B,)`; a
+            `keras.Variable` is read at every step, so a schedule can
+            assign it.
         time_major: bool. Defaults to `False`.
         seed: optional int. Defaults to `None`.
         next_inputs_fn: optional callable `outputs -> inputs`. Defaults to
@@ -44,10 +47,6 @@ class ScheduledOutputTrainingSampler(TrainingSampler):
         self._seed_generator = seed_generator(seed)
         self._auxiliary = None
 
-    @property
-    def sample_ids_dtype(self):
-        return "bool"
-
     def initialize(
         self, inputs, sequence_length=None, mask=None, auxiliary_inputs=None
     ):
@@ -65,9 +64,10 @@ class ScheduledOutputTrainingSampler(TrainingSampler):
         return super().initialize(inputs, sequence_length, mask)
 
     def sample(self, time, outputs, state):
-        return bernoulli(
+        chosen = bernoulli(
             self.sampling_probability, self.batch_size, self._seed_generator
         )
+        return ops.cast(chosen, "int32")
 
     def next_inputs(self, time, outputs, state, sample_ids):
         finished, given, state = super().next_inputs(

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_seq2seq.ops import sequence_mask
+from keras_seq2seq.tfa.dynamic_decode import known_all
 from keras_seq2seq.tfa.samplers.sampler import BatchTrackingSampler
 
 
@@ -45,7 +47,13 @@ class TrainingSampler(BatchTrackingSampler):
             inputs: `(B, T, E)` (or nested), time-major with `time_major`.
             sequence_length: optional int `(B,)`. Defaults to `T` per row.
             mask: optional bool `(B, T)` (`(T, B)` with `time_major`),
-                instead of `sequence_length`.
+                instead of `sequence_length`; True on a prefix of each row.
+
+        Raises:
+            ValueError: for both `sequence_length` and `mask`, a
+                `sequence_length` that is not a vector, a `mask` that is
+                not a bool matrix, or (when its values are known) one that
+                is not right-padded, as TFA.
         """
         if sequence_length is not None and mask is not None:
             raise ValueError(
@@ -76,14 +84,7 @@ class TrainingSampler(BatchTrackingSampler):
                 )
             return lengths
         if mask is not None:
-            mask = ops.convert_to_tensor(mask)
-            if len(mask.shape) != 2:
-                raise ValueError(
-                    f"Expected mask to be a 2D tensor. Received shape: "
-                    f"{tuple(mask.shape)}"
-                )
-            axis = 0 if self.time_major else 1
-            return ops.sum(ops.cast(mask, "int32"), axis=axis)
+            return mask_lengths(mask, self.time_major)
         return ops.full((self._batch_size,), ops.shape(first)[0], "int32")
 
     def _read(self, time, finished):
@@ -103,3 +104,31 @@ class TrainingSampler(BatchTrackingSampler):
         next_time = time + 1
         finished = next_time >= self.sequence_length
         return finished, self._read(next_time, finished), state
+
+
+def mask_lengths(mask, time_major):
+    """int32 `(B,)` lengths of a bool mask that is True on a prefix of each
+    row (`(B, T)`, or `(T, B)` when `time_major`), checked as TFA checks it.
+
+    A mask with a False step before a True one is not right-padded: TFA
+    asserts against it (its sum would not be a length). The check runs when
+    the mask has values (eagerly), not inside a compiled function.
+    """
+    mask = ops.convert_to_tensor(mask)
+    if len(mask.shape) != 2:
+        raise ValueError(
+            f"Expected mask to be a 2D tensor. Received shape: "
+            f"{tuple(mask.shape)}"
+        )
+    if keras.backend.standardize_dtype(mask.dtype) != "bool":
+        raise ValueError(
+            "Expected mask to be a boolean tensor. Received dtype: "
+            f"{keras.backend.standardize_dtype(mask.dtype)}"
+        )
+    if time_major:
+        mask = ops.transpose(mask)  # (B, T)
+    lengths = ops.sum(ops.cast(mask, "int32"), axis=1)
+    prefix = sequence_mask(lengths, ops.shape(mask)[1])
+    if known_all(ops.equal(mask, prefix)) is False:
+        raise ValueError("The input sequence should be right padded.")
+    return lengths
