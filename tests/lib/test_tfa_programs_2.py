@@ -121,3 +121,54 @@ def test_training_sampler_mask_must_be_bool_and_right_padded():
         ops.convert_to_numpy(sampler.sequence_length), [2, 4]
     )
 
+
+# --- TFA's `Decoder` interface (not a layer): `dynamic_decode` calls its
+# `initialize()` with no arguments and `step(time, inputs, state,
+# training)` with `training` by position.
+
+
+class CountdownDecoder(tfa.Decoder):
+    """A TF1-style decoder: set up in its constructor, and a `step` whose
+    fourth argument is `name`. Row b emits `time` and finishes after
+    `stops[b]` steps."""
+
+    def __init__(self, stops):
+        self.stops = ops.convert_to_tensor(stops, "int32")
+        self.names = []
+
+    @property
+    def batch_size(self):
+        return self.stops.shape[0]
+
+    @property
+    def output_size(self):
+        return ()
+
+    @property
+    def output_dtype(self):
+        return "int32"
+
+    def initialize(self):
+        finished = ops.zeros((self.batch_size,), "bool")
+        return finished, ops.zeros((self.batch_size,), "int32"), ()
+
+    def step(self, time, inputs, state, name=None):
+        self.names.append(name)
+        finished = ops.greater_equal(time + 1, self.stops)
+        return (
+            ops.full((self.batch_size,), time, "int32"),
+            state,
+            inputs,
+            finished,
+        )
+
+
+def test_dynamic_decode_drives_tfas_decoder_interface():
+    decoder = CountdownDecoder([2, 3])
+    outputs, _, lengths = numpy_tree(
+        tfa.dynamic_decode(decoder, training=False)
+    )
+    np.testing.assert_array_equal(lengths, [2, 3])
+    np.testing.assert_array_equal(outputs, [[0, 1, 2], [0, 1, 2]])
+    assert decoder.names == [False] * 3  # `training`, by position
+

@@ -65,7 +65,9 @@ def dynamic_decode(
             effect.
         **kwargs: `decoder_init_input` (the first argument of
             `decoder.initialize`) and `decoder_init_kwargs` (a dict of its
-            keyword arguments).
+            keyword arguments), for a decoder that is a Keras layer
+            (`BaseDecoder`); TFA's `Decoder` interface is initialized
+            with no arguments.
 
     Returns:
         `(final_outputs, final_state, final_sequence_lengths)`: the step
@@ -99,9 +101,14 @@ def dynamic_decode(
             "dynamic_decode takes `decoder_init_input` and "
             f"`decoder_init_kwargs` only. Received: {sorted(kwargs)}"
         )
-    finished, inputs, initial_state = decoder.initialize(
-        init_input, **init_kwargs
-    )
+    if isinstance(decoder, keras.layers.Layer):
+        finished, inputs, initial_state = decoder.initialize(
+            init_input, **init_kwargs
+        )
+    else:
+        # TFA's `Decoder` interface (not a layer) sets itself up in its
+        # constructor: `initialize()` takes no inputs.
+        finished, inputs, initial_state = decoder.initialize()
     loop = _Loop(decoder, impute_finished, training, finished, limit)
     emitted, state, lengths = loop.run(inputs, stack_histories(initial_state))
     state = restore_histories(state, like=initial_state)
@@ -163,8 +170,10 @@ class _Loop:
     def step(self, time, inputs, state, frozen):
         finished, lengths = self.finished, self.lengths
         t = ops.convert_to_tensor(time, "int32")
+        # `training` is positional, as TFA passes it: TF1-style decoders
+        # name their fourth argument otherwise.
         outputs, next_state, next_inputs, step_finished = self.decoder.step(
-            t, inputs, state, training=self.training
+            t, inputs, state, self.training
         )
         own_lengths = None
         if self.decoder.tracks_own_finished:
