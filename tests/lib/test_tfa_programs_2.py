@@ -172,3 +172,50 @@ def test_dynamic_decode_drives_tfas_decoder_interface():
     np.testing.assert_array_equal(outputs, [[0, 1, 2], [0, 1, 2]])
     assert decoder.names == [False] * 3  # `training`, by position
 
+
+# --- The mechanisms' configs: TFA's `get_config` gives `memory: None`, so
+# a mechanism made with its memory (the usual way) has a config.
+
+MECHANISMS = {
+    "bahdanau": (tfa.BahdanauAttention, dict(normalize=True)),
+    "luong": (tfa.LuongAttention, dict(scale=True)),
+    "bahdanau_monotonic": (
+        tfa.BahdanauMonotonicAttention,
+        dict(score_bias_init=-1.0, mode="hard"),
+    ),
+    "luong_monotonic": (
+        tfa.LuongMonotonicAttention,
+        dict(sigmoid_noise=0.5, sigmoid_noise_seed=7, mode="recursive"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", MECHANISMS)
+def test_a_mechanism_made_with_its_memory_round_trips_its_config(name):
+    cls, arguments = MECHANISMS[name]
+    rng = np.random.default_rng(6)
+    memory = rng.normal(size=(B, 7, 4)).astype("float32")
+    lengths = np.array([7, 3], "int32")
+    mechanism = cls(
+        C,
+        memory=memory,
+        memory_sequence_length=lengths,
+        kernel_initializer="ones",
+        **arguments,
+    )
+    config = mechanism.get_config()
+    assert config["memory"] is None
+    assert config["units"] == C
+    assert {key: config[key] for key in arguments} == arguments
+    assert config["kernel_initializer"]["class_name"] == "Ones"
+    clone = cls.from_config(config)
+    assert clone.name == mechanism.name
+    clone.setup_memory(memory, memory_sequence_length=lengths)
+    clone.set_weights(mechanism.get_weights())
+    query = rng.normal(size=(B, C)).astype("float32")
+    state = mechanism.initial_state(B, "float32")
+    expected, _ = mechanism([query, state])
+    alignments, _ = clone([query, state])
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(alignments), ops.convert_to_numpy(expected)
+    )

@@ -45,6 +45,8 @@ class AttentionMechanism(keras.layers.Layer):
 
     # Attribute paths of `core`'s variables in TFA's `get_weights()` order.
     WEIGHT_ORDER = ()
+    # The constructor arguments that `get_config` returns.
+    CONFIG_KEYS = ()
 
     def __init__(
         self,
@@ -118,6 +120,16 @@ class AttentionMechanism(keras.layers.Layer):
             query, self._memory, previous_weights=state, training=training
         )
         return alignments, alignments
+
+    def get_config(self):
+        config = {name: getattr(self, name) for name in self.CONFIG_KEYS}
+        config["kernel_initializer"] = keras.initializers.serialize(
+            keras.initializers.get(self.kernel_initializer)
+        )
+        # As TFA's: the memory is a tensor, not configuration; a mechanism
+        # made from the config has none until `setup_memory`.
+        config["memory"] = None
+        return {**super().get_config(), **config}
 
     @property
     def weights(self):
@@ -209,6 +221,7 @@ class BahdanauAttention(AttentionMechanism):
         "query_dense.kernel",
         "key_dense.kernel",
     )
+    CONFIG_KEYS = ("units", "normalize", "probability_fn")
 
     def __init__(
         self,
@@ -241,6 +254,7 @@ class BahdanauAttention(AttentionMechanism):
         self.units = units
         self.normalize = normalize
         self.probability_fn = probability_fn
+        self.kernel_initializer = kernel_initializer
 
 
 class LuongAttention(AttentionMechanism):
@@ -260,6 +274,7 @@ class LuongAttention(AttentionMechanism):
     """
 
     WEIGHT_ORDER = ("attention_g", "key_dense.kernel")
+    CONFIG_KEYS = ("units", "scale", "probability_fn")
 
     def __init__(
         self,
@@ -293,3 +308,4 @@ class LuongAttention(AttentionMechanism):
         self.units = units
         self.scale = scale
         self.probability_fn = probability_fn
+        self.kernel_initializer = kernel_initializer

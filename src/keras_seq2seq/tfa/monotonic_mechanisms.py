@@ -50,6 +50,14 @@ class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
         "query_dense.kernel",
         "key_dense.kernel",
     )
+    CONFIG_KEYS = (
+        "units",
+        "normalize",
+        "sigmoid_noise",
+        "sigmoid_noise_seed",
+        "score_bias_init",
+        "mode",
+    )
 
     def __init__(
         self,
@@ -87,7 +95,11 @@ class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
         )
         self.units = units
         self.normalize = normalize
+        self.sigmoid_noise = sigmoid_noise
+        self.sigmoid_noise_seed = sigmoid_noise_seed
+        self.score_bias_init = score_bias_init
         self.mode = mode
+        self.kernel_initializer = kernel_initializer
 
 
 class LuongMonotonicAttention(MonotonicAttentionMechanism):
@@ -109,6 +121,14 @@ class LuongMonotonicAttention(MonotonicAttentionMechanism):
     """
 
     WEIGHT_ORDER = ("attention_g", "score_bias", "key_dense.kernel")
+    CONFIG_KEYS = (
+        "units",
+        "scale",
+        "sigmoid_noise",
+        "sigmoid_noise_seed",
+        "score_bias_init",
+        "mode",
+    )
 
     def __init__(
         self,
@@ -147,4 +167,8 @@ class LuongMonotonicAttention(MonotonicAttentionMechanism):
         )
         self.units = units
         self.scale = scale
+        self.sigmoid_noise = sigmoid_noise
+        self.sigmoid_noise_seed = sigmoid_noise_seed
+        self.score_bias_init = score_bias_init
         self.mode = mode
+        self.kernel_initializer = kernel_initializer
