@@ -219,3 +219,25 @@ def test_a_mechanism_made_with_its_memory_round_trips_its_config(name):
     np.testing.assert_allclose(
         ops.convert_to_numpy(alignments), ops.convert_to_numpy(expected)
     )
+
+
+# --- impute_finished with beam search: TFA broadcasts the (B, K) finished
+# flags over the (B, K) log-probs plus one axis, and raises (a known TF
+# limitation); copying frozen beams would corrupt their backtracking.
+
+
+def test_beam_search_with_impute_finished_raises_as_tfa():
+    decoder = tfa.BeamSearchDecoder(
+        keras.layers.GRUCell(C),
+        K,
+        output_layer=keras.layers.Dense(V),
+        maximum_iterations=4,
+        impute_finished=True,
+    )
+    with pytest.raises(ValueError, match="impute_finished"):
+        decoder(
+            np.eye(V, E, dtype="float32"),
+            start_tokens=np.zeros(B, "int32"),
+            end_token=1,
+            initial_state=np.zeros((B * K, C), "float32"),
+        )

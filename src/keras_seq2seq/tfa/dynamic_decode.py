@@ -79,7 +79,8 @@ def dynamic_decode(
     Raises:
         TypeError: when `decoder` has no `initialize` and `step`.
         ValueError: for a bad `maximum_iterations`, unknown keyword
-            arguments, or a compiled call with no bound on the steps.
+            arguments, a compiled call with no bound on the steps, or
+            `impute_finished` with beam search's `(B, K)` flags.
     """
     del parallel_iterations, swap_memory, scope, enable_tflite_convertible
     if not all(hasattr(decoder, name) for name in ("initialize", "step")):
@@ -109,6 +110,15 @@ def dynamic_decode(
         # TFA's `Decoder` interface (not a layer) sets itself up in its
         # constructor: `initialize()` takes no inputs.
         finished, inputs, initial_state = decoder.initialize()
+    if impute_finished and len(ops.shape(finished)) > 1:
+        # TFA's copy of finished rows broadcasts the (B, K) flags over one
+        # more axis than the (B, K) log-probs have, and raises; freezing
+        # beams would also corrupt their backtracking.
+        raise ValueError(
+            "`impute_finished=True` cannot freeze the rows of a decoder "
+            "whose finished flags are (B, K) (beam search); TFA raises "
+            "too. Use impute_finished=False."
+        )
     loop = _Loop(decoder, impute_finished, training, finished, limit)
     emitted, state, lengths = loop.run(inputs, stack_histories(initial_state))
     state = restore_histories(state, like=initial_state)
