@@ -72,6 +72,14 @@ def search_inputs(encoder, decoder, target_embedding, output_layer, ids):
     return step, cell.get_initial_state(memory, state), memory
 
 
+def searchable_model(seed, cell, attention, order):
+    """The model, a source batch, and the searches' inputs for it."""
+    keras.utils.set_random_seed(seed)
+    model, *layers = build(cell, attention, order)
+    ids = source_batch()
+    return model, ids, search_inputs(*layers, ids)
+
+
 def teacher_forced_log_probs(model, ids, tokens):
     """log p of every next token, from the functional model itself."""
     target_in = np.concatenate(
@@ -91,10 +99,9 @@ MODELS = [
 def test_greedy_search_takes_the_functional_models_argmax(
     cell, attention, order
 ):
-    keras.utils.set_random_seed(0)
-    model, *layers = build(cell, attention, order)
-    ids = source_batch()
-    step, state, memory = search_inputs(*layers, ids)
+    model, ids, (step, state, memory) = searchable_model(
+        0, cell, attention, order
+    )
     result = greedy_search(
         step, state, BOS, EOS, MAX_LENGTH, stop_early=False, constants=memory
     )
@@ -121,10 +128,9 @@ def test_greedy_search_takes_the_functional_models_argmax(
 def test_beam_search_hypotheses_are_scored_as_the_model_scores_them(
     cell, attention, order
 ):
-    keras.utils.set_random_seed(1)
-    model, *layers = build(cell, attention, order)
-    ids = source_batch()
-    step, state, memory = search_inputs(*layers, ids)
+    model, ids, (step, state, memory) = searchable_model(
+        1, cell, attention, order
+    )
     search = compiled(beam_search)
     result = search(
         step, state, BOS, EOS, MAX_LENGTH, 3, n_best=3, constants=memory
