@@ -130,15 +130,7 @@ class AttentionWrapper(keras.layers.Layer):
             for option in (cell_input_fn, attention_layer, attention_fn)
         ):
             if sizes is not None:
-                self.attention_layers = [
-                    keras.layers.Dense(
-                        size,
-                        use_bias=False,
-                        dtype=self.dtype_policy,
-                        name="attention_layer" + (f"_{i}" if i else ""),
-                    )
-                    for i, size in enumerate(sizes)
-                ]
+                self.attention_layers = _dense_layers(sizes, self.dtype_policy)
         else:
             self.core = AttentionRNNCell(
                 cell,
@@ -150,12 +142,11 @@ class AttentionWrapper(keras.layers.Layer):
                 name="core",
             )
         if initial_cell_state is not None:
+            batch_size = batch_size_of(initial_cell_state)
             for mechanism in mechanisms:
                 if mechanism.memory_initialized:
                     check_batch_size(
-                        batch_size_of(initial_cell_state),
-                        mechanism.batch_size,
-                        "initial_cell_state",
+                        batch_size, mechanism.batch_size, "initial_cell_state"
                     )
 
     def build(self, inputs_shape, state_shape=None):
@@ -246,11 +237,8 @@ class AttentionWrapper(keras.layers.Layer):
         """The attention's depth `A`: the attention layers' output depths
         summed, else the memories' depths summed (TFA's rule)."""
         if self.core is not None:
-            depth = self.core.attention_layer_size
-            return (
-                depth
-                or memory_of(self.attention_mechanisms[0]).values.shape[-1]
-            )
+            memory = memory_of(self.attention_mechanisms[0])
+            return self.core.attention_depth(memory)
         if self.attention_layers is None:
             return sum(
                 memory_of(mechanism).values.shape[-1]
@@ -394,3 +382,17 @@ class AttentionWrapper(keras.layers.Layer):
             alignment_history=history,
             attention_state=new.weights,
         )
+
+
+def _dense_layers(sizes, dtype_policy):
+    """TFA's attention layers for `attention_layer_size`: one `Dense(size,
+    use_bias=False)` per mechanism."""
+    return [
+        keras.layers.Dense(
+            size,
+            use_bias=False,
+            dtype=dtype_policy,
+            name="attention_layer" + (f"_{i}" if i else ""),
+        )
+        for i, size in enumerate(sizes)
+    ]
