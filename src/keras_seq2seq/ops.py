@@ -180,20 +180,18 @@ def monotonic_attention(p_choose_i, previous_attention, mode):
         cumprod = safe_cumprod(1.0 - p, axis=1, exclusive=True)
         ratio = previous / ops.clip(cumprod, 1e-10, 1.0)
         return p * cumprod * ops.cumsum(ratio, axis=1)
-    # "recursive": scan over the memory steps, time-major.
+    # "recursive": scan over the memory steps, time-major. One scanned
+    # tensor `(Tv, B, 2)`: Keras 3.15's TensorFlow `scan` fails on several
+    # `xs` whose number of steps is unknown (a symbolic `Tv`).
     ones = ops.ones_like(p[:, :1])
     shifted = ops.concatenate([ones, 1.0 - p[:, :-1]], axis=1)
+    xs = ops.transpose(ops.stack([shifted, previous], axis=-1), (1, 0, 2))
 
     def step(q, inputs):
-        keep, prev = inputs
-        q = keep * q + prev
+        q = inputs[:, 0] * q + inputs[:, 1]
         return q, q
 
-    _, q = ops.scan(
-        step,
-        ops.zeros_like(p[:, 0]),
-        (ops.transpose(shifted), ops.transpose(previous)),
-    )
+    _, q = ops.scan(step, ops.zeros_like(p[:, 0]), xs)
     return p * ops.transpose(q)
 
 
