@@ -375,10 +375,38 @@ def test_attention_layer_size_as_a_list_of_one_is_the_int():
         wrapper(keras.layers.GRUCell(UNITS), attention_layer_size=[6, 4])
 
 
-def test_a_list_of_mechanisms_is_refused_clearly():
-    mechanism = wrapper(keras.layers.GRUCell(UNITS)).attention_mechanism
-    with pytest.raises(ValueError, match="lists of mechanisms"):
-        tfa.AttentionWrapper(keras.layers.GRUCell(UNITS), [mechanism])
+def test_a_list_of_one_mechanism_gives_tuples_of_the_same_numbers():
+    inputs = np.random.default_rng(2).normal(size=(2, 3)).astype("float32")
+    results = []
+    for as_list in (False, True):
+        keras.utils.set_random_seed(7)
+        plain = wrapper(keras.layers.GRUCell(UNITS), attention_layer_size=6)
+        mechanism = plain.attention_mechanism
+        cell = tfa.AttentionWrapper(
+            keras.layers.GRUCell(UNITS),
+            [mechanism] if as_list else mechanism,
+            attention_layer_size=[6] if as_list else 6,
+            alignment_history=True,
+        )
+        state = cell.get_initial_state(batch_size=2, dtype="float32")
+        for _ in range(2):
+            output, state = cell(inputs, state)
+        results.append((output, state))
+    (output, state), (list_output, list_state) = results
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(list_output), ops.convert_to_numpy(output)
+    )
+
+    # TFA: a list, even of one, makes these fields tuples.
+    def values(x):  # a tensor, or a history's stacked tensor
+        return ops.convert_to_numpy(x.stack() if hasattr(x, "stack") else x)
+
+    for field in ("alignments", "attention_state", "alignment_history"):
+        value = getattr(list_state, field)
+        assert isinstance(value, tuple) and len(value) == 1, field
+        np.testing.assert_allclose(
+            values(value[0]), values(getattr(state, field))
+        )
 
 
 # --- The mechanisms: memory at construction or later, the same numbers.

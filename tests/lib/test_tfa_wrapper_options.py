@@ -378,7 +378,10 @@ def test_basic_decoder_and_dynamic_decode_keep_one_history_per_mechanism():
         np.testing.assert_allclose(numpy(got.stack()), expected, atol=ATOL)
 
 
-def test_beam_search_reorders_the_tuple_alignments_with_the_beams():
+@pytest.mark.parametrize("history_and_coverage", [False, True])
+def test_beam_search_reorders_the_tuple_alignments_with_the_beams(
+    history_and_coverage,
+):
     k, steps, end_token = 2, 3, V  # an end token never chosen: no finish
     memory = draw(1, B, TS, D)
     tiled = numpy(tfa.tile_batch(memory, k))
@@ -387,10 +390,15 @@ def test_beam_search_reorders_the_tuple_alignments_with_the_beams():
         keras.layers.LSTMCell(C),
         mechanisms(tiled, tiled_lengths),
         attention_layer_size=[3, 5],
+        alignment_history=history_and_coverage,
     )
     output_layer = keras.layers.Dense(V)
     decoder = tfa.BeamSearchDecoder(
-        wrapper, k, output_layer=output_layer, maximum_iterations=steps
+        wrapper,
+        k,
+        output_layer=output_layer,
+        maximum_iterations=steps,
+        coverage_penalty_weight=0.5 if history_and_coverage else 0.0,
     )
     embedding = draw(6, V, E)
     start = np.array([0, 1, 2], "int32")
@@ -427,8 +435,9 @@ def test_beam_search_reorders_the_tuple_alignments_with_the_beams():
         [np.zeros((B * k, C)), np.zeros((B * k, C))],
         depth=8,
     )
+    rows_of_beams = state.cell_state._replace(alignment_history=())
     merged = keras.tree.map_structure(  # (B, K, ...) -> (B*K, ...)
-        lambda x: x.reshape((B * k,) + x.shape[2:]), numpy(state.cell_state)
+        lambda x: x.reshape((B * k,) + x.shape[2:]), numpy(rows_of_beams)
     )
     assert_state_matches(merged, want)
     logits = want["outputs"] @ weights[9] + weights[10]
@@ -437,6 +446,21 @@ def test_beam_search_reorders_the_tuple_alignments_with_the_beams():
     chosen = np.take_along_axis(log_probs, rows[:, 1:, None], 2)[..., 0]
     np.testing.assert_allclose(
         numpy(state.log_probs), chosen.sum(1).reshape(B, k), atol=1e-4
+    )
+    if not history_and_coverage:
+        return
+    # Each history follows the hypotheses (`finalize` reorders it), and
+    # the coverage sums the mean of the mechanisms' alignments (TFA's
+    # `attention_probs_from_attn_state`).
+    for got, expected in zip(
+        state.cell_state.alignment_history, want["history"], strict=True
+    ):
+        np.testing.assert_allclose(numpy(got), expected, atol=ATOL)
+    coverage = np.mean(want["history"], axis=0).sum(0)  # (B*K, Ts)
+    np.testing.assert_allclose(
+        numpy(state.accumulated_attention_probs),
+        coverage.reshape(B, k, TS),
+        atol=1e-5,
     )
 
 

@@ -160,7 +160,7 @@ class BeamSearchDecoder(CellDecoder):
                     "`coverage_penalty_weight` > 0 needs an AttentionWrapper "
                     f"cell state. Received: {type(initial_state).__name__}"
                 )
-            coverage = self._split(initial_state.alignments)
+            coverage = self._split(mean_alignments(initial_state))
         beams = initial_beams(batch_size, self.beam_width, coverage)
         state = BeamSearchDecoderState(
             cell_state=map_rows(self._split, initial_state),
@@ -187,7 +187,7 @@ class BeamSearchDecoder(CellDecoder):
         weights = None
         if self.coverage_penalty_weight > 0:
             beams["coverage"] = state.accumulated_attention_probs
-            weights = self._split(cell_state.alignments)
+            weights = self._split(mean_alignments(cell_state))
         beams, chosen = beam_step(
             beams,
             self._split(log_probs),
@@ -233,10 +233,11 @@ class BeamSearchDecoder(CellDecoder):
         )
         cell_state = final_state.cell_state
         if self.reorder_tensor_arrays and has_history(cell_state):
-            history = follow_ancestry(
-                cell_state.alignment_history.stack(),
-                outputs.parent_ids,
-                final_state.lengths,
+            history = keras.tree.map_structure(
+                lambda h: follow_ancestry(
+                    h.stack(), outputs.parent_ids, final_state.lengths
+                ),
+                cell_state.alignment_history,
             )
             final_state = final_state._replace(
                 cell_state=cell_state._replace(alignment_history=history)
@@ -318,9 +319,19 @@ def embedding_function(embedding_fn, embedding):
 
 
 def has_history(cell_state):
-    return isinstance(cell_state, AttentionWrapperState) and not isinstance(
-        cell_state.alignment_history, tuple
+    """Whether the state keeps alignment histories (one per mechanism)."""
+    return isinstance(cell_state, AttentionWrapperState) and bool(
+        keras.tree.flatten(cell_state.alignment_history)
     )
+
+
+def mean_alignments(cell_state):
+    """The alignments, averaged over several mechanisms as TFA's coverage
+    penalty does (`attention_probs_from_attn_state`)."""
+    alignments = cell_state.alignments
+    if isinstance(alignments, (list, tuple)):
+        return ops.mean(ops.stack(list(alignments), axis=-1), axis=-1)
+    return alignments
 
 
 def map_rows(fn, cell_state):
