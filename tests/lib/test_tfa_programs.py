@@ -300,6 +300,21 @@ def wrapper(cell, batch_size=2, **kwargs):
     return tfa.AttentionWrapper(cell, mechanism, **kwargs)
 
 
+def test_a_step_on_masked_embeddings_ignores_their_mask():
+    # `Embedding(mask_zero=True)` attaches a Keras mask to its output; one
+    # step has no time axis for it (Keras warned "destroy the mask", which
+    # the test configuration makes an error).
+    embedding = keras.layers.Embedding(10, 3, mask_zero=True)
+    ids = np.array([4, 0], "int32")
+    outputs = []
+    for inputs in (embedding(ids), ops.convert_to_numpy(embedding(ids))):
+        keras.utils.set_random_seed(3)
+        cell = wrapper(keras.layers.GRUCell(UNITS), attention_layer_size=4)
+        state = cell.get_initial_state(batch_size=2, dtype="float32")
+        outputs.append(ops.convert_to_numpy(cell(inputs, state)[0]))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
 def test_clone_keeps_the_shapes_of_the_state():
     cell = wrapper(keras.layers.LSTMCell(UNITS))
     state = cell.get_initial_state(batch_size=2, dtype="float32")

@@ -349,6 +349,9 @@ class AttentionWrapper(keras.layers.Layer):
         new_state = restore_histories(new_state, like=state)
         return output, list(new_state) if as_list else new_state
 
+    def compute_mask(self, inputs, previous_mask=None):
+        return None  # One step: no time axis (its inputs may carry one).
+
     def call(self, inputs, state, training=None):
         for mechanism in self.attention_mechanisms:
             batch_size = mechanism.batch_size
