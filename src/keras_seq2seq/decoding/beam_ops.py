@@ -8,6 +8,7 @@ per-step arrays of a beam search are time-major `(T, B, K)` (`gather_tree`).
 import keras
 from keras import ops
 
+from keras_seq2seq.decoding.step import check_int
 from keras_seq2seq.ops import sequence_mask, tile_beams
 
 
@@ -35,13 +36,7 @@ def tile_batch(x, multiplier):
     >>> ops.convert_to_numpy(tile_batch(np.array([1, 2]), 3)).tolist()
     [1, 1, 1, 2, 2, 2]
     """
-    if isinstance(multiplier, bool) or not (
-        isinstance(multiplier, int) and multiplier >= 1
-    ):
-        raise ValueError(
-            "`multiplier` must be an int >= 1. "
-            f"Received: multiplier={multiplier!r}"
-        )
+    multiplier = check_int("multiplier", multiplier, 1)
 
     def tile(tensor):
         tensor = ops.convert_to_tensor(tensor)

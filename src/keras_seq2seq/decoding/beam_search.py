@@ -114,9 +114,9 @@ def beam_search(
     Raises:
         ValueError: for a bad size or penalty, or `beam_size > V`.
     """
-    check_int("max_length", max_length, 1)
-    check_int("beam_size", beam_size, 1)
-    check_int("n_best", n_best, 1)
+    max_length = check_int("max_length", max_length, 1)
+    beam_size = check_int("beam_size", beam_size, 1)
+    n_best = check_int("n_best", n_best, 1)
     if n_best > beam_size:
         raise ValueError(
             "`n_best` must be <= `beam_size`. "

@@ -65,7 +65,7 @@ def greedy_search(
     >>> ops.convert_to_numpy(result["lengths"]).tolist()
     [2, 2]
     """
-    check_int("max_length", max_length, 1)
+    max_length = check_int("max_length", max_length, 1)
 
     def choose(t, log_probs):
         return stable_top_k(log_probs, 1)[1][:, 0]

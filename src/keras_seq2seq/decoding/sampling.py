@@ -69,13 +69,13 @@ def sample(
         ValueError: for a bad `max_length`, `temperature`, `top_k` or
             `top_p`.
     """
-    check_int("max_length", max_length, 1)
+    max_length = check_int("max_length", max_length, 1)
     if not temperature > 0:
         raise ValueError(
             f"`temperature` must be > 0. Received: temperature={temperature!r}"
         )
     if top_k is not None:
-        check_int("top_k", top_k, 1)
+        top_k = check_int("top_k", top_k, 1)
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(
             f"`top_p` must be in (0, 1]. Received: top_p={top_p!r}"

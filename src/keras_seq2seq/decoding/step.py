@@ -37,6 +37,8 @@ values, no `.numpy()`. The searches call it inside `ops.while_loop`, and
 `attention_step` builds the step function of an `AttentionRNNCell` model.
 """
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -72,11 +74,18 @@ def attention_step(cell, output_layer, embedding):
 
 
 def check_int(name, value, minimum):
-    """Raises `ValueError` unless `value` is a Python int `>= minimum`."""
+    """`value` as a Python int; `ValueError` unless an integer `>= minimum`.
+
+    NumPy integers (`lengths.max()`) are integers too: they are accepted and
+    returned as `int`, which is what shapes and compiled searches take.
+    """
+    if not isinstance(value, bool) and isinstance(value, numbers.Integral):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(
             f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
         )
+    return value
 
 
 def batch_size_of(state):
@@ -112,9 +121,16 @@ def call_step(step_fn, token_ids, state, constants=None):
         float32 `(N, Ts)`.
     """
     if constants is None:
-        log_probs, new_state, weights = step_fn(token_ids, state)
+        outputs = step_fn(token_ids, state)
     else:
-        log_probs, new_state, weights = step_fn(token_ids, state, constants)
+        outputs = step_fn(token_ids, state, constants)
+    if not isinstance(outputs, (tuple, list)) or len(outputs) != 3:
+        raise ValueError(
+            "`step_fn` must return three values `(log_probs, new_state, "
+            "weights)`. Received: "
+            f"{type(outputs).__name__} of {_count(outputs)} values"
+        )
+    log_probs, new_state, weights = outputs
     log_probs = ops.cast(log_probs, "float32")
     weights = ops.cast(weights, "float32")
     if len(log_probs.shape) != 2 or len(weights.shape) != 2:
@@ -128,6 +144,10 @@ def call_step(step_fn, token_ids, state, constants=None):
         lambda new, old: ops.cast(new, old.dtype), new_state, state
     )
     return log_probs, new_state, weights
+
+
+def _count(outputs):
+    return len(outputs) if isinstance(outputs, (tuple, list)) else 1
 
 
 def write(buffer, t, value):
