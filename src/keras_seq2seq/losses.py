@@ -247,6 +247,15 @@ class _KerasMaskWeights(keras.losses.Loss):
         return ops.ones(ops.shape(y_pred)[:2], dtype="float32")
 
 
+def keras_mask_weights(y_true, y_pred, sample_weight=None):
+    """`sample_weight` `(B, T)` or `(B, 1)` (or ones) times `y_pred`'s mask.
+
+    Pass `y_pred` as Keras handed it (unconverted): on JAX its mask is
+    looked up by the array's identity. Returns float32 `(B, T)`.
+    """
+    return _KerasMaskWeights()(y_true, y_pred, sample_weight)
+
+
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
 class SequenceLoss(keras.losses.Loss):
     """`sequence_loss` as a Keras loss, for `model.compile(loss=...)`.
@@ -346,7 +355,7 @@ class SequenceLoss(keras.losses.Loss):
             sample_weight = ops.cast(sample_weight, "float32")
             if len(sample_weight.shape) == 1:
                 sample_weight = sample_weight[:, None]  # (B, 1)
-        weights = _KerasMaskWeights()(y_true, y_pred, sample_weight)
+        weights = keras_mask_weights(y_true, y_pred, sample_weight)
         with keras.name_scope(self.name):
             return self.call(y_true, y_pred, weights)
 

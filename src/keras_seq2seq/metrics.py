@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_seq2seq.losses import keras_mask_weights
+
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
 class MaskedTokenAccuracy(keras.metrics.Metric):
@@ -10,8 +12,9 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
 
     `accuracy = sum(w * [argmax_v y_pred[b, t] == y_true[b, t]]) / sum(w)`
     over every batch seen since the last reset, with `w[b, t] = 0` where
-    `y_true[b, t] == pad_id` and `sample_weight` (1 when not given)
-    elsewhere. Before any real token it is 0, not NaN.
+    `y_true[b, t] == pad_id` or where the Keras mask `y_pred` carries is
+    False (as Keras' own metrics read it), and `sample_weight` (1 when not
+    given) elsewhere. Before any real token it is 0, not NaN.
 
     Args:
         pad_id: optional int. Target id that marks padding; `None` counts
@@ -20,7 +23,7 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
         dtype: dtype of the result. Defaults to `None` (`floatx`).
 
     Call arguments (`update_state`):
-        y_true: int `(B, T)` target ids.
+        y_true: int `(B, T)` (or `(B, T, 1)`) target ids.
         y_pred: float `(B, T, V)` logits (or probabilities).
         sample_weight: optional float `(B, T)` or `(B,)`.
 
@@ -55,13 +58,15 @@ class MaskedTokenAccuracy(keras.metrics.Metric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true = ops.cast(y_true, "int32")
-        predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")  # (B, T)
-        weights = ops.ones(ops.shape(y_true), dtype="float32")
+        if len(y_true.shape) == len(y_pred.shape):
+            y_true = ops.squeeze(y_true, axis=-1)  # (B, T, 1) -> (B, T)
         if sample_weight is not None:
             sample_weight = ops.cast(sample_weight, "float32")
             if len(sample_weight.shape) == 1:
                 sample_weight = sample_weight[:, None]  # (B, 1)
-            weights = weights * sample_weight
+        # `y_pred` unconverted, so that its Keras mask is found (see there).
+        weights = keras_mask_weights(y_true, y_pred, sample_weight)
+        predicted = ops.cast(ops.argmax(y_pred, axis=-1), "int32")  # (B, T)
         if self.pad_id is not None:
             real = ops.not_equal(y_true, self.pad_id)
             weights = weights * ops.cast(real, "float32")

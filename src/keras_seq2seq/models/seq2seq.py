@@ -124,6 +124,12 @@ class Seq2Seq(keras.Model):
         _check_choice("cell", cell, CELLS)
         _check_choice("attention", attention, ATTENTIONS)
         _check_choice("bridge", bridge, BRIDGES)
+        _check_int("encoder_layers", encoder_layers, 1)
+        # Pad and bos ids are embedded on both sides (`build` runs on bos).
+        both = min(source_vocab_size, target_vocab_size)
+        for name, value in (("pad_id", pad_id), ("bos_id", bos_id)):
+            _check_int(name, value, 0, both)
+        _check_int("eos_id", eos_id, 0, target_vocab_size)
         encoder_depth = encoder_units * (2 if bidirectional else 1)
         if bridge == "last" and encoder_depth != decoder_units:
             raise ValueError(
@@ -153,7 +159,13 @@ class Seq2Seq(keras.Model):
                 f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
             )
         self.dropout = dropout
-        self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
+        # Every sublayer takes the model's policy (`dtype=`, else Keras'
+        # global one), so that `Seq2Seq(..., dtype="mixed_float16")` trains
+        # in mixed precision and a saved model loads with its policy.
+        policy = self.dtype_policy
+        self.dropout_layer = keras.layers.Dropout(
+            dropout, dtype=policy, name="dropout"
+        )
         self.sampling_seed = None
         self.sampling_step = None
         if self.scheduled_sampling is not None:
@@ -162,10 +174,16 @@ class Seq2Seq(keras.Model):
             )
 
         self.source_embedding = keras.layers.Embedding(
-            source_vocab_size, embedding_dim, name="source_embedding"
+            source_vocab_size,
+            embedding_dim,
+            dtype=policy,
+            name="source_embedding",
         )
         self.target_embedding = keras.layers.Embedding(
-            target_vocab_size, embedding_dim, name="target_embedding"
+            target_vocab_size,
+            embedding_dim,
+            dtype=policy,
+            name="target_embedding",
         )
         # Layer i's forward RNN, then its backward RNN when bidirectional:
         # what `keras.layers.Bidirectional` computes, without its
@@ -183,6 +201,7 @@ class Seq2Seq(keras.Model):
                         go_backwards=name == "backward",
                         # Zeros at padded steps, as `Bidirectional` sets.
                         zero_output_for_mask=name is not None,
+                        dtype=policy,
                         name=f"encoder_{i}" + (f"_{name}" if name else ""),
                     )
                 )
@@ -191,24 +210,28 @@ class Seq2Seq(keras.Model):
         if bridge == "dense":
             self.bridge_layers = [
                 keras.layers.Dense(
-                    decoder_units, activation="tanh", name=f"bridge_{i}"
+                    decoder_units,
+                    activation="tanh",
+                    dtype=policy,
+                    name=f"bridge_{i}",
                 )
                 for i in range(state_count)
             ]
         if attention == "bahdanau":
-            attention_layer = BahdanauAttention(attention_units)
+            attention_layer = BahdanauAttention(attention_units, dtype=policy)
         else:
-            attention_layer = LuongAttention()
+            attention_layer = LuongAttention(dtype=policy)
         self.decoder = AttentionDecoder(
-            CELLS[cell](decoder_units),
+            CELLS[cell](decoder_units, dtype=policy),
             attention_layer,
             query_order=query_order,
             attention_layer_size=attention_layer_size,
             input_feeding=input_feeding,
+            dtype=policy,
             name="decoder",
         )
         self.output_layer = keras.layers.Dense(
-            target_vocab_size, name="output_layer"
+            target_vocab_size, dtype=policy, name="output_layer"
         )
 
     @classmethod
@@ -499,8 +522,7 @@ class Seq2Seq(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("trainable", "dtype"):
-            config.pop(key, None)
+        config.pop("trainable", None)
         if isinstance(config.get("scheduled_sampling"), dict):
             config["scheduled_sampling"] = (
                 keras.saving.deserialize_keras_object(
@@ -517,6 +539,17 @@ def _is_per_token(loss):
     if isinstance(loss, str):
         return loss == "sparse_categorical_crossentropy"
     return loss is keras.losses.sparse_categorical_crossentropy
+
+
+def _check_int(name, value, minimum, limit=None):
+    """Raises `ValueError` unless `value` is an int in `[minimum, limit)`."""
+    bad = isinstance(value, bool) or not isinstance(value, int)
+    if bad or value < minimum or (limit is not None and value >= limit):
+        bound = f" and < {limit}" if limit is not None else ""
+        raise ValueError(
+            f"`{name}` must be an int >= {minimum}{bound}. "
+            f"Received: {name}={value!r}"
+        )
 
 
 def _check_choice(name, value, choices):
