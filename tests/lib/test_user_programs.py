@@ -68,9 +68,9 @@ def test_searches_take_numpy_integer_sizes(search):
     if search == "greedy":
         ids = greedy_search(table_step, state, **options)["ids"]
     else:
-        ids = beam_search(
-            table_step, state, beam_size=np.int64(2), **options
-        )["ids"][:, 0]
+        ids = beam_search(table_step, state, beam_size=np.int64(2), **options)[
+            "ids"
+        ][:, 0]
     assert ops.convert_to_numpy(ids).tolist() == [[3, 4, 0, 0]] * B
     tiled = tile_batch(np.arange(B), np.int64(2))
     assert ops.convert_to_numpy(tiled).tolist() == [0, 0, 1, 1]
@@ -144,3 +144,25 @@ def test_masked_token_accuracy_takes_ids_with_a_trailing_axis():
     metric = MaskedTokenAccuracy(pad_id=0)
     metric.update_state(y[..., None], logits)  # (B, T, 1), as Keras feeds
     assert abs(float(metric.result()) - 3 / 5) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "loss",
+    ["sparse_categorical_crossentropy", keras.losses.CategoricalCrossentropy()],
+    ids=["string", "class"],
+)
+def test_seq2seq_refuses_a_loss_on_probabilities(loss):
+    # The model outputs logits: such a loss trains on wrong numbers.
+    rng = np.random.default_rng(0)
+    x = (rng.integers(3, 12, (4, 5)), rng.integers(3, 10, (4, 6)))
+    y = rng.integers(3, 10, (4, 6))
+    model = Seq2Seq(**SMALL)
+    model.compile(optimizer="adam", loss=loss)
+    with pytest.raises(ValueError, match="from_logits=True"):
+        model.train_on_batch(x, y)
+    model = Seq2Seq(**SMALL)
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    assert np.isfinite(model.train_on_batch(x, y))

@@ -296,7 +296,11 @@ class Seq2Seq(keras.Model):
             self.sampling_step.assign_add(1)
         prepared = self.decoder.step.prepare(memory, value_mask=memory_mask)
         return decode_with_sampling(
-            self, target_in_ids, prepared, initial_state, target_mask,
+            self,
+            target_in_ids,
+            prepared,
+            initial_state,
+            target_mask,
             feed_back=draws < p,
         )
 
@@ -304,9 +308,7 @@ class Seq2Seq(keras.Model):
         """The scheduled-sampling probability `p` at this training step."""
         if self.scheduled_sampling is None:
             return ops.convert_to_tensor(0.0)
-        return sampling_probability(
-            self.scheduled_sampling, self.sampling_step
-        )
+        return sampling_probability(self.scheduled_sampling, self.sampling_step)
 
     def encode(self, source_ids, training=None):
         """Runs the encoder once.
@@ -469,6 +471,15 @@ class Seq2Seq(keras.Model):
     def compute_loss(
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
+        if _expects_probabilities(self.loss):
+            # The model outputs logits: such a loss trains on wrong numbers
+            # (NaN on JAX).
+            raise ValueError(
+                "Seq2Seq outputs logits: compile with loss="
+                "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
+                f" or keras_seq2seq.SequenceLoss(). Received: loss="
+                f"{self.loss!r}"
+            )
         weight = ops.cast(ops.not_equal(y, self.pad_id), y_pred.dtype)
         if sample_weight is not None:
             sample_weight = ops.cast(sample_weight, weight.dtype)
@@ -530,6 +541,25 @@ class Seq2Seq(keras.Model):
                 )
             )
         return cls(**config)
+
+
+def _expects_probabilities(loss):
+    """Whether `loss` is a Keras cross-entropy on probabilities."""
+    names = ("sparse_categorical_crossentropy", "categorical_crossentropy")
+    if isinstance(loss, str):
+        return loss in names
+    losses = keras.losses
+    if loss in (
+        losses.sparse_categorical_crossentropy,
+        losses.categorical_crossentropy,
+    ):
+        return True
+    if isinstance(
+        loss,
+        (losses.SparseCategoricalCrossentropy, losses.CategoricalCrossentropy),
+    ):
+        return not loss.get_config().get("from_logits", False)
+    return False
 
 
 def _is_per_token(loss):
