@@ -169,7 +169,8 @@ def two_mechanism_wrapper(output_attention=True, alignment_history=True):
     )
 
 
-def two_mechanism_reference(weights, inputs, output_attention=True):
+def two_mechanism_reference(weights, inputs, **options):
+    """`np_wrapper` of `two_mechanism_wrapper` (`options`: np_wrapper's)."""
     k1, k2, kernel, recurrent, bias = weights[:5]
     return np_wrapper(
         reference_decoder.lstm(kernel, recurrent, bias),
@@ -178,7 +179,7 @@ def two_mechanism_reference(weights, inputs, output_attention=True):
         inputs,
         [np.zeros((B, C)), np.zeros((B, C))],
         depth=8,
-        output_attention=output_attention,
+        **options,
     )
 
 
@@ -194,7 +195,9 @@ def test_two_mechanisms_with_layer_sizes_match_numpy(output_attention):
     weights = set_weights_in_tfa_order(wrapper, TWO_MECHANISM_SHAPES)
     inputs = draw(3, B, S, E)
     outputs, state = run_steps(wrapper, inputs)
-    want = two_mechanism_reference(weights, inputs, output_attention)
+    want = two_mechanism_reference(
+        weights, inputs, output_attention=output_attention
+    )
     np.testing.assert_allclose(outputs, want["outputs"], atol=ATOL)
     assert_state_matches(state, want)
     assert wrapper.output_size == (8 if output_attention else C)
@@ -328,7 +331,6 @@ def test_attention_fn_replaces_compute_attention():
     assert [layer.units for _, layer in calls[:2]] == [3, 5]
     inputs = draw(3, B, S, E)
     outputs, state = run_steps(wrapper, inputs)
-    k1, k2, kernel, recurrent, bias = weights[:5]
 
     def np_attention_fn(attend, cell_output, previous, layer):
         attention, alignments = np_compute_attention(
@@ -336,14 +338,8 @@ def test_attention_fn_replaces_compute_attention():
         )
         return np.tanh(attention), alignments
 
-    want = np_wrapper(
-        reference_decoder.lstm(kernel, recurrent, bias),
-        np_mechanisms(weights[5:]),
-        [lambda z: z @ k1, lambda z: z @ k2],
-        inputs,
-        [np.zeros((B, C)), np.zeros((B, C))],
-        depth=8,
-        attention_fn=np_attention_fn,
+    want = two_mechanism_reference(
+        weights, inputs, attention_fn=np_attention_fn
     )
     np.testing.assert_allclose(outputs, want["outputs"], atol=ATOL)
     assert_state_matches(state, want)
