@@ -511,6 +511,20 @@ def test_invalid_arguments_raise(fn, kwargs, match):
         fn(step, step.initial_state(), BOS, EOS, **kwargs)
 
 
+@pytest.mark.parametrize(
+    "fn, kwargs",
+    [
+        (greedy_search, {}),
+        (sample, {"seed": 1}),
+        (beam_search, {"beam_size": 2}),
+    ],
+)
+def test_a_missing_bos_id_raises_by_name(fn, kwargs):
+    step = scripted(CAT)
+    with pytest.raises(ValueError, match="bos_id"):
+        fn(step, step.initial_state(), None, EOS, max_length=T, **kwargs)
+
+
 class ConstantTableStep(TableStep):
     """`TableStep` that reads its row from `constants`, not from the state."""
 

@@ -107,7 +107,16 @@ def to_tensors(structure):
 
 
 def start_tokens(bos_id, batch_size):
-    """int32 `(B,)`: `bos_id` for every row, or the given ids, one per row."""
+    """int32 `(B,)`: `bos_id` for every row, or the given ids, one per row.
+
+    Raises:
+        ValueError: for `bos_id=None`.
+    """
+    if bos_id is None:
+        raise ValueError(
+            "`bos_id` must be an int, or int ids `(B,)`, one per row. "
+            "Received: bos_id=None"
+        )
     return ops.broadcast_to(ops.cast(bos_id, "int32"), (batch_size,))
 
 
