@@ -145,10 +145,7 @@ class AttentionRNNCell(keras.layers.Layer):
 
     @property
     def cell_output_size(self):
-        size = getattr(self.cell, "output_size", None)
-        if size is None:
-            size = keras.tree.flatten(self.cell.state_size)[0]
-        return size
+        return cell_output_size(self.cell)
 
     def attention_depth(self, memory):
         return self.attention_layer_size or memory.values.shape[-1]
@@ -317,6 +314,15 @@ def reset_dropout_masks(cell):
     for found in dropout_cells(cell):
         found.reset_dropout_mask()
         found.reset_recurrent_dropout_mask()
+
+
+def cell_output_size(cell):
+    """The depth of a Keras RNN cell's output (`output_size`, else its
+    first state's size)."""
+    size = getattr(cell, "output_size", None)
+    if size is None:
+        size = keras.tree.flatten(cell.state_size)[0]
+    return size
 
 
 def top_hidden_state(cell, cell_state):

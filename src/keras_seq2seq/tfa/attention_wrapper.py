@@ -7,6 +7,7 @@ from keras import ops
 from keras_seq2seq.decoder.attention_rnn_cell import (
     AttentionRNNCell,
     DecoderState,
+    cell_output_size,
 )
 from keras_seq2seq.tfa.alignment_history import (
     AlignmentHistory,
@@ -17,7 +18,6 @@ from keras_seq2seq.tfa.attention_wrapper_state import AttentionWrapperState
 from keras_seq2seq.tfa.general_attention_step import general_attention_step
 from keras_seq2seq.tfa.wrapper_checks import (
     batch_size_of,
-    cell_output_size,
     check_batch_size,
     check_options,
     check_query_depth,

@@ -57,13 +57,15 @@ def memory_of(mechanism):
     return mechanism._memory
 
 
-def check_query_depth(mechanism, cell_output_size):
+def check_query_depth(mechanism, depth):
+    """Raises unless `mechanism` scores queries of the cell output's
+    `depth`."""
     query_depth = mechanism.query_depth
-    if query_depth is not None and query_depth != cell_output_size:
+    if query_depth is not None and query_depth != depth:
         raise ValueError(
             f"{type(mechanism).__name__}(units={query_depth}) scores queries "
             f"of depth {query_depth}, but the cell's output has depth "
-            f"{cell_output_size}."
+            f"{depth}."
         )
 
 
@@ -85,13 +87,6 @@ def check_batch_size(batch_size, memory_batch_size, where):
             "and the initial state with tile_batch(x, beam_width), and pass "
             "batch_size * beam_width to get_initial_state."
         )
-
-
-def cell_output_size(cell):
-    size = getattr(cell, "output_size", None)
-    if size is None:
-        size = keras.tree.flatten(cell.state_size)[0]
-    return size
 
 
 def output_depth(layer, input_depth):
