@@ -78,9 +78,11 @@ def decode_with_sampling(
 
     def one_step(carry, step_inputs):
         state, predicted = carry
-        token, use_prediction, real, keep = step_inputs
+        token, use_prediction, real, *keep = step_inputs
         token = ops.where(use_prediction, predicted, token)
-        x = model.target_embedding(token) * keep
+        x = model.target_embedding(token)
+        if keep:  # this step's dropout mask of the embeddings
+            x = x * keep[0]
         output, new_state = step(x, state, memory, training=True)
         state = keras.tree.map_structure(
             lambda new, old: ops.where(real[:, None], new, old),
@@ -102,14 +104,17 @@ def decode_with_sampling(
             ops.cast(target_mask, "bool"),
         )
     )
-    # The target embeddings' dropout (as `Seq2Seq.call` applies it), drawn
-    # before the loop: a traced loop body must not advance a seed (JAX).
-    depth = model.target_embedding.output_dim
-    keep = model.dropout_layer(
-        ops.ones((batch_size, ops.shape(target_in_ids)[1], depth)),
-        training=True,
-    )
-    steps += (ops.transpose(ops.cast(keep, step.compute_dtype), (1, 0, 2)),)
+    if model.dropout > 0:
+        # The target embeddings' dropout (as `Seq2Seq.call` applies it),
+        # drawn before the loop: a traced loop body must not advance a seed
+        # (JAX).
+        depth = model.target_embedding.output_dim
+        keep = model.dropout_layer(
+            ops.ones((batch_size, ops.shape(target_in_ids)[1], depth)),
+            training=True,
+        )
+        keep = ops.transpose(ops.cast(keep, step.compute_dtype), (1, 0, 2))
+        steps += (keep,)
     empty = ops.zeros((batch_size, step.output_size), step.compute_dtype)
     step.hold_dropout_masks(batch_size)
     _, outputs = scan(one_step, (state, predicted), steps, empty)
