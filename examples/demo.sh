@@ -4,12 +4,14 @@
 # attention map, and prints where everything went and how long each took.
 set -euo pipefail
 
-export TF_CPP_MIN_LOG_LEVEL=3  # TensorFlow C++ log lines off
+# TensorFlow C++ log lines off (the Makefile exports level 2); at level 3
+# the launcher also hides the lines TensorFlow prints while it is imported.
+export TF_CPP_MIN_LOG_LEVEL=3
 PY=${PY:-.venv/bin/python}
 RUN=runs/dates
 OUT=demo-out
 SETUP_SECONDS=${SETUP_SECONDS:-0}
-seq2seq() { "$PY" -m keras_seq2seq.cli "$@"; }
+seq2seq() { "$PY" -m keras_seq2seq_cli "$@"; }  # what `seq2seq` runs
 now() { date +%s%N; }  # nanoseconds
 took() { local d=$((($2 - $1) / 100000000)); echo "$((d / 10)).$((d % 10))"; }
 

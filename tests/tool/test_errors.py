@@ -4,7 +4,11 @@ Usage errors (unknown options, values outside a flag's choices) exit 2
 through argparse. Nothing half-written is left behind.
 """
 
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import pytest
@@ -242,3 +246,44 @@ def test_debug_shows_the_traceback(tmp_path):
 
     with pytest.raises(RunError, match="not found"):
         main(["translate", str(tmp_path / "nope"), "Go.", "--debug"])
+
+
+def _executable(argv, **environment):
+    """Runs the installed `seq2seq` as a user's shell would."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key != "TF_CPP_MIN_LOG_LEVEL"
+    }
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("seq2seq")), *argv],
+        capture_output=True,
+        text=True,
+        env={**env, **environment},
+        timeout=300,
+        check=False,
+    )
+
+
+def test_executable_error_is_one_line_on_stderr(tmp_path):
+    # TensorFlow's import-time C++ log lines would come first on stderr.
+    done = _executable(["translate", str(tmp_path / "missing"), "x"])
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"seq2seq: error: run folder {tmp_path / 'missing'} not found; "
+        "train one with `seq2seq train`"
+    ]
+
+
+def test_executable_translates_with_a_clean_stderr(trained_run):
+    done = _executable(["translate", str(trained_run), "Go."])
+    assert done.returncode == 0, done.stderr
+    assert len(done.stdout.splitlines()) == 1
+    assert done.stderr == ""
+
+
+def test_unknown_backend_is_one_line():
+    done = _executable(["--help"], KERAS_BACKEND="no-such-backend")
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith(ERROR) and "'no-such-backend'" in line, line

@@ -1,0 +1,58 @@
+"""The `seq2seq` executable: `keras_seq2seq.cli.main` without TensorFlow's
+start-up log.
+
+Importing `keras_seq2seq` imports Keras and its backend: the package
+registers its layers with Keras so that `load_model` finds them. On the
+TensorFlow backend that import writes four to eight C++ log lines to stderr
+(TensorFlow 2.21 prints them whatever `TF_CPP_MIN_LOG_LEVEL` says), and an
+error-level line about oneDNN follows at the first operation. So before
+the package is imported this module, which lives outside it, sets
+`TF_CPP_MIN_LOG_LEVEL=3` when it is unset, and at that level points stderr
+at /dev/null for the import alone. Set `TF_CPP_MIN_LOG_LEVEL=0` to see
+TensorFlow's whole log.
+
+    python -m keras_seq2seq_cli translate runs/dates "9/5/18"
+"""
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """Points file descriptor 2, which C++ code writes to, at /dev/null."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def main(argv=None) -> int:
+    """Runs one `seq2seq` command; returns the exit status."""
+    level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet = _stderr_to_devnull() if level == "3" else contextlib.nullcontext()
+    try:
+        with quiet:
+            from keras_seq2seq import cli
+    except (ImportError, ValueError) as error:
+        # Keras raises ValueError for an unknown KERAS_BACKEND.
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        print(
+            f"seq2seq: error: Keras could not start its {backend!r} backend "
+            f"(KERAS_BACKEND): {error}; install it or choose tensorflow, "
+            "jax or torch",
+            file=sys.stderr,
+        )
+        return 1
+    return cli.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
