@@ -167,9 +167,9 @@ def _add_translate(commands):
         help="translate sentences",
         description="Translate sentences given as arguments, in --input, "
         "or on stdin (one per line); writes one line per input, or with "
-        "--n-best N, N lines 'INDEX ||| TRANSLATION ||| SCORE'. Inputs "
-        "longer than the model's max_source_length tokens are truncated "
-        "with a warning.",
+        "--n-best N, N lines 'INDEX ||| TRANSLATION ||| SCORE'. A blank "
+        "input gives a blank translation. Inputs longer than the model's "
+        "max_source_length tokens are truncated with a warning.",
     )
     translate.add_argument(
         "sentences",

@@ -123,16 +123,18 @@ def plot(args) -> int:
     """`seq2seq plot`: the attention heat map of one translation."""
     from keras_seq2seq.nmt.plot import save_attention_png
 
-    translator = Translator.load(args.run, args.model)
-    [[best, *_]] = translator.translate(
-        [args.sentence], beam=args.beam, length_penalty=args.length_penalty
-    )
-    _warn_truncated([[best]], translator.max_source_length)
+    if not args.sentence.strip():
+        raise RunError("the sentence is empty; give one to translate and plot")
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise RunError(f"--output must end in .png; got {output}")
     if not output.parent.is_dir():
         raise RunError(f"folder {output.parent} does not exist")
+    translator = Translator.load(args.run, args.model)
+    [[best, *_]] = translator.translate(
+        [args.sentence], beam=args.beam, length_penalty=args.length_penalty
+    )
+    _warn_truncated([[best]], translator.max_source_length)
     save_attention_png(best, output)
     print(best.text)
     print(f"attention heat map: {output}", file=sys.stderr)

@@ -111,6 +111,10 @@ class Translator:
     ) -> list[list[Hypothesis]]:
         """Translates `sentences`: greedy for `beam=1`, else beam search.
 
+        A blank sentence (empty or only spaces) is not given to the model,
+        which would invent a translation of nothing: its hypotheses have an
+        empty text, no tokens and score 0.
+
         Returns:
             One list per sentence, of `n_best` hypotheses, best first.
 
@@ -119,8 +123,15 @@ class Translator:
         """
         _check_search(beam, n_best, length_penalty)
         encoded = [self._encode(s) for s in sentences]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i][0]))
-        results: list[list[Hypothesis]] = [[] for _ in sentences]
+        results: list[list[Hypothesis]] = [
+            [Hypothesis("", 0.0, [], [], []) for _ in range(n_best)]
+            for _ in sentences
+        ]
+        # Sorted by length, so that a batch holds inputs of similar width.
+        order = sorted(
+            (i for i, s in enumerate(sentences) if s.strip()),
+            key=lambda i: len(encoded[i][0]),
+        )
         with self._lock:
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]

@@ -1,0 +1,54 @@
+"""What a new user meets at the command line: odd input, odd options.
+
+Each test pins a defect found by using the tool as a user would (blank
+lines on stdin, beams wider than the vocabulary, files in missing
+folders, ...) on the tiny run of `conftest.py`.
+"""
+
+import io
+import sys
+
+from keras_seq2seq.cli import main
+from keras_seq2seq.nmt.translator import Translator
+
+ERROR = "seq2seq: error: "
+
+
+def _stdin(monkeypatch, text):
+    stream = io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), "utf-8")
+    monkeypatch.setattr(sys, "stdin", stream)
+
+
+def _one_error_line(capsys, *words):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(ERROR), err
+    for word in words:
+        assert word in err[0], err
+    return err[0]
+
+
+def test_blank_input_lines_give_blank_translations(
+    trained_run, monkeypatch, capsys
+):
+    _stdin(monkeypatch, "Hello.\n\n   \nI am here.\n")
+    assert main(["translate", str(trained_run)]) == 0
+    lines = capsys.readouterr().out.split("\n")
+    assert len(lines) == 5 and lines[-1] == ""  # four lines, one per input
+    assert lines[1] == lines[2] == ""
+    translator = Translator.load(trained_run)
+    blank, real = translator.translate(["  ", "Hello."], beam=2, n_best=2)
+    assert [(h.text, h.score, h.source_tokens) for h in blank] == [
+        ("", 0.0, []),
+        ("", 0.0, []),
+    ]
+    assert real[0].source_tokens and real[0].score < 0
+
+
+def test_plot_of_an_empty_sentence_is_one_error_line(
+    trained_run, tmp_path, capsys
+):
+    output = tmp_path / "empty.png"
+    argv = ["plot", str(trained_run), " ", "--output", str(output)]
+    assert main(argv) == 1
+    _one_error_line(capsys, "empty")
+    assert not output.exists()
