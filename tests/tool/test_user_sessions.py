@@ -5,10 +5,14 @@ lines on stdin, beams wider than the vocabulary, files in missing
 folders, ...) on the tiny run of `conftest.py`.
 """
 
+import asyncio
 import io
 import sys
 
+from aiohttp.test_utils import TestClient, TestServer
+
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt.serve import make_app
 from keras_seq2seq.nmt.translator import Translator
 
 ERROR = "seq2seq: error: "
@@ -52,3 +56,35 @@ def test_plot_of_an_empty_sentence_is_one_error_line(
     assert main(argv) == 1
     _one_error_line(capsys, "empty")
     assert not output.exists()
+
+
+def test_beam_wider_than_the_vocabulary_is_one_error_line(trained_run, capsys):
+    size = Translator.load(trained_run).target_tokenizer.vocab_size
+    argv = ["translate", str(trained_run), "Hello.", "--beam", str(size + 1)]
+    assert main(argv) == 1
+    _one_error_line(capsys, f"beam {size + 1}", f"beam <= {size}")
+
+
+def test_length_penalty_must_be_finite(trained_run, capsys):
+    for value in ("nan", "inf"):
+        argv = ["translate", str(trained_run), "Hi.", "--beam", "2"]
+        assert main([*argv, "--length-penalty", value]) == 1
+        _one_error_line(capsys, "length penalty", value)
+
+
+def test_serve_answers_422_for_a_beam_wider_than_the_vocabulary(trained_run):
+    translator = Translator.load(trained_run)
+    wide = translator.target_tokenizer.vocab_size + 1
+    body = {"sentences": ["Hello."], "beam": wide}
+
+    async def ask():
+        app = make_app(translator, max_beam=wide)
+        async with TestClient(TestServer(app)) as client:
+            answer = await client.post("/translate", json=body)
+            return answer.status, await answer.json()
+
+    status, answer = asyncio.run(ask())
+    assert (
+        status == 422
+        and "wider than the target vocabulary" in (answer["error"])
+    )

@@ -12,7 +12,8 @@ Built on aiohttp (asyncio). Concurrent requests are batched by a
 keeps accepting requests while the model works. Every bad request gets a
 4xx with a one-line JSON message (`{"error": "..."}`): 400 for malformed
 JSON or wrong types, 413 for a body over the size limit, 422 for values
-out of bounds (too many sentences, a sentence too long, a beam too big).
+out of bounds (too many sentences, a sentence too long, a beam too big
+for the limit or the target vocabulary).
 One log line per request goes to stderr.
 """
 
@@ -230,7 +231,10 @@ async def _translate(request):
         body, app[LIMITS], app[TRANSLATOR]
     )
     NOTE.set(f" {len(sentences)} sentences beam {beam}")
-    found = await app[BATCHER].translate(sentences, beam, n_best, penalty)
+    try:
+        found = await app[BATCHER].translate(sentences, beam, n_best, penalty)
+    except RunError as error:  # options the model cannot search with
+        raise _RequestError(422, str(error)) from None
     return web.json_response(
         {"translations": [[_hypothesis(h) for h in hs] for hs in found]}
     )

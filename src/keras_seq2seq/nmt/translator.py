@@ -11,6 +11,7 @@ it (the tool's documented policy) and their hypotheses say so
 """
 
 import dataclasses
+import math
 import os
 import threading
 from pathlib import Path
@@ -119,9 +120,13 @@ class Translator:
             One list per sentence, of `n_best` hypotheses, best first.
 
         Raises:
-            RunError: for `beam < 1`, `n_best < 1` or `n_best > beam`.
+            RunError: for `beam < 1`, a beam wider than the target
+                vocabulary, `n_best < 1`, `n_best > beam`, or a length
+                penalty that is negative or not finite.
         """
-        _check_search(beam, n_best, length_penalty)
+        _check_search(
+            beam, n_best, length_penalty, self.target_tokenizer.vocab_size
+        )
         encoded = [self._encode(s) for s in sentences]
         results: list[list[Hypothesis]] = [
             [Hypothesis("", 0.0, [], [], []) for _ in range(n_best)]
@@ -220,12 +225,20 @@ class Translator:
         )
 
 
-def _check_search(beam, n_best, length_penalty):
+def _check_search(beam, n_best, length_penalty, vocab_size):
     if not isinstance(beam, int) or beam < 1:
         raise RunError(f"beam must be an integer >= 1; got {beam!r}")
+    # Each beam step keeps `beam` distinct tokens of one hypothesis.
+    if beam > vocab_size:
+        raise RunError(
+            f"beam {beam} is wider than the target vocabulary "
+            f"({vocab_size} pieces); give a beam <= {vocab_size}"
+        )
     if not isinstance(n_best, int) or not 1 <= n_best <= beam:
         raise RunError(
             f"n-best must be between 1 and the beam size {beam}; got {n_best!r}"
         )
-    if length_penalty < 0:
-        raise RunError(f"length penalty must be >= 0; got {length_penalty}")
+    if not math.isfinite(length_penalty) or length_penalty < 0:
+        raise RunError(
+            f"length penalty must be a number >= 0; got {length_penalty}"
+        )
