@@ -88,3 +88,18 @@ def test_serve_answers_422_for_a_beam_wider_than_the_vocabulary(trained_run):
         status == 422
         and "wider than the target vocabulary" in (answer["error"])
     )
+
+
+def test_evaluate_output_in_a_missing_folder_fails_before_translating(
+    trained_run, corpus, tmp_path, capsys, monkeypatch
+):
+    def refuse(*args, **kwargs):
+        raise AssertionError("translated before checking the output paths")
+
+    monkeypatch.setattr(Translator, "translate", refuse)
+    test = str(corpus / "test.tsv")
+    for flag in ("--json", "--output"):
+        missing = tmp_path / "missing" / "out.txt"
+        argv = ["evaluate", str(trained_run), "--data", test, flag]
+        assert main([*argv, str(missing)]) == 1
+        _one_error_line(capsys, flag, f"folder {missing.parent} does not")

@@ -86,6 +86,12 @@ def translate(args) -> int:
 
 def evaluate(args) -> int:
     """`seq2seq evaluate`: translate a corpus' sources and score them."""
+    for flag, name in (("--output", args.output), ("--json", args.json)):
+        # Checked first: a typo would otherwise cost the whole translation.
+        if name and not Path(name).parent.is_dir():
+            raise RunError(
+                f"{flag} {name}: folder {Path(name).parent} does not exist"
+            )
     translator = Translator.load(args.run, args.model)
     pairs = read_pairs(args.data, args.columns, args.reverse)
     sources = [source for source, _ in pairs]
