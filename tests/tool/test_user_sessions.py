@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt.serve import make_app
-from keras_seq2seq.nmt.translator import Translator
+from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
 ERROR = "seq2seq: error: "
 
@@ -103,3 +103,23 @@ def test_evaluate_output_in_a_missing_folder_fails_before_translating(
         argv = ["evaluate", str(trained_run), "--data", test, flag]
         assert main([*argv, str(missing)]) == 1
         _one_error_line(capsys, flag, f"folder {missing.parent} does not")
+
+
+def test_input_file_byte_order_mark_is_not_part_of_the_first_sentence(
+    trained_run, tmp_path, capsys, monkeypatch
+):
+    seen = []
+
+    def record(self, sentences, **search):
+        seen.extend(sentences)
+        return [[Hypothesis(s, 0.0, [], [], [])] for s in sentences]
+
+    monkeypatch.setattr(Translator, "translate", record)
+    path = tmp_path / "windows.txt"
+    path.write_bytes("\ufeffHello.\r\nI am here.\r\n".encode())
+    assert main(["translate", str(trained_run), "--input", str(path)]) == 0
+    assert seen == ["Hello.", "I am here."]
+    _stdin(monkeypatch, "\ufeffHi.\n")
+    assert main(["translate", str(trained_run)]) == 0
+    assert seen[-1] == "Hi."
+    assert capsys.readouterr().out == "Hello.\nI am here.\nHi.\n"

@@ -44,7 +44,9 @@ def _sentences(args) -> list[str]:
     else:
         data = sys.stdin.buffer.read()
     try:
-        return data.decode("utf-8").splitlines()
+        # A byte-order mark (Windows editors write one) is not text: a
+        # character model would read it as an unknown piece.
+        return data.decode("utf-8").removeprefix("\ufeff").splitlines()
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise RunError(f"input line {line} is not UTF-8") from None
