@@ -554,7 +554,7 @@ def test_constants_reach_every_beam_unchanged():
             np.testing.assert_array_equal(got[name], want[name], name)
 
 
-@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("k", [1, 2, 4])
 def test_stable_top_k_orders_ties_inside_and_at_the_edge(k):
     # Distinct values but for a tie for first in every row, and in every
     # third row a tie of the k-th value with one outside the k: the rows
@@ -572,6 +572,23 @@ def test_stable_top_k_orders_ties_inside_and_at_the_edge(k):
     np.testing.assert_array_equal(ops.convert_to_numpy(indices), want)
     np.testing.assert_array_equal(
         ops.convert_to_numpy(values), np.take_along_axis(x, want, -1)
+    )
+
+
+def test_stable_top_k_first_maximum_of_long_rows():
+    # Rows as long as a beam's candidates, which a backend may reduce in
+    # parallel chunks: copies of the maximum far apart, and side by side.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 40_000)).astype("float32")
+    for row, places in enumerate([(5, 39_999), (20_000, 20_001), (0, 1)]):
+        x[row, list(places)] = 10.0
+    x[3] = -1.0  # all equal
+    values, indices = stable_top_k(ops.convert_to_tensor(x), 1)
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(indices)[:, 0], [5, 20_000, 0, 0]
+    )
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(values)[:, 0], [10.0, 10.0, 10.0, -1.0]
     )
 
 

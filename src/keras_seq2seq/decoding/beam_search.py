@@ -9,11 +9,11 @@ from keras_seq2seq.decoding.beam_step import (
     initial_beams,
     reorder_beams,
 )
+from keras_seq2seq.decoding.compile import loops_run_eagerly
 from keras_seq2seq.decoding.step import (
     batch_size_of,
     call_step,
     check_int,
-    probe_step,
     run_loop,
     start_tokens,
     write,
@@ -135,7 +135,10 @@ def beam_search(
     if constants is not None:
         constants = tile_structure(constants, beam_size)
     tokens = tile_beams(start_tokens(bos_id, batch_size), beam_size)
-    log_probs, _, weights = probe_step(step_fn, tokens, state, constants)
+    # Step 0, run here, gives the vocabulary size and the source length.
+    log_probs, next_state, weights = call_step(
+        step_fn, tokens, state, constants
+    )
     if beam_size > log_probs.shape[-1]:
         raise ValueError(
             "`beam_size` must be <= the vocabulary size. Received: "
@@ -149,19 +152,25 @@ def beam_search(
 
     def advance(t, carry):
         beams, state, tokens = carry
-        log_probs, state, weights = call_step(
-            step_fn, tokens, state, constants
-        )
+        log_probs, state, weights = call_step(step_fn, tokens, state, constants)
         beams, state = extend(t, beams, log_probs, state, weights, *options)
         tokens = ops.reshape(ops.take(beams["step_ids"], t, axis=0), (-1,))
         return beams, state, tokens
 
+    first = 0  # traced, step 0 above is dead code; the loop runs it
+    if loops_run_eagerly():  # there it cost a whole step: keep it
+        beams, state = extend(
+            0, beams, log_probs, next_state, weights, *options
+        )
+        tokens = ops.reshape(beams["step_ids"][0], (-1,))
+        first = 1
     steps, (beams, _, _) = run_loop(
         advance,
         (beams, state, tokens),
         max_length,
         stop_early,
         lambda carry: carry[0]["finished"],
+        first,
     )
     return finalize(beams, steps, eos_id, n_best, return_raw)
 

@@ -189,3 +189,13 @@ def top_k_is_stable():
     PyTorch's `topk` leaves the order of equal values unspecified.
     """
     return keras.backend.backend() in ("tensorflow", "jax")
+
+
+def loops_run_eagerly():
+    """Whether `ops.while_loop` runs as a Python loop, op by op.
+
+    Keras' PyTorch `while_loop` does, so a step run before the loop only
+    for the shapes of its buffers costs a whole step there; TensorFlow and
+    JAX trace the loop, where such a step is dead code.
+    """
+    return keras.backend.backend() == "torch"
