@@ -9,6 +9,7 @@ import asyncio
 import io
 import sys
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from keras_seq2seq.cli import main
@@ -123,3 +124,25 @@ def test_input_file_byte_order_mark_is_not_part_of_the_first_sentence(
     assert main(["translate", str(trained_run)]) == 0
     assert seen[-1] == "Hi."
     assert capsys.readouterr().out == "Hello.\nI am here.\nHi.\n"
+
+
+@pytest.mark.parametrize(
+    "flag, value, words",
+    [
+        ("--decay-steps", "-5", ("decay_steps", ">= 0")),
+        ("--warmup-steps", "-1", ("warmup_steps", ">= 0")),
+        ("--max-minutes", "-1", ("max_minutes", ">= 0")),
+        ("--max-minutes", "nan", ("max_minutes", ">= 0")),
+        ("--target-exact-match", "2", ("target_exact_match", "[0, 1]")),
+        ("--seed", "-1", ("seed", "2**32")),
+        ("--dev-size", "0", ("dev_size", ">= 1")),
+    ],
+)
+def test_out_of_range_training_values_fail_before_the_run_folder(
+    flag, value, words, tmp_path, capsys
+):
+    runs = tmp_path / "runs"
+    argv = ["train", "--runs-dir", str(runs), "--name", "bad", flag, value]
+    assert main(argv) == 1
+    _one_error_line(capsys, *words)
+    assert not runs.exists()

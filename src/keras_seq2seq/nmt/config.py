@@ -9,6 +9,7 @@ An unknown key is an error naming the nearest valid key.
 
 import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
@@ -288,10 +289,22 @@ def _check_ranges(config: Config) -> None:
         "patience",
         "keep_checkpoints",
         "dates_train_size",
+        "dev_size",
     )
     for key in positive:
         if getattr(config, key) < 1:
             raise RunError(f"{key} must be >= 1; got {getattr(config, key)}")
+    for key in ("warmup_steps", "decay_steps", "max_minutes"):
+        value = getattr(config, key)
+        if not 0 <= value < math.inf:
+            raise RunError(f"{key} must be >= 0 (0: none); got {value}")
+    if not 0 <= config.target_exact_match <= 1:
+        raise RunError(
+            "target_exact_match is a fraction in [0, 1] (0: never); "
+            f"got {config.target_exact_match}"
+        )
+    if not 0 <= config.seed < 2**32:  # what every backend's seeding takes
+        raise RunError(f"seed must be in [0, 2**32); got {config.seed}")
     if not 0 <= config.dropout < 1:
         raise RunError(f"dropout must be in [0, 1); got {config.dropout}")
     for key in ("learning_rate", "clip_norm"):
