@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt.serve import make_app
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
@@ -146,3 +147,12 @@ def test_out_of_range_training_values_fail_before_the_run_folder(
     assert main(argv) == 1
     _one_error_line(capsys, *words)
     assert not runs.exists()
+
+
+def test_yaml_exponent_floats_are_numbers_and_quoted_ones_strings(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("learning_rate: 1e-3\nclip_norm: 5E+0\nname: '1e3'\n")
+    values = config_lib.read_yaml(path)
+    assert values == {"learning_rate": 0.001, "clip_norm": 5.0, "name": "1e3"}
+    config = config_lib.resolve(values, {})
+    assert (config.learning_rate, config.clip_norm) == (0.001, 5.0)

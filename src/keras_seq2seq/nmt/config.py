@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import math
 import os
+import re
 import types
 import typing
 from pathlib import Path
@@ -238,11 +239,27 @@ def _scalar(key, kind, value):
     return value
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads `1e-3` as a float.
+
+    PyYAML follows YAML 1.1, where a float needs a dot (`1.0e-3`), so
+    `learning_rate: 1e-3` came back as a string; YAML 1.2 and most YAML
+    tools read it as a number. Quoted values stay strings.
+    """
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def read_yaml(path: str | os.PathLike) -> dict:
     """The mapping in a YAML config file, keys checked."""
     path = Path(path)
     try:
-        values = yaml.safe_load(path.read_text("utf-8"))
+        values = yaml.load(path.read_text("utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise RunError(f"config file {path} not found") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
