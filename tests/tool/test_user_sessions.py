@@ -14,6 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
+from keras_seq2seq.nmt.data import read_pairs
+from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.serve import make_app
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
@@ -156,3 +158,20 @@ def test_yaml_exponent_floats_are_numbers_and_quoted_ones_strings(tmp_path):
     assert values == {"learning_rate": 0.001, "clip_norm": 5.0, "name": "1e3"}
     config = config_lib.resolve(values, {})
     assert (config.learning_rate, config.clip_norm) == (0.001, 5.0)
+
+
+def test_blank_corpus_lines_are_skipped_and_numbers_stay_true(tmp_path):
+    tsv = tmp_path / "pairs.tsv"
+    tsv.write_bytes(b"Go.\tVe.\r\n\r\nHi.\tHola.\r\n  \n\n")
+    assert read_pairs([str(tsv)]) == [("Go.", "Ve."), ("Hi.", "Hola.")]
+    source, target = tmp_path / "train.en", tmp_path / "train.es"
+    source.write_text("Go.\n\nHi.\n\n")
+    target.write_text("Ve.\n\nHola.\n\n")
+    pairs = read_pairs([str(source), str(target)])
+    assert pairs == [("Go.", "Ve."), ("Hi.", "Hola.")]
+    tsv.write_text("Go.\tVe.\n\nno tab\n")
+    with pytest.raises(RunError, match="line 3 has no tab"):
+        read_pairs([str(tsv)])
+    target.write_text("Ve.\nHola.\n\n\n")  # line 2 blank in one file only
+    with pytest.raises(RunError, match="line 2 has an empty source"):
+        read_pairs([str(source), str(target)])

@@ -2,9 +2,9 @@
 
 A corpus is one tab-separated file (the Tatoeba/Anki layout: `source<TAB>
 target`, extra columns ignored; `columns` picks two) or two aligned
-plain-text files, one sentence per line. Files must be UTF-8. A line
-without a tab, with too few columns or with an empty side is an error
-naming the file and line.
+plain-text files, one sentence per line. Files must be UTF-8. Blank lines
+(in both files of a pair) are skipped; a line without a tab, with too few
+columns or with one empty side is an error naming the file and line.
 """
 
 import math
@@ -68,6 +68,8 @@ def _read_tsv(path, columns) -> Pairs:
     need = max(columns) + 1
     pairs = []
     for number, line in enumerate(_read_lines(path), start=1):
+        if not line.strip():  # a trailing or separating blank line
+            continue
         fields = line.split("\t")
         if len(fields) < 2:
             raise RunError(
@@ -96,6 +98,8 @@ def _read_aligned(source_path, target_path) -> Pairs:
     pairs = []
     for number, pair in enumerate(zip(sources, targets, strict=True), start=1):
         pair = (pair[0].strip(), pair[1].strip())
+        if pair == ("", ""):  # blank in both files
+            continue
         _check_sides(pair, f"{source_path} / {target_path}", number)
         pairs.append(pair)
     return pairs
