@@ -175,3 +175,13 @@ def test_blank_corpus_lines_are_skipped_and_numbers_stay_true(tmp_path):
     target.write_text("Ve.\nHola.\n\n\n")  # line 2 blank in one file only
     with pytest.raises(RunError, match="line 2 has an empty source"):
         read_pairs([str(source), str(target)])
+
+
+def test_vocab_size_below_the_character_count_is_one_error_line(
+    corpus, tmp_path, capsys
+):
+    runs = tmp_path / "runs"
+    argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir"]
+    assert main([*argv, str(runs), "--vocab-size", "20"]) == 1
+    _one_error_line(capsys, "vocab-size 20 is too small", "--vocab-size")
+    assert not runs.exists()

@@ -65,20 +65,31 @@ class Tokenizer:
         if kind != "sentencepiece":
             raise RunError(f"unknown tokenizer {kind!r}; use one of {KINDS}")
         model = io.BytesIO()
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts),
-            model_writer=model,
-            vocab_size=vocab_size,
-            hard_vocab_limit=False,  # a small corpus gets a smaller vocabulary
-            character_coverage=1.0,
-            pad_id=PAD_ID,
-            bos_id=BOS_ID,
-            eos_id=EOS_ID,
-            unk_id=UNK_ID,
-            input_sentence_size=1_000_000,
-            shuffle_input_sentence=True,
-            minloglevel=2,
-        )
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                sentence_iterator=iter(texts),
+                model_writer=model,
+                vocab_size=vocab_size,
+                hard_vocab_limit=False,  # a small corpus: fewer pieces
+                character_coverage=1.0,
+                pad_id=PAD_ID,
+                bos_id=BOS_ID,
+                eos_id=EOS_ID,
+                unk_id=UNK_ID,
+                input_sentence_size=1_000_000,
+                shuffle_input_sentence=True,
+                minloglevel=2,
+            )
+        except RuntimeError as error:
+            # With full character coverage every character needs a piece.
+            if "smaller than required_chars" not in str(error):
+                raise
+            chars = len({c for text in texts for c in text})
+            raise RunError(
+                f"vocab-size {vocab_size} is too small: a side of the "
+                f"corpus has about {chars} distinct characters, each needs "
+                "a piece; raise --vocab-size or use --tokenizer char"
+            ) from None
         return cls._from_spm_bytes(model.getvalue())
 
     @classmethod
