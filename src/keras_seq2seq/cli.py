@@ -18,6 +18,17 @@ import sys
 COMMANDS = ("train", "translate", "evaluate", "plot", "average", "serve")
 
 
+class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Ends an option's help with its default, unless the default is None
+    or False (an unset option, an off switch: nothing worth showing) or
+    the option is positional."""
+
+    def _get_help_string(self, action):
+        if not action.option_strings or action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _debug_parent():
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
@@ -51,14 +62,16 @@ def _add_config_flags(parser):
             continue
         item = {int: int, float: float}.get(_scalar_type(kind), str)
         extra = {"nargs": meta["nargs"]} if "nargs" in meta else {}
-        if "choices" in meta:
+        metavar = field.name.upper()
+        if "choices" in meta:  # shown in the usage and the help: {a,b}
             extra["choices"] = meta["choices"]
+            metavar = "{" + ",".join(meta["choices"]) + "}"
         group.add_argument(
             flag,
             dest=field.name,
             default=None,
             type=item,
-            metavar=field.name.upper(),
+            metavar=metavar,
             help=text,
             **extra,
         )
@@ -80,7 +93,7 @@ def _add_run_command(commands, name, help, description):
     parser = commands.add_parser(
         name,
         parents=[_debug_parent()],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsFormatter,
         help=help,
         description=description,
     )
@@ -100,14 +113,14 @@ def _add_search_options(parser):
         type=int,
         default=1,
         metavar="K",
-        help="beam size; 1 is greedy search (default: 1)",
+        help="beam size; 1 is greedy search",
     )
     parser.add_argument(
         "--length-penalty",
         type=float,
         default=0.0,
         metavar="ALPHA",
-        help="GNMT length penalty for beam search (default: 0.0)",
+        help="GNMT length penalty for beam search",
     )
 
 
@@ -175,7 +188,7 @@ def _add_translate(commands):
         "sentences",
         nargs="*",
         metavar="SENTENCE",
-        help="sentences to translate (default: stdin)",
+        help="sentences to translate; none: read --input or stdin",
     )
     translate.add_argument(
         "--input", metavar="FILE", help="file of sentences, one per line"

@@ -7,12 +7,13 @@ folders, ...) on the tiny run of `conftest.py`.
 
 import asyncio
 import io
+import re
 import sys
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from keras_seq2seq.cli import main
+from keras_seq2seq.cli import COMMANDS, main
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt.data import read_pairs
 from keras_seq2seq.nmt.run_error import RunError
@@ -185,3 +186,18 @@ def test_vocab_size_below_the_character_count_is_one_error_line(
     assert main([*argv, str(runs), "--vocab-size", "20"]) == 1
     _one_error_line(capsys, "vocab-size 20 is too small", "--vocab-size")
     assert not runs.exists()
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_says_each_default_once_and_shows_the_choices(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert not re.search(r"\(default: [^)]*\) \(default:", text), text
+    if command == "train":
+        for choices in ("{gru,lstm}", "{bahdanau,luong}", "{sentencepiece,"):
+            assert choices in text
+        assert "--best-metric {bleu,chrf,exact_match}" in text
+    else:
+        assert "(default: None)" not in text and "(default: False)" not in text

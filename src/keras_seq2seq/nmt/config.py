@@ -44,8 +44,8 @@ class Config:
     # --- Run and data ---
     name: str | None = _option(
         None,
-        "run name: the folder under runs-dir (default: 'dates' for "
-        "the built-in corpus, else the corpus' folder name)",
+        "run name: the folder under runs-dir; unset: 'dates' for the "
+        "built-in corpus, else the corpus' folder name",
     )
     runs_dir: str = _option("runs", "folder that holds run folders")
     data: list[str] | None = _option(
@@ -56,8 +56,8 @@ class Config:
     )
     dev: list[str] | None = _option(
         None,
-        "dev corpus in the same layout (default: dev.tsv beside a TSV "
-        "corpus, else dev-size pairs held out of training)",
+        "dev corpus in the same layout; unset: dev.tsv beside a TSV "
+        "corpus, else dev-size pairs held out of training",
         nargs="+",
     )
     dev_size: int = _option(500, "pairs held out for dev when no dev corpus")
