@@ -468,9 +468,18 @@ class Seq2Seq(keras.Model):
 
         return run
 
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
+    def make_train_function(self, force=False):
+        # Before tracing: on TensorFlow a subclassed Keras model whose first
+        # training trace raised cannot train after `compile` again (Keras
+        # 3.15; a graph error at the first step).
+        self._check_loss()
+        return super().make_train_function(force)
+
+    def make_test_function(self, force=False):
+        self._check_loss()
+        return super().make_test_function(force)
+
+    def _check_loss(self):
         if _expects_probabilities(self.loss):
             # The model outputs logits: such a loss trains on wrong numbers
             # (NaN on JAX).
@@ -480,6 +489,11 @@ class Seq2Seq(keras.Model):
                 f" or keras_seq2seq.SequenceLoss(). Received: loss="
                 f"{self.loss!r}"
             )
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        self._check_loss()  # also for training loops of one's own
         weight = ops.cast(ops.not_equal(y, self.pad_id), y_pred.dtype)
         if sample_weight is not None:
             sample_weight = ops.cast(sample_weight, weight.dtype)
