@@ -287,3 +287,29 @@ def test_unknown_backend_is_one_line():
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith(ERROR) and "'no-such-backend'" in line, line
+
+
+@pytest.mark.parametrize(
+    "failure, code",
+    [
+        (KeyboardInterrupt(), 130),
+        (ValueError("the loss became NaN"), 1),
+    ],
+    ids=["interrupted", "failed"],
+)
+def test_train_failing_before_its_first_checkpoint_leaves_no_folder(
+    corpus, tmp_path, monkeypatch, capsys, failure, code
+):
+    def fail(run, *args):
+        assert (run.path / "config.yaml").exists()  # the folder was made
+        raise failure
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", fail)
+    argv = _train(tmp_path, [corpus / "train.tsv"], "--tokenizer", "char")
+    assert main(argv) == code
+    assert not (tmp_path / "runs" / "bad").exists()
+    # A folder that was there before the run is the user's: it stays.
+    (tmp_path / "runs" / "bad").mkdir(parents=True)
+    assert main(argv) == code
+    assert (tmp_path / "runs" / "bad" / "config.yaml").exists()
+    capsys.readouterr()

@@ -8,6 +8,7 @@ One Keras "epoch" is one validation period of `validate_every` steps.
 """
 
 import math
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -80,30 +81,40 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     """Trains a run; returns its folder. See `nmt.config.Config`."""
     config = config_lib.resolve(file_values, flag_values)
     path = Path(config.runs_dir) / config.name
-    # The model is built (or loaded) and trained on `devices` devices.
-    with distribute(config.devices):
-        if resume:
-            run, model, state = _resume(path, {**file_values, **flag_values})
-            encoded, dev = _prepare_data(run)
-        else:
-            if (path / "state.json").exists():
-                raise RunError(
-                    f"run folder {path} exists; continue it with --resume "
-                    "or pick another --name"
+    if not resume and (path / "state.json").exists():
+        raise RunError(
+            f"run folder {path} exists; continue it with --resume "
+            "or pick another --name"
+        )
+    created = not path.exists()
+    try:
+        # The model is built (or loaded) and trained on `devices` devices.
+        with distribute(config.devices):
+            if resume:
+                run, model, state = _resume(
+                    path, {**file_values, **flag_values}
                 )
-            run, encoded, dev = _new_run(config, path)
-            set_random_seed(config.seed)  # the initial weights
-            model = build_model(
-                run.config, run.source.vocab_size, run.target.vocab_size
-            )
-            state = {
-                "step": 0,
-                "seconds": 0.0,
-                "best": None,
-                "bad_validations": 0,
-                "metrics": [],
-            }
-        _fit(run, model, encoded, dev, state)
+                encoded, dev = _prepare_data(run)
+            else:
+                run, encoded, dev = _new_run(config, path)
+                set_random_seed(config.seed)  # the initial weights
+                model = build_model(
+                    run.config, run.source.vocab_size, run.target.vocab_size
+                )
+                state = {
+                    "step": 0,
+                    "seconds": 0.0,
+                    "best": None,
+                    "bad_validations": 0,
+                    "metrics": [],
+                }
+            _fit(run, model, encoded, dev, state)
+    except BaseException:
+        # A run that failed (NaN loss, Ctrl-C, ...) before its first
+        # checkpoint has nothing to resume: the folder it made goes.
+        if created and not (path / "state.json").exists():
+            shutil.rmtree(path, ignore_errors=True)
+        raise
     return path
 
 
