@@ -118,6 +118,18 @@ def test_missing_model_file(broken_run, capsys):
     _fails_with(capsys, ["plot", str(broken_run), "Go."], "no model file")
 
 
+def test_mistyped_model_option_lists_the_runs_models(trained_run, capsys):
+    line = _fails_with(
+        capsys,
+        ["translate", str(trained_run), "--model", "averaged.keras", "Go."],
+        "no model file",
+        "model.keras",
+    )
+    assert "no checkpoint yet" not in line
+    names = [p.name for p in (trained_run / "checkpoints").glob("*.keras")]
+    assert names and all(f"checkpoints/{n}" in line for n in names)
+
+
 def test_model_of_another_kind(broken_run, capsys):
     other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     other.save(broken_run / "model.keras")

@@ -93,7 +93,18 @@ class Translator:
     ) -> "Translator":
         """Reads a run folder; a `RunError` if it is missing or broken."""
         run = run_folder.open_run(run_dir)
-        model = run_folder.load_model(Path(run_dir) / model_file)
+        path = Path(run_dir) / model_file
+        if model_file != "model.keras" and not path.is_file():
+            models = [p.name for p in sorted(run.path.glob("*.keras"))]
+            models += [
+                f"checkpoints/{p.name}"
+                for p in run_folder.checkpoints(run.path)
+            ]
+            raise RunError(
+                f"no model file {path}; --model names a file in the run: "
+                + (", ".join(models) or "it has none yet")
+            )
+        model = run_folder.load_model(path)
         run_folder.check_vocabularies(model, run.source, run.target)
         return cls(
             model,
