@@ -187,6 +187,7 @@ def _add_translate(commands):
     translate.add_argument(
         "sentences",
         nargs="*",
+        default=[],  # else argparse names SENTENCE among required arguments
         metavar="SENTENCE",
         help="sentences to translate; none: read --input or stdin",
     )

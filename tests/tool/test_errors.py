@@ -188,6 +188,14 @@ def test_usage_errors_exit_2(argv, capsys):
     assert "error:" in capsys.readouterr().err
 
 
+def test_translate_without_a_run_names_only_the_run(capsys):
+    # Sentences are optional (stdin): the usage error must not ask for one.
+    with pytest.raises(SystemExit):
+        main(["translate"])
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.endswith("the following arguments are required: RUN"), line
+
+
 def test_bad_option_values(trained_run, tmp_path, capsys):
     run = str(trained_run)
     _fails_with(capsys, ["translate", run, "--beam", "0", "Go."], "beam")
