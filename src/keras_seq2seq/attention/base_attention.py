@@ -146,14 +146,18 @@ class BaseAttention(keras.layers.Layer):
             `(context, weights)` as `call`.
         """
         query = ops.convert_to_tensor(query, dtype=self.compute_dtype)
-        scores = self.score(query, memory.keys)
+        # A caller with another policy (a mixed decoder step's `__call__`)
+        # may have cast the memory to its own compute dtype.
+        keys = ops.cast(memory.keys, self.compute_dtype)
+        values = ops.cast(memory.values, self.compute_dtype)
+        scores = self.score(query, keys)
         mask = memory.mask if len(query.shape) == 2 else memory.mask[:, None]
         weights = self.probabilities(scores, mask, previous_weights, training)
-        weights = ops.cast(weights, memory.values.dtype)
+        weights = ops.cast(weights, values.dtype)
         if len(query.shape) == 2:
-            context = ops.matmul(weights[:, None, :], memory.values)[:, 0]
+            context = ops.matmul(weights[:, None, :], values)[:, 0]
         else:
-            context = ops.matmul(weights, memory.values)  # (B, Tq, Dv)
+            context = ops.matmul(weights, values)  # (B, Tq, Dv)
         return context, weights
 
     def probabilities(self, scores, mask, previous_weights, training):

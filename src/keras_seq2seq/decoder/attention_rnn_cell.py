@@ -187,7 +187,9 @@ class AttentionRNNCell(keras.layers.Layer):
         attention_vector = ops.zeros(
             (batch_size, self.attention_depth(memory)), dtype=self.compute_dtype
         )
-        weights = self.attention.initial_weights(memory)
+        weights = ops.cast(
+            self.attention.initial_weights(memory), self.compute_dtype
+        )
         return DecoderState(cell_state, attention_vector, weights)
 
     def call(self, inputs, states, memory, training=None):
@@ -195,22 +197,20 @@ class AttentionRNNCell(keras.layers.Layer):
         inputs = ops.cast(inputs, self.compute_dtype)
         if self.query_order == "bahdanau":
             query = top_hidden_state(self.cell, cell_state)
-            context, weights = self.attention.attend(
-                query, memory, previous_weights=weights, training=training
-            )
+            context, weights = self.attend(query, memory, weights, training)
             cell_input = ops.concatenate([inputs, context], axis=-1)
-            cell_output, cell_state = self.cell(
-                cell_input, cell_state, training=training
+            cell_output, cell_state = self.run_cell(
+                cell_input, cell_state, training
             )
         else:
             cell_input = inputs
             if self.input_feeding:
                 cell_input = ops.concatenate([inputs, attention_vector], -1)
-            cell_output, cell_state = self.cell(
-                cell_input, cell_state, training=training
+            cell_output, cell_state = self.run_cell(
+                cell_input, cell_state, training
             )
-            context, weights = self.attention.attend(
-                cell_output, memory, previous_weights=weights, training=training
+            context, weights = self.attend(
+                cell_output, memory, weights, training
             )
         if self.attention_layer is not None:
             attention_vector = self.attention_layer(
@@ -225,6 +225,24 @@ class AttentionRNNCell(keras.layers.Layer):
             else (cell_state if isinstance(cell_state, list) else [cell_state])
         )
         return output, DecoderState(cell_state, attention_vector, weights)
+
+    # The cell and the attention may have another dtype policy than the
+    # step (a policy given to the decoder alone, as `keras.layers.RNN(cell,
+    # dtype=...)` takes): the step's carry stays in its own compute dtype.
+    def run_cell(self, cell_input, cell_state, training):
+        cell_output, cell_state = self.cell(
+            cell_input, cell_state, training=training
+        )
+        return keras.tree.map_structure(
+            lambda x: ops.cast(x, self.compute_dtype), (cell_output, cell_state)
+        )
+
+    def attend(self, query, memory, previous_weights, training):
+        context, weights = self.attention.attend(
+            query, memory, previous_weights=previous_weights, training=training
+        )
+        dtype = self.compute_dtype
+        return ops.cast(context, dtype), ops.cast(weights, dtype)
 
     def compute_mask(self, inputs, previous_mask=None):
         # One step has no time axis to mask. Embedded token ids from an
@@ -245,8 +263,8 @@ class AttentionRNNCell(keras.layers.Layer):
         Args:
             batch_size: int or scalar tensor, the rows of the sequence.
         """
-        dtype = self.compute_dtype
         for cell in dropout_cells(self.cell):
+            dtype = cell.compute_dtype  # The dtype the cell multiplies in.
             depth = cell.kernel.shape[0]
             cell.get_dropout_mask(ops.zeros((batch_size, depth), dtype))
             state = ops.zeros((batch_size, cell.units), dtype)
