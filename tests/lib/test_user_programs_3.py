@@ -4,9 +4,16 @@ policy given to one layer only, and the like."""
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from helpers import to_numpy
-from keras_seq2seq import AttentionDecoder, BahdanauAttention, SequenceLoss
+from keras_seq2seq import (
+    AttentionDecoder,
+    BahdanauAttention,
+    BahdanauMonotonicAttention,
+    LuongMonotonicAttention,
+    SequenceLoss,
+)
 
 B, TT, TS, E, DV = 2, 3, 4, 5, 6
 LENGTHS = np.array([TS, 2])
@@ -100,3 +107,47 @@ def test_functional_model_with_a_mixed_decoder_trains():
     assert np.all(np.isfinite(history.history["loss"]))
     logits = model.predict([source_ids, target_ids], verbose=0)
     assert logits.shape == (4, TT, 9) and np.all(np.isfinite(logits))
+
+
+def fit_and_predict(model, x, y):
+    """One compiled fit step (XLA on TensorFlow, jit on JAX), then the
+    compiled `predict` against an eager call."""
+    model.compile("sgd", "mse", jit_compile=keras.backend.backend() != "torch")
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    want = ops.convert_to_numpy(model(x))
+    np.testing.assert_allclose(model.predict(x, verbose=0), want, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "attention",
+    [
+        lambda: BahdanauMonotonicAttention(3, normalize=True),
+        lambda: LuongMonotonicAttention(mode="recursive"),
+    ],
+    ids=["bahdanau_parallel", "luong_recursive"],
+)
+def test_monotonic_attention_over_query_sequence_trains_compiled(attention):
+    # A query sequence scans the alignments over Tq (and a recursive mode
+    # over Tv): TensorFlow's XLA must get loops of fixed length.
+    _, value, _ = decoder_inputs()
+    queries = np.flip(value, axis=1)[:, :TT]  # (B, TT, DV)
+    query = keras.Input((None, DV))
+    memory = keras.Input((None, DV))
+    context, _ = attention()(query, memory)
+    model = keras.Model([query, memory], context)
+    fit_and_predict(model, [queries, value], value[:, :TT])
+
+
+@pytest.mark.parametrize("query_order", ["luong", "bahdanau"])
+def test_recursive_monotonic_decoder_trains_compiled(query_order):
+    inputs, value, _ = decoder_inputs()
+    target = keras.Input((None, E))
+    memory = keras.Input((None, DV))
+    outputs = AttentionDecoder(
+        keras.layers.GRUCell(4),
+        BahdanauMonotonicAttention(3, mode="recursive"),
+        query_order=query_order,
+    )(target, memory)
+    model = keras.Model([target, memory], outputs)
+    fit_and_predict(model, [inputs, value], np.zeros((B, TT, DV)))

@@ -5,7 +5,12 @@ from keras import ops
 
 from keras_seq2seq.attention.bahdanau_attention import BahdanauAttention
 from keras_seq2seq.attention.luong_attention import LuongAttention
-from keras_seq2seq.ops import MONOTONIC_MODES, mask_scores, monotonic_attention
+from keras_seq2seq.ops import (
+    MONOTONIC_MODES,
+    mask_scores,
+    monotonic_attention,
+    scan,
+)
 
 
 class MonotonicMixin:
@@ -74,9 +79,8 @@ class MonotonicMixin:
             weights = monotonic_attention(p_t, previous, self.mode)
             return weights, weights
 
-        _, weights = ops.scan(
-            step, previous_weights, ops.transpose(p, (1, 0, 2))
-        )
+        p = ops.transpose(p, (1, 0, 2))  # (Tq, B, Tv)
+        _, weights = scan(step, previous_weights, p, previous_weights)
         return ops.transpose(weights, (1, 0, 2))  # (B, Tq, Tv)
 
     def initial_weights(self, memory):
