@@ -3,7 +3,8 @@
 `Seq2Seq.generate` compiles each search with `tf.function`; this measures
 each search both ways in one process, on the same model and batch, taking
 turns, so that the machine's drift hits both alike. The library's choice
-(`Seq2Seq._compiled_search`) follows these numbers.
+(`keras_seq2seq.models.generation.compiled_search`) follows these
+numbers.
 
 Usage (hold the machine-wide lock while timing):
 
@@ -26,6 +27,7 @@ from keras_side import BEAM_SIZE, build_model  # noqa: E402
 from s2s_m import BATCH_SIZE, TARGET_LENGTH, make_batch  # noqa: E402
 
 from keras_seq2seq.decoding.compile import compiled_model_function  # noqa: E402
+from keras_seq2seq.models.generation import search_function  # noqa: E402
 from keras_seq2seq.seeding import set_random_seed  # noqa: E402
 
 SEARCHES = {
@@ -42,7 +44,7 @@ def searches(model):
     for name, options in SEARCHES.items():
         options = dict(options, max_length=TARGET_LENGTH, stop_early=False)
         method = options.pop("method")
-        search = model._search_function(method, options)
+        search = search_function(model, method, options)
         for xla in (True, False):
             run = compiled_model_function(search, model, xla=xla)
             functions[name, xla] = lambda s, run=run: run(s)["ids"].numpy()

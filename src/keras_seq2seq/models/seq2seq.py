@@ -3,27 +3,27 @@
 import keras
 from keras import ops
 
-from keras_seq2seq.attention import BahdanauAttention, LuongAttention
-from keras_seq2seq.decoder import AttentionDecoder
-from keras_seq2seq.decoding.beam_search import beam_search
-from keras_seq2seq.decoding.compile import (
-    compiled_model_function,
-    no_gradients,
+from keras_seq2seq.models.checks import (
+    check_choice,
+    check_int,
+    expects_probabilities,
+    is_per_token,
 )
-from keras_seq2seq.decoding.greedy import greedy_search
-from keras_seq2seq.decoding.sampling import sample
+from keras_seq2seq.models.generation import compiled_search, search_function
 from keras_seq2seq.models.scheduled_sampling import (
     check_scheduled_sampling,
     decode_with_sampling,
     sampling_probability,
 )
+from keras_seq2seq.models.sublayers import (
+    CELLS,
+    attention_decoder,
+    bridge_denses,
+    encoder_rnns,
+)
 
-CELLS = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}
-RNNS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 ATTENTIONS = ("bahdanau", "luong")
 BRIDGES = ("dense", "last", "zero")
-# Compiled searches kept per model (one per method, options and shape).
-_GENERATE_CACHE_SIZE = 8
 
 # S2S-M, the reference benchmark workload (shared/bench/S2S-M.md).
 PRESETS = {
@@ -121,15 +121,15 @@ class Seq2Seq(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        _check_choice("cell", cell, CELLS)
-        _check_choice("attention", attention, ATTENTIONS)
-        _check_choice("bridge", bridge, BRIDGES)
-        _check_int("encoder_layers", encoder_layers, 1)
+        check_choice("cell", cell, CELLS)
+        check_choice("attention", attention, ATTENTIONS)
+        check_choice("bridge", bridge, BRIDGES)
+        check_int("encoder_layers", encoder_layers, 1)
         # Pad and bos ids are embedded on both sides (`build` runs on bos).
         both = min(source_vocab_size, target_vocab_size)
         for name, value in (("pad_id", pad_id), ("bos_id", bos_id)):
-            _check_int(name, value, 0, both)
-        _check_int("eos_id", eos_id, 0, target_vocab_size)
+            check_int(name, value, 0, both)
+        check_int("eos_id", eos_id, 0, target_vocab_size)
         encoder_depth = encoder_units * (2 if bidirectional else 1)
         if bridge == "last" and encoder_depth != decoder_units:
             raise ValueError(
@@ -185,50 +185,19 @@ class Seq2Seq(keras.Model):
             dtype=policy,
             name="target_embedding",
         )
-        # Layer i's forward RNN, then its backward RNN when bidirectional:
-        # what `keras.layers.Bidirectional` computes, without its
-        # constructor's serialisation of the layer, which imports TensorFlow
-        # whenever it is installed (400 MB more memory on JAX and torch).
-        self.encoder = []
-        for i in range(encoder_layers):
-            names = ["forward", "backward"] if bidirectional else [None]
-            for name in names:
-                self.encoder.append(
-                    RNNS[cell](
-                        encoder_units,
-                        return_sequences=True,
-                        return_state=True,
-                        go_backwards=name == "backward",
-                        # Zeros at padded steps, as `Bidirectional` sets.
-                        zero_output_for_mask=name is not None,
-                        dtype=policy,
-                        name=f"encoder_{i}" + (f"_{name}" if name else ""),
-                    )
-                )
-        state_count = 2 if cell == "lstm" else 1
-        self.bridge_layers = []
-        if bridge == "dense":
-            self.bridge_layers = [
-                keras.layers.Dense(
-                    decoder_units,
-                    activation="tanh",
-                    dtype=policy,
-                    name=f"bridge_{i}",
-                )
-                for i in range(state_count)
-            ]
-        if attention == "bahdanau":
-            attention_layer = BahdanauAttention(attention_units, dtype=policy)
-        else:
-            attention_layer = LuongAttention(dtype=policy)
-        self.decoder = AttentionDecoder(
-            CELLS[cell](decoder_units, dtype=policy),
-            attention_layer,
-            query_order=query_order,
-            attention_layer_size=attention_layer_size,
-            input_feeding=input_feeding,
-            dtype=policy,
-            name="decoder",
+        self.encoder = encoder_rnns(
+            cell, encoder_units, encoder_layers, bidirectional, policy
+        )
+        self.bridge_layers = bridge_denses(bridge, cell, decoder_units, policy)
+        self.decoder = attention_decoder(
+            cell,
+            decoder_units,
+            attention,
+            attention_units,
+            query_order,
+            attention_layer_size,
+            input_feeding,
+            policy,
         )
         self.output_layer = keras.layers.Dense(
             target_vocab_size, dtype=policy, name="output_layer"
@@ -237,7 +206,7 @@ class Seq2Seq(keras.Model):
     @classmethod
     def from_preset(cls, name, **overrides):
         """A model from a named configuration (`"s2s-m"`), with overrides."""
-        _check_choice("name", name, PRESETS)
+        check_choice("name", name, PRESETS)
         return cls(**{**PRESETS[name], **overrides})
 
     def build(self, input_shape=None):
@@ -398,7 +367,7 @@ class Seq2Seq(keras.Model):
             sampling: `(B, T)`, `(B,)`, `(B,)`, `(B, T, Ts)`; beam: with an
             `n_best` axis after `B`), and `steps`. Ids end with `eos_id`.
         """
-        _check_choice("method", method, ("greedy", "sample", "beam"))
+        check_choice("method", method, ("greedy", "sample", "beam"))
         source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
         if isinstance(max_length, float):
             max_length = int(max_length * source_ids.shape[1]) + 2
@@ -416,57 +385,8 @@ class Seq2Seq(keras.Model):
                 n_best=n_best,
             )
         if not jit_compile:
-            return self._search_function(method, options)(source_ids)
-        return self._compiled_search(method, options)(source_ids)
-
-    def _compiled_search(self, method, options):
-        """The compiled search for these options, from the model's cache."""
-        key = (method, tuple(sorted(options.items())))
-        cache = self.__dict__.setdefault("_generate_cache", {})
-        if key not in cache:
-            if not self.built:
-                self.build()
-            if len(cache) >= _GENERATE_CACHE_SIZE:
-                cache.pop(next(iter(cache)))  # The oldest entry.
-            # On TensorFlow, greedy search runs faster as a plain graph
-            # (oneDNN's products); sampling and beam search gain more from
-            # XLA's fusion of their (N, V) arithmetic. S2S-M, in turns in
-            # one process (bench/tf_search_xla.py): graph / XLA = 1.09x
-            # greedy, 0.92x sampling, 0.93x beam-5.
-            cache[key] = compiled_model_function(
-                self._search_function(method, options),
-                self,
-                xla=method != "greedy",
-            )
-        return cache[key]
-
-    def _search_function(self, method, options):
-        """`search(source_ids) -> dict`: encoder, memory, then the search."""
-        search = {"greedy": greedy_search, "sample": sample}.get(
-            method, beam_search
-        )
-
-        def step_fn(token_ids, state, memory):
-            inputs = self.target_embedding(token_ids)
-            output, state = self.decoder.step(inputs, state, memory)
-            logits = ops.cast(self.output_layer(output), "float32")
-            return ops.log_softmax(logits, axis=-1), state, state.weights
-
-        def run(source_ids):
-            with no_gradients():
-                memory, memory_mask, cell_state = self.encode(source_ids)
-                step = self.decoder.step
-                prepared = step.prepare(memory, value_mask=memory_mask)
-                return search(
-                    step_fn,
-                    step.get_initial_state(prepared, cell_state),
-                    bos_id=self.bos_id,
-                    eos_id=self.eos_id,
-                    constants=prepared,
-                    **options,
-                )
-
-        return run
+            return search_function(self, method, options)(source_ids)
+        return compiled_search(self, method, options)(source_ids)
 
     def make_train_function(self, force=False):
         # Before tracing: on TensorFlow a subclassed Keras model whose first
@@ -480,7 +400,7 @@ class Seq2Seq(keras.Model):
         return super().make_test_function(force)
 
     def _check_loss(self):
-        if _expects_probabilities(self.loss):
+        if expects_probabilities(self.loss):
             # The model outputs logits: such a loss trains on wrong numbers
             # (NaN on JAX).
             raise ValueError(
@@ -500,7 +420,7 @@ class Seq2Seq(keras.Model):
             if len(sample_weight.shape) == 1:  # one weight per sentence
                 sample_weight = sample_weight[:, None]
             weight = weight * sample_weight
-        if _is_per_token(self.loss):
+        if is_per_token(self.loss):
             # One row per token: on PyTorch, Keras' sparse cross-entropy
             # moves the class axis of a (B, T, V) tensor to axis 1 and
             # takes the softmax across strides (copies and strided passes:
@@ -555,50 +475,3 @@ class Seq2Seq(keras.Model):
                 )
             )
         return cls(**config)
-
-
-def _expects_probabilities(loss):
-    """Whether `loss` is a Keras cross-entropy on probabilities."""
-    names = ("sparse_categorical_crossentropy", "categorical_crossentropy")
-    if isinstance(loss, str):
-        return loss in names
-    losses = keras.losses
-    if loss in (
-        losses.sparse_categorical_crossentropy,
-        losses.categorical_crossentropy,
-    ):
-        return True
-    if isinstance(
-        loss,
-        (losses.SparseCategoricalCrossentropy, losses.CategoricalCrossentropy),
-    ):
-        return not loss.get_config().get("from_logits", False)
-    return False
-
-
-def _is_per_token(loss):
-    """Whether `loss` is Keras' sparse cross-entropy, a loss per position."""
-    if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
-        return True
-    if isinstance(loss, str):
-        return loss == "sparse_categorical_crossentropy"
-    return loss is keras.losses.sparse_categorical_crossentropy
-
-
-def _check_int(name, value, minimum, limit=None):
-    """Raises `ValueError` unless `value` is an int in `[minimum, limit)`."""
-    bad = isinstance(value, bool) or not isinstance(value, int)
-    if bad or value < minimum or (limit is not None and value >= limit):
-        bound = f" and < {limit}" if limit is not None else ""
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}{bound}. "
-            f"Received: {name}={value!r}"
-        )
-
-
-def _check_choice(name, value, choices):
-    if value not in choices:
-        raise ValueError(
-            f"`{name}` must be one of {tuple(choices)}. "
-            f"Received: {name}={value!r}"
-        )

@@ -1,0 +1,51 @@
+"""The checks of `Seq2Seq`'s arguments and of the loss it is compiled with."""
+
+import keras
+
+
+def expects_probabilities(loss):
+    """Whether `loss` is a Keras cross-entropy on probabilities."""
+    names = ("sparse_categorical_crossentropy", "categorical_crossentropy")
+    if isinstance(loss, str):
+        return loss in names
+    losses = keras.losses
+    if loss in (
+        losses.sparse_categorical_crossentropy,
+        losses.categorical_crossentropy,
+    ):
+        return True
+    if isinstance(
+        loss,
+        (losses.SparseCategoricalCrossentropy, losses.CategoricalCrossentropy),
+    ):
+        return not loss.get_config().get("from_logits", False)
+    return False
+
+
+def is_per_token(loss):
+    """Whether `loss` is Keras' sparse cross-entropy, a loss per position."""
+    if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        return True
+    if isinstance(loss, str):
+        return loss == "sparse_categorical_crossentropy"
+    return loss is keras.losses.sparse_categorical_crossentropy
+
+
+def check_int(name, value, minimum, limit=None):
+    """Raises `ValueError` unless `value` is an int in `[minimum, limit)`."""
+    bad = isinstance(value, bool) or not isinstance(value, int)
+    if bad or value < minimum or (limit is not None and value >= limit):
+        bound = f" and < {limit}" if limit is not None else ""
+        raise ValueError(
+            f"`{name}` must be an int >= {minimum}{bound}. "
+            f"Received: {name}={value!r}"
+        )
+
+
+def check_choice(name, value, choices):
+    """Raises `ValueError` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {tuple(choices)}. "
+            f"Received: {name}={value!r}"
+        )

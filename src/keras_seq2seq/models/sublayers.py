@@ -1,0 +1,75 @@
+"""The layers a `Seq2Seq` is made of, built from its arguments."""
+
+import keras
+
+from keras_seq2seq.attention import BahdanauAttention, LuongAttention
+from keras_seq2seq.decoder import AttentionDecoder
+
+CELLS = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}
+RNNS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+
+
+def encoder_rnns(cell, units, layers, bidirectional, policy):
+    """The encoder's RNN layers: layer i's forward RNN, then its backward
+    RNN when bidirectional.
+
+    What `keras.layers.Bidirectional` computes, without its constructor's
+    serialisation of the layer, which imports TensorFlow whenever it is
+    installed (400 MB more memory on JAX and PyTorch).
+    """
+    rnns = []
+    for i in range(layers):
+        names = ["forward", "backward"] if bidirectional else [None]
+        for name in names:
+            rnns.append(
+                RNNS[cell](
+                    units,
+                    return_sequences=True,
+                    return_state=True,
+                    go_backwards=name == "backward",
+                    # Zeros at padded steps, as `Bidirectional` sets.
+                    zero_output_for_mask=name is not None,
+                    dtype=policy,
+                    name=f"encoder_{i}" + (f"_{name}" if name else ""),
+                )
+            )
+    return rnns
+
+
+def bridge_denses(bridge, cell, units, policy):
+    """One tanh `Dense` per decoder state with `bridge="dense"`, else none."""
+    if bridge != "dense":
+        return []
+    state_count = 2 if cell == "lstm" else 1
+    return [
+        keras.layers.Dense(
+            units, activation="tanh", dtype=policy, name=f"bridge_{i}"
+        )
+        for i in range(state_count)
+    ]
+
+
+def attention_decoder(
+    cell,
+    units,
+    attention,
+    attention_units,
+    query_order,
+    attention_layer_size,
+    input_feeding,
+    policy,
+):
+    """The `AttentionDecoder` over a `cell` ("gru"/"lstm") of `units`."""
+    if attention == "bahdanau":
+        attention_layer = BahdanauAttention(attention_units, dtype=policy)
+    else:
+        attention_layer = LuongAttention(dtype=policy)
+    return AttentionDecoder(
+        CELLS[cell](units, dtype=policy),
+        attention_layer,
+        query_order=query_order,
+        attention_layer_size=attention_layer_size,
+        input_feeding=input_feeding,
+        dtype=policy,
+        name="decoder",
+    )
