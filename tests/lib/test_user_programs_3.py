@@ -151,3 +151,25 @@ def test_recursive_monotonic_decoder_trains_compiled(query_order):
     )(target, memory)
     model = keras.Model([target, memory], outputs)
     fit_and_predict(model, [inputs, value], np.zeros((B, TT, DV)))
+
+
+def test_sigmoid_noise_in_decoder_applies_while_training_or_raises_on_jax():
+    inputs, value, value_mask = decoder_inputs()
+    decoder = AttentionDecoder(
+        keras.layers.GRUCell(4),
+        BahdanauMonotonicAttention(3, sigmoid_noise=1.0),
+        return_weights=True,
+    )
+    quiet = to_numpy(decoder(inputs, value, value_mask=value_mask))
+    again = to_numpy(decoder(inputs, value, value_mask=value_mask))
+    for a, q in zip(again, quiet, strict=True):
+        np.testing.assert_array_equal(a, q)
+    if keras.backend.backend() == "jax":
+        with pytest.raises(ValueError, match="sigmoid_noise=1.0"):
+            decoder(inputs, value, value_mask=value_mask, training=True)
+        return
+    noisy = to_numpy(
+        decoder(inputs, value, value_mask=value_mask, training=True)
+    )
+    assert not np.allclose(noisy[1], quiet[1])
+    assert np.all(noisy[1][1, :, LENGTHS[1] :] == 0)

@@ -142,6 +142,16 @@ class AttentionDecoder(keras.layers.Layer):
             ops.zeros((batch_size, self.step.output_size), inputs.dtype),
             ops.zeros_like(state.weights),
         )
+        noise = getattr(self.step.attention, "sigmoid_noise", 0.0)
+        if training and noise and keras.backend.backend() == "jax":
+            # Its `SeedGenerator` would advance inside `lax.scan`, and the
+            # new seed leak out of the loop (JAX's UnexpectedTracerError).
+            raise ValueError(
+                "A monotonic attention's `sigmoid_noise` cannot be drawn "
+                "inside AttentionDecoder's JAX loop; train it with "
+                "sigmoid_noise=0 on JAX, or on TensorFlow or PyTorch. "
+                f"Received: sigmoid_noise={noise!r}"
+            )
         if training:
             self.step.hold_dropout_masks(batch_size)
         state, (outputs, weights) = scan(one_step, state, steps, empty)
