@@ -138,9 +138,10 @@ def candidate_scores(
     running = ops.logical_not(finished)
     coverage = beams.get("coverage")
     if coverage is not None and coverage_penalty != 0:
-        running_weights = ops.cast(weights, "float32") * ops.cast(
-            running, "float32"
-        )[:, :, None]
+        running_weights = (
+            ops.cast(weights, "float32")
+            * ops.cast(running, "float32")[:, :, None]
+        )
         coverage = coverage + running_weights
     scores = totals
     if length_penalty != 0:
@@ -188,6 +189,4 @@ def reorder_beams(state, parent_ids):
     beam_size = parent_ids.shape[1]
     offsets = ops.arange(ops.shape(parent_ids)[0], dtype="int32") * beam_size
     rows = ops.reshape(offsets[:, None] + parent_ids, (-1,))  # (B*K,)
-    return keras.tree.map_structure(
-        lambda x: ops.take(x, rows, axis=0), state
-    )
+    return keras.tree.map_structure(lambda x: ops.take(x, rows, axis=0), state)
