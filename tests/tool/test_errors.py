@@ -121,12 +121,14 @@ def test_missing_model_file(broken_run, capsys):
 def test_mistyped_model_option_lists_the_runs_models(trained_run, capsys):
     line = _fails_with(
         capsys,
-        ["translate", str(trained_run), "--model", "averaged.keras", "Go."],
+        ["translate", str(trained_run), "--model", "avreaged.keras", "Go."],
         "no model file",
         "model.keras",
     )
     assert "no checkpoint yet" not in line
+    # Other tests may have added models (`average`): every one is listed.
     names = [p.name for p in (trained_run / "checkpoints").glob("*.keras")]
+    assert all(p.name in line for p in trained_run.glob("*.keras"))
     assert names and all(f"checkpoints/{n}" in line for n in names)
 
 
