@@ -308,8 +308,9 @@ def decode(
     batch_size = batch_size_of(state)
     tokens = start_tokens(bos_id, batch_size)
     # Step 0, run here, gives the buffers' shapes (the source length).
-    first_step = call_step(step_fn, tokens, state, constants)
-    weights = first_step[2]
+    log_probs, next_state, weights = call_step(
+        step_fn, tokens, state, constants
+    )
     rows = {
         "finished": ops.zeros((batch_size,), dtype="bool"),
         "scores": ops.zeros((batch_size,), dtype="float32"),
@@ -344,9 +345,8 @@ def decode(
 
     first = 0  # traced, step 0 above is dead code; the loop runs it
     if loops_run_eagerly():  # there it cost a whole step: keep it
-        log_probs, state, weights = first_step
         rows, tokens = record(0, rows, log_probs, weights)
-        first = 1
+        state, first = next_state, 1
     steps, (rows, _, _) = run_loop(
         advance,
         (rows, state, tokens),
