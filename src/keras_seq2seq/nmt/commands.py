@@ -86,14 +86,18 @@ def translate(args) -> int:
     return 0
 
 
+def _check_folder(flag, path: Path) -> None:
+    """A `RunError` unless the folder `path` is to be written in exists."""
+    if not path.parent.is_dir():
+        raise RunError(f"{flag} {path}: folder {path.parent} does not exist")
+
+
 def evaluate(args) -> int:
     """`seq2seq evaluate`: translate a corpus' sources and score them."""
+    # Checked first: a typo would otherwise cost the whole translation.
     for flag, name in (("--output", args.output), ("--json", args.json)):
-        # Checked first: a typo would otherwise cost the whole translation.
-        if name and not Path(name).parent.is_dir():
-            raise RunError(
-                f"{flag} {name}: folder {Path(name).parent} does not exist"
-            )
+        if name:
+            _check_folder(flag, Path(name))
     translator = Translator.load(args.run, args.model)
     pairs = read_pairs(args.data, args.columns, args.reverse)
     sources = [source for source, _ in pairs]
@@ -136,8 +140,7 @@ def plot(args) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise RunError(f"--output must end in .png; got {output}")
-    if not output.parent.is_dir():
-        raise RunError(f"folder {output.parent} does not exist")
+    _check_folder("--output", output)
     translator = Translator.load(args.run, args.model)
     [[best, *_]] = translator.translate(
         [args.sentence], beam=args.beam, length_penalty=args.length_penalty
