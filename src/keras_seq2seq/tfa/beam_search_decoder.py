@@ -314,7 +314,10 @@ def embedding_function(embedding_fn, embedding):
             "BeamSearchDecoder needs `embedding` or an `embedding_fn`."
         )
     if callable(embedding):
-        return embedding
+        # A plain function, not the callable itself: the decoder keeps it
+        # between calls, and a built layer refuses to track a new layer
+        # (an `Embedding` given to the call) as an attribute.
+        return lambda ids: embedding(ids)
     return lambda ids: ops.take(embedding, ids, axis=0)
 
 
