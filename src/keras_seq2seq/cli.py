@@ -235,6 +235,11 @@ def _add_evaluate(commands):
     evaluate.add_argument(
         "--reverse", action="store_true", help="swap source and target"
     )
+    evaluate.add_argument(
+        "--header",
+        action="store_true",
+        help="the first non-blank line of each file names the columns: skip it",
+    )
     _add_search_options(evaluate)
     _add_model_option(evaluate)
     evaluate.add_argument(

@@ -99,7 +99,7 @@ def evaluate(args) -> int:
         if name:
             _check_folder(flag, Path(name))
     translator = Translator.load(args.run, args.model)
-    pairs = read_pairs(args.data, args.columns, args.reverse)
+    pairs = read_pairs(args.data, args.columns, args.reverse, args.header)
     sources = [source for source, _ in pairs]
     search = {"beam": args.beam, "length_penalty": args.length_penalty}
     start = time.perf_counter()

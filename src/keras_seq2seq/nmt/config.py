@@ -44,8 +44,9 @@ class Config:
     # --- Run and data ---
     name: str | None = _option(
         None,
-        "run name: the folder under runs-dir; unset: 'dates' for the "
-        "built-in corpus, else the corpus' folder name",
+        "run name: the folder under runs-dir (one folder name, no '/'); "
+        "unset: 'dates' for the built-in corpus, else the corpus' folder "
+        "name",
     )
     runs_dir: str = _option("runs", "folder that holds run folders")
     data: list[str] | None = _option(
@@ -67,6 +68,11 @@ class Config:
         nargs=2,
     )
     reverse: bool = _option(False, "swap source and target")
+    header: bool = _option(
+        False,
+        "the first non-blank line of each corpus file (train and dev) "
+        "names the columns: skip it; off: every line is a pair",
+    )
     tokenizer: str = _option(
         "sentencepiece",
         "'sentencepiece' (subwords) or 'char'",
@@ -240,12 +246,39 @@ def _scalar(key, kind, value):
 
 
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader that also reads `1e-3` as a float.
+    """PyYAML's safe loader that also reads `1e-3` as a float and refuses
+    a key written twice.
 
     PyYAML follows YAML 1.1, where a float needs a dot (`1.0e-3`), so
     `learning_rate: 1e-3` came back as a string; YAML 1.2 and most YAML
-    tools read it as a number. Quoted values stay strings.
+    tools read it as a number. Quoted values stay strings. YAML 1.2 says
+    a mapping's keys are unique, but PyYAML keeps the last of two equal
+    keys, so a forgotten earlier `batch_size:` silently lost to a later one.
     """
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first_lines = {}
+            for key_node, _ in node.value:
+                if (
+                    not isinstance(key_node, yaml.ScalarNode)
+                    or key_node.tag == "tag:yaml.org,2002:merge"
+                ):
+                    continue  # `<<:` merges are meant to be overridden
+                key = (key_node.tag, key_node.value)
+                line = key_node.start_mark.line + 1
+                if key in first_lines:
+                    raise _DuplicateKey(key_node.value, first_lines[key], line)
+                first_lines[key] = line
+        return super().construct_mapping(node, deep)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key, first_line, line):
+        super().__init__(
+            f"line {line} repeats the key {key!r} of line {first_line}; "
+            "keep one of them"
+        )
 
 
 _Loader.add_implicit_resolver(
@@ -262,6 +295,8 @@ def read_yaml(path: str | os.PathLike) -> dict:
         values = yaml.load(path.read_text("utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise RunError(f"config file {path} not found") from None
+    except _DuplicateKey as error:
+        raise RunError(f"config file {path} {error}") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         first = str(error).splitlines()[0] if str(error) else ""
         raise RunError(f"cannot read config file {path}: {first}") from None
@@ -334,6 +369,24 @@ def _check_ranges(config: Config) -> None:
     if len(config.columns) != 2 or min(config.columns) < 0:
         raise RunError(
             f"columns must be two indices >= 0; got {config.columns}"
+        )
+    if config.name is not None:
+        check_name(config.name)
+
+
+def check_name(name: str) -> None:
+    """A `RunError` unless `name` is one folder name, so that the run
+    folder `runs_dir/name` is inside `runs_dir` (not `..`, not absolute)."""
+    separators = {"/", os.sep, os.altsep} - {None}
+    if (
+        name in ("", ".", "..")
+        or any(s in name for s in separators)
+        or "\0" in name
+    ):
+        raise RunError(
+            f"name {name!r} is not a folder name; the run folder is "
+            "runs-dir/NAME, give a name without '/' (not '.' or '..') "
+            "and choose the folder with --runs-dir"
         )
 
 

@@ -32,7 +32,10 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
     if not config.data:
         splits = dates_splits(config)
         return splits["train"], splits["dev"]
-    train = read_pairs(config.data, config.columns, config.reverse)
+    read = dict(
+        columns=config.columns, reverse=config.reverse, header=config.header
+    )
+    train = read_pairs(config.data, **read)
     if config.dev is None and len(config.data) == 1:
         beside = Path(config.data[0]).with_name("dev.tsv")
         if (
@@ -41,7 +44,7 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
         ):
             config.dev = [str(beside)]
     if config.dev is not None:
-        dev = read_pairs(config.dev, config.columns, config.reverse)
+        dev = read_pairs(config.dev, **read)
         return train, dev
     held = min(config.dev_size, len(train) // 10)
     if held < 1:

@@ -5,10 +5,17 @@ target`, extra columns ignored; `columns` picks two) or two aligned
 plain-text files, one sentence per line. Files must be UTF-8. Blank lines
 (in both files of a pair) are skipped; a line without a tab, with too few
 columns or with one empty side is an error naming the file and line.
+
+Every line is a pair unless `header` says that the first non-blank line
+of each file names the columns. The tool never guesses: a first line
+that only looks like column names (`english<TAB>spanish`) is still read
+as a pair, with a warning that names `--header`.
 """
 
 import math
 import os
+import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +47,10 @@ def _read_lines(path: str | os.PathLike) -> list[str]:
 
 
 def read_pairs(
-    paths: list[str], columns=(0, 1), reverse: bool = False
+    paths: list[str],
+    columns=(0, 1),
+    reverse: bool = False,
+    header: bool = False,
 ) -> Pairs:
     """`(source, target)` pairs from a TSV file or two plain-text files.
 
@@ -49,14 +59,17 @@ def read_pairs(
         columns: two ints. TSV columns of source and target. Defaults to
             `(0, 1)`.
         reverse: bool. Swap source and target. Defaults to `False`.
+        header: bool. Skip the first non-blank line of each file (column
+            names). Defaults to `False`: every line is a pair, and a first
+            line that looks like column names gets a warning on stderr.
 
     Raises:
         RunError: for a missing, empty, non-UTF-8 or malformed file.
     """
     if len(paths) == 1:
-        pairs = _read_tsv(paths[0], columns)
+        pairs = _read_tsv(paths[0], columns, header)
     elif len(paths) == 2:
-        pairs = _read_aligned(*paths)
+        pairs = _read_aligned(*paths, header)
     else:
         raise RunError("a corpus is one TSV file or two plain-text files")
     if reverse:
@@ -64,11 +77,53 @@ def read_pairs(
     return pairs
 
 
-def _read_tsv(path, columns) -> Pairs:
+# Words of column names: what a header line of a parallel corpus holds.
+_HEADER_WORDS = frozenset(
+    "source target src tgt trg input output text sentence sentences "
+    "translation lang language english spanish french german italian "
+    "portuguese dutch russian chinese japanese korean arabic turkish "
+    "polish czech swedish danish norwegian finnish greek hebrew hindi "
+    "en es fr de it pt nl ru zh ja ko ar tr pl cs sv da fi el he hi "
+    "eng spa fra fre deu ger ita por nld rus zho jpn kor ara tur".split()
+)
+
+
+def _looks_like_header(pair) -> bool:
+    """Two different column names, e.g. `english`, `spanish` or `src`,
+    `tgt`: every word of each side is a word of column names."""
+    words = [re.split(r"[\W_]+", side.lower()) for side in pair]
+    return pair[0].lower() != pair[1].lower() and all(
+        word in _HEADER_WORDS for side in words for word in side
+    )
+
+
+def _warn_if_header(pair, where, number) -> None:
+    """A warning when a first line read as a pair looks like a header."""
+    if _looks_like_header(pair):
+        print(
+            f"seq2seq: warning: {where} line {number} looks like column "
+            f"names ({pair[0]!r}, {pair[1]!r}) but is read as a sentence "
+            "pair; give --header (config key header) to skip it",
+            file=sys.stderr,
+        )
+
+
+def _check_not_only_a_header(pairs, where) -> None:
+    if not pairs:
+        raise RunError(
+            f"{where} has no pairs after its header line; give a file "
+            "with pairs, or drop --header if that line is a pair"
+        )
+
+
+def _read_tsv(path, columns, header=False) -> Pairs:
     need = max(columns) + 1
-    pairs = []
+    pairs, skip = [], header
     for number, line in enumerate(_read_lines(path), start=1):
         if not line.strip():  # a trailing or separating blank line
+            continue
+        if skip:  # the first non-blank line names the columns
+            skip = False
             continue
         fields = line.split("\t")
         if len(fields) < 2:
@@ -83,11 +138,14 @@ def _read_tsv(path, columns) -> Pairs:
             )
         pair = (fields[columns[0]].strip(), fields[columns[1]].strip())
         _check_sides(pair, path, number)
+        if not pairs and not header:
+            _warn_if_header(pair, path, number)
         pairs.append(pair)
+    _check_not_only_a_header(pairs, path)
     return pairs
 
 
-def _read_aligned(source_path, target_path) -> Pairs:
+def _read_aligned(source_path, target_path, header=False) -> Pairs:
     sources = _read_lines(source_path)
     targets = _read_lines(target_path)
     if len(sources) != len(targets):
@@ -95,13 +153,20 @@ def _read_aligned(source_path, target_path) -> Pairs:
             f"{source_path} has {len(sources)} lines but {target_path} has "
             f"{len(targets)}; the files must be aligned line by line"
         )
-    pairs = []
+    where = f"{source_path} / {target_path}"
+    pairs, skip = [], header
     for number, pair in enumerate(zip(sources, targets, strict=True), start=1):
         pair = (pair[0].strip(), pair[1].strip())
         if pair == ("", ""):  # blank in both files
             continue
-        _check_sides(pair, f"{source_path} / {target_path}", number)
+        if skip:  # the first non-blank lines name the columns
+            skip = False
+            continue
+        _check_sides(pair, where, number)
+        if not pairs and not header:
+            _warn_if_header(pair, where, number)
         pairs.append(pair)
+    _check_not_only_a_header(pairs, where)
     return pairs
 
 
