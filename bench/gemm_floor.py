@@ -24,6 +24,16 @@ PyTorch eager; TensorFlow eager and `tf.function(jit_compile=True)`; JAX
 backward pass) are passed as the library's transposed views or flags, as an
 autodiff system would. The products left out: the attention context,
 `(1, Ts) x (Ts, 512)` per row and step, under 0.3 % of the FLOPs.
+
+A training step also has work that is not a matrix product and that no
+implementation can skip: the loss over all `(64 x 30, 8,000)` logits with
+its gradient, the Adam update of every parameter, and the additive
+attention's `tanh` over `(64, 30, 30, 256)` with its gradient. Each worker
+times these on its library's fastest path, in their cheapest form (one
+cross-entropy with its gradient; one Adam update over all parameters as a
+single flat vector; the scores of all steps at once), and the table adds a
+row: the training floor with them. The GRUs' gates, the softmax over the
+source and the gathers are still left out.
 """
 
 import argparse
@@ -45,6 +55,8 @@ BEAM_SIZE = 5
 # direction, decoder GRU 512, attention 256, attention vector 512.
 EMBEDDING, ENCODER, DECODER, ATTENTION, VECTOR = 256, 256, 512, 256, 512
 TARGETS = {"train": 1.5, "greedy": 2.0, "beam5": 2.5}
+# A training step's unavoidable work besides its products (see the docstring).
+EXTRAS = ("loss", "adam", "scores")
 # Each product is timed for at least this long, and at least MIN_CALLS times.
 MIN_SECONDS, MIN_CALLS = 0.3, 10
 
@@ -116,6 +128,177 @@ def workload():
             + decoder_products(beams, steps, beams)
         ],
     }
+
+
+def parameter_count():
+    """S2S-M's parameters, as `reference_torch.py` counts them (12.01 M)."""
+    value, gru = 2 * ENCODER, 3 * ENCODER
+    return (
+        2 * VOCAB_SIZE * EMBEDDING  # source and target embeddings
+        + 2 * (EMBEDDING * gru + ENCODER * gru + 2 * gru)  # encoder GRUs
+        + value * DECODER
+        + DECODER  # bridge
+        + value * ATTENTION
+        + DECODER * ATTENTION
+        + ATTENTION  # attention
+        + (EMBEDDING + VECTOR + DECODER + 2) * 3 * DECODER  # decoder GRU
+        + (DECODER + value) * VECTOR  # attention vector
+        + VECTOR * VOCAB_SIZE
+        + VOCAB_SIZE  # output projection
+    )
+
+
+def training_extra_timers(library):
+    """`{"loss": {path: fn}, "adam": ..., "scores": ...}` on `library`.
+
+    `loss`: mean sparse cross-entropy over `(B x T, V)` float32 logits and
+    its gradient with respect to the logits. `adam`: one Adam step over a
+    flat float32 vector of `parameter_count()` entries, with its gradient
+    given. `scores`: the additive attention's scores of all `T` steps at
+    once, `v . tanh(q_t + k_s)` over `(B, T, Ts, U)`, and their gradients
+    with respect to the queries, keys and `v` (the loop computes them a
+    step at a time; all at once is the cheapest form).
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = BATCH_SIZE * TARGET_LENGTH
+    logits = rng.standard_normal((rows, VOCAB_SIZE), dtype=np.float32)
+    labels = rng.integers(0, VOCAB_SIZE, rows).astype(np.int32)
+    size = parameter_count()
+    gradient = rng.standard_normal(size, dtype=np.float32) * 1e-3
+    lr, beta1, beta2, epsilon = 1e-3, 0.9, 0.999, 1e-7
+    queries = rng.standard_normal(
+        (BATCH_SIZE, TARGET_LENGTH, ATTENTION), dtype=np.float32
+    )
+    keys = rng.standard_normal(
+        (BATCH_SIZE, SOURCE_LENGTH, ATTENTION), dtype=np.float32
+    )
+    v_ = rng.standard_normal(ATTENTION, dtype=np.float32)
+    upstream = rng.standard_normal(
+        (BATCH_SIZE, TARGET_LENGTH, SOURCE_LENGTH), dtype=np.float32
+    )
+    if library == "torch":
+        import torch
+
+        x = torch.from_numpy(logits).requires_grad_()
+        y = torch.from_numpy(labels).long()
+
+        def loss():
+            # `product_timers` turned gradients off for the whole process.
+            x.grad = None
+            with torch.enable_grad():
+                torch.nn.functional.cross_entropy(x, y).backward()
+
+        weights = torch.nn.Parameter(torch.zeros(size))
+        weights.grad = torch.from_numpy(gradient)
+        paths = {}
+        for name, options in (
+            ("foreach", {"foreach": True}),
+            ("fused", {"fused": True}),
+        ):
+            try:
+                optimizer = torch.optim.Adam([weights], lr=lr, **options)
+                optimizer.step()
+            except (RuntimeError, TypeError):
+                continue
+            paths[name] = optimizer.step
+        attention = [
+            torch.from_numpy(a).requires_grad_() for a in (queries, keys, v_)
+        ]
+        d = torch.from_numpy(upstream)
+
+        def scores():
+            q, k, v = attention
+            with torch.enable_grad():
+                s = (torch.tanh(q[:, :, None] + k[:, None]) * v).sum(-1)
+                torch.autograd.grad(s, attention, d)
+
+        return {
+            "loss": {"eager": loss},
+            "adam": paths,
+            "scores": {"eager": scores},
+        }
+    if library == "tensorflow":
+        import tensorflow as tf
+
+        x, y = tf.constant(logits), tf.constant(labels)
+
+        def cross_entropy(x, y):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                value = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(y, x)
+                )
+            return value, tape.gradient(value, x)
+
+        weights = tf.Variable(tf.zeros(size))
+        m, v = tf.Variable(tf.zeros(size)), tf.Variable(tf.zeros(size))
+        g = tf.constant(gradient)
+
+        def adam(g):
+            m.assign(beta1 * m + (1 - beta1) * g)
+            v.assign(beta2 * v + (1 - beta2) * g * g)
+            weights.assign_sub(lr * m / (tf.sqrt(v) + epsilon))
+
+        attention = [tf.constant(a) for a in (queries, keys, v_)]
+        d = tf.constant(upstream)
+
+        def additive_scores(q, k, v):
+            with tf.GradientTape() as tape:
+                tape.watch([q, k, v])
+                s = tf.reduce_sum(tf.tanh(q[:, :, None] + k[:, None]) * v, -1)
+            return tape.gradient(s, [q, k, v], output_gradients=d)
+
+        # Eager TensorFlow on a CPU returns once the values exist.
+        timers = {"loss": {}, "adam": {}, "scores": {}}
+        for name, xla in (("graph", False), ("xla", True)):
+            step = tf.function(cross_entropy, jit_compile=xla)
+            timers["loss"][name] = lambda f=step: f(x, y)
+            step = tf.function(adam, jit_compile=xla)
+            timers["adam"][name] = lambda f=step: f(g)
+            step = tf.function(additive_scores, jit_compile=xla)
+            timers["scores"][name] = lambda f=step: f(*attention)
+        return timers
+    if library == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def cross_entropy(x, y):
+            label = jnp.take_along_axis(x, y[:, None], 1)[:, 0]
+            return jnp.mean(jax.nn.logsumexp(x, axis=1) - label)
+
+        loss = jax.jit(jax.value_and_grad(cross_entropy))
+        x, y = jnp.asarray(logits), jnp.asarray(labels)
+
+        def adam(state, g):
+            weights, m, v = state
+            m = beta1 * m + (1 - beta1) * g
+            v = beta2 * v + (1 - beta2) * g * g
+            return weights - lr * m / (jnp.sqrt(v) + epsilon), m, v
+
+        step = jax.jit(adam, donate_argnums=0)
+        state = [tuple(jnp.zeros(size) for _ in range(3))]
+        g = jnp.asarray(gradient)
+
+        def update():
+            state[0] = step(state[0], g)
+            state[0][0].block_until_ready()
+
+        def additive_scores(q, k, v, d):
+            s = jnp.sum(jnp.tanh(q[:, :, None] + k[:, None]) * v, -1)
+            return jnp.sum(s * d)
+
+        gradients = jax.jit(jax.grad(additive_scores, argnums=(0, 1, 2)))
+        attention = [jnp.asarray(a) for a in (queries, keys, v_, upstream)]
+        return {
+            "loss": {"jit": lambda: loss(x, y)[1].block_until_ready()},
+            "adam": {"jit": update},
+            "scores": {
+                "jit": lambda: jax.block_until_ready(gradients(*attention))
+            },
+        }
+    raise ValueError(f"unknown library {library!r}")
 
 
 def flops(products):
@@ -217,6 +400,10 @@ def measure_library(library):
             "seconds": seconds[best],
             "path": best,
         }
+    for name, paths in training_extra_timers(library).items():
+        seconds = {path: timer(fn) for path, fn in paths.items()}
+        best = min(seconds, key=seconds.get)
+        timed[name] = {"seconds": seconds[best], "path": best}
     return timed
 
 
@@ -229,6 +416,13 @@ def floors(timed):
         )
         for measure, products in workload().items()
     }
+
+
+def train_with_extras(timed):
+    """Tok/s of the products of a training step, its loss and Adam."""
+    seconds = floors(timed)["train"]
+    seconds += sum(timed[name]["seconds"] for name in EXTRAS)
+    return BATCH_SIZE * TARGET_LENGTH / seconds
 
 
 def seconds_of(timed_product):
@@ -309,6 +503,29 @@ def format_table(results, reference):
             target = TARGETS[measure] * reference[measure]
             line += f"  {reference[measure]:9,.0f}  {target:6,.0f}"
         lines.append(f"{line}   [{units[measure]}]")
+    cells = []
+    for result in results.values():
+        if "error" in result:
+            cells.append(f"{'error':>22}")
+            continue
+        rate = result["train_with_extras"]
+        cell = f"{rate:,.0f}"
+        if reference:
+            cell += f" {rate / reference['train']:.2f}x"
+        cells.append(f"{cell:>22}")
+    line = "train+   (+ loss, Adam, scores)" + "  ".join(cells)
+    lines.append(f"{line}   [tok/s]")
+    for library, result in results.items():
+        if "error" not in result:
+            extras = result["products"]
+            lines.append(
+                f"  {library}: "
+                + ", ".join(
+                    f"{name} {extras[name]['seconds'] * 1e3:.1f} ms "
+                    f"({extras[name]['path']})"
+                    for name in EXTRAS
+                )
+            )
     return "\n".join(lines)
 
 
@@ -372,6 +589,7 @@ def main(argv=None):
             "floors": seconds,
             "rates": rates(seconds),
             "round_rates": [rates(floors(run)) for run in runs],
+            "train_with_extras": train_with_extras(timed),
             "products": timed,
         }
     reference = None if args.no_reference else measure_reference()
