@@ -8,14 +8,17 @@ tiny run of `conftest.py` serves the commands that need one.
 """
 
 import json
+import shutil
 
 import pytest
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import corpus as corpus_lib
+from keras_seq2seq.nmt import run_folder
 from keras_seq2seq.nmt.data import read_pairs
 from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.translator import Translator
 
 ERROR = "seq2seq: error: "
 
@@ -195,3 +198,82 @@ def test_evaluate_header_flag_skips_the_first_line(
     assert main([*argv, str(scores), "--header"]) == 0
     assert json.loads(scores.read_text())["n"] == len(lines)
     assert "warning" not in capsys.readouterr().err
+
+
+# --- Found using the tool: options that were dropped or overwrote work ---
+
+
+@pytest.fixture
+def run_copy(trained_run, tmp_path):
+    """A writable copy of the session's trained run, in `tmp_path/runs`."""
+    return shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+
+
+def test_resume_refuses_options_it_cannot_change_instead_of_ignoring(
+    run_copy, capsys
+):
+    state = (run_copy / "state.json").read_bytes()
+    resume = ["train", "--resume", "--runs-dir", str(run_copy.parent)]
+    resume += ["--name", run_copy.name]
+    assert main([*resume, "--batch-size", "4", "--cell", "lstm"]) == 1
+    line = _one_error_line(capsys, "--resume", "batch_size", "cell")
+    assert "max_steps" in line  # what may change instead
+    assert (run_copy / "state.json").read_bytes() == state
+    # The run's own values, and the keys a resume may change, are fine.
+    assert main([*resume, "--batch-size", "16", "--max-steps", "4"]) == 0
+    assert str(run_copy) in capsys.readouterr().out
+
+
+def test_average_refuses_to_overwrite_the_best_model(run_copy, capsys):
+    best = (run_copy / "model.keras").read_bytes()
+    argv = ["average", str(run_copy), "--last", "1", "--output", "model.keras"]
+    assert main(argv) == 1
+    _one_error_line(capsys, "model.keras", "best model")
+    assert (run_copy / "model.keras").read_bytes() == best
+
+
+def test_output_path_that_is_a_folder_fails_before_translating(
+    trained_run, corpus, tmp_path, capsys, monkeypatch
+):
+    def refuse(*args, **kwargs):
+        raise AssertionError("translated before checking the output paths")
+
+    monkeypatch.setattr(Translator, "translate", refuse)
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    test = str(corpus / "test.tsv")
+    for flag in ("--json", "--output"):
+        argv = ["evaluate", str(trained_run), "--data", test, flag]
+        assert main([*argv, str(folder)]) == 1
+        _one_error_line(capsys, flag, "is a folder")
+    (tmp_path / "map.png").mkdir()
+    argv = ["plot", str(trained_run), "Go.", "--output"]
+    assert main([*argv, str(tmp_path / "map.png")]) == 1
+    _one_error_line(capsys, "--output", "is a folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["map.png", "scores"]
+
+
+def test_a_failed_atomic_write_leaves_no_temporary_file(tmp_path):
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(OSError):
+        run_folder.write_text(tmp_path / "taken", "text")
+    assert [p.name for p in tmp_path.iterdir()] == ["taken"]
+
+
+def test_runs_dir_that_is_a_file_is_one_line_before_training(
+    corpus, tmp_path, capsys, no_training
+):
+    runs = tmp_path / "runs"
+    runs.write_text("not a folder\n")
+    argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir"]
+    assert main([*argv, str(runs), "--tokenizer", "char"]) == 1
+    _one_error_line(capsys, "runs-dir", str(runs), "not a folder")
+    assert not no_training and runs.read_text() == "not a folder\n"
+
+
+def test_translate_input_that_is_a_folder_says_so(
+    trained_run, tmp_path, capsys
+):
+    argv = ["translate", str(trained_run), "--input", str(tmp_path)]
+    assert main(argv) == 1
+    _one_error_line(capsys, str(tmp_path), "is a folder")

@@ -26,6 +26,11 @@ def average_checkpoints(run_dir, last: int, output: str) -> Path:
         raise RunError(
             f"--output must be a file name ending in .keras; got {output}"
         )
+    if output == "model.keras":
+        raise RunError(
+            "--output model.keras would replace the run's best model; "
+            "give another name (the default is averaged.keras)"
+        )
     found = run_folder.checkpoints(run.path)
     if not found:
         raise RunError(f"{run.path} has no checkpoints; train it first")

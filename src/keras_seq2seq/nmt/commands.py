@@ -38,6 +38,8 @@ def _sentences(args) -> list[str]:
         return list(args.sentences)
     if args.input:
         path = Path(args.input)
+        if path.is_dir():
+            raise RunError(f"input file {path} is a folder; give a file")
         if not path.is_file():
             raise RunError(f"input file {path} not found")
         data = path.read_bytes()
@@ -87,9 +89,12 @@ def translate(args) -> int:
 
 
 def _check_folder(flag, path: Path) -> None:
-    """A `RunError` unless the folder `path` is to be written in exists."""
+    """A `RunError` unless `path` can be written: its folder exists and it
+    is not a folder itself."""
     if not path.parent.is_dir():
         raise RunError(f"{flag} {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise RunError(f"{flag} {path} is a folder; give a file name")
 
 
 def evaluate(args) -> int:

@@ -106,8 +106,11 @@ def check_vocabularies(model, source: Tokenizer, target: Tokenizer) -> None:
 def write_text(path: Path, text: str) -> None:
     """Writes `text` atomically (temporary file, then `os.replace`)."""
     temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def save_model(model, path: Path) -> None:

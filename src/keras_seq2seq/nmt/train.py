@@ -81,6 +81,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     """Trains a run; returns its folder. See `nmt.config.Config`."""
     config = config_lib.resolve(file_values, flag_values)
     path = Path(config.runs_dir) / config.name
+    _check_folders(Path(config.runs_dir), path)
     if not resume and (path / "state.json").exists():
         raise RunError(
             f"run folder {path} exists; continue it with --resume "
@@ -118,6 +119,21 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     return path
 
 
+def _check_folders(runs_dir: Path, path: Path) -> None:
+    """A `RunError` before the corpus is read if a file stands where the
+    runs folder or the run folder (or a folder above them) must be."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                inside = folder in (runs_dir, *runs_dir.parents)
+                what = f"runs-dir {runs_dir}" if inside else f"run {path}"
+                raise RunError(
+                    f"{what} is not a folder ({folder} is a file); give "
+                    "another --runs-dir or --name"
+                )
+            return
+
+
 def _new_run(config, path):
     train_pairs, dev = corpus.load(config)
     source = Tokenizer.train(
@@ -153,8 +169,36 @@ def _new_run(config, path):
     return run_folder.Run(path, config, source, target), encoded, dev
 
 
+# Options that say where the run is, or how many devices train it (the
+# batch stays global), not what it is: a resume may give any value.
+LOCATING_KEYS = ("name", "runs_dir", "devices")
+
+
+def _check_overrides(config, overrides) -> None:
+    """A `RunError` for an option a resume would otherwise drop silently:
+    one that is neither resumable nor the run's own value."""
+    fixed = [
+        key
+        for key, value in overrides.items()
+        if key not in RESUMABLE_KEYS + LOCATING_KEYS
+        and config_lib.coerce(key, value) != getattr(config, key)
+    ]
+    if fixed:
+        given = ", ".join(
+            f"{key} {overrides[key]!r} (the run's: {getattr(config, key)!r})"
+            for key in fixed
+        )
+        raise RunError(
+            f"--resume cannot change {given}: the run's model, "
+            "vocabularies and data order fix them; drop them, or train a "
+            "new run with another --name (a resume may change "
+            f"{', '.join(RESUMABLE_KEYS)})"
+        )
+
+
 def _resume(path, overrides):
     run = run_folder.open_run(path)
+    _check_overrides(run.config, overrides)
     state = run_folder.read_state(path)
     for leftover in path.rglob(".tmp-*"):  # writes cut short by a kill
         leftover.unlink()
