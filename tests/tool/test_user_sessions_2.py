@@ -277,3 +277,25 @@ def test_translate_input_that_is_a_folder_says_so(
     argv = ["translate", str(trained_run), "--input", str(tmp_path)]
     assert main(argv) == 1
     _one_error_line(capsys, str(tmp_path), "is a folder")
+
+
+@pytest.mark.parametrize(
+    "flag, value, words",
+    [
+        ("--port", "99999", ("--port", "65535", "99999")),
+        ("--port", "-1", ("--port", "-1")),
+        ("--max-beam", "0", ("--max-beam", ">= 1")),
+        ("--max-sentences", "0", ("--max-sentences", ">= 1")),
+        ("--max-chars", "-3", ("--max-chars", ">= 1")),
+        ("--max-body-bytes", "0", ("--max-body-bytes", ">= 1")),
+    ],
+)
+def test_serve_limits_out_of_range_fail_before_loading_the_model(
+    flag, value, words, trained_run, capsys, monkeypatch
+):
+    def refuse(*args, **kwargs):
+        raise AssertionError("loaded the model before checking the options")
+
+    monkeypatch.setattr(Translator, "load", refuse)
+    assert main(["serve", str(trained_run), flag, value]) == 1
+    _one_error_line(capsys, *words)

@@ -114,15 +114,28 @@ def serve(
         **limits: see `make_app`.
 
     Raises:
-        RunError: a bad run folder or an address that cannot be bound.
+        RunError: a bad run folder, port or limit, or an address that
+            cannot be bound.
     """
     from keras_seq2seq.nmt.translator import Translator
 
+    _check_options(port, limits)  # before the model takes seconds to load
     _log_to_stderr()
     translator = Translator.load(run_dir, model_file)
     translator.translate(["0"])  # compile before the first request
     app = make_app(translator, **limits)
     asyncio.run(_run_until_stopped(app, host, port, run_dir))
+
+
+def _check_options(port: int, limits: dict) -> None:
+    if not 0 <= port <= 65535:
+        raise RunError(
+            f"--port must be in 0..65535 (0: a free port); got {port}"
+        )
+    for key, value in limits.items():
+        if key.startswith("max_") and value < 1:  # the --max-* flags
+            flag = "--" + key.replace("_", "-")
+            raise RunError(f"{flag} must be >= 1; got {value}")
 
 
 async def _run_until_stopped(app, host, port, run_dir):
