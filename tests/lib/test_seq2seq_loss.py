@@ -62,3 +62,42 @@ def test_a_sequence_loss_sees_the_whole_batch():
     real = labels != 0
     want = per_token_loss(labels, logits)[real].sum() / real.sum()
     np.testing.assert_allclose(ops.convert_to_numpy(loss), want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [None, [2.0, 0.5, 1.0]])
+def test_compiled_metrics_count_real_target_tokens_only(rows):
+    # As the loss: padded targets count in neither `metrics` nor
+    # `weighted_metrics` (which also take the sentences' weights).
+    model, padded, _ = model_and_batch(None)
+    model.compile(
+        optimizer="sgd",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy("plain")],
+        weighted_metrics=[keras.metrics.SparseCategoricalAccuracy("real")],
+    )
+    rng = np.random.default_rng(1)
+    inputs = (
+        rng.integers(3, V, size=(B, 4)).astype("int32"),
+        rng.integers(1, V, size=(B, T)).astype("int32"),
+    )
+    predicted = ops.convert_to_numpy(model.predict(inputs, verbose=0))
+    predicted = predicted.argmax(-1)
+    # Every other real token is the model's choice: some hits, some misses
+    # (never the pad id 0, which would make the position padding).
+    miss = 1 + predicted % (V - 1)
+    hit = np.where(predicted != 0, predicted, miss)
+    labels = np.where(np.arange(T) % 2 == 0, hit, miss)
+    real = padded != 0
+    labels = np.where(real, labels, 0).astype("int32")
+    sample_weight = None if rows is None else np.array(rows, "float32")
+    result = model.evaluate(
+        inputs, labels, sample_weight=sample_weight, verbose=0, return_dict=True
+    )
+    hits = (predicted == labels).astype("float64")
+    weights = real * (1.0 if rows is None else np.array(rows)[:, None])
+    assert 0 < (hits * weights).sum() < weights.sum()
+    want = (hits * weights).sum() / weights.sum()
+    assert want != hits.mean()
+    np.testing.assert_allclose(result["real"], want, rtol=1e-6)
+    plain = (hits * real).sum() / real.sum()
+    np.testing.assert_allclose(result["plain"], plain, rtol=1e-6)

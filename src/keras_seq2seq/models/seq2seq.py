@@ -50,9 +50,10 @@ class Seq2Seq(keras.Model):
 
     `source ids -> Embedding -> (bi)RNN encoder -> bridge -> AttentionDecoder
     -> Dense(target_vocab_size)`. Padding (`pad_id`) is masked everywhere: in
-    the encoder, in the attention over the source, in the decoder, and in
-    the loss (`compute_loss` weights padded targets 0 whatever loss is
-    compiled).
+    the encoder, in the attention over the source, in the decoder, in the
+    loss (`compute_loss` weights padded targets 0 whatever loss is
+    compiled) and in compiled metrics (`compute_metrics` passes the target
+    padding as the logits' Keras mask).
 
     Args:
         source_vocab_size: int. Source vocabulary size.
@@ -414,12 +415,7 @@ class Seq2Seq(keras.Model):
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         self._check_loss()  # also for training loops of one's own
-        weight = ops.cast(ops.not_equal(y, self.pad_id), y_pred.dtype)
-        if sample_weight is not None:
-            sample_weight = ops.cast(sample_weight, weight.dtype)
-            if len(sample_weight.shape) == 1:  # one weight per sentence
-                sample_weight = sample_weight[:, None]
-            weight = weight * sample_weight
+        weight = self._token_weights(y, sample_weight, y_pred.dtype)
         if is_per_token(self.loss):
             # One row per token: on PyTorch, Keras' sparse cross-entropy
             # moves the class axis of a (B, T, V) tensor to axis 1 and
@@ -433,6 +429,26 @@ class Seq2Seq(keras.Model):
         return super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=weight, training=training
         )
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # As in the loss, padded targets count in no compiled metric: the
+        # logits carry the target padding as their Keras mask, which Keras'
+        # `metrics` and `weighted_metrics` read, as for the outputs of a
+        # masked functional model.
+        y_pred = _CarryMask()(y_pred, mask=ops.not_equal(y, self.pad_id))
+        if sample_weight is not None:
+            sample_weight = self._token_weights(y, sample_weight, y_pred.dtype)
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    def _token_weights(self, y, sample_weight, dtype):
+        """`(B, T)`: 0 at padded targets, else `sample_weight` (or 1)."""
+        weight = ops.cast(ops.not_equal(y, self.pad_id), dtype)
+        if sample_weight is None:
+            return weight
+        sample_weight = ops.cast(sample_weight, dtype)
+        if len(sample_weight.shape) == 1:  # one weight per sentence
+            sample_weight = sample_weight[:, None]
+        return weight * sample_weight
 
     def get_config(self):
         config = {
@@ -475,3 +491,21 @@ class Seq2Seq(keras.Model):
                 )
             )
         return cls(**config)
+
+
+class _CarryMask(keras.layers.Layer):
+    """Returns its input, carrying `mask` as its Keras mask.
+
+    A layer's `compute_mask` is the public way to attach a Keras mask on
+    every backend (JAX arrays keep it outside the array).
+    """
+
+    def __init__(self):
+        super().__init__(name="carry_mask")
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        return inputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
