@@ -29,6 +29,7 @@ from keras_seq2seq.tfa.beam_search_outputs import (
 from keras_seq2seq.tfa.decoder import BaseDecoder, Decoder
 from keras_seq2seq.tfa.dynamic_decode import dynamic_decode
 from keras_seq2seq.tfa.functions import (
+    gather_tree_from_array,
     hardmax,
     safe_cumprod,
     sequence_loss,
@@ -79,6 +80,7 @@ __all__ = [
     "TrainingSampler",
     "dynamic_decode",
     "gather_tree",
+    "gather_tree_from_array",
     "hardmax",
     "monotonic_attention",
     "safe_cumprod",

@@ -11,7 +11,8 @@ arguments, which differ in three places:
 - `sequence_loss` takes TFA's arguments in TFA's order, then the
   library's `label_smoothing`.
 
-`monotonic_attention` and `gather_tree` have TFA's signatures already.
+`monotonic_attention` and `gather_tree` have TFA's signatures already;
+`gather_tree_from_array` is TFA's, over `gather_tree`.
 """
 
 from keras import ops
@@ -57,6 +58,42 @@ def tile_batch(t, multiplier, name=None):
     """Each batch entry repeated `multiplier` times (TFA's `tile_batch`)."""
     del name
     return beam_ops.tile_batch(t, multiplier)
+
+
+def gather_tree_from_array(t, parent_ids, sequence_length):
+    """A beam search's stacked per-step tensors in each final beam's order.
+
+    TFA's `gather_tree_from_array`, which reorders the `TensorArray`s of a
+    beam search's cell state: final beam `j`'s slots are backtracked
+    through `parent_ids` (with `gather_tree`, from the batch's longest
+    beam), step `t` of row `j` takes the entry of the slot beam `j`
+    occupied after step `t`, and steps at and after `sequence_length[b,
+    j]` keep row `j`'s own entry.
+
+    Args:
+        t: tensor `(T, B*K, ...)` or `(T, B, K, ...)`.
+        parent_ids: int tensor `(T, B, K)`.
+        sequence_length: int tensor `(B, K)`.
+
+    Returns:
+        tensor of the shape and dtype of `t`.
+    """
+    t = ops.convert_to_tensor(t)
+    parent_ids = ops.cast(parent_ids, "int32")
+    lengths = ops.cast(sequence_length, "int32")
+    steps, batch_size, beam_size = parent_ids.shape
+    slots = ops.broadcast_to(
+        ops.arange(beam_size, dtype="int32"), ops.shape(parent_ids)
+    )
+    # An end token that no slot equals: nothing is cut after it.
+    path = beam_ops.gather_tree(
+        slots, parent_ids, ops.max(lengths, axis=1), beam_size + 1
+    )
+    in_bounds = ops.arange(steps)[:, None, None] < lengths[None]  # (T, B, K)
+    path = ops.where(in_bounds, path, slots)
+    grouped = ops.reshape(t, (steps, batch_size, beam_size, -1))
+    ordered = ops.take_along_axis(grouped, path[..., None], axis=2)
+    return ops.reshape(ordered, ops.shape(t))
 
 
 def sequence_loss(
