@@ -98,6 +98,10 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         `dynamic_decode`.
     """
 
+    # True while Keras traces `call` for the output shapes (see
+    # `compute_output_spec`).
+    tracing_output_spec = False
+
     def __init__(
         self,
         output_time_major=False,
@@ -149,6 +153,34 @@ class BaseDecoder(keras.layers.Layer, Decoder):
             decoder_init_input=inputs,
             decoder_init_kwargs=init_kwargs,
         )
+
+    def compute_output_spec(
+        self, inputs, initial_state=None, training=None, **kwargs
+    ):
+        # Keras learns a functional model's shapes by tracing `call`. The
+        # number of steps depends on values that a trace does not have
+        # (`sequence_length`, the end tokens) and on time axes of unknown
+        # length (`keras.Input(shape=[None])`): the trace runs one step
+        # (`tracing_output_spec`, read by `dynamic_decode`), and the
+        # outputs' time axis is unknown, as in TFA's `tf.while_loop`.
+        self.tracing_output_spec = True
+        try:
+            outputs, state, lengths = super().compute_output_spec(
+                inputs, initial_state=initial_state, training=training, **kwargs
+            )
+        finally:
+            self.tracing_output_spec = False
+        time_axis = 0 if self.output_time_major else 1
+
+        def any_length(spec):
+            if len(spec.shape) <= time_axis:
+                return spec
+            shape = list(spec.shape)
+            shape[time_axis] = None
+            return keras.KerasTensor(tuple(shape), dtype=spec.dtype)
+
+        outputs = keras.tree.map_structure(any_length, outputs)
+        return outputs, state, lengths
 
     def initialize(self, inputs, initial_state=None, **kwargs):
         raise NotImplementedError

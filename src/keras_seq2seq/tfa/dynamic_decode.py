@@ -151,10 +151,14 @@ class _Loop:
     def run(self, inputs, state):
         emitted = []
         time = 0
+        # Keras tracing the output shapes (`BaseDecoder.compute_output_spec`)
+        # may hand over stand-in values (ones, on torch): one step, whatever
+        # they say, gives the shapes.
+        shapes_only = getattr(self.decoder, "tracing_output_spec", False)
         while True:
-            all_finished = known_all(self.finished)
+            all_finished = None if shapes_only else known_all(self.finished)
             if all_finished is None:  # traced: the steps must be static
-                bound = self.static_bound()
+                bound = 1 if shapes_only else self.static_bound()
                 if time >= bound:
                     break
             elif all_finished or self.limit is not None and time >= self.limit:
