@@ -84,6 +84,8 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
     """
     step_ids = ops.convert_to_tensor(step_ids)
     parent_ids = ops.cast(parent_ids, "int32")
+    max_sequence_lengths = ops.convert_to_tensor(max_sequence_lengths)
+    _check_tree_shapes(step_ids, parent_ids, max_sequence_lengths)
     steps, batch, beam_size = ops.shape(step_ids)
     end_token = ops.cast(end_token, step_ids.dtype)
     lengths = ops.minimum(ops.cast(max_sequence_lengths, "int32"), steps)
@@ -112,3 +114,27 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
     # Everything after the first end token is an end token.
     ended = ops.cumsum(ops.cast(ops.equal(beams, end_token), "int32"), axis=0)
     return ops.where(ended > 0, end_token, beams)
+
+
+def _check_tree_shapes(step_ids, parent_ids, max_sequence_lengths):
+    """Raises `ValueError` (TFA's op: InvalidArgumentError) for shapes that
+    do not fit: ids `(T, B, K)` both, lengths `(B,)`."""
+    if len(step_ids.shape) != 3 or tuple(step_ids.shape) != tuple(
+        parent_ids.shape
+    ):
+        raise ValueError(
+            "step_ids.shape must match parent_ids.shape, both (T, B, K). "
+            f"Received: step_ids.shape={tuple(step_ids.shape)}, "
+            f"parent_ids.shape={tuple(parent_ids.shape)}"
+        )
+    lengths_shape = tuple(max_sequence_lengths.shape)
+    batch = tuple(step_ids.shape)[1]
+    rows = lengths_shape[0] if len(lengths_shape) == 1 else None
+    if len(lengths_shape) != 1 or (
+        isinstance(rows, int) and isinstance(batch, int) and rows != batch
+    ):
+        raise ValueError(
+            "max_sequence_lengths must be (B,), one length per batch row of "
+            f"step_ids (T, B, K). Received: max_sequence_lengths.shape="
+            f"{lengths_shape}, step_ids.shape={tuple(step_ids.shape)}"
+        )

@@ -87,9 +87,9 @@ class AttentionMechanism(keras.layers.Layer):
             )
         memory = ops.convert_to_tensor(memory, dtype=self.compute_dtype)
         if memory_sequence_length is not None:
-            memory_mask = sequence_mask(
-                memory_sequence_length, ops.shape(memory)[1]
-            )
+            lengths = ops.convert_to_tensor(memory_sequence_length)
+            _check_lengths(lengths, memory)
+            memory_mask = sequence_mask(lengths, ops.shape(memory)[1])
         if not self.core.built:
             # Without a fixed query depth the native layer creates its query
             # projection at the first query, as TFA does.
@@ -181,6 +181,23 @@ class AttentionMechanism(keras.layers.Layer):
     def initial_state(self, batch_size, dtype):
         """The attention state before the first step (the alignments)."""
         return self.initial_alignments(batch_size, dtype)
+
+
+def _check_lengths(lengths, memory):
+    """Raises TFA's ValueError for lengths that are not one per memory row
+    (when the sizes are known)."""
+    if len(lengths.shape) != 1:
+        raise ValueError(
+            "memory_sequence_length must be a vector (B,). Received shape: "
+            f"{tuple(lengths.shape)}"
+        )
+    rows, batch_size = lengths.shape[0], tuple(memory.shape)[0]
+    if isinstance(rows, int) and isinstance(batch_size, int):
+        if rows != batch_size:
+            raise ValueError(
+                "memory_sequence_length and memory tensor batch sizes do not "
+                f"match: {rows} vs {batch_size}."
+            )
 
 
 def _resolve(layer, path):

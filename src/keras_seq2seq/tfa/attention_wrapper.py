@@ -339,7 +339,7 @@ class AttentionWrapper(keras.layers.Layer):
                     "step, which `keras.layers.RNN` cannot carry; step the "
                     "wrapper yourself or use `dynamic_decode`."
                 )
-            state = AttentionWrapperState(*state)
+            state = _wrapper_state(state)
         # Keras turns every argument with `__array__` into a tensor, the
         # `AlignmentHistory` too: `call` gets the stacked tensor, and the
         # caller gets back the kind it gave.
@@ -385,6 +385,21 @@ class AttentionWrapper(keras.layers.Layer):
             alignment_history=history,
             attention_state=new.weights,
         )
+
+
+def _wrapper_state(fields):
+    """`AttentionWrapperState(*fields)`, or TFA's TypeError for anything
+    that is not its five fields (a cell state, say)."""
+    try:
+        return AttentionWrapperState(*fields)
+    except TypeError:
+        raise TypeError(
+            "Expected state to be instance of AttentionWrapperState or "
+            "values that can construct AttentionWrapperState. Received "
+            f"type {type(fields).__name__} instead. Start from "
+            "`cell.get_initial_state(batch_size=B, dtype=...)` and give "
+            "the encoder's state with `.clone(cell_state=...)`."
+        ) from None
 
 
 def _dense_layers(sizes, dtype_policy):

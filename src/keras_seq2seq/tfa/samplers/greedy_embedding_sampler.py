@@ -37,6 +37,15 @@ class GreedyEmbeddingSampler(BatchTrackingSampler):
         self._lookup = embedding_lookup(
             self.embedding_fn, embedding, type(self).__name__
         )
+        for name, value in (
+            ("start_tokens", start_tokens),
+            ("end_token", end_token),
+        ):
+            if value is None:
+                raise ValueError(
+                    f"`{name}` is required by {type(self).__name__}: "
+                    "start_tokens int (B,), end_token an int."
+                )
         self.start_tokens = ops.convert_to_tensor(start_tokens, "int32")
         self.end_token = ops.convert_to_tensor(end_token, "int32")
         if len(self.start_tokens.shape) != 1:

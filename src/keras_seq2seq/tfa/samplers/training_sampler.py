@@ -82,6 +82,13 @@ class TrainingSampler(BatchTrackingSampler):
                     "Expected sequence_length to be a vector. Received "
                     f"shape: {tuple(lengths.shape)}"
                 )
+            rows, batch_size = lengths.shape[0], self._batch_size
+            if isinstance(rows, int) and isinstance(batch_size, int):
+                if rows != batch_size:
+                    raise ValueError(
+                        f"sequence_length has {rows} rows, the inputs "
+                        f"{batch_size}: give one length per row."
+                    )
             return lengths
         if mask is not None:
             return mask_lengths(mask, self.time_major)
