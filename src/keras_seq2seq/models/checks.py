@@ -42,6 +42,15 @@ def check_int(name, value, minimum, limit=None):
         )
 
 
+def check_bool(name, value, optional=False):
+    """Raises `ValueError` unless `value` is a bool (or `None`, `optional`)."""
+    if not isinstance(value, bool) and not (optional and value is None):
+        allowed = "True, False or None" if optional else "True or False"
+        raise ValueError(
+            f"`{name}` must be {allowed}. Received: {name}={value!r}"
+        )
+
+
 def check_choice(name, value, choices):
     """Raises `ValueError` unless `value` is one of `choices`."""
     if value not in choices:

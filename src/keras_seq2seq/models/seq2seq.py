@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_seq2seq.models.checks import (
+    check_bool,
     check_choice,
     check_int,
     expects_probabilities,
@@ -125,7 +126,18 @@ class Seq2Seq(keras.Model):
         check_choice("cell", cell, CELLS)
         check_choice("attention", attention, ATTENTIONS)
         check_choice("bridge", bridge, BRIDGES)
-        check_int("encoder_layers", encoder_layers, 1)
+        for name, value in (
+            ("source_vocab_size", source_vocab_size),
+            ("target_vocab_size", target_vocab_size),
+            ("embedding_dim", embedding_dim),
+            ("encoder_units", encoder_units),
+            ("encoder_layers", encoder_layers),
+            ("decoder_units", decoder_units),
+            ("attention_units", attention_units),
+        ):
+            check_int(name, value, 1)
+        check_bool("bidirectional", bidirectional)
+        check_bool("input_feeding", input_feeding, optional=True)
         # Pad and bos ids are embedded on both sides (`build` runs on bos).
         both = min(source_vocab_size, target_vocab_size)
         for name, value in (("pad_id", pad_id), ("bos_id", bos_id)):
@@ -388,6 +400,31 @@ class Seq2Seq(keras.Model):
         if not jit_compile:
             return search_function(self, method, options)(source_ids)
         return compiled_search(self, method, options)(source_ids)
+
+    def export(
+        self,
+        filepath,
+        format="tf_saved_model",
+        verbose=None,
+        input_signature=None,
+        **kwargs,
+    ):
+        """`keras.Model.export` of the teacher-forced call, any lengths.
+
+        Keras would declare the shapes of the first call (fixed lengths,
+        float ids). The default here is int32 ids of any batch and length:
+        `serve((source_ids, target_in_ids)) -> logits`.
+        """
+        if input_signature is None:
+            ids = keras.InputSpec(shape=(None, None), dtype="int32")
+            input_signature = [(ids, ids)]
+        return super().export(
+            filepath,
+            format=format,
+            verbose=verbose,
+            input_signature=input_signature,
+            **kwargs,
+        )
 
     def make_train_function(self, force=False):
         # Before tracing: on TensorFlow a subclassed Keras model whose first
