@@ -150,7 +150,7 @@ def native_search(case, a, cell, output_layer):
 
 
 @pytest.mark.parametrize("cid", case_ids("beam_search", lambda n: n == LAST))
-def test_alignment_history_follows_each_hypothesis(cid):
+def test_alignment_history_is_reordered_by_tfas_rule(cid):
     case, a, decoder, cell, init = fixture_decoder(cid, alignment_history=True)
     outputs, state, _ = run(decoder, a, init)
     # TFA's `finalize` stacks the history it reorders: a tensor.
@@ -160,33 +160,36 @@ def test_alignment_history_follows_each_hypothesis(cid):
     steps, _, source_steps = history.shape
     k = case["args"]["beam_width"]
     per_beam = history.reshape(steps, -1, k, source_steps).transpose(1, 2, 0, 3)
-    # The native search writes each step's weights after the selection and
-    # backtracks them: an independent path to the same alignments.
-    native = native_search(case, a, cell, decoder.output_layer)
-    np.testing.assert_array_equal(
-        native["ids"][:, :, :steps],
-        np.transpose(outputs.predicted_ids, (0, 2, 1)),
-    )
-    for b, j in np.ndindex(per_beam.shape[:2]):
-        length = state.lengths[b, j]
-        np.testing.assert_allclose(
-            per_beam[b, j, :length],
-            native["weights"][b, j, :length],
-            rtol=1e-5,
-            atol=1e-6,
-        )
-    # Without the reorder the history is in the order the beams ran: each
-    # reordered row is one of the same step's raw rows of its entry.
+    # Not reordered, TFA's history stays a `TensorArray`, rows in the order
+    # the beams ran.
     decoder.reorder_tensor_arrays = False
     _, unordered, _ = run(decoder, a, init)
-    # Not reordered, TFA's history stays a `TensorArray`.
     raw = ops.convert_to_numpy(unordered.cell_state.alignment_history.stack())
     raw = raw.reshape(steps, -1, k, source_steps).transpose(1, 2, 0, 3)
-    assert not np.allclose(raw, per_beam)
+    # TFA's `gather_tree_from_array`: final beam j's slots, backtracked from
+    # the batch's longest beam; step t reads the slot j holds after step t,
+    # and steps from j's length on keep row j.
+    parents = outputs.beam_search_decoder_output.parent_ids  # (B, T, K)
+    native = native_search(case, a, cell, decoder.output_layer)
+    swapped = False
     for b, j in np.ndindex(per_beam.shape[:2]):
-        for t in range(state.lengths[b, j]):
-            distance = np.abs(raw[b, :, t] - per_beam[b, j, t]).max(-1)
-            assert distance.min() < 1e-6
+        length, longest = state.lengths[b, j], state.lengths[b].max()
+        path, slot = {}, j
+        for t in reversed(range(longest)):
+            path[t] = slot
+            slot = parents[b, t, slot]
+        for t in range(steps):
+            row = path[t] if t < length else j
+            np.testing.assert_array_equal(per_beam[b, j, t], raw[b, row, t])
+            # The alignments the hypothesis' own beam computed at step t sit
+            # in its parent's slot (`Seq2Seq.generate` returns those).
+            if t < length:
+                own = raw[b, parents[b, t, path[t]], t]
+                np.testing.assert_allclose(
+                    own, native["weights"][b, j, t], rtol=1e-5, atol=1e-6
+                )
+                swapped |= not np.allclose(own, per_beam[b, j, t])
+    assert swapped  # the case's beams swap: the two rules differ somewhere
 
 
 @pytest.mark.parametrize("cid", case_ids("beam_search", lambda n: n == LAST))

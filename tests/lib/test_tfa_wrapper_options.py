@@ -445,13 +445,29 @@ def test_beam_search_reorders_the_tuple_alignments_with_the_beams(
     )
     if not history_and_coverage:
         return
-    # Each history follows the hypotheses (`finalize` reorders it), and
-    # the coverage sums the mean of the mechanisms' alignments (TFA's
+    # `finalize` reorders each history by TFA's `gather_tree_from_array`
+    # (checked against NumPy in test_user_programs_4), and the coverage
+    # sums the mean of the mechanisms' own alignments (TFA's
     # `attention_probs_from_attn_state`).
-    for got, expected in zip(
-        state.cell_state.alignment_history, want["history"], strict=True
+    decoder.reorder_tensor_arrays = False
+    _, raw_state, _ = decoder(
+        embedding,
+        start_tokens=start,
+        end_token=end_token,
+        initial_state=initial,
+    )
+    parent_ids = np.transpose(
+        numpy(outputs.beam_search_decoder_output.parent_ids), (1, 0, 2)
+    )
+    for got, raw in zip(
+        state.cell_state.alignment_history,
+        raw_state.cell_state.alignment_history,
+        strict=True,
     ):
-        np.testing.assert_allclose(numpy(got), expected, atol=ATOL)
+        expected = tfa.gather_tree_from_array(
+            raw.stack(), parent_ids, state.lengths
+        )
+        np.testing.assert_array_equal(numpy(got), numpy(expected))
     coverage = np.mean(want["history"], axis=0).sum(0)  # (B*K, Ts)
     np.testing.assert_allclose(
         numpy(state.accumulated_attention_probs),

@@ -16,6 +16,7 @@ from keras_seq2seq.tfa.beam_search_outputs import (
     FinalBeamSearchDecoderOutput,
 )
 from keras_seq2seq.tfa.cell_decoder import CellDecoder
+from keras_seq2seq.tfa.functions import gather_tree_from_array
 
 
 class BeamSearchDecoder(CellDecoder):
@@ -42,11 +43,15 @@ class BeamSearchDecoder(CellDecoder):
         coverage_penalty_weight: float >= 0; needs an `AttentionWrapper`.
             Defaults to `0.0`.
         reorder_tensor_arrays: bool. At the end, reorder the wrapper's
-            `alignment_history` so that entry `j` of step `t` holds the
-            alignments computed for hypothesis `j` at that step (its
-            ancestor's), and return it stacked, as TFA does: a tensor
-            `(T, B*K, Ts)`. Else it stays an `AlignmentHistory` (TFA's
-            `TensorArray`) in the order the beams ran. Defaults to `True`.
+            `alignment_history` along the final hypotheses with TFA's
+            `gather_tree_from_array` and return it stacked, as TFA does: a
+            tensor `(T, B*K, Ts)`. Entry `j` of step `t` is then the row of
+            the slot hypothesis `j` holds after step `t`, TFA's rule; the
+            alignments its own beam computed at step `t` are in the row of
+            its parent's slot (where beams swap, the two differ;
+            `Seq2Seq.generate` returns each hypothesis' own). Else it stays
+            an `AlignmentHistory` (TFA's `TensorArray`) in the order the
+            beams ran. Defaults to `True`.
         output_all_scores: bool. `scores` of every candidate `(B, T, K, V)`
             instead of the selected ones `(B, T, K)`. Defaults to `False`.
         **kwargs: `BaseDecoder` arguments (`maximum_iterations`, ...).
@@ -234,7 +239,7 @@ class BeamSearchDecoder(CellDecoder):
         cell_state = final_state.cell_state
         if self.reorder_tensor_arrays and has_history(cell_state):
             history = keras.tree.map_structure(
-                lambda h: follow_ancestry(
+                lambda h: gather_tree_from_array(
                     h.stack(), outputs.parent_ids, final_state.lengths
                 ),
                 cell_state.alignment_history,
@@ -348,33 +353,3 @@ def map_rows(fn, cell_state):
         )
         return rows._replace(alignment_history=history)
     return keras.tree.map_structure(fn, cell_state)
-
-
-def follow_ancestry(history, parent_ids, lengths):
-    """The alignment history `(T, B*K, Ts)` along each final hypothesis.
-
-    Row `r` of step `t` holds the alignments the beam in slot `r` computed
-    at step `t`, before the step's selection: the parent of the beam that
-    the hypothesis occupies after step `t`. Steps at and after a
-    hypothesis' length keep their rows (TFA's rule for those steps).
-
-    Args:
-        history: float `(T, B*K, Ts)`.
-        parent_ids: int32 `(T, B, K)`.
-        lengths: int32 `(B, K)`, the final lengths.
-
-    Returns:
-        float `(T, B*K, Ts)`.
-    """
-    steps, _, beam_size = parent_ids.shape
-    longest = ops.max(lengths, axis=1)
-    slots = ops.broadcast_to(
-        ops.arange(beam_size, dtype="int32"), ops.shape(parent_ids)
-    )
-    path = gather_tree(slots, parent_ids, longest, -1)  # (T, B, K)
-    parents = ops.take_along_axis(parent_ids, ops.maximum(path, 0), axis=2)
-    alive = ops.arange(steps)[:, None, None] < lengths[None]  # (T, B, K)
-    source = ops.where(alive, parents, slots)
-    grouped = ops.reshape(history, (steps, -1, beam_size, history.shape[-1]))
-    ordered = ops.take_along_axis(grouped, source[..., None], axis=2)
-    return ops.reshape(ordered, ops.shape(history))
