@@ -16,6 +16,18 @@ from keras import ops
 SCORE_FILL = float(np.finfo(np.float32).min)
 
 
+def keras_mask(x):
+    """The Keras mask `x` carries (an `Embedding(mask_zero=True)` output), or
+    `None`. JAX arrays keep it outside the array, where Keras looks it up."""
+    if not hasattr(x, "shape"):
+        return None
+    try:
+        from keras.src.backend import get_keras_mask
+    except ImportError:  # a Keras that moved it: the attribute alone
+        return getattr(x, "_keras_mask", None)
+    return get_keras_mask(x)
+
+
 def sequence_mask(lengths, maxlen):
     """Boolean mask `(B, maxlen)`, True where `t < lengths[b]`.
 

@@ -334,3 +334,49 @@ def test_bad_input_raises_one_clear_error(case):
     program, error, match = BAD_INPUTS[case]
     with pytest.raises(error, match=match):
         program()
+
+
+# --- A Keras mask on a decoder's inputs: TFA on Keras 2 handed it to the
+# sampler (`TrainingSampler.initialize(mask=...)`), so the rows' lengths
+# came from `Embedding(mask_zero=True)`.
+
+
+def masked_ids():
+    ids = np.array([[3, 4, 5, 6, 0], [6, 7, 0, 0, 0]], "int32")
+    return ids, np.array([4, 2], "int32")
+
+
+def test_a_keras_mask_on_the_inputs_gives_the_sampler_its_lengths():
+    ids, lengths = masked_ids()
+    embedding = keras.layers.Embedding(9, 4, mask_zero=True)
+    decoder = tfa.BasicDecoder(
+        keras.layers.GRUCell(5),
+        tfa.TrainingSampler(),
+        output_layer=keras.layers.Dense(9),
+        impute_finished=True,
+    )
+    initial = ops.zeros((2, 5))
+    masked = decoder(embedding(ids), initial_state=initial)
+    plain = embedding(ids)  # the same values; drop the mask by a copy
+    given = decoder(
+        ops.add(plain, 0.0), initial_state=initial, sequence_length=lengths
+    )
+    np.testing.assert_array_equal(ops.convert_to_numpy(masked[2]), lengths)
+    for got, want in zip(
+        keras.tree.flatten(masked), keras.tree.flatten(given), strict=True
+    ):
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(got), ops.convert_to_numpy(want), atol=1e-6
+        )
+    # In a functional model too, where Keras hands the mask to the layer.
+    inputs = keras.Input((None,), dtype="int32")
+    state = keras.Input((5,))
+    outputs, _, model_lengths = decoder(embedding(inputs), initial_state=state)
+    model = keras.Model([inputs, state], [outputs.rnn_output, model_lengths])
+    logits, got_lengths = model.predict([ids, np.zeros((2, 5))], verbose=0)
+    np.testing.assert_array_equal(got_lengths, lengths)
+    # Compiled, the loop runs the inputs' 5 steps: the last one, after every
+    # row has ended, emits zeros (`impute_finished`).
+    want = ops.convert_to_numpy(given[0].rnn_output)
+    np.testing.assert_allclose(logits[:, :4], want, atol=1e-5)
+    assert not logits[:, 4:].any()

@@ -9,6 +9,7 @@ TFA's `tfa.seq2seq.decoder`) is the loop around them.
 
 import keras
 
+from keras_seq2seq.ops import keras_mask
 from keras_seq2seq.tfa.dynamic_decode import (
     check_maximum_iterations,
     dynamic_decode,
@@ -123,6 +124,15 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         # The sublayers build on their first step; nothing to create here.
         self.built = True
 
+    @property
+    def supports_masking(self):
+        # The inputs' mask goes to the sampler (`call`); the outputs carry
+        # none (their time axis is the decoding's, not the inputs').
+        return True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
     def __call__(self, inputs, initial_state=None, training=None, **kwargs):
         # Keras' `Layer.__call__` binds `**kwargs` as one nested argument and
         # refuses a mix of tensors and Python values there, which TFA
@@ -135,12 +145,24 @@ class BaseDecoder(keras.layers.Layer, Decoder):
             return super().__call__(
                 inputs, initial_state=initial_state, training=training, **kwargs
             )
+        if "mask" not in kwargs:
+            # As Keras hands a layer its input's mask (TFA on Keras 2 did,
+            # eagerly too): the sampler's lengths of `Embedding(mask_zero)`.
+            mask = keras_mask(inputs)
+            if mask is not None:
+                kwargs["mask"] = mask
         self.build()
         return self.call(
             inputs, initial_state=initial_state, training=training, **kwargs
         )
 
-    def call(self, inputs, initial_state=None, training=None, **kwargs):
+    def call(
+        self, inputs, initial_state=None, training=None, mask=None, **kwargs
+    ):
+        # `mask`: the inputs' Keras mask, for the sampler (TFA's
+        # `TrainingSampler.initialize(inputs, mask=...)`).
+        if mask is not None:
+            kwargs["mask"] = mask
         init_kwargs = dict(kwargs, initial_state=initial_state)
         return dynamic_decode(
             self,
@@ -155,7 +177,7 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         )
 
     def compute_output_spec(
-        self, inputs, initial_state=None, training=None, **kwargs
+        self, inputs, initial_state=None, training=None, mask=None, **kwargs
     ):
         # Keras learns a functional model's shapes by tracing `call`. The
         # number of steps depends on values that a trace does not have
@@ -166,7 +188,11 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         self.tracing_output_spec = True
         try:
             outputs, state, lengths = super().compute_output_spec(
-                inputs, initial_state=initial_state, training=training, **kwargs
+                inputs,
+                initial_state=initial_state,
+                training=training,
+                mask=mask,
+                **kwargs,
             )
         finally:
             self.tracing_output_spec = False

@@ -176,8 +176,12 @@ class _Loop:
             bound = self.decoder.steps_bound
         if bound is None:
             raise ValueError(
-                "Inside a compiled function dynamic_decode cannot stop on a "
-                "tensor's value: pass `maximum_iterations`."
+                "Inside a compiled function dynamic_decode runs a fixed "
+                "number of steps and cannot stop on a tensor's value: pass "
+                "`maximum_iterations`, or keep the inputs' time axis "
+                "static (a tf.function traced for batches of several "
+                "lengths sees it as None: pad the batches to one length or "
+                "give it an input_signature with a fixed length)."
             )
         return bound
 
