@@ -28,6 +28,17 @@ def keras_mask(x):
     return get_keras_mask(x)
 
 
+def tracing_shapes():
+    """Whether Keras runs the code on stand-in values for the output shapes
+    (PyTorch's `compute_output_spec` runs it on tensors of ones, also
+    before `fit`'s first step), whatever those values say."""
+    try:
+        from keras.src.backend.common.symbolic_scope import in_symbolic_scope
+    except ImportError:  # a Keras that moved it
+        return False
+    return in_symbolic_scope()
+
+
 def sequence_mask(lengths, maxlen):
     """Boolean mask `(B, maxlen)`, True where `t < lengths[b]`.
 

@@ -23,6 +23,7 @@ that length.
 import keras
 from keras import ops
 
+from keras_seq2seq.ops import tracing_shapes
 from keras_seq2seq.tfa.alignment_history import (
     restore_histories,
     stack_histories,
@@ -152,13 +153,19 @@ class _Loop:
         emitted = []
         time = 0
         # Keras tracing the output shapes (`BaseDecoder.compute_output_spec`)
-        # may hand over stand-in values (ones, on torch): one step, whatever
-        # they say, gives the shapes.
-        shapes_only = getattr(self.decoder, "tracing_output_spec", False)
+        # may hand over stand-in values (ones, on torch), whatever the data
+        # says: the inputs' static length, else one step, gives the shapes.
+        shapes_only = (
+            getattr(self.decoder, "tracing_output_spec", False)
+            or tracing_shapes()
+        )
         while True:
             all_finished = None if shapes_only else known_all(self.finished)
             if all_finished is None:  # traced: the steps must be static
-                bound = 1 if shapes_only else self.static_bound()
+                if shapes_only:
+                    bound = self.decoder.steps_bound or 1
+                else:
+                    bound = self.static_bound()
                 if time >= bound:
                     break
             elif all_finished or self.limit is not None and time >= self.limit:
