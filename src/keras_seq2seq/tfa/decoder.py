@@ -182,9 +182,10 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         # Keras learns a functional model's shapes by tracing `call`. The
         # number of steps depends on values that a trace does not have
         # (`sequence_length`, the end tokens) and on time axes of unknown
-        # length (`keras.Input(shape=[None])`): the trace runs one step
-        # (`tracing_output_spec`, read by `dynamic_decode`), and the
-        # outputs' time axis is unknown, as in TFA's `tf.while_loop`.
+        # length (`keras.Input(shape=[None])`): the trace runs the inputs'
+        # static length, else one step (`tracing_output_spec`, read by
+        # `dynamic_decode`), and the outputs' time axis is unknown, as in
+        # TFA's `tf.while_loop`.
         self.tracing_output_spec = True
         try:
             outputs, state, lengths = super().compute_output_spec(
