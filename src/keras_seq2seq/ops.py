@@ -30,8 +30,8 @@ def keras_mask(x):
 
 def tracing_shapes():
     """Whether Keras runs the code on stand-in values for the output shapes
-    (PyTorch's `compute_output_spec` runs it on tensors of ones, also
-    before `fit`'s first step), whatever those values say."""
+    (`compute_output_spec` on every backend; PyTorch's runs it on tensors
+    of ones, also before `fit`'s first step), whatever those values say."""
     try:
         from keras.src.backend.common.symbolic_scope import in_symbolic_scope
     except ImportError:  # a Keras that moved it

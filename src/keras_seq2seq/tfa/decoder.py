@@ -99,10 +99,6 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         `dynamic_decode`.
     """
 
-    # True while Keras traces `call` for the output shapes (see
-    # `compute_output_spec`).
-    tracing_output_spec = False
-
     def __init__(
         self,
         output_time_major=False,
@@ -183,20 +179,16 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         # number of steps depends on values that a trace does not have
         # (`sequence_length`, the end tokens) and on time axes of unknown
         # length (`keras.Input(shape=[None])`): the trace runs the inputs'
-        # static length, else one step (`tracing_output_spec`, read by
-        # `dynamic_decode`), and the outputs' time axis is unknown, as in
+        # static length, else one step (`dynamic_decode` sees Keras'
+        # symbolic scope), and the outputs' time axis is unknown, as in
         # TFA's `tf.while_loop`.
-        self.tracing_output_spec = True
-        try:
-            outputs, state, lengths = super().compute_output_spec(
-                inputs,
-                initial_state=initial_state,
-                training=training,
-                mask=mask,
-                **kwargs,
-            )
-        finally:
-            self.tracing_output_spec = False
+        outputs, state, lengths = super().compute_output_spec(
+            inputs,
+            initial_state=initial_state,
+            training=training,
+            mask=mask,
+            **kwargs,
+        )
         time_axis = 0 if self.output_time_major else 1
 
         def any_length(spec):

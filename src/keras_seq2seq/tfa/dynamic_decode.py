@@ -152,13 +152,11 @@ class _Loop:
     def run(self, inputs, state):
         emitted = []
         time = 0
-        # Keras tracing the output shapes (`BaseDecoder.compute_output_spec`)
-        # may hand over stand-in values (ones, on torch), whatever the data
-        # says: the inputs' static length, else one step, gives the shapes.
-        shapes_only = (
-            getattr(self.decoder, "tracing_output_spec", False)
-            or tracing_shapes()
-        )
+        # Keras tracing the output shapes (`BaseDecoder.compute_output_spec`,
+        # or PyTorch's run on ones before `fit`) hands over stand-in values,
+        # whatever the data says: the inputs' static length, else one step,
+        # gives the shapes.
+        shapes_only = tracing_shapes()
         while True:
             all_finished = None if shapes_only else known_all(self.finished)
             if all_finished is None:  # traced: the steps must be static
