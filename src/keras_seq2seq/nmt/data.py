@@ -118,13 +118,8 @@ def _check_not_only_a_header(pairs, where) -> None:
 
 def _read_tsv(path, columns, header=False) -> Pairs:
     need = max(columns) + 1
-    pairs, skip = [], header
-    for number, line in enumerate(_read_lines(path), start=1):
-        if not line.strip():  # a trailing or separating blank line
-            continue
-        if skip:  # the first non-blank line names the columns
-            skip = False
-            continue
+
+    def to_pair(line, number):
         fields = line.split("\t")
         if len(fields) < 2:
             raise RunError(
@@ -136,13 +131,15 @@ def _read_tsv(path, columns, header=False) -> Pairs:
                 f"{path} line {number} has {len(fields)} columns but "
                 f"--columns needs {need}"
             )
-        pair = (fields[columns[0]].strip(), fields[columns[1]].strip())
-        _check_sides(pair, path, number)
-        if not pairs and not header:
-            _warn_if_header(pair, path, number)
-        pairs.append(pair)
-    _check_not_only_a_header(pairs, path)
-    return pairs
+        return (fields[columns[0]].strip(), fields[columns[1]].strip())
+
+    # Blank lines (trailing or separating) are skipped.
+    lines = [
+        (number, line)
+        for number, line in enumerate(_read_lines(path), start=1)
+        if line.strip()
+    ]
+    return _collect(lines, path, header, to_pair)
 
 
 def _read_aligned(source_path, target_path, header=False) -> Pairs:
@@ -153,15 +150,28 @@ def _read_aligned(source_path, target_path, header=False) -> Pairs:
             f"{source_path} has {len(sources)} lines but {target_path} has "
             f"{len(targets)}; the files must be aligned line by line"
         )
+    stripped = (
+        (number, (source.strip(), target.strip()))
+        for number, (source, target) in enumerate(
+            zip(sources, targets, strict=True), start=1
+        )
+    )
+    # Lines blank in both files are skipped.
+    lines = [(number, pair) for number, pair in stripped if pair != ("", "")]
     where = f"{source_path} / {target_path}"
-    pairs, skip = [], header
-    for number, pair in enumerate(zip(sources, targets, strict=True), start=1):
-        pair = (pair[0].strip(), pair[1].strip())
-        if pair == ("", ""):  # blank in both files
-            continue
-        if skip:  # the first non-blank lines name the columns
-            skip = False
-            continue
+    return _collect(lines, where, header, lambda pair, number: pair)
+
+
+def _collect(lines, where, header, to_pair) -> Pairs:
+    """The pairs of `lines`, `(line number, text)` of the non-blank lines of
+    `where`: the first is skipped with `header` (it names the columns), the
+    others become pairs by `to_pair(text, number)` and are checked. Without
+    `header`, a first pair that looks like column names gets a warning."""
+    if header:
+        lines = lines[1:]
+    pairs = []
+    for number, text in lines:
+        pair = to_pair(text, number)
         _check_sides(pair, where, number)
         if not pairs and not header:
             _warn_if_header(pair, where, number)
