@@ -1,4 +1,4 @@
-"""`seq2seq`: the command line. It parses arguments and calls `nmt`.
+"""`seq2seq`: the command line. It runs parsed arguments by calling `nmt`.
 
     seq2seq train                      # the built-in dates corpus
     seq2seq translate runs/dates "saturday 9 may 2018"
@@ -6,328 +6,21 @@
     seq2seq plot runs/dates "9/5/18" --output attention.png
     seq2seq average runs/dates --last 3
 
+The parser is `keras_seq2seq_cli.parser`, outside this package, so that
+the `seq2seq` launcher answers `--help` and usage errors before it imports
+Keras; `main(argv)` here parses and runs in one call.
+
 The backend is Keras' (`KERAS_BACKEND`; TensorFlow when unset). An expected
 failure prints one line, `seq2seq: error: <what>; <fix>`, and exits 1;
 usage errors exit 2; `--debug` shows tracebacks instead.
 """
 
 import argparse
-import dataclasses
 import sys
 
-COMMANDS = ("train", "translate", "evaluate", "plot", "average", "serve")
+from keras_seq2seq_cli.parser import COMMANDS, build_parser, parse_args
 
-
-class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Ends an option's help with its default, unless the default is None
-    or False (an unset option, an off switch: nothing worth showing) or
-    the option is positional."""
-
-    def _get_help_string(self, action):
-        if not action.option_strings or action.default in (None, False):
-            return action.help
-        return super()._get_help_string(action)
-
-
-def _debug_parent():
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
-        "--debug",
-        action="store_true",
-        help="show tracebacks instead of one-line errors",
-    )
-    return parent
-
-
-def _add_config_flags(parser):
-    from keras_seq2seq.nmt.config import Config, default_of
-
-    group = parser.add_argument_group(
-        "config keys (also settable in the --config YAML file)"
-    )
-    for field in dataclasses.fields(Config):
-        flag = "--" + field.name.replace("_", "-")
-        meta = field.metadata
-        default = default_of(field)
-        text = f"{meta['help']} (default: {default})"
-        kind = field.type
-        if _scalar_type(kind) is bool:
-            group.add_argument(
-                flag,
-                dest=field.name,
-                default=None,
-                action=argparse.BooleanOptionalAction,
-                help=text,
-            )
-            continue
-        item = {int: int, float: float}.get(_scalar_type(kind), str)
-        extra = {"nargs": meta["nargs"]} if "nargs" in meta else {}
-        metavar = field.name.upper()
-        if "choices" in meta:  # shown in the usage and the help: {a,b}
-            extra["choices"] = meta["choices"]
-            metavar = "{" + ",".join(meta["choices"]) + "}"
-        group.add_argument(
-            flag,
-            dest=field.name,
-            default=None,
-            type=item,
-            metavar=metavar,
-            help=text,
-            **extra,
-        )
-
-
-def _scalar_type(kind):
-    import types
-    import typing
-
-    if isinstance(kind, types.UnionType):  # `X | None`
-        (kind,) = [a for a in typing.get_args(kind) if a is not type(None)]
-    if typing.get_origin(kind) is list:
-        (kind,) = typing.get_args(kind)
-    return kind
-
-
-def _add_run_command(commands, name, help, description):
-    """A command on a run folder: `RUN`, `--debug`, defaults in its help."""
-    parser = commands.add_parser(
-        name,
-        parents=[_debug_parent()],
-        formatter_class=_DefaultsFormatter,
-        help=help,
-        description=description,
-    )
-    parser.add_argument("run", metavar="RUN", help="run folder")
-    return parser
-
-
-def _add_model_option(parser, help="model file inside RUN"):
-    parser.add_argument(
-        "--model", default="model.keras", metavar="FILE", help=help
-    )
-
-
-def _add_search_options(parser):
-    parser.add_argument(
-        "--beam",
-        type=int,
-        default=1,
-        metavar="K",
-        help="beam size; 1 is greedy search",
-    )
-    parser.add_argument(
-        "--length-penalty",
-        type=float,
-        default=0.0,
-        metavar="ALPHA",
-        help="GNMT length penalty for beam search",
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The `seq2seq` parser with its commands."""
-    parser = argparse.ArgumentParser(
-        prog="seq2seq",
-        description="Train and use attention sequence-to-sequence models "
-        "(keras-seq2seq). Backend: KERAS_BACKEND (default tensorflow).",
-    )
-    commands = parser.add_subparsers(
-        dest="command", required=True, metavar="COMMAND"
-    )
-    _add_train(commands)
-    _add_translate(commands)
-    _add_evaluate(commands)
-    _add_plot(commands)
-    _add_average(commands)
-    _add_serve(commands)
-    return parser
-
-
-def _add_train(commands):
-    """The `train` command: its own flags and every config key."""
-    from keras_seq2seq.nmt.config import DATES_DEFAULTS
-
-    dates = ", ".join(f"{k}={v}" for k, v in DATES_DEFAULTS.items())
-    # No ArgumentDefaultsHelpFormatter: the config keys' help texts
-    # already end with their defaults.
-    train = commands.add_parser(
-        "train",
-        parents=[_debug_parent()],
-        help="train a model (default: dates corpus)",
-        description="Train a model and write runs/NAME/. With no options it "
-        "trains on the built-in dates corpus (character level) and writes "
-        "runs/dates/. Without --data these defaults replace the ones shown "
-        f"below: {dates}. Continue a run with --resume --name NAME.",
-    )
-    train.add_argument(
-        "--config",
-        metavar="FILE.yaml",
-        help="YAML file of config keys; flags override it",
-    )
-    train.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue runs/NAME from its last checkpoint",
-    )
-    _add_config_flags(train)
-
-
-def _add_translate(commands):
-    """The `translate` command."""
-    translate = _add_run_command(
-        commands,
-        "translate",
-        help="translate sentences",
-        description="Translate sentences given as arguments, in --input, "
-        "or on stdin (one per line); writes one line per input, or with "
-        "--n-best N, N lines 'INDEX ||| TRANSLATION ||| SCORE'. A blank "
-        "input gives a blank translation. Inputs longer than the model's "
-        "max_source_length tokens are truncated with a warning.",
-    )
-    translate.add_argument(
-        "sentences",
-        nargs="*",
-        default=[],  # else argparse names SENTENCE among required arguments
-        metavar="SENTENCE",
-        help="sentences to translate; none: read --input or stdin",
-    )
-    translate.add_argument(
-        "--input", metavar="FILE", help="file of sentences, one per line"
-    )
-    _add_search_options(translate)
-    translate.add_argument(
-        "--n-best",
-        type=int,
-        default=1,
-        metavar="N",
-        help="hypotheses per input (at most --beam)",
-    )
-    _add_model_option(
-        translate, help="model file inside RUN (e.g. averaged.keras)"
-    )
-
-
-def _add_evaluate(commands):
-    """The `evaluate` command."""
-    evaluate = _add_run_command(
-        commands,
-        "evaluate",
-        help="score translations of a test corpus",
-        description="Translate the sources of a corpus and score them "
-        "against its targets: BLEU and chrF (sacreBLEU), exact match, "
-        "sentences per second.",
-    )
-    evaluate.add_argument(
-        "--data",
-        nargs="+",
-        required=True,
-        metavar="FILE",
-        help="a TSV file or two aligned plain-text files",
-    )
-    evaluate.add_argument(
-        "--columns",
-        nargs=2,
-        type=int,
-        default=[0, 1],
-        metavar="N",
-        help="TSV source and target columns",
-    )
-    evaluate.add_argument(
-        "--reverse", action="store_true", help="swap source and target"
-    )
-    evaluate.add_argument(
-        "--header",
-        action="store_true",
-        help="the first non-blank line of each file names the columns: skip it",
-    )
-    _add_search_options(evaluate)
-    _add_model_option(evaluate)
-    evaluate.add_argument(
-        "--json", metavar="OUT", help="also write the scores to this JSON file"
-    )
-    evaluate.add_argument(
-        "--output",
-        metavar="FILE",
-        help="also write the translations, one per line",
-    )
-
-
-def _add_plot(commands):
-    """The `plot` command."""
-    plot = _add_run_command(
-        commands,
-        "plot",
-        help="draw an attention heat map",
-        description="Translate one sentence and draw its attention weights "
-        "as a PNG heat map: source pieces across, output pieces down.",
-    )
-    plot.add_argument("sentence", metavar="SENTENCE", help="the sentence")
-    plot.add_argument(
-        "--output",
-        default="attention.png",
-        metavar="FILE.png",
-        help="where to write the PNG",
-    )
-    _add_search_options(plot)
-    _add_model_option(plot)
-
-
-def _add_average(commands):
-    """The `average` command."""
-    average = _add_run_command(
-        commands,
-        "average",
-        help="average the last checkpoints of a run",
-        description="Average the weights of a run's last N step "
-        "checkpoints into one model file inside the run.",
-    )
-    average.add_argument(
-        "--last",
-        type=int,
-        default=5,
-        metavar="N",
-        help="how many of the newest checkpoints",
-    )
-    average.add_argument(
-        "--output",
-        default="averaged.keras",
-        metavar="FILE",
-        help="model file written in RUN",
-    )
-
-
-def _add_serve(commands):
-    """The `serve` command: where it listens and what a request may ask."""
-    serve = _add_run_command(
-        commands,
-        "serve",
-        help="serve a local web page and a JSON endpoint",
-        description="Serve a run: a web page (type sentences, see the "
-        "n-best translations with their scores and the attention heat "
-        'map) and a JSON endpoint, POST /translate with {"sentences": '
-        '[...], "beam": K, "n_best": N}, plus GET /health. Concurrent '
-        "requests are batched; oversized or malformed requests get a 4xx "
-        "with a JSON message. One log line per request on stderr. Ctrl-C "
-        "stops.",
-    )
-    serve.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="address to bind; 0.0.0.0 exposes the model to the network",
-    )
-    serve.add_argument(
-        "--port", type=int, default=8000, help="TCP port; 0 picks a free one"
-    )
-    _add_model_option(serve)
-    for flag, default, metavar, text in (
-        ("--max-sentences", 32, "N", "most sentences per request"),
-        ("--max-chars", 1000, "N", "most characters per sentence"),
-        ("--max-beam", 16, "K", "largest beam a request may ask for"),
-        ("--max-body-bytes", 65536, "N", "largest request body"),
-    ):
-        serve.add_argument(
-            flag, type=int, default=default, metavar=metavar, help=text
-        )
+__all__ = ["COMMANDS", "build_parser", "main", "run"]
 
 
 def _run(args) -> int:
@@ -336,17 +29,8 @@ def _run(args) -> int:
     return getattr(commands, args.command)(args)
 
 
-def main(argv=None) -> int:
-    """Runs one command; returns the exit status (0, 1 or 2)."""
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    # Sentences may follow translate's options: `translate RUN --beam 5 x`.
-    if args.command == "translate" and not any(
-        e.startswith("-") for e in extra
-    ):
-        args.sentences.extend(extra)
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+def run(args: argparse.Namespace) -> int:
+    """Runs one parsed command; returns the exit status (0, 1 or 130)."""
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -367,6 +51,11 @@ def main(argv=None) -> int:
                 file=sys.stderr,
             )
         return 1
+
+
+def main(argv=None) -> int:
+    """Runs one command; returns the exit status (0, 1 or 2)."""
+    return run(parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -304,11 +304,22 @@ def test_executable_translates_with_a_clean_stderr(trained_run):
     assert done.stderr == ""
 
 
-def test_unknown_backend_is_one_line():
-    done = _executable(["--help"], KERAS_BACKEND="no-such-backend")
+def test_unknown_backend_is_one_line(tmp_path):
+    done = _executable(
+        ["translate", str(tmp_path / "run"), "Go."],
+        KERAS_BACKEND="no-such-backend",
+    )
     assert done.returncode == 1
     [line] = done.stderr.splitlines()
     assert line.startswith(ERROR) and "'no-such-backend'" in line, line
+
+
+def test_help_needs_no_backend():
+    # The arguments are parsed before Keras is imported: --help answers
+    # even when KERAS_BACKEND names a backend that cannot start.
+    done = _executable(["train", "--help"], KERAS_BACKEND="no-such-backend")
+    assert done.returncode == 0, done.stderr
+    assert "--data" in done.stdout and done.stderr == ""
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,17 @@
-"""The `seq2seq` executable: `keras_seq2seq.cli.main` without TensorFlow's
-start-up log.
+"""The `seq2seq` executable: parses the command line first, then runs it
+with `keras_seq2seq.cli`, without TensorFlow's start-up log.
 
-Importing `keras_seq2seq` imports Keras and its backend: the package
-registers its layers with Keras so that `load_model` finds them. On the
-TensorFlow backend that import writes four to eight C++ log lines to stderr
-(TensorFlow 2.21 prints them whatever `TF_CPP_MIN_LOG_LEVEL` says), and an
-error-level line about oneDNN follows at the first operation. So before
-the package is imported this module, which lives outside it, sets
+Importing `keras_seq2seq` imports Keras and its backend (TensorFlow takes
+seconds): the package registers its layers with Keras so that
+`load_model` finds them. So this package, which lives outside it, parses
+the arguments first (`keras_seq2seq_cli.parser`, plain Python): `--help`
+and usage errors answer before Keras is imported, even when
+`KERAS_BACKEND` names a backend that cannot start.
+
+On the TensorFlow backend that import writes four to eight C++ log lines
+to stderr (TensorFlow 2.21 prints them whatever `TF_CPP_MIN_LOG_LEVEL`
+says), and an error-level line about oneDNN follows at the first
+operation. So before the package is imported `main` sets
 `TF_CPP_MIN_LOG_LEVEL=3` when it is unset, and at that level points stderr
 at /dev/null for the import alone. Set `TF_CPP_MIN_LOG_LEVEL=0` to see
 TensorFlow's whole log.
@@ -17,6 +22,8 @@ TensorFlow's whole log.
 import contextlib
 import os
 import sys
+
+from keras_seq2seq_cli.parser import parse_args
 
 
 @contextlib.contextmanager
@@ -36,6 +43,7 @@ def _stderr_to_devnull():
 
 def main(argv=None) -> int:
     """Runs one `seq2seq` command; returns the exit status."""
+    args = parse_args(argv)  # --help and usage errors exit here
     level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     quiet = _stderr_to_devnull() if level == "3" else contextlib.nullcontext()
     try:
@@ -51,8 +59,4 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return 1
-    return cli.main(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return cli.run(args)
