@@ -1,6 +1,7 @@
 """The training and dev pairs of a run: the built-in corpus or files."""
 
 import random
+import sys
 from pathlib import Path
 
 from keras_seq2seq.nmt import dates
@@ -27,7 +28,8 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
 
     Dev is, in order: `config.dev`; `dev.tsv` beside a TSV corpus; or
     `dev_size` pairs held out of training (at most a tenth of it), drawn
-    with `config.seed`.
+    with `config.seed`. A dev corpus that is the training corpus (the
+    same files) gets a warning: its scores would measure memorisation.
     """
     if not config.data:
         splits = dates_splits(config)
@@ -35,7 +37,7 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
     read = dict(
         columns=config.columns, reverse=config.reverse, header=config.header
     )
-    train = read_pairs(config.data, **read)
+    train = read_pairs(config.data, **read, option="--data")
     if config.dev is None and len(config.data) == 1:
         beside = Path(config.data[0]).with_name("dev.tsv")
         if (
@@ -44,7 +46,8 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
         ):
             config.dev = [str(beside)]
     if config.dev is not None:
-        dev = read_pairs(config.dev, **read)
+        dev = read_pairs(config.dev, **read, option="--dev")
+        _warn_if_training_data(config.dev, config.data)
         return train, dev
     held = min(config.dev_size, len(train) // 10)
     if held < 1:
@@ -57,3 +60,15 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
     dev = [train[i] for i in order[:held]]
     train = [train[i] for i in sorted(order[held:])]
     return train, dev
+
+
+def _warn_if_training_data(dev: list[str], data: list[str]) -> None:
+    """A warning when the dev files are the training files."""
+    if [Path(p).resolve() for p in dev] == [Path(p).resolve() for p in data]:
+        print(
+            f"seq2seq: warning: the dev corpus {' '.join(dev)} is the "
+            "training corpus; its dev scores would measure memorisation, "
+            "not translation; give --dev held-out pairs, or leave it unset "
+            "to hold out --dev-size pairs of the training corpus",
+            file=sys.stderr,
+        )

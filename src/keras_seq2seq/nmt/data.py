@@ -6,6 +6,10 @@ plain-text files, one sentence per line. Files must be UTF-8. Blank lines
 (in both files of a pair) are skipped; a line without a tab, with too few
 columns or with one empty side is an error naming the file and line.
 
+Two files that are both tab-separated are refused: two files make one
+corpus' source and target sides, so two TSV files (`--data train.tsv
+dev.tsv`) are a mistake, which the line counts would hide when they match.
+
 Every line is a pair unless `header` says that the first non-blank line
 of each file names the columns. The tool never guesses: a first line
 that only looks like column names (`english<TAB>spanish`) is still read
@@ -51,6 +55,7 @@ def read_pairs(
     columns=(0, 1),
     reverse: bool = False,
     header: bool = False,
+    option: str | None = None,
 ) -> Pairs:
     """`(source, target)` pairs from a TSV file or two plain-text files.
 
@@ -62,14 +67,18 @@ def read_pairs(
         header: bool. Skip the first non-blank line of each file (column
             names). Defaults to `False`: every line is a pair, and a first
             line that looks like column names gets a warning on stderr.
+        option: str or None. The flag that gave `paths` (`"--data"`,
+            `"--dev"`), named in the error for two TSV files. Defaults to
+            `None`.
 
     Raises:
-        RunError: for a missing, empty, non-UTF-8 or malformed file.
+        RunError: for a missing, empty, non-UTF-8 or malformed file, or
+            two files that are both tab-separated.
     """
     if len(paths) == 1:
         pairs = _read_tsv(paths[0], columns, header)
     elif len(paths) == 2:
-        pairs = _read_aligned(*paths, header)
+        pairs = _read_aligned(*paths, header, option)
     else:
         raise RunError("a corpus is one TSV file or two plain-text files")
     if reverse:
@@ -142,9 +151,19 @@ def _read_tsv(path, columns, header=False) -> Pairs:
     return _collect(lines, path, header, to_pair)
 
 
-def _read_aligned(source_path, target_path, header=False) -> Pairs:
+def _read_aligned(source_path, target_path, header=False, option=None) -> Pairs:
     sources = _read_lines(source_path)
     targets = _read_lines(target_path)
+    if _tab_separated(sources) and _tab_separated(targets):
+        given = f"two files to {option}" if option else "two corpus files"
+        fix = f"give {option} one TSV file" if option else "give one TSV file"
+        if option == "--data":
+            fix += ", and a dev TSV file to --dev"
+        raise RunError(
+            f"{source_path} and {target_path} are both tab-separated (TSV) "
+            f"files, but {given} are the source and the target sentences "
+            f"of one corpus, aligned line by line; {fix}"
+        )
     if len(sources) != len(targets):
         raise RunError(
             f"{source_path} has {len(sources)} lines but {target_path} has "
@@ -160,6 +179,11 @@ def _read_aligned(source_path, target_path, header=False) -> Pairs:
     lines = [(number, pair) for number, pair in stripped if pair != ("", "")]
     where = f"{source_path} / {target_path}"
     return _collect(lines, where, header, lambda pair, number: pair)
+
+
+def _tab_separated(lines) -> bool:
+    """Every non-blank line holds a tab: a TSV file, not sentences."""
+    return all("\t" in line for line in lines if line.strip())
 
 
 def _collect(lines, where, header, to_pair) -> Pairs:
