@@ -157,3 +157,23 @@ def test_a_held_out_dev_file_gets_no_warning(tmp_path, capsys):
     assert len(corpus_lib.load(config)[1]) == 5
     assert capsys.readouterr().err == ""
 
+
+# --- 4. --name naming a folder that is not a run ---
+
+
+def test_a_folder_that_is_not_a_run_is_not_written_into(
+    tmp_path, capsys, no_training
+):
+    folder = tmp_path / "runs" / "thesis"
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("my notes")
+    train = _tsv(tmp_path / "train.tsv", 30)
+    argv = _train(tmp_path, "--data", str(train), "--name", "thesis")
+    assert main(argv) == 1
+    _one_error_line(capsys, str(folder), "not a run folder", "--name")
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]
+    assert not no_training
+    # --resume cannot continue it either.
+    assert main([*argv, "--resume"]) == 1
+    _one_error_line(capsys, str(folder), "not a run folder")
+    assert [p.name for p in folder.iterdir()] == ["notes.txt"]

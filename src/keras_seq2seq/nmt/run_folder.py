@@ -38,6 +38,12 @@ class Run(typing.NamedTuple):
     target: Tokenizer
 
 
+def is_run_folder(path: Path) -> bool:
+    """Whether `path` is a folder `seq2seq train` made: the first file it
+    writes in a run folder is `config.yaml`."""
+    return (path / "config.yaml").is_file()
+
+
 def open_run(run_dir: str | os.PathLike) -> Run:
     """The config and vocabularies of a run; a `RunError` if unusable."""
     path = Path(run_dir)
@@ -46,7 +52,7 @@ def open_run(run_dir: str | os.PathLike) -> Run:
             f"run folder {path} not found; train one with `seq2seq train`"
         )
     config_path = path / "config.yaml"
-    if not config_path.is_file():
+    if not is_run_folder(path):
         raise RunError(
             f"{path} is not a run folder (no config.yaml); "
             "give the folder `seq2seq train` wrote"

@@ -87,6 +87,8 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             f"run folder {path} exists; continue it with --resume "
             "or pick another --name"
         )
+    if not resume:
+        _check_not_foreign(path)
     created = not path.exists()
     try:
         # The model is built (or loaded) and trained on `devices` devices.
@@ -134,6 +136,22 @@ def _check_folders(runs_dir: Path, path: Path) -> None:
             return
 
 
+def _check_not_foreign(path: Path) -> None:
+    """A `RunError` if `path` is a folder with files that `seq2seq train`
+    did not write (no config.yaml): a new run goes into a new or empty
+    folder, or a run folder of its own."""
+    if (
+        path.is_dir()
+        and any(path.iterdir())
+        and not run_folder.is_run_folder(path)
+    ):
+        raise RunError(
+            f"{path} exists and is not a run folder (no config.yaml), so "
+            "`seq2seq train` will not write into it; give another --name "
+            "or --runs-dir"
+        )
+
+
 def _new_run(config, path):
     train_pairs, dev = corpus.load(config)
     source = Tokenizer.train(
@@ -160,12 +178,13 @@ def _new_run(config, path):
             file=sys.stderr,
         )
     path.mkdir(parents=True, exist_ok=True)
+    # First: config.yaml marks the folder as a run (run_folder.is_run_folder).
+    run_folder.write_text(path / "config.yaml", config_lib.to_yaml(config))
     source.save(path, "source")
     target.save(path, "target")
     if not config.data:
         splits = corpus.dates_splits(config)
         dates.write_splits(splits, path / "data")
-    run_folder.write_text(path / "config.yaml", config_lib.to_yaml(config))
     return run_folder.Run(path, config, source, target), encoded, dev
 
 
