@@ -34,6 +34,16 @@ cross-entropy with its gradient; one Adam update over all parameters as a
 single flat vector; the scores of all steps at once), and the table adds a
 row: the training floor with them. The GRUs' gates, the softmax over the
 source and the gathers are still left out.
+
+Decoding likewise has per-step work besides its products: greedy search's
+argmax over each step's `(64, 8,000)` logits, beam search's log-softmax
+over `(320, 8,000)` and top-k over each sentence's `5 x 8,000`
+candidates, and for both the attention's `softmax(v . tanh(q + k))` over
+the source. These are timed for all 30 steps, as one batch and as one
+compiled function over the steps' slices, the cheaper counting
+(`decoding_extra_timers`), and two more rows give the decoding floors
+with them. The GRUs' gates, the embedding gathers and the beams' state
+reordering are still left out.
 """
 
 import argparse
@@ -57,6 +67,11 @@ EMBEDDING, ENCODER, DECODER, ATTENTION, VECTOR = 256, 256, 512, 256, 512
 TARGETS = {"train": 1.5, "greedy": 2.0, "beam5": 2.5}
 # A training step's unavoidable work besides its products (see the docstring).
 EXTRAS = ("loss", "adam", "scores")
+# A decoding batch's, per search (see `decoding_extra_timers`).
+DECODING_EXTRAS = {
+    "greedy": ("greedy_choice", "greedy_scores"),
+    "beam5": ("beam_choice", "beam_scores"),
+}
 # Each product is timed for at least this long, and at least MIN_CALLS times.
 MIN_SECONDS, MIN_CALLS = 0.3, 10
 
@@ -301,6 +316,186 @@ def training_extra_timers(library):
     raise ValueError(f"unknown library {library!r}")
 
 
+def decoding_extra_timers(library):
+    """`{"greedy_choice": {path: fn}, ...}`: decoding's work besides products.
+
+    Per step a greedy search must pick each row's token, an argmax over
+    `(B, V)` logits, and score the source, the additive attention's
+    `softmax(v . tanh(q + k))` over `(B, Ts, U)`. A beam search picks from
+    log-probabilities: a log-softmax over `(B x K, V)`, the beams' scores
+    added, and a top-k over each sentence's `K x V` candidates; it scores
+    the source for `B x K` rows. Each is timed for all `T` steps, in two
+    forms where the libraries allow: all steps as one batch ("all"), and
+    one compiled function over the `T` steps' slices ("steps"); the
+    cheaper counts. Forward only: decoding takes no gradient.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    steps, rows = TARGET_LENGTH, BATCH_SIZE
+    arrays = {}
+    for search, width in (("greedy", 1), ("beam", BEAM_SIZE)):
+        n = rows * width
+        arrays[search] = {
+            "logits": rng.standard_normal(
+                (steps, n, VOCAB_SIZE), dtype=np.float32
+            ),
+            "queries": rng.standard_normal((steps, n, ATTENTION), np.float32),
+            "keys": rng.standard_normal(
+                (n, SOURCE_LENGTH, ATTENTION), dtype=np.float32
+            ),
+        }
+    v_ = rng.standard_normal(ATTENTION, dtype=np.float32)
+    beam_scores = rng.standard_normal((steps, rows * BEAM_SIZE, 1), np.float32)
+
+    def per_step(fn, *stacked):
+        # One step's slices: the form a decoding loop computes.
+        return [fn(*(a[t] for a in stacked)) for t in range(steps)]
+
+    if library == "torch":
+        import torch
+
+        torch.set_grad_enabled(False)
+        t = {
+            k: {n: torch.from_numpy(a) for n, a in d.items()}
+            for k, d in arrays.items()
+        }
+        v, s = torch.from_numpy(v_), torch.from_numpy(beam_scores)
+
+        def choose_greedy(x):
+            return x.argmax(-1)
+
+        def choose_beam(x, scores):
+            total = torch.log_softmax(x, -1) + scores
+            return total.reshape(-1, BEAM_SIZE * VOCAB_SIZE).topk(BEAM_SIZE)
+
+        def attend(q, k):
+            # q (..., n, U) against k (n, Ts, U): all steps or one step.
+            e = (torch.tanh(q.unsqueeze(-2) + k) * v).sum(-1)
+            return torch.softmax(e, -1)
+
+        paths = {}
+        for search, choose, extra in (
+            ("greedy", choose_greedy, ()),
+            ("beam", choose_beam, (s,)),
+        ):
+            a = t[search]
+            paths[f"{search}_choice"] = {
+                "all": lambda c=choose, a=a, e=extra: c(a["logits"], *e),
+                "steps": lambda c=choose, a=a, e=extra: per_step(
+                    c, a["logits"], *e
+                ),
+            }
+            paths[f"{search}_scores"] = {
+                "all": lambda a=a: attend(a["queries"], a["keys"]),
+                "steps": lambda a=a: per_step(
+                    lambda q: attend(q, a["keys"]), a["queries"]
+                ),
+            }
+        return paths
+    if library == "tensorflow":
+        import tensorflow as tf
+
+        t = {
+            k: {n: tf.constant(a) for n, a in d.items()}
+            for k, d in arrays.items()
+        }
+        v, s = tf.constant(v_), tf.constant(beam_scores)
+
+        def choose_greedy(x):
+            return tf.argmax(x, -1, output_type=tf.int32)
+
+        def choose_beam(x, scores):
+            total = tf.nn.log_softmax(x) + scores
+            flat = tf.reshape(total, (-1, BEAM_SIZE * VOCAB_SIZE))
+            return tf.math.top_k(flat, BEAM_SIZE)
+
+        def attend(q, k):
+            e = tf.reduce_sum(tf.tanh(q[..., None, :] + k) * v, -1)
+            return tf.nn.softmax(e)
+
+        paths = {}
+        for search, choose, extra in (
+            ("greedy", choose_greedy, ()),
+            ("beam", choose_beam, (s,)),
+        ):
+            a = t[search]
+            choice, scores = {}, {}
+            for name, xla in (("graph", False), ("xla", True)):
+                f = tf.function(choose, jit_compile=xla)
+                choice[f"all {name}"] = lambda f=f, a=a, e=extra: f(
+                    a["logits"], *e
+                )
+                f = tf.function(
+                    lambda x, *e, c=choose: per_step(c, x, *e),
+                    jit_compile=xla,
+                )
+                choice[f"steps {name}"] = lambda f=f, a=a, e=extra: f(
+                    a["logits"], *e
+                )
+                f = tf.function(attend, jit_compile=xla)
+                scores[f"all {name}"] = lambda f=f, a=a: f(
+                    a["queries"], a["keys"]
+                )
+                f = tf.function(
+                    lambda q, k: per_step(lambda x: attend(x, k), q),
+                    jit_compile=xla,
+                )
+                scores[f"steps {name}"] = lambda f=f, a=a: f(
+                    a["queries"], a["keys"]
+                )
+            paths[f"{search}_choice"] = choice
+            paths[f"{search}_scores"] = scores
+        return paths
+    if library == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        t = {
+            k: {n: jnp.asarray(a) for n, a in d.items()}
+            for k, d in arrays.items()
+        }
+        v, s = jnp.asarray(v_), jnp.asarray(beam_scores)
+
+        def choose_greedy(x):
+            return jnp.argmax(x, -1)
+
+        def choose_beam(x, scores):
+            total = jax.nn.log_softmax(x) + scores
+            flat = total.reshape(-1, BEAM_SIZE * VOCAB_SIZE)
+            return jax.lax.top_k(flat, BEAM_SIZE)
+
+        def attend(q, k):
+            e = jnp.sum(jnp.tanh(q[..., None, :] + k) * v, -1)
+            return jax.nn.softmax(e)
+
+        def ready(f):
+            return lambda *a: jax.block_until_ready(f(*a))
+
+        paths = {}
+        for search, choose, extra in (
+            ("greedy", choose_greedy, ()),
+            ("beam", choose_beam, (s,)),
+        ):
+            a = t[search]
+            whole = ready(jax.jit(choose))
+            stepped = ready(jax.jit(lambda x, *e, c=choose: per_step(c, x, *e)))
+            paths[f"{search}_choice"] = {
+                "all": lambda f=whole, a=a, e=extra: f(a["logits"], *e),
+                "steps": lambda f=stepped, a=a, e=extra: f(a["logits"], *e),
+            }
+            whole = ready(jax.jit(attend))
+            stepped = ready(
+                jax.jit(lambda q, k: per_step(lambda x: attend(x, k), q))
+            )
+            paths[f"{search}_scores"] = {
+                "all": lambda f=whole, a=a: f(a["queries"], a["keys"]),
+                "steps": lambda f=stepped, a=a: f(a["queries"], a["keys"]),
+            }
+        return paths
+    raise ValueError(f"unknown library {library!r}")
+
+
 def flops(products):
     return sum(2 * m * k * n * count for m, k, n, count, _ in products)
 
@@ -400,7 +595,8 @@ def measure_library(library):
             "seconds": seconds[best],
             "path": best,
         }
-    for name, paths in training_extra_timers(library).items():
+    extras = training_extra_timers(library) | decoding_extra_timers(library)
+    for name, paths in extras.items():
         seconds = {path: timer(fn) for path, fn in paths.items()}
         best = min(seconds, key=seconds.get)
         timed[name] = {"seconds": seconds[best], "path": best}
@@ -423,6 +619,16 @@ def train_with_extras(timed):
     seconds = floors(timed)["train"]
     seconds += sum(timed[name]["seconds"] for name in EXTRAS)
     return BATCH_SIZE * TARGET_LENGTH / seconds
+
+
+def decoding_with_extras(timed):
+    """`{"greedy": sent/s, "beam5": sent/s}` of the products and extras."""
+    seconds = floors(timed)
+    return {
+        search: BATCH_SIZE
+        / (seconds[search] + sum(timed[n]["seconds"] for n in names))
+        for search, names in DECODING_EXTRAS.items()
+    }
 
 
 def seconds_of(timed_product):
@@ -503,18 +709,25 @@ def format_table(results, reference):
             target = TARGETS[measure] * reference[measure]
             line += f"  {reference[measure]:9,.0f}  {target:6,.0f}"
         lines.append(f"{line}   [{units[measure]}]")
-    cells = []
-    for result in results.values():
-        if "error" in result:
-            cells.append(f"{'error':>22}")
-            continue
-        rate = result["train_with_extras"]
-        cell = f"{rate:,.0f}"
-        if reference:
-            cell += f" {rate / reference['train']:.2f}x"
-        cells.append(f"{cell:>22}")
-    line = "train+   (+ loss, Adam, scores)" + "  ".join(cells)
-    lines.append(f"{line}   [tok/s]")
+    with_extras = (
+        ("train", "train_with_extras", "loss, Adam, scores"),
+        ("greedy", "decoding_with_extras", "argmax, scores"),
+        ("beam5", "decoding_with_extras", "top-k, scores"),
+    )
+    for measure, key, what in with_extras:
+        cells = []
+        for result in results.values():
+            if "error" in result:
+                cells.append(f"{'error':>22}")
+                continue
+            rate = result[key]
+            rate = rate[measure] if isinstance(rate, dict) else rate
+            cell = f"{rate:,.0f}"
+            if reference:
+                cell += f" {rate / reference[measure]:.2f}x"
+            cells.append(f"{cell:>22}")
+        line = f"{measure}+ (+ {what})".ljust(16) + "  ".join(cells)
+        lines.append(f"{line}   [{units[measure]}]")
     for library, result in results.items():
         if "error" not in result:
             extras = result["products"]
@@ -523,7 +736,7 @@ def format_table(results, reference):
                 + ", ".join(
                     f"{name} {extras[name]['seconds'] * 1e3:.1f} ms "
                     f"({extras[name]['path']})"
-                    for name in EXTRAS
+                    for name in EXTRAS + sum(DECODING_EXTRAS.values(), ())
                 )
             )
     return "\n".join(lines)
@@ -590,6 +803,7 @@ def main(argv=None):
             "rates": rates(seconds),
             "round_rates": [rates(floors(run)) for run in runs],
             "train_with_extras": train_with_extras(timed),
+            "decoding_with_extras": decoding_with_extras(timed),
             "products": timed,
         }
     reference = None if args.no_reference else measure_reference()
