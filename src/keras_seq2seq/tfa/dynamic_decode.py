@@ -307,7 +307,9 @@ def _copy_where(flags, old, new):
     def copy(old_x, new_x):
         if len(new_x.shape) == 0 or len(new_x.shape) < len(flags.shape):
             return new_x
-        if tuple(old_x.shape) != tuple(new_x.shape):
+        # A history has more steps; other entries may differ in the static
+        # shape only (a graph's batch axis: None before, 2 after).
+        if _grew(old_x, new_x):
             if len(flags.shape) > 0:
                 return new_x
             step = ops.zeros_like(new_x[-1:])
@@ -316,6 +318,13 @@ def _copy_where(flags, old, new):
 
     new = keras.tree.pack_sequence_as(old, keras.tree.flatten(new))
     return keras.tree.map_structure(copy, old, new)
+
+
+def _grew(old, new):
+    """Whether `new` has more steps than `old` on its first axis (statically
+    known: an unknown size, a graph's batch axis, is no growth)."""
+    before, after = old.shape[0], new.shape[0]
+    return isinstance(before, int) and isinstance(after, int) and after > before
 
 
 def _empty_outputs(decoder):
