@@ -1,5 +1,14 @@
-"""`tfa.dynamic_decode` in TensorFlow graphs whose axes are not all
-static, as TFA programs trace it.
+"""`tfa.dynamic_decode` in a TensorFlow graph whose number of steps is a
+tensor, as TFA's `tf.while_loop` ran it.
+
+TFA programs train a `BasicDecoder` + `TrainingSampler` model with
+`model.fit` on `padded_batch`es whose lengths vary (Keras traces the train
+step again with the time axis as None), run `dynamic_decode` in a
+`tf.function` whose `input_signature` leaves the time axis None (a custom
+training loop), and decode greedily in a `tf.function` with a tensor
+`maximum_iterations`, or with none. Each must give what the eager decoding
+gives: the outputs of the steps until every row has finished, the final
+state (the alignment history too), the lengths, and the gradients.
 """
 
 import keras
@@ -35,7 +44,94 @@ def assert_trees_close(got, want, atol=1e-5):
         np.testing.assert_allclose(have, expected, atol=atol)
 
 
-def attention_decoder(impute_finished):
+# --- (a) model.fit on padded batches of several lengths: Keras' train
+# step is traced again with the time axis as None (`reduce_retracing`),
+# and dynamic_decode raised "runs a fixed number of steps".
+
+
+def functional_model():
+    source = keras.Input((None,), dtype="int32")
+    target_in = keras.Input((None,), dtype="int32")
+    embedding = keras.layers.Embedding(V, E)
+    _, h, c = keras.layers.LSTM(U, return_state=True)(embedding(source))
+    decoder = tfa.BasicDecoder(
+        keras.layers.LSTMCell(U),
+        tfa.TrainingSampler(),
+        output_layer=keras.layers.Dense(V),
+    )
+    outputs, _, _ = decoder(embedding(target_in), initial_state=[h, c])
+    model = keras.Model([source, target_in], outputs.rnn_output)
+    return model, decoder
+
+
+def examples(target_lengths, seed=0):
+    """(source, target_in, target) rows; the sources' lengths vary too."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, length in enumerate(target_lengths):
+        target = rng.integers(1, V, length).astype("int32")
+        source = rng.integers(1, V, TS - i % 2).astype("int32")
+        target_in = np.r_[0, target[:-1]].astype("int32")
+        rows.append((source, target_in, target))
+    return rows
+
+
+def padded_batches(rows):
+    """TFA's input pipeline: `padded_batch` pads each batch to its own
+    longest row, so the time axis is None for the traced step."""
+    spec = tf.TensorSpec((None,), tf.int32)
+    dataset = tf.data.Dataset.from_generator(
+        lambda: (((s, t_in), t) for s, t_in, t in rows),
+        output_signature=((spec, spec), spec),
+    )
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(rows)))
+    return dataset.padded_batch(B)
+
+
+def test_a_functional_model_trains_on_batches_of_several_lengths():
+    model, decoder = functional_model()
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.05),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    # Batches of 3, 5, 4 and 6 target steps (rows padded within a batch).
+    rows = examples([3, 2, 5, 4, 4, 4, 6, 3])
+    before = [w.copy() for w in decoder.get_weights()]
+    losses = model.fit(padded_batches(rows), epochs=4, shuffle=False, verbose=0)
+    losses = losses.history["loss"]
+    assert np.all(np.isfinite(losses))
+    assert losses[-1] < losses[0]
+    for after, old in zip(decoder.get_weights(), before, strict=True):
+        assert not np.array_equal(after, old)
+    # The predict function is traced for the first length, then again with
+    # the time axis None: every length must give the eager logits.
+    for batch, ((source, target_in), _) in enumerate(padded_batches(rows)):
+        graph = model.predict_on_batch([source, target_in])
+        eager = model([source, target_in], training=False)
+        assert graph.shape == (B, [3, 5, 4, 6][batch], V)
+        eager = ops.convert_to_numpy(eager)
+        np.testing.assert_allclose(graph, eager, atol=1e-5)
+    assert model.predict_function.experimental_get_tracing_count() == 2
+
+
+# --- (b) a tf.function whose input_signature leaves the batch and time
+# axes None (a custom training loop): outputs, the final state with its
+# alignment history, the lengths and the gradients equal the eager ones.
+
+
+class BoundedTrainingSampler(tfa.TrainingSampler):
+    """A `TrainingSampler` whose `steps_bound` is its inputs' length, a
+    tensor in a graph (`Decoder.steps_bound` may be one there): the loop
+    then has a bound (XLA compiles such a loop's gradient)."""
+
+    @property
+    def steps_bound(self):
+        if self.inputs is None:
+            return None
+        return ops.shape(keras.tree.flatten(self.inputs)[0])[0]
+
+
+def attention_decoder(impute_finished, sampler=tfa.TrainingSampler):
     memory = np.random.default_rng(1).normal(size=(B, TS, U))
     mechanism = tfa.LuongAttention(U, memory=memory.astype("float32"))
     cell = tfa.AttentionWrapper(
@@ -46,11 +142,56 @@ def attention_decoder(impute_finished):
     )
     decoder = tfa.BasicDecoder(
         cell,
-        tfa.TrainingSampler(),
+        sampler(),
         output_layer=keras.layers.Dense(V),
         impute_finished=impute_finished,
     )
     return decoder, cell
+
+
+@pytest.mark.parametrize(
+    "impute_finished, sampler",
+    [
+        (False, tfa.TrainingSampler),
+        (True, tfa.TrainingSampler),
+        (True, BoundedTrainingSampler),
+    ],
+    ids=["plain", "impute_finished", "steps_bound_tensor"],
+)
+def test_a_tf_function_with_axes_of_unknown_length(impute_finished, sampler):
+    decoder, cell = attention_decoder(impute_finished, sampler)
+
+    def decode(inputs, lengths):
+        batch_size = ops.shape(inputs)[0]
+        initial = cell.get_initial_state(batch_size=batch_size, dtype="float32")
+        with tf.GradientTape() as tape:
+            outputs, state, got_lengths = decoder(
+                inputs, initial_state=initial, sequence_length=lengths
+            )
+            loss = ops.sum(ops.square(outputs.rnn_output))
+        gradients = tape.gradient(loss, decoder.trainable_weights)
+        history = state.alignment_history.stack()
+        state = state._replace(alignment_history=history)
+        return outputs, state, got_lengths, gradients
+
+    signature = [
+        tf.TensorSpec((None, None, E), tf.float32),
+        tf.TensorSpec((None,), tf.int32),
+    ]
+    graph = tf.function(decode, input_signature=signature)
+    rng = np.random.default_rng(2)
+    # 5 steps, one row shorter; 4 steps but every row done after 2 (the
+    # loop stops early, as eagerly).
+    for steps, lengths in [(5, [5, 3]), (4, [2, 1])]:
+        inputs = rng.normal(size=(B, steps, E)).astype("float32")
+        lengths = np.array(lengths, "int32")
+        want = decode(inputs, lengths)
+        got = graph(inputs, lengths)
+        assert got[0].rnn_output.shape == (B, max(lengths), V)
+        assert got[1].alignment_history.shape == (max(lengths), B, TS)
+        assert_trees_close(got, want)
+        np.testing.assert_array_equal(ops.convert_to_numpy(got[2]), lengths)
+    assert graph.experimental_get_tracing_count() == 1
 
 
 def test_a_static_time_axis_with_a_batch_of_unknown_size():
@@ -76,3 +217,65 @@ def test_a_static_time_axis_with_a_batch_of_unknown_size():
     inputs, lengths = inputs.astype("float32"), np.array([TS, 2], "int32")
     want = decode(inputs, lengths)
     assert_trees_close(tf.function(decode, signature)(inputs, lengths), want)
+
+
+# --- (c) greedy decoding in a tf.function with a tensor
+# maximum_iterations (it raised "must be a Python int"), or with none.
+
+
+def greedy_setup():
+    rng = np.random.default_rng(8)
+    embedding = rng.normal(size=(V, E)).astype("float32")
+    state = [rng.normal(size=(B, U)).astype("float32") for _ in range(2)]
+    decoder = tfa.BasicDecoder(
+        keras.layers.LSTMCell(U),
+        tfa.GreedyEmbeddingSampler(),
+        output_layer=keras.layers.Dense(V),
+    )
+
+    def decode(maximum_iterations, end_token):
+        return tfa.dynamic_decode(
+            decoder,
+            maximum_iterations=maximum_iterations,
+            decoder_init_input=embedding,
+            decoder_init_kwargs=dict(
+                start_tokens=np.zeros(B, "int32"),
+                end_token=end_token,
+                initial_state=state,
+            ),
+        )
+
+    return decode
+
+
+# End tokens of the greedy decoder above: 9 ends row 0 after 2 steps and
+# never row 1; 3 ends the rows after 3 and 6 steps; 10 is never emitted.
+ONE_ROW, BOTH_ROWS, NEVER = 9, 3, V
+LENGTHS = {ONE_ROW: [2, 8], BOTH_ROWS: [3, 6], NEVER: [8, 8]}
+
+
+def test_greedy_decoding_in_a_tf_function_with_a_tensor_maximum_iterations():
+    decode = greedy_setup()
+    for end_token, lengths in LENGTHS.items():  # the premise, eagerly
+        _, _, got = decode(8, end_token)
+        np.testing.assert_array_equal(ops.convert_to_numpy(got), lengths)
+    scalar = tf.TensorSpec((), tf.int32)
+    graph = tf.function(decode, input_signature=[scalar, scalar])
+    for maximum_iterations in [1, 3, 8]:
+        for end_token in LENGTHS:
+            want = decode(maximum_iterations, end_token)
+            got = graph(maximum_iterations, end_token)
+            assert_trees_close(got, want)
+    assert graph.experimental_get_tracing_count() == 1
+
+
+def test_greedy_decoding_in_a_tf_function_without_maximum_iterations():
+    # TFA's while_loop runs until every row has emitted the end token.
+    decode = greedy_setup()
+    graph = tf.function(
+        lambda end_token: decode(None, end_token),
+        input_signature=[tf.TensorSpec((), tf.int32)],
+    )
+    want = decode(None, BOTH_ROWS)
+    assert tuple(want[0].sample_id.shape) == (B, 6)
+    assert_trees_close(graph(BOTH_ROWS), want)

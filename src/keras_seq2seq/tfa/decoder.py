@@ -48,10 +48,15 @@ class Decoder:
 
     @property
     def steps_bound(self):
-        """A Python int bound on the steps known before decoding, or `None`.
+        """A bound on the steps known before decoding, or `None`.
 
         `dynamic_decode` uses it inside a compiled function when no
-        `maximum_iterations` is given (not a TFA attribute).
+        `maximum_iterations` is given (not a TFA attribute): a Python int
+        runs that many steps; in a TensorFlow graph it may also be an int
+        scalar tensor (a time axis of unknown length), and the graph's
+        loop stops there at the latest (its buffers are that long, and
+        XLA can compile it). With `None` a TensorFlow graph's loop runs
+        until every row has finished, with buffers that grow by a step.
         """
         return None
 

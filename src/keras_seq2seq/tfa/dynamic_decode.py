@@ -18,6 +18,13 @@ the decoder's `steps_bound`, the input length of a `TrainingSampler`), and
 steps after every row has finished emit zeros, change no state and add a
 step of zeros to a history, so the results equal the eager ones padded to
 that length.
+
+In a TensorFlow graph whose number of steps has no Python value (a tensor
+`maximum_iterations`; a `TrainingSampler` whose time axis is None, as in
+`model.fit` on batches of several lengths; greedy decoding with no bound)
+the loop is one `ops.while_loop` (TFA's `tf.while_loop`) around the same
+step: it stops once every row has finished or at the bound, and the
+results equal the eager ones, lengths of the time axis included.
 """
 
 import keras
@@ -25,6 +32,7 @@ from keras import ops
 
 from keras_seq2seq.ops import tracing_shapes
 from keras_seq2seq.tfa.alignment_history import (
+    AlignmentHistory,
     restore_histories,
     stack_histories,
 )
@@ -56,8 +64,8 @@ def dynamic_decode(
             `(B, T, ...)`. Defaults to `False`.
         impute_finished: bool. Defaults to `False`.
         maximum_iterations: optional int > 0 (a Python int or an int scalar
-            tensor). The most steps. Defaults to `None` (until every row
-            has finished).
+            tensor; inside `jax.jit` a Python int). The most steps.
+            Defaults to `None` (until every row has finished).
         parallel_iterations: accepted for TFA compatibility; no effect.
         swap_memory: accepted for TFA compatibility; no effect.
         training: optional bool, passed to `decoder.step`.
@@ -80,8 +88,8 @@ def dynamic_decode(
     Raises:
         TypeError: when `decoder` has no `initialize` and `step`.
         ValueError: for a bad `maximum_iterations`, unknown keyword
-            arguments, a compiled call with no bound on the steps, or
-            `impute_finished` with beam search's `(B, K)` flags.
+            arguments, a `jax.jit` call with no static bound on the steps,
+            or `impute_finished` with beam search's `(B, K)` flags.
     """
     del parallel_iterations, swap_memory, scope, enable_tflite_convertible
     if not all(hasattr(decoder, name) for name in ("initialize", "step")):
@@ -91,11 +99,15 @@ def dynamic_decode(
         )
     limit = check_maximum_iterations(maximum_iterations)
     if maximum_iterations is not None and limit is None:
-        raise ValueError(
-            "Inside a compiled function `maximum_iterations` must be a "
-            "Python int (a traced tensor has no value to bound the loop). "
-            f"Received: maximum_iterations={maximum_iterations!r}"
-        )
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                "Inside a compiled function `maximum_iterations` must be a "
+                "Python int (a traced tensor has no value to bound the "
+                "loop). "
+                f"Received: maximum_iterations={maximum_iterations!r}"
+            )
+        # A tensor of a TensorFlow graph: the graph's loop stops on it.
+        limit = ops.cast(maximum_iterations, "int32")
     init_input = kwargs.pop("decoder_init_input", None)
     init_kwargs = kwargs.pop("decoder_init_kwargs", None) or {}
     if kwargs:
@@ -121,14 +133,14 @@ def dynamic_decode(
             "too. Use impute_finished=False."
         )
     loop = _Loop(decoder, impute_finished, training, finished, limit)
-    emitted, state, lengths = loop.run(inputs, stack_histories(initial_state))
+    histories = [
+        isinstance(x, AlignmentHistory)
+        for x in keras.tree.flatten(initial_state)
+    ]
+    outputs, state, lengths = loop.run(
+        inputs, stack_histories(initial_state), histories
+    )
     state = restore_histories(state, like=initial_state)
-    if emitted:
-        outputs = keras.tree.map_structure(
-            lambda *steps: ops.stack(steps, axis=0), *emitted
-        )
-    else:
-        outputs = _empty_outputs(decoder)
     try:
         outputs, state = decoder.finalize(outputs, state, lengths)
     except NotImplementedError:
@@ -149,19 +161,30 @@ class _Loop:
         self.limit = limit
         self.lengths = ops.zeros(ops.shape(self.finished), "int32")
 
-    def run(self, inputs, state):
-        emitted = []
-        time = 0
+    def run(self, inputs, state, histories):
+        """Returns `(outputs, state, lengths)`: the outputs time-major.
+
+        `histories`: a bool per leaf of `state`, True where it holds an
+        alignment history (a tensor that grows by one step per step).
+        """
         # Keras tracing the output shapes (`BaseDecoder.compute_output_spec`,
         # or PyTorch's run on ones before `fit`) hands over stand-in values,
         # whatever the data says: the inputs' static length, else one step,
         # gives the shapes.
         shapes_only = tracing_shapes()
+        traced = not shapes_only and known_all(self.finished) is None
+        if traced and keras.backend.backend() == "tensorflow":
+            bound = self.bound()
+            if not isinstance(bound, int):
+                return self.run_graph(inputs, state, histories, bound)
+        emitted = []
+        time = 0
         while True:
             all_finished = None if shapes_only else known_all(self.finished)
             if all_finished is None:  # traced: the steps must be static
                 if shapes_only:
-                    bound = self.decoder.steps_bound or 1
+                    bound = self.decoder.steps_bound
+                    bound = bound if isinstance(bound, int) else 1
                 else:
                     bound = self.static_bound()
                 if time >= bound:
@@ -173,20 +196,136 @@ class _Loop:
             )
             emitted.append(outputs)
             time += 1
-        return emitted, state, self.lengths
+        if emitted:
+            outputs = keras.tree.map_structure(
+                lambda *steps: ops.stack(steps, axis=0), *emitted
+            )
+        else:
+            outputs = _output_buffers(self.decoder, 0)
+        return outputs, state, self.lengths
+
+    def run_graph(self, inputs, state, histories, bound):
+        """The loop as one `ops.while_loop` (TensorFlow's `tf.while_loop`),
+        for a TensorFlow graph whose number of steps has no Python value.
+
+        It runs `step` until every row has finished or `bound` steps (an
+        int scalar tensor, or `None`: no bound), so the results equal the
+        eager loop's. Each step's outputs go to row `time` of buffers
+        shaped from the decoder's `output_size` and `output_dtype` (as
+        TFA's `TensorArray`s are), `bound` rows long or, with no bound,
+        growing by a row per step; an alignment history likewise, after
+        the steps it held already. The step sees a history of no steps
+        (the wrapper appends its step to it), so the loop's variables keep
+        their shapes.
+
+        As in TFA: with no bound, a row that never finishes loops forever
+        (so does the eager loop), and XLA cannot compile the loop (TFA
+        asks for `maximum_iterations` under XLA). Each write copies its
+        buffer (TFA's `TensorArray` wrote in place, and `ops.scan`, which
+        writes one, has a fixed number of steps): the copies grow with the
+        steps times the buffers' size.
+        """
+        grow = bound is None
+        rows = _unknown_zero() if grow else bound
+        flat_state = keras.tree.flatten(state)
+        slots = [i for i, kept in enumerate(histories) if kept]
+        begins, empties, history_buffers = [], [], []
+        for i in slots:
+            history = flat_state[i]
+            shape = tuple(ops.shape(history))
+            begins.append(shape[0])
+            empties.append(ops.zeros((0,) + shape[1:], history.dtype))
+            steps = ops.zeros((rows,) + shape[1:], history.dtype)
+            history_buffers.append(ops.concatenate([history, steps], axis=0))
+        output_buffers = keras.tree.flatten(_output_buffers(self.decoder, rows))
+
+        def without_histories(structure):
+            flat = keras.tree.flatten(structure)
+            for i, empty in zip(slots, empties, strict=True):
+                flat[i] = empty
+            return keras.tree.pack_sequence_as(structure, flat)
+
+        def cond(time, inputs, state, finished, *_):
+            going = ops.logical_not(ops.all(finished))
+            if bound is not None:
+                going = ops.logical_and(going, ops.less(time, bound))
+            return going
+
+        def body(time, inputs, state, finished, lengths, outputs, histories):
+            self.finished, self.lengths = finished, lengths
+            step_outputs, next_inputs, next_state = self.step(
+                time, inputs, state, frozen=False
+            )
+            step_outputs = keras.tree.flatten(step_outputs)
+            outputs = [
+                _write(buffer, time, ops.expand_dims(x, 0), grow)
+                for buffer, x in zip(outputs, step_outputs, strict=True)
+            ]
+            flat = keras.tree.flatten(next_state)
+            histories = [
+                _write(buffer, begin + time, flat[i], grow)
+                for buffer, begin, i in zip(
+                    histories, begins, slots, strict=True
+                )
+            ]
+            next_state = without_histories(next_state)
+            return (
+                time + 1,
+                next_inputs,
+                next_state,
+                self.finished,
+                self.lengths,
+                outputs,
+                histories,
+            )
+
+        time, _, state, finished, lengths, outputs, histories = ops.while_loop(
+            cond,
+            body,
+            (
+                ops.convert_to_tensor(0, "int32"),
+                inputs,
+                without_histories(state),
+                self.finished,
+                self.lengths,
+                output_buffers,
+                history_buffers,
+            ),
+            # XLA needs it to compile the loop's gradient.
+            maximum_iterations=bound,
+        )
+        if not grow:  # the rows of the steps that ran
+            outputs = [_first_rows(x, time) for x in outputs]
+            histories = [
+                _first_rows(x, begin + time)
+                for x, begin in zip(histories, begins, strict=True)
+            ]
+        flat = keras.tree.flatten(state)
+        for i, history in zip(slots, histories, strict=True):
+            flat[i] = history
+        state = keras.tree.pack_sequence_as(state, flat)
+        outputs = keras.tree.pack_sequence_as(
+            self.decoder.output_dtype, outputs
+        )
+        self.finished, self.lengths = finished, lengths
+        return outputs, state, lengths
+
+    def bound(self):
+        """`maximum_iterations`, else the decoder's `steps_bound`: a Python
+        int, an int scalar tensor (TensorFlow graphs) or `None`."""
+        if self.limit is not None:
+            return self.limit
+        return self.decoder.steps_bound
 
     def static_bound(self):
-        bound = self.limit
-        if bound is None:
-            bound = self.decoder.steps_bound
-        if bound is None:
+        bound = self.bound()
+        if not isinstance(bound, int):
+            # TensorFlow's graphs run `run_graph` instead.
             raise ValueError(
-                "Inside a compiled function dynamic_decode runs a fixed "
-                "number of steps and cannot stop on a tensor's value: pass "
-                "`maximum_iterations`, or keep the inputs' time axis "
-                "static (a tf.function traced for batches of several "
-                "lengths sees it as None: pad the batches to one length or "
-                "give it an input_signature with a fixed length)."
+                "Inside a compiled function (jax.jit) dynamic_decode runs a "
+                "fixed number of steps and cannot stop on a tensor's value: "
+                "pass `maximum_iterations` (a Python int), or keep the "
+                "inputs' time axis static."
             )
         return bound
 
@@ -327,9 +466,13 @@ def _grew(old, new):
     return isinstance(before, int) and isinstance(after, int) and after > before
 
 
-def _empty_outputs(decoder):
-    """Zero-step outputs `(0, B, ...)` from the decoder's sizes and dtypes."""
-    batch_size = int(ops.convert_to_numpy(decoder.batch_size))
+def _output_buffers(decoder, steps):
+    """Zeros `(steps, B, ...)` in the structure, shapes and dtypes of the
+    decoder's outputs (its `output_size` and `output_dtype`, from which TFA
+    makes its `TensorArray`s). `steps` and `B` may be int scalar tensors."""
+    batch_size = decoder.batch_size
+    known = _known_value(batch_size)
+    batch_size = batch_size if known is None else known
     shapes = []
     keras.tree.map_shape_structure(
         lambda s: shapes.append((s,) if isinstance(s, int) else tuple(s)),
@@ -337,10 +480,46 @@ def _empty_outputs(decoder):
     )
     dtypes = keras.tree.flatten(decoder.output_dtype)
     zeros = [
-        ops.zeros((0, batch_size) + shape, dtype)
+        ops.zeros((steps, batch_size) + shape, dtype)
         for shape, dtype in zip(shapes, dtypes, strict=True)
     ]
     return keras.tree.pack_sequence_as(decoder.output_dtype, zeros)
+
+
+def _unknown_zero():
+    """An int32 zero whose value a TensorFlow graph does not know while it
+    is built.
+
+    `tf.while_loop` keeps the static shape of each loop variable, and
+    `ops.while_loop` takes no `shape_invariants`: a buffer that grows by a
+    row per step must start with a first axis of unknown length. Zeros of a
+    constant length have a known one (TensorFlow folds constants into
+    static shapes); a while loop's result is not folded.
+    """
+    (zero,) = ops.while_loop(
+        lambda n: ops.less(n, 0), lambda n: (n,), (ops.zeros((), "int32"),)
+    )
+    return zero
+
+
+def _write(buffer, index, rows, grow):
+    """`buffer` with `rows` `(1, ...)` at `index` on its first axis, after
+    a row of zeros is appended when `grow`.
+
+    Neither op keeps the buffer for the gradient (a `concatenate` would
+    keep every step's buffer: memory quadratic in the steps), and both
+    have gradients on TensorFlow (`slice_update` has none there).
+    """
+    if grow:
+        buffer = ops.pad(buffer, [[0, 1]] + [[0, 0]] * (len(buffer.shape) - 1))
+    index = ops.reshape(ops.cast(index, "int32"), (1, 1))
+    return ops.scatter_update(buffer, index, ops.cast(rows, buffer.dtype))
+
+
+def _first_rows(x, count):
+    """The first `count` rows of `x` (`count` an int scalar tensor)."""
+    shape = (count,) + tuple(ops.shape(x))[1:]
+    return ops.slice(x, [0] * len(x.shape), shape)
 
 
 def _batch_major(x):
