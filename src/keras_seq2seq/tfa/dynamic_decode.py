@@ -212,7 +212,8 @@ class _Loop:
         int scalar tensor, or `None`: no bound), so the results equal the
         eager loop's. Each step's outputs go to row `time` of buffers
         shaped from the decoder's `output_size` and `output_dtype` (as
-        TFA's `TensorArray`s are), `bound` rows long or, with no bound,
+        TFA's `TensorArray`s are; an output of another dtype is cast to
+        the declared one), `bound` rows long or, with no bound,
         growing by a row per step; an alignment history likewise, after
         the steps it held already. The step sees a history of no steps
         (the wrapper appends its step to it), so the loop's variables keep
