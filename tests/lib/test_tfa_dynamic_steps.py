@@ -119,19 +119,7 @@ def test_a_functional_model_trains_on_batches_of_several_lengths():
 # alignment history, the lengths and the gradients equal the eager ones.
 
 
-class BoundedTrainingSampler(tfa.TrainingSampler):
-    """A `TrainingSampler` whose `steps_bound` is its inputs' length, a
-    tensor in a graph (`Decoder.steps_bound` may be one there): the loop
-    then has a bound (XLA compiles such a loop's gradient)."""
-
-    @property
-    def steps_bound(self):
-        if self.inputs is None:
-            return None
-        return ops.shape(keras.tree.flatten(self.inputs)[0])[0]
-
-
-def attention_decoder(impute_finished, sampler=tfa.TrainingSampler):
+def attention_decoder(impute_finished):
     memory = np.random.default_rng(1).normal(size=(B, TS, U))
     mechanism = tfa.LuongAttention(U, memory=memory.astype("float32"))
     cell = tfa.AttentionWrapper(
@@ -142,7 +130,7 @@ def attention_decoder(impute_finished, sampler=tfa.TrainingSampler):
     )
     decoder = tfa.BasicDecoder(
         cell,
-        sampler(),
+        tfa.TrainingSampler(),
         output_layer=keras.layers.Dense(V),
         impute_finished=impute_finished,
     )
@@ -150,16 +138,14 @@ def attention_decoder(impute_finished, sampler=tfa.TrainingSampler):
 
 
 @pytest.mark.parametrize(
-    "impute_finished, sampler",
-    [
-        (False, tfa.TrainingSampler),
-        (True, tfa.TrainingSampler),
-        (True, BoundedTrainingSampler),
-    ],
-    ids=["plain", "impute_finished", "steps_bound_tensor"],
+    "impute_finished, xla",
+    [(False, False), (True, False), (True, True)],
+    ids=["plain", "impute_finished", "impute_finished_xla"],
 )
-def test_a_tf_function_with_axes_of_unknown_length(impute_finished, sampler):
-    decoder, cell = attention_decoder(impute_finished, sampler)
+def test_a_tf_function_with_axes_of_unknown_length(impute_finished, xla):
+    # The sampler's inputs' length, a tensor here, bounds the loop: XLA
+    # (Keras' default for `fit` on a GPU) compiles only a bounded loop.
+    decoder, cell = attention_decoder(impute_finished)
 
     def decode(inputs, lengths):
         batch_size = ops.shape(inputs)[0]
@@ -178,7 +164,7 @@ def test_a_tf_function_with_axes_of_unknown_length(impute_finished, sampler):
         tf.TensorSpec((None, None, E), tf.float32),
         tf.TensorSpec((None,), tf.int32),
     ]
-    graph = tf.function(decode, input_signature=signature)
+    graph = tf.function(decode, input_signature=signature, jit_compile=xla)
     rng = np.random.default_rng(2)
     # 5 steps, one row shorter; 4 steps but every row done after 2 (the
     # loop stops early, as eagerly).
@@ -279,3 +265,65 @@ def test_greedy_decoding_in_a_tf_function_without_maximum_iterations():
     want = decode(None, BOTH_ROWS)
     assert tuple(want[0].sample_id.shape) == (B, 6)
     assert_trees_close(graph(BOTH_ROWS), want)
+
+
+def test_beam_search_reorders_its_alignment_history_in_a_tf_function():
+    # `gather_tree_from_array` read the steps from a static shape.
+    rng = np.random.default_rng(9)
+    k = 3
+    memory = tfa.tile_batch(rng.normal(size=(B, TS, U)).astype("float32"), k)
+    cell = tfa.AttentionWrapper(
+        keras.layers.GRUCell(U),
+        tfa.BahdanauAttention(U, memory=memory),
+        alignment_history=True,
+    )
+    decoder = tfa.BeamSearchDecoder(
+        cell, beam_width=k, output_layer=keras.layers.Dense(V)
+    )
+    embedding = rng.normal(size=(V, E)).astype("float32")
+
+    def decode(maximum_iterations):
+        outputs, state, lengths = tfa.dynamic_decode(
+            decoder,
+            maximum_iterations=maximum_iterations,
+            decoder_init_input=embedding,
+            decoder_init_kwargs=dict(
+                start_tokens=np.zeros(B, "int32"),
+                end_token=1,
+                initial_state=cell.get_initial_state(
+                    batch_size=B * k, dtype="float32"
+                ),
+            ),
+        )
+        # TFA's `finalize` stacks the history it reorders: a tensor.
+        history = state.cell_state.alignment_history
+        return outputs.predicted_ids, lengths, history
+
+    graph = tf.function(decode, input_signature=[tf.TensorSpec((), tf.int32)])
+    for maximum_iterations in [2, 4]:
+        want = decode(maximum_iterations)
+        assert tuple(want[2].shape) == (maximum_iterations, B * k, TS)
+        assert_trees_close(graph(maximum_iterations), want)
+
+
+def test_a_float32_output_layer_under_mixed_precision_keeps_its_dtype():
+    # The loop's buffers take the decoder's `output_dtype`: the logits of a
+    # float32 output layer were cast to the cell's float16.
+    decoder = tfa.BasicDecoder(
+        keras.layers.LSTMCell(U, dtype="mixed_float16"),
+        tfa.TrainingSampler(),
+        output_layer=keras.layers.Dense(V, dtype="float32"),
+        dtype="mixed_float16",
+    )
+    state = [np.zeros((B, U), "float16")] * 2  # the cell's dtype
+
+    def decode(inputs):
+        return decoder(inputs, initial_state=state)[0].rnn_output
+
+    inputs = np.random.default_rng(4).normal(size=(B, 3, E)).astype("float32")
+    want = decode(inputs)
+    signature = [tf.TensorSpec((B, None, E), tf.float32)]
+    got = tf.function(decode, input_signature=signature)(inputs)
+    dtypes = {keras.backend.standardize_dtype(x.dtype) for x in (want, got)}
+    assert dtypes == {"float32"}
+    assert_trees_close(got, want, atol=1e-2)

@@ -82,8 +82,13 @@ class BasicDecoder(CellDecoder):
 
     @property
     def output_dtype(self):
+        # TFA gave the cell's dtype; an output layer of another dtype (a
+        # float32 logits layer under mixed precision) emits its own.
+        layer = self.output_layer
         return BasicDecoderOutput(
-            rnn_output=self.compute_dtype,
+            rnn_output=self.compute_dtype
+            if layer is None
+            else layer.compute_dtype,
             sample_id=self.sampler.sample_ids_dtype,
         )
 

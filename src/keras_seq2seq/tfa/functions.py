@@ -81,7 +81,10 @@ def gather_tree_from_array(t, parent_ids, sequence_length):
     t = ops.convert_to_tensor(t)
     parent_ids = ops.cast(parent_ids, "int32")
     lengths = ops.cast(sequence_length, "int32")
-    steps, batch_size, beam_size = parent_ids.shape
+    # `ops.shape`: in a TensorFlow graph the steps may be known at run time
+    # only (`dynamic_decode`'s while loop); the beam width is always static.
+    steps, batch_size, _ = ops.shape(parent_ids)
+    beam_size = parent_ids.shape[2]
     slots = ops.broadcast_to(
         ops.arange(beam_size, dtype="int32"), ops.shape(parent_ids)
     )

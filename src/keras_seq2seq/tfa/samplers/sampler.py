@@ -42,8 +42,9 @@ class Sampler:
 
     @property
     def steps_bound(self):
-        """A Python int bound on the steps known after `initialize`, or
-        `None` (not a TFA attribute; see `dynamic_decode`)."""
+        """A bound on the steps known after `initialize`: a Python int, an
+        int scalar tensor (a TensorFlow graph's unknown length), or `None`
+        (not a TFA attribute; see `Decoder.steps_bound`)."""
         return None
 
 

@@ -37,8 +37,13 @@ class TrainingSampler(BatchTrackingSampler):
     def steps_bound(self):
         if self.inputs is None:
             return None
-        steps = keras.tree.flatten(self.inputs)[0].shape[0]
-        return steps if isinstance(steps, int) else None
+        inputs = keras.tree.flatten(self.inputs)[0]
+        if isinstance(inputs.shape[0], int):
+            return inputs.shape[0]
+        # A TensorFlow graph's unknown time axis: its length as a tensor
+        # bounds the graph's loop (and lets XLA compile it); a symbolic
+        # Keras tensor has none.
+        return ops.shape(inputs)[0]
 
     def initialize(self, inputs, sequence_length=None, mask=None):
         """Returns `(finished, first_inputs)`.
