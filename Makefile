@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # The library's tests run once per backend; the tool's tests once.
 BACKENDS := tensorflow jax torch
 
-.PHONY: demo examples test test-lib test-tool browser lint bench clean
+.PHONY: demo examples test lane-jax lane-rest test-lib test-tool browser lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,13 +30,29 @@ demo:
 examples: $(STAMP)
 	KERAS_BACKEND=$(BACKEND) $(PY) examples/demo.py
 
-test: test-lib test-tool
+# One pytest run of the library's tests on backend $(1).
+define lib_tests
+echo "=== library tests, KERAS_BACKEND=$(1)"; \
+KERAS_BACKEND=$(1) $(PY) -m pytest tests/lib -q -p no:cacheprovider
+endef
 
+# Two lanes, one a core: JAX's library tests (the longest run) beside
+# TensorFlow's, PyTorch's and the tool's. The tests are mostly Python on
+# small tensors, so the lanes share the machine well; each lane's output
+# prints when the lane ends.
+test: $(STAMP) browser
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lane-jax lane-rest
+
+lane-jax:
+	@$(call lib_tests,jax)
+
+lane-rest:
+	@($(call lib_tests,tensorflow)) && ($(call lib_tests,torch)) \
+	&& $(MAKE) --no-print-directory test-tool
+
+# The same runs one after another.
 test-lib: $(STAMP)
-	@for b in $(BACKENDS); do \
-		echo "=== library tests, KERAS_BACKEND=$$b"; \
-		KERAS_BACKEND=$$b $(PY) -m pytest tests/lib -q -p no:cacheprovider || exit 1; \
-	done
+	@$(foreach b,$(BACKENDS),($(call lib_tests,$(b))) || exit 1;)
 
 test-tool: $(STAMP) browser
 	@echo "=== tool tests, KERAS_BACKEND=$(BACKEND)"
