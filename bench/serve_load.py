@@ -161,11 +161,14 @@ def server(run, *flags):
     Raises:
         RuntimeError: the server did not start, or did not exit with 0.
     """
+    # The launcher, as the `seq2seq` executable runs it: it keeps
+    # TensorFlow's C++ log out of stderr (unless TF_CPP_MIN_LOG_LEVEL says
+    # otherwise) and reports a backend that cannot start in one line.
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "keras_seq2seq.cli",
+            "keras_seq2seq_cli",
             "serve",
             str(run),
             "--port",
@@ -175,7 +178,6 @@ def server(run, *flags):
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     lines: list[str] = []
     url = None

@@ -11,6 +11,7 @@ import asyncio
 import json
 import urllib.request
 
+import pytest
 from serve_support import serve_load, server, train_run
 
 REQUESTS = 1000
@@ -58,3 +59,19 @@ def test_thousand_requests_from_fifty_clients_all_answered(
     # One log line per request: the load, the malformed set, /health.
     requests = [line for line in log if '" ' in line and " ms" in line]
     assert len(requests) >= REQUESTS + len(malformed)
+
+
+def test_a_server_that_cannot_start_reports_the_tools_one_line(
+    tmp_path, monkeypatch
+):
+    # The bench starts the `seq2seq` launcher, not `keras_seq2seq.cli`:
+    # what it reports is the tool's own error line, not a traceback (and
+    # TensorFlow's C++ start-up log stays out of the server's log).
+    monkeypatch.setenv("KERAS_BACKEND", "no-such-backend")
+    with pytest.raises(RuntimeError) as failed:
+        with server(tmp_path / "runs" / "none"):
+            pass
+    lines = str(failed.value).splitlines()
+    assert lines[0] == "the server did not start:"
+    assert len(lines) == 2, lines
+    assert lines[1].startswith("seq2seq: error: Keras could not start its")
