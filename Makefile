@@ -71,7 +71,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests bench examples
 
 bench: $(STAMP)
-	flock /tmp/bench.lock $(PY) bench/s2s_m.py --json bench/s2s_m.json
+	flock /tmp/bench.lock $(PY) bench/s2s_m.py --json bench/results/s2s_m.json
 
 clean:
 	rm -rf $(VENV) runs demo-out

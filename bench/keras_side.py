@@ -11,6 +11,7 @@ from s2s_m import (
     BATCH_SIZE,
     TARGET_LENGTH,
     TRAIN_XLA_VARIABLE,
+    current_rss_mib,
     make_batch,
     peak_rss_mib,
     time_calls,
@@ -56,6 +57,7 @@ def measure(
     dtype_policy: str = "float32",
 ) -> dict:
     """As `reference_torch.measure`: same arguments, measures and timing."""
+    import_rss = current_rss_mib()
     keras.config.set_dtype_policy(dtype_policy)
     set_random_seed(0)
     source, target_in, target_out = make_batch()
@@ -91,6 +93,7 @@ def measure(
         )
         result["beam5_sent_s"] = BATCH_SIZE / median
     result["peak_rss_mib"] = peak_rss_mib()
+    result["import_rss_mib"] = import_rss
     return result
 
 

@@ -42,6 +42,7 @@ from s2s_m import (
     QUICK,
     TARGET_LENGTH,
     VOCAB_SIZE,
+    current_rss_mib,
     make_batch,
     peak_rss_mib,
 )
@@ -259,8 +260,10 @@ def measure(
 
     Returns:
         dict with `train_tok_s`, `first_step_s` (for "train"),
-        `greedy_sent_s`, `beam5_sent_s` and always `peak_rss_mib`.
+        `greedy_sent_s`, `beam5_sent_s` and always `peak_rss_mib` and
+        `import_rss_mib` (the resident set before the model exists).
     """
+    import_rss = current_rss_mib()
     torch.manual_seed(0)
     source, target_in, target_out = (
         torch.from_numpy(x.astype(np.int64)) for x in make_batch()
@@ -295,6 +298,7 @@ def measure(
         )
         result["beam5_sent_s"] = BATCH_SIZE / median
     result["peak_rss_mib"] = peak_rss_mib()
+    result["import_rss_mib"] = import_rss
     return result
 
 

@@ -13,9 +13,10 @@ Usage (hold the machine-wide lock while timing):
         [--measures train,greedy,beam5] [--json FILE] [--quick]
 
 The JSON maps each backend to its measures (`train_tok_s`, `greedy_sent_s`,
-`beam5_sent_s`, `first_step_s`, `peak_rss_mib`; measures not run are absent,
-a failed backend has only `error`), and `_meta` to the command, versions and
-settings. The exit code is 1 when a backend failed.
+`beam5_sent_s`, `first_step_s`, `peak_rss_mib`, and `import_rss_mib`: the
+resident set once the framework is imported, before any model; measures
+not run are absent, a failed backend has only `error`), and `_meta` to the
+command, versions and settings. The exit code is 1 when a backend failed.
 
 This module also holds what both sides share (the data and the timing
 rules), and imports nothing heavy at the top, so the workers import it.
@@ -64,6 +65,7 @@ COLUMNS = (
     ("beam5_sent_s", "beam-5 sent/s", "beam5"),
     ("first_step_s", "first step s", "train"),
     ("peak_rss_mib", "peak RSS MiB", None),
+    ("import_rss_mib", "import RSS MiB", None),
 )
 PACKAGES = (
     "keras-seq2seq",
@@ -120,6 +122,18 @@ def time_calls(fn, warmup: int, steps: int) -> tuple[float, float]:
 def peak_rss_mib() -> float:
     # Linux reports ru_maxrss in KiB.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mib() -> float:
+    """The resident set now; the workers read it once the framework is
+    imported and before any model exists, so that the peak's share that
+    the framework's import alone takes (its shared libraries, for most
+    of it) shows beside the peak."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS line in /proc/self/status")
 
 
 def run_worker(
@@ -194,7 +208,7 @@ def run_backend(
 def format_value(key: str, value: float) -> str:
     if key == "first_step_s":
         return f"{value:.2f}"
-    if key == "peak_rss_mib" or value >= 100:
+    if key.endswith("_rss_mib") or value >= 100:
         return f"{value:,.0f}"
     return f"{value:.1f}"
 
