@@ -28,7 +28,7 @@ import yaml
 from keras_seq2seq.models import Seq2Seq
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt.run_error import RunError
-from keras_seq2seq.nmt.tokenizer import Tokenizer
+from keras_seq2seq.nmt.tokenizer import Tokenizer, is_saved
 
 
 class Run(typing.NamedTuple):
@@ -39,9 +39,15 @@ class Run(typing.NamedTuple):
 
 
 def is_run_folder(path: Path) -> bool:
-    """Whether `path` is a folder `seq2seq train` made: the first file it
-    writes in a run folder is `config.yaml`."""
-    return (path / "config.yaml").is_file()
+    """Whether `path` is a folder `seq2seq train` made: it holds the
+    source and target vocabularies, which a new run writes first, and
+    `config.yaml`, which it writes next. A `config.yaml` alone (a config
+    file someone wrote) does not make a run folder."""
+    return (
+        is_saved(path, "source")
+        and is_saved(path, "target")
+        and (path / "config.yaml").is_file()
+    )
 
 
 def open_run(run_dir: str | os.PathLike) -> Run:
@@ -52,7 +58,7 @@ def open_run(run_dir: str | os.PathLike) -> Run:
             f"run folder {path} not found; train one with `seq2seq train`"
         )
     config_path = path / "config.yaml"
-    if not is_run_folder(path):
+    if not config_path.is_file():
         raise RunError(
             f"{path} is not a run folder (no config.yaml); "
             "give the folder `seq2seq train` wrote"

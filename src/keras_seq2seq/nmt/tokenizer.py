@@ -156,6 +156,14 @@ class Tokenizer:
             ) from error
 
 
+def is_saved(folder: str | os.PathLike, side: str) -> bool:
+    """Whether `folder` holds a `side` vocabulary of either kind."""
+    return any(
+        (Path(folder) / f"{side}{suffix}").is_file()
+        for suffix in _SUFFIX.values()
+    )
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     """Writes `data` to `path` through a temporary file and `os.replace`."""
     temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")

@@ -82,14 +82,14 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     config = config_lib.resolve(file_values, flag_values)
     path = Path(config.runs_dir) / config.name
     _check_folders(Path(config.runs_dir), path)
+    _check_not_foreign(path, resume)
     if not resume and (path / "state.json").exists():
         raise RunError(
             f"run folder {path} exists; continue it with --resume "
             "or pick another --name"
         )
-    if not resume:
-        _check_not_foreign(path)
-    created = not path.exists()
+    made = _outermost_missing(path)
+    before = set(path.iterdir()) if made is None else set()
     try:
         # The model is built (or loaded) and trained on `devices` devices.
         with distribute(config.devices):
@@ -114,11 +114,46 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             _fit(run, model, encoded, dev, state)
     except BaseException:
         # A run that failed (NaN loss, Ctrl-C, ...) before its first
-        # checkpoint has nothing to resume: the folder it made goes.
-        if created and not (path / "state.json").exists():
-            shutil.rmtree(path, ignore_errors=True)
+        # checkpoint has nothing to resume: what it wrote goes.
+        if not (path / "state.json").exists():
+            _remove_written(path, made, before)
         raise
     return path
+
+
+def _outermost_missing(path: Path) -> Path | None:
+    """The outermost of `path` and its parents that does not exist (the
+    first folder a new run creates), or `None` if `path` exists."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def _remove_written(path: Path, made: Path | None, before: set) -> None:
+    """Removes what a failed run wrote, and only that: the folders it made
+    (the parents only if nothing else is in them), or else the entries of
+    `path` that were not in it `before` (an empty folder the user made for
+    the run stays, empty)."""
+    if made is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        for folder in path.parents:
+            if folder == made.parent:
+                break
+            try:
+                folder.rmdir()  # only if empty: another run may be there
+            except OSError:
+                break
+        return
+    for entry in path.iterdir():
+        if entry in before:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _check_folders(runs_dir: Path, path: Path) -> None:
@@ -136,20 +171,35 @@ def _check_folders(runs_dir: Path, path: Path) -> None:
             return
 
 
-def _check_not_foreign(path: Path) -> None:
-    """A `RunError` if `path` is a folder with files that `seq2seq train`
-    did not write (no config.yaml): a new run goes into a new or empty
-    folder, or a run folder of its own."""
+def _check_not_foreign(path: Path, resume: bool) -> None:
+    """A `RunError` if `path` is a folder with files but not a run folder
+    (`run_folder.is_run_folder`): a new run goes into a new or empty
+    folder, or a run folder of its own, and a resume into a run folder.
+    A `config.yaml` that someone wrote there is never overwritten."""
     if (
-        path.is_dir()
-        and any(path.iterdir())
-        and not run_folder.is_run_folder(path)
+        not path.is_dir()
+        or not any(path.iterdir())
+        or run_folder.is_run_folder(path)
     ):
-        raise RunError(
-            f"{path} exists and is not a run folder (no config.yaml), so "
-            "`seq2seq train` will not write into it; give another --name "
-            "or --runs-dir"
+        return
+    fix = "give another --name or --runs-dir"
+    if (path / "config.yaml").is_file():
+        why = "its config.yaml has no vocabularies beside it: not a run's"
+        fix += (
+            " (a run writes its own config.yaml: keep yours elsewhere and "
+            "give it to --config)"
         )
+    else:
+        why = "no config.yaml"
+    if resume:
+        raise RunError(
+            f"{path} is not a run folder ({why}), so there is nothing to "
+            "resume; give the --name of a run that `seq2seq train` made"
+        )
+    raise RunError(
+        f"{path} exists and is not a run folder ({why}), so `seq2seq "
+        f"train` will not write into it; {fix}"
+    )
 
 
 def _new_run(config, path):
@@ -178,10 +228,12 @@ def _new_run(config, path):
             file=sys.stderr,
         )
     path.mkdir(parents=True, exist_ok=True)
-    # First: config.yaml marks the folder as a run (run_folder.is_run_folder).
-    run_folder.write_text(path / "config.yaml", config_lib.to_yaml(config))
+    # The vocabularies, then config.yaml: together they mark the folder as
+    # a run (run_folder.is_run_folder); a config.yaml alone may be a
+    # user's file.
     source.save(path, "source")
     target.save(path, "target")
+    run_folder.write_text(path / "config.yaml", config_lib.to_yaml(config))
     if not config.data:
         splits = corpus.dates_splits(config)
         dates.write_splits(splits, path / "data")

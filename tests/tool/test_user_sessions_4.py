@@ -1,0 +1,132 @@
+"""What a demanding user meets, fourth round: a config.yaml of their own
+where a run would go, a failed run in their own empty folder, a dev corpus
+that overlaps training (warned once, not on each resume), TSV files with a
+line that lost its tab.
+
+Each test pins one defect. Most train no model: the training loop is
+replaced where a command would start it.
+"""
+
+import shutil
+
+import pytest
+
+from keras_seq2seq.cli import main
+
+ERROR = "seq2seq: error: "
+WARNING = "seq2seq: warning: "
+TINY_CHAR = [
+    "--tokenizer", "char", "--embedding-dim", "4", "--encoder-units", "4",
+    "--decoder-units", "4", "--attention-units", "4",
+    "--attention-layer-size", "4",
+]  # fmt: skip
+
+
+def _one_error_line(capsys, *words):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(ERROR), err
+    assert "Traceback" not in err[0]
+    for word in words:
+        assert word in err[0], err
+    return err[0]
+
+
+def _warnings(capsys):
+    err = capsys.readouterr().err.splitlines()
+    return [line for line in err if line.startswith(WARNING)]
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Replaces the training loop: records the dev pairs it was given."""
+    seen = []
+
+    def record(run, model, encoded, dev, state):
+        seen.append(dev)
+        raise KeyboardInterrupt  # the run stops before its first checkpoint
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", record)
+    return seen
+
+
+def _tsv(path, count, start=0):
+    lines = (f"word {i}.\tpalabra {i}.\n" for i in range(start, start + count))
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def _train(tmp_path, *options):
+    return ["train", "--runs-dir", str(tmp_path / "runs"), *options]
+
+
+# --- 1. A config.yaml someone wrote does not make a run folder ---
+
+USER_CONFIG = "# my settings for the thesis\nbatch_size: 8\ncell: lstm\n"
+
+
+def test_a_users_config_yaml_in_the_run_folder_is_never_overwritten(
+    tmp_path, capsys, no_training
+):
+    folder = tmp_path / "runs" / "thesis"
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(USER_CONFIG)
+    train = _tsv(tmp_path / "train.tsv", 30)
+    argv = _train(tmp_path, "--data", str(train), "--name", "thesis")
+    for extra in ([], ["--config", str(folder / "config.yaml")]):
+        assert main([*argv, *extra, *TINY_CHAR]) == 1
+        line = _one_error_line(capsys, str(folder), "not a run folder")
+        assert "no vocabularies" in line and "--config" in line
+    assert main([*argv, "--resume"]) == 1
+    _one_error_line(capsys, str(folder), "not a run folder", "nothing to")
+    assert not no_training
+    assert [p.name for p in folder.iterdir()] == ["config.yaml"]
+    assert (folder / "config.yaml").read_text() == USER_CONFIG
+
+
+def test_a_run_folder_without_a_checkpoint_is_still_trained_anew(
+    trained_run, tmp_path, capsys, no_training
+):
+    # A run killed before its first checkpoint: config.yaml and
+    # vocabularies, no state.json. It is the tool's, so a new run may go in.
+    folder = shutil.copytree(trained_run, tmp_path / "runs" / "killed")
+    (folder / "state.json").unlink()
+    shutil.rmtree(folder / "checkpoints")
+    train = _tsv(tmp_path / "train.tsv", 30)
+    argv = _train(tmp_path, "--data", str(train), "--name", "killed")
+    assert main([*argv, *TINY_CHAR]) == 130
+    assert len(no_training) == 1
+    capsys.readouterr()
+
+
+# --- 5. A failed run in the user's own empty folder ---
+
+
+def test_a_failed_run_empties_the_users_folder_and_keeps_it(
+    tmp_path, capsys, no_training
+):
+    folder = tmp_path / "runs" / "mine"
+    folder.mkdir(parents=True)
+    train = _tsv(tmp_path / "train.tsv", 30)
+    argv = _train(tmp_path, "--data", str(train), "--name", "mine")
+    assert main([*argv, *TINY_CHAR]) == 130  # Ctrl-C before a checkpoint
+    assert folder.is_dir() and list(folder.iterdir()) == []
+    # The same run again is still a new run (no half run folder to refuse).
+    assert main([*argv, *TINY_CHAR]) == 130
+    assert len(no_training) == 2
+    assert folder.is_dir() and list(folder.iterdir()) == []
+    capsys.readouterr()
+
+
+def test_a_failed_run_removes_the_runs_folder_it_made(
+    tmp_path, capsys, no_training
+):
+    train = _tsv(tmp_path / "train.tsv", 30)
+    argv = _train(tmp_path, "--data", str(train), "--name", "new")
+    assert main([*argv, *TINY_CHAR]) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.tsv"]
+    # A runs folder that holds another run keeps it.
+    other = tmp_path / "runs" / "other"
+    other.mkdir(parents=True)
+    assert main([*argv, *TINY_CHAR]) == 130
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["other"]
+    capsys.readouterr()
