@@ -10,6 +10,7 @@ replaced where a command would start it.
 import shutil
 
 import pytest
+import yaml
 
 from keras_seq2seq.cli import main
 
@@ -130,3 +131,54 @@ def test_a_failed_run_removes_the_runs_folder_it_made(
     assert main([*argv, *TINY_CHAR]) == 130
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["other"]
     capsys.readouterr()
+
+
+# --- 3. A dev corpus that overlaps training: warned once, at the start ---
+
+
+def test_dev_that_repeats_training_pairs_warns_once(
+    tmp_path, capsys, no_training
+):
+    # dev.tsv is another file, but 20 of its 25 pairs are training pairs.
+    train = _tsv(tmp_path / "train.tsv", 30)
+    dev = tmp_path / "dev.tsv"
+    dev.write_text(
+        "".join(train.read_text().splitlines(True)[10:])
+        + _tsv(tmp_path / "x.tsv", 5, 100).read_text()
+    )
+    argv = _train(tmp_path, "--data", str(train), "--dev", str(dev))
+    assert main([*argv, *TINY_CHAR]) == 130
+    [warning] = _warnings(capsys)
+    assert f"20 of the 25 dev pairs of {dev} (80 %)" in warning
+    assert "are training pairs" in warning and "memorisation" in warning
+
+
+def test_dev_sharing_a_training_file_warns(tmp_path, capsys, no_training):
+    # The same English file, other Spanish sentences: no pair repeats, but
+    # every dev source was seen in training.
+    en, es, es2 = tmp_path / "a.en", tmp_path / "a.es", tmp_path / "b.es"
+    en.write_text("".join(f"word {i}.\n" for i in range(30)))
+    es.write_text("".join(f"palabra {i}.\n" for i in range(30)))
+    es2.write_text("".join(f"otra {i}.\n" for i in range(30)))
+    argv = _train(tmp_path, "--data", str(en), str(es), "--dev")
+    assert main([*argv, str(en), str(es2), *TINY_CHAR]) == 130
+    [warning] = _warnings(capsys)
+    assert f"the dev file {en} is a training file" in warning
+    # Held-out files get no warning.
+    other = tmp_path / "c.en"
+    other.write_text("".join(f"other {i}.\n" for i in range(30)))
+    assert main([*argv, str(other), str(es2), *TINY_CHAR]) == 130
+    assert _warnings(capsys) == []
+
+
+def test_resume_does_not_repeat_the_dev_warning(
+    trained_run, tmp_path, capsys, no_training
+):
+    folder = shutil.copytree(trained_run, tmp_path / "runs" / "again")
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    config["dev"] = config["data"]  # a run that validates on training
+    (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    argv = _train(tmp_path, "--name", "again", "--resume")
+    assert main(argv) == 130
+    assert len(no_training) == 1
+    assert _warnings(capsys) == []

@@ -28,8 +28,7 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
 
     Dev is, in order: `config.dev`; `dev.tsv` beside a TSV corpus; or
     `dev_size` pairs held out of training (at most a tenth of it), drawn
-    with `config.seed`. A dev corpus that is the training corpus (the
-    same files) gets a warning: its scores would measure memorisation.
+    with `config.seed`.
     """
     if not config.data:
         splits = dates_splits(config)
@@ -47,7 +46,6 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
             config.dev = [str(beside)]
     if config.dev is not None:
         dev = read_pairs(config.dev, **read, option="--dev")
-        _warn_if_training_data(config.dev, config.data)
         return train, dev
     held = min(config.dev_size, len(train) // 10)
     if held < 1:
@@ -62,13 +60,36 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
     return train, dev
 
 
-def _warn_if_training_data(dev: list[str], data: list[str]) -> None:
-    """A warning when the dev files are the training files."""
-    if [Path(p).resolve() for p in dev] == [Path(p).resolve() for p in data]:
-        print(
-            f"seq2seq: warning: the dev corpus {' '.join(dev)} is the "
-            "training corpus; its dev scores would measure memorisation, "
-            "not translation; give --dev held-out pairs, or leave it unset "
-            "to hold out --dev-size pairs of the training corpus",
-            file=sys.stderr,
+# A dev corpus with more of its pairs in training than this is reported.
+DEV_OVERLAP_WARNING = 0.1
+
+
+def warn_if_dev_overlaps(config: Config, train: Pairs, dev: Pairs) -> None:
+    """A warning when a dev corpus that `load` read from files is (partly)
+    the training corpus: the same files, or more than a tenth of its pairs
+    also training pairs. Its dev scores would measure memorisation. A new
+    run calls it once; a resume does not repeat it."""
+    if not config.data or config.dev is None:
+        return  # the built-in corpus' or held-out dev shares no pair
+    data = {Path(p).resolve() for p in config.data}
+    files = " ".join(config.dev)
+    shared_files = [p for p in config.dev if Path(p).resolve() in data]
+    pairs = set(train)
+    repeated = sum(pair in pairs for pair in dev)
+    if {Path(p).resolve() for p in config.dev} == data:
+        what = f"the dev corpus {files} is the training corpus"
+    elif repeated > DEV_OVERLAP_WARNING * len(dev):
+        what = (
+            f"{repeated} of the {len(dev)} dev pairs of {files} "
+            f"({100 * repeated / len(dev):.0f} %) are training pairs"
         )
+    elif shared_files:
+        what = f"the dev file {shared_files[0]} is a training file"
+    else:
+        return
+    print(
+        f"seq2seq: warning: {what}; its dev scores would measure "
+        "memorisation, not translation; give --dev held-out pairs, or "
+        "leave it unset to hold out --dev-size pairs of the training corpus",
+        file=sys.stderr,
+    )

@@ -204,6 +204,7 @@ def _check_not_foreign(path: Path, resume: bool) -> None:
 
 def _new_run(config, path):
     train_pairs, dev = corpus.load(config)
+    corpus.warn_if_dev_overlaps(config, train_pairs, dev)  # once: not resumes
     source = Tokenizer.train(
         (s for s, _ in train_pairs), config.tokenizer, config.vocab_size
     )
