@@ -182,3 +182,52 @@ def test_resume_does_not_repeat_the_dev_warning(
     assert main(argv) == 130
     assert len(no_training) == 1
     assert _warnings(capsys) == []
+
+
+# --- 2. Tab-separated files where two aligned files go, and the reverse ---
+
+
+def test_a_tsv_line_without_its_tab_does_not_hide_two_tsv_files(
+    tmp_path, capsys, no_training
+):
+    # One line of train.tsv lost its tab; the counts match, so the files
+    # read as aligned: every pair was two whole TSV lines.
+    train, dev = _tsv(tmp_path / "train.tsv", 30), _tsv(tmp_path / "d.tsv", 30)
+    lines = train.read_text().splitlines(True)
+    lines[7] = lines[7].replace("\t", " ")
+    train.write_text("".join(lines))
+    argv = _train(tmp_path, "--data", str(train), str(dev), *TINY_CHAR)
+    assert main(argv) == 1
+    _one_error_line(capsys, "both tab-separated", "--dev")
+    # One TSV file alone names the line.
+    assert main(_train(tmp_path, "--data", str(train), *TINY_CHAR)) == 1
+    _one_error_line(capsys, f"{train} line 8 has no tab")
+    assert not no_training and not (tmp_path / "runs").exists()
+
+
+def test_a_tsv_file_beside_a_plain_text_file_is_refused(
+    tmp_path, capsys, no_training
+):
+    # Each source would be a whole "word 1.<TAB>palabra 1." line.
+    tsv = _tsv(tmp_path / "train.tsv", 30)
+    text = tmp_path / "train.es"
+    text.write_text("".join(f"palabra {i}.\n" for i in range(30)))
+    for pair in ((tsv, text), (text, tsv)):
+        argv = _train(tmp_path, "--data", *map(str, pair), *TINY_CHAR)
+        assert main(argv) == 1
+        line = _one_error_line(capsys, f"{tsv} is a tab-separated (TSV) file")
+        assert line.endswith(
+            "give --data the TSV file alone, or two plain-text files"
+        )
+    assert not no_training and not (tmp_path / "runs").exists()
+
+
+def test_one_plain_text_file_to_data_says_it_is_not_a_tsv_file(
+    tmp_path, capsys, no_training
+):
+    text = tmp_path / "train.en"
+    text.write_text("".join(f"word {i}.\n" for i in range(30)))
+    assert main(_train(tmp_path, "--data", str(text), *TINY_CHAR)) == 1
+    line = _one_error_line(capsys, f"{text} has no tab on any line")
+    assert "two aligned files" in line
+    assert not no_training and not (tmp_path / "runs").exists()

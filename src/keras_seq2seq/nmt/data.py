@@ -6,9 +6,11 @@ plain-text files, one sentence per line. Files must be UTF-8. Blank lines
 (in both files of a pair) are skipped; a line without a tab, with too few
 columns or with one empty side is an error naming the file and line.
 
-Two files that are both tab-separated are refused: two files make one
-corpus' source and target sides, so two TSV files (`--data train.tsv
-dev.tsv`) are a mistake, which the line counts would hide when they match.
+Two files of which one or both are tab-separated (most lines hold a tab)
+are refused: two files make one corpus' source and target sides, so two
+TSV files (`--data train.tsv dev.tsv`), or a TSV file beside a text file,
+are a mistake, which the line counts would hide when they match. One file
+with no tab on any line is a text file, not a TSV corpus.
 
 Every line is a pair unless `header` says that the first non-blank line
 of each file names the columns. The tool never guesses: a first line
@@ -148,22 +150,38 @@ def _read_tsv(path, columns, header=False) -> Pairs:
         for number, line in enumerate(_read_lines(path), start=1)
         if line.strip()
     ]
+    if not any("\t" in line for _, line in lines):
+        raise RunError(
+            f"{path} has no tab on any line, so it is not a tab-separated "
+            "(TSV) corpus; give a TSV file (source<TAB>target), or two "
+            "aligned files: the source sentences and the target sentences"
+        )
     return _collect(lines, path, header, to_pair)
 
 
 def _read_aligned(source_path, target_path, header=False, option=None) -> Pairs:
     sources = _read_lines(source_path)
     targets = _read_lines(target_path)
+    given = f"two files to {option}" if option else "two corpus files"
+    meaning = (
+        f"{given} are the source and the target sentences of one corpus, "
+        "aligned line by line"
+    )
     if _tab_separated(sources) and _tab_separated(targets):
-        given = f"two files to {option}" if option else "two corpus files"
         fix = f"give {option} one TSV file" if option else "give one TSV file"
         if option == "--data":
             fix += ", and a dev TSV file to --dev"
         raise RunError(
             f"{source_path} and {target_path} are both tab-separated (TSV) "
-            f"files, but {given} are the source and the target sentences "
-            f"of one corpus, aligned line by line; {fix}"
+            f"files, but {meaning}; {fix}"
         )
+    for path, lines in ((source_path, sources), (target_path, targets)):
+        if _tab_separated(lines):
+            fix = f"give {option} " if option else "give "
+            raise RunError(
+                f"{path} is a tab-separated (TSV) file, but {meaning}; "
+                f"{fix}the TSV file alone, or two plain-text files"
+            )
     if len(sources) != len(targets):
         raise RunError(
             f"{source_path} has {len(sources)} lines but {target_path} has "
@@ -182,8 +200,10 @@ def _read_aligned(source_path, target_path, header=False, option=None) -> Pairs:
 
 
 def _tab_separated(lines) -> bool:
-    """Every non-blank line holds a tab: a TSV file, not sentences."""
-    return all("\t" in line for line in lines if line.strip())
+    """Most non-blank lines hold a tab: a TSV file (perhaps with a line
+    that lost its tab), not sentences, which rarely hold one."""
+    lines = [line for line in lines if line.strip()]
+    return sum("\t" in line for line in lines) > len(lines) / 2
 
 
 def _collect(lines, where, header, to_pair) -> Pairs:
