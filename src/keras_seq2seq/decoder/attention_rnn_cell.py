@@ -173,7 +173,7 @@ class AttentionRNNCell(keras.layers.Layer):
                 cell's own nesting; zeros when `None`.
         """
         batch_size = ops.shape(memory.values)[0]
-        zeros = self.cell.get_initial_state(batch_size=batch_size)
+        zeros = zero_cell_state(self.cell, batch_size)
         if cell_state is None:
             cell_state = zeros
         else:
@@ -332,6 +332,30 @@ def reset_dropout_masks(cell):
     for found in dropout_cells(cell):
         found.reset_dropout_mask()
         found.reset_recurrent_dropout_mask()
+
+
+def zero_cell_state(cell, batch_size):
+    """The cell's zero state: its `get_initial_state(batch_size=...)`, or,
+    for a cell without one (a custom cell ported from Keras 2's
+    `AbstractRNNCell`, which gave it), a list of zeros `(B, size)` per
+    entry of its `state_size` in its compute dtype, as `keras.layers.RNN`
+    makes it."""
+    if hasattr(cell, "get_initial_state"):
+        return cell.get_initial_state(batch_size=batch_size)
+    sizes = cell.state_size
+    if not isinstance(sizes, (list, tuple)):
+        sizes = [sizes]
+    return [
+        ops.zeros(
+            (batch_size,) + (tuple(size) if _is_shape(size) else (size,)),
+            dtype=cell.compute_dtype,
+        )
+        for size in sizes
+    ]
+
+
+def _is_shape(size):
+    return isinstance(size, (list, tuple))
 
 
 def cell_output_size(cell):

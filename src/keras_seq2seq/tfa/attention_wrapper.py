@@ -8,6 +8,7 @@ from keras_seq2seq.decoder.attention_rnn_cell import (
     AttentionRNNCell,
     DecoderState,
     cell_output_size,
+    zero_cell_state,
 )
 from keras_seq2seq.tfa.alignment_history import (
     AlignmentHistory,
@@ -130,8 +131,10 @@ class AttentionWrapper(keras.layers.Layer):
             for option in (cell_input_fn, attention_layer, attention_fn)
         ):
             if sizes is not None:
-                self.attention_layers = _dense_layers(sizes, self.dtype_policy)
+                self.attention_layers = _dense_layers(sizes, mechanisms)
         else:
+            # TFA's attention layer has its mechanism's dtype; the step
+            # computes in it (a float64 model stays float64).
             self.core = AttentionRNNCell(
                 cell,
                 mechanisms[0].core,
@@ -139,6 +142,7 @@ class AttentionWrapper(keras.layers.Layer):
                 attention_layer_size=sizes[0] if sizes else None,
                 input_feeding=True,
                 output_attention=output_attention,
+                dtype=mechanisms[0].dtype_policy,
                 name="core",
             )
         if initial_cell_state is not None:
@@ -305,7 +309,7 @@ class AttentionWrapper(keras.layers.Layer):
         if self.initial_cell_state is not None:
             cell_state = self.initial_cell_state
         else:
-            cell_state = self.cell.get_initial_state(batch_size=batch_size)
+            cell_state = zero_cell_state(self.cell, batch_size)
             if not has_several_states(self.cell):
                 cell_state = cell_state[0]
         alignments = [
@@ -402,15 +406,17 @@ def _wrapper_state(fields):
         ) from None
 
 
-def _dense_layers(sizes, dtype_policy):
+def _dense_layers(sizes, mechanisms):
     """TFA's attention layers for `attention_layer_size`: one `Dense(size,
-    use_bias=False)` per mechanism."""
+    use_bias=False)` per mechanism, in the mechanism's dtype (TFA's)."""
     return [
         keras.layers.Dense(
             size,
             use_bias=False,
-            dtype=dtype_policy,
+            dtype=mechanism.dtype_policy,
             name="attention_layer" + (f"_{i}" if i else ""),
         )
-        for i, size in enumerate(sizes)
+        for i, (size, mechanism) in enumerate(
+            zip(sizes, mechanisms, strict=True)
+        )
     ]

@@ -1,0 +1,127 @@
+"""`keras_seq2seq.tfa` run as TFA users' programs, fifth audit round.
+
+Each test ports a way TFA 0.23 programs (docs, tutorials, answers) call
+`tfa.seq2seq` that an earlier version of this module got wrong, with
+`import keras_seq2seq.tfa as tfa` in place of TFA's import. The expected
+values come from TFA's documented semantics, checked in NumPy or as
+identities that must hold.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+from tests import reference
+
+import keras_seq2seq as seq2seq
+import keras_seq2seq.tfa as tfa
+
+B, TS, D, C, E, V = 3, 7, 5, 6, 4, 9
+LENGTHS = np.array([7, 2, 5])
+
+
+def normal(seed, *shape, dtype="float32"):
+    return np.random.default_rng(seed).normal(size=shape).astype(dtype)
+
+
+def numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+# --- A custom cell ported from Keras 2's `AbstractRNNCell`: Keras 3 has
+# no such base, so the cell has `state_size` and `output_size` but no
+# `get_initial_state`. `keras.layers.RNN` starts it from zeros; the
+# wrapper's `get_initial_state` and the library's `AttentionDecoder`
+# raised AttributeError.
+
+
+class TanhCell(keras.layers.Layer):
+    """`h' = tanh(x K + h)`: a cell without `get_initial_state`."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = [units]
+        self.output_size = units
+
+    def build(self, inputs_shape):
+        self.kernel = self.add_weight(shape=(inputs_shape[-1], self.units))
+
+    def call(self, inputs, states):
+        h = ops.tanh(ops.matmul(inputs, self.kernel) + states[0])
+        return h, [h]
+
+
+def test_a_cell_without_get_initial_state_starts_from_zeros():
+    memory = normal(1, B, TS, D)
+    mechanism = tfa.LuongAttention(C, memory, memory_sequence_length=LENGTHS)
+    wrapper = tfa.AttentionWrapper(TanhCell(C), mechanism)
+    state = wrapper.get_initial_state(batch_size=B, dtype="float32")
+    np.testing.assert_array_equal(numpy(state.cell_state), np.zeros((B, C)))
+    x = normal(2, B, E)
+    output, state = wrapper(x, state)
+    kernel, luong_kernel = wrapper.get_weights()
+    # TFA's step: the cell on [x; zero attention] from a zero state, then
+    # Luong's alignments over the masked memory; the attention is the
+    # context (no attention layer).
+    h = np.tanh(np.concatenate([x, np.zeros((B, D))], -1) @ kernel)
+    mask = np.arange(TS)[None] < LENGTHS[:, None]
+    values = memory * mask[..., None]
+    scores = reference.luong_scores(h[:, None], values, luong_kernel)[:, 0]
+    alignments = reference.masked_softmax(scores, mask)
+    np.testing.assert_allclose(numpy(state.cell_state), h, atol=1e-6)
+    np.testing.assert_allclose(numpy(state.alignments), alignments, atol=1e-6)
+    np.testing.assert_allclose(
+        numpy(output), np.einsum("bt,btd->bd", alignments, values), atol=1e-6
+    )
+
+
+def test_attention_decoder_starts_such_a_cell_from_zeros():
+    decoder = seq2seq.AttentionDecoder(TanhCell(C), seq2seq.LuongAttention())
+    inputs, memory = normal(3, B, 4, E), normal(4, B, TS, C)
+    from_zeros = decoder(inputs, memory, [np.zeros((B, C), "float32")])
+    np.testing.assert_allclose(
+        numpy(decoder(inputs, memory)), numpy(from_zeros), atol=1e-6
+    )
+
+
+# --- A float64 model: TFA's attention layer takes its mechanism's dtype
+# and nothing is cast, so a float64 cell and mechanism keep float64. The
+# wrapper's step ran in the float32 of its default policy: the cell state,
+# the attention and the alignments came back float32, of another dtype
+# than the float64 state they started from. (The library's softmax runs
+# in float32: the numbers are float32-close.)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="float64 Dense layers compute in float32 on JAX (without x64) "
+    "and on PyTorch (Keras' matmul)",
+)
+def test_a_float64_wrapper_computes_in_float64():
+    memory = normal(5, B, TS, D, dtype="float64")
+    mechanism = tfa.LuongAttention(
+        C, memory, memory_sequence_length=LENGTHS, dtype="float64"
+    )
+    cell = keras.layers.SimpleRNNCell(C, dtype="float64")
+    wrapper = tfa.AttentionWrapper(cell, mechanism, attention_layer_size=3)
+    state = wrapper.get_initial_state(batch_size=B, dtype="float64")
+    inputs = normal(6, B, 2, E, dtype="float64")
+    for t in range(2):
+        output, state = wrapper(inputs[:, t], state)
+    layer, kernel, recurrent, bias, luong_kernel = wrapper.get_weights()
+    mask = np.arange(TS)[None] < LENGTHS[:, None]
+    values = memory * mask[..., None]
+    h, attention = np.zeros((B, C)), np.zeros((B, 3))
+    for t in range(2):
+        x = np.concatenate([inputs[:, t], attention], -1)
+        h = np.tanh(x @ kernel + h @ recurrent + bias)
+        scores = reference.luong_scores(h[:, None], values, luong_kernel)
+        alignments = reference.masked_softmax(scores[:, 0], mask)
+        context = np.einsum("bt,btd->bd", alignments, values)
+        attention = np.concatenate([h, context], -1) @ layer
+    for got in (output, state.cell_state, state.attention, state.alignments):
+        assert keras.backend.standardize_dtype(got.dtype) == "float64"
+    np.testing.assert_allclose(numpy(output), attention, atol=1e-6)
+    np.testing.assert_allclose(numpy(state.cell_state), h, atol=1e-6)
+    np.testing.assert_allclose(numpy(state.alignments), alignments, atol=1e-6)
