@@ -217,6 +217,7 @@ def _check_probability_fn(probability_fn):
     return probability_fn
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class BahdanauAttention(AttentionMechanism):
     """TFA's `BahdanauAttention(units, memory, memory_sequence_length, ...)`.
 
@@ -274,6 +275,7 @@ class BahdanauAttention(AttentionMechanism):
         self.kernel_initializer = kernel_initializer
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class LuongAttention(AttentionMechanism):
     """TFA's `LuongAttention(units, memory, memory_sequence_length, ...)`.
 

@@ -30,6 +30,7 @@ from keras_seq2seq.tfa.wrapper_checks import (
 )
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class AttentionWrapper(keras.layers.Layer):
     """TFA's `AttentionWrapper`: a cell with attention, TFA's (luong) order.
 
@@ -188,6 +189,37 @@ class AttentionWrapper(keras.layers.Layer):
             query_depth + memory_of(mechanism).values.shape[-1]
             for mechanism in self.attention_mechanisms
         ]
+
+    def get_config(self):
+        # Not TFA's (its wrapper had none). The layers and functions are
+        # serialized as Keras objects; as for the mechanisms' memory, an
+        # `initial_cell_state` tensor is not configuration.
+        serialize = keras.saving.serialize_keras_object
+        config = {
+            "cell": serialize(self.cell),
+            "attention_mechanism": serialize(self.attention_mechanism),
+            "attention_layer_size": self.attention_layer_size,
+            "alignment_history": self.alignment_history,
+            "cell_input_fn": serialize(self.cell_input_fn),
+            "output_attention": self.output_attention,
+            "initial_cell_state": None,
+            "attention_layer": serialize(self.attention_layer),
+            "attention_fn": serialize(self.attention_fn),
+        }
+        return {**super().get_config(), **config}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in (
+            "cell",
+            "attention_mechanism",
+            "cell_input_fn",
+            "attention_layer",
+            "attention_fn",
+        ):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
 
     @property
     def weights(self):

@@ -2,6 +2,8 @@
 
 import collections
 
+import keras
+
 from keras_seq2seq.tfa.cell_decoder import CellDecoder
 from keras_seq2seq.tfa.samplers.sampler import Sampler
 
@@ -17,6 +19,7 @@ class BasicDecoderOutput(
     """
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class BasicDecoder(CellDecoder):
     """TFA's `BasicDecoder`: a cell, an optional output layer and a sampler.
 
@@ -68,6 +71,8 @@ class BasicDecoder(CellDecoder):
             )
         super().__init__(cell, output_layer=output_layer, **kwargs)
         self.sampler = sampler
+
+    OBJECT_KEYS = ("cell", "sampler", "output_layer")
 
     @property
     def batch_size(self):

@@ -19,6 +19,7 @@ from keras_seq2seq.tfa.cell_decoder import CellDecoder
 from keras_seq2seq.tfa.functions import gather_tree_from_array
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class BeamSearchDecoder(CellDecoder):
     """TFA's `BeamSearchDecoder`: beam search over a cell, step by step.
 
@@ -97,6 +98,18 @@ class BeamSearchDecoder(CellDecoder):
         self._embed = None
         self._end_token = None
         self._start_tokens = None
+
+    OBJECT_KEYS = ("cell", "embedding_fn", "output_layer")
+
+    def get_config(self):
+        config = {
+            "beam_width": self.beam_width,
+            "length_penalty_weight": self.length_penalty_weight,
+            "coverage_penalty_weight": self.coverage_penalty_weight,
+            "reorder_tensor_arrays": self.reorder_tensor_arrays,
+            "output_all_scores": self.output_all_scores,
+        }
+        return {**super().get_config(), **config}
 
     def __call__(
         self,

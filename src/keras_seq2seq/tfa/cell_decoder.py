@@ -35,6 +35,27 @@ class CellDecoder(BaseDecoder):
         self.cell = cell
         self.output_layer = output_layer
 
+    # The constructor arguments that are Keras objects (layers, samplers,
+    # functions): `get_config` serializes them, `from_config` rebuilds them.
+    OBJECT_KEYS = ("cell", "output_layer")
+
+    def get_config(self):
+        config = super().get_config()
+        for key in self.OBJECT_KEYS:
+            value = getattr(self, key)
+            if value is not None:
+                value = keras.saving.serialize_keras_object(value)
+            config[key] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in cls.OBJECT_KEYS:
+            if config[key] is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
     @property
     def weights(self):
         layers = [self.cell] + (

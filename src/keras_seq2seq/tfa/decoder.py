@@ -125,6 +125,21 @@ class BaseDecoder(keras.layers.Layer, Decoder):
         # The sublayers build on their first step; nothing to create here.
         self.built = True
 
+    def get_config(self):
+        # Not TFA's (its decoders had none): a functional model holding a
+        # decoder saves to `.keras`. A tensor `maximum_iterations` is saved
+        # as its value.
+        config = {
+            "output_time_major": self.output_time_major,
+            "impute_finished": self.impute_finished,
+            "maximum_iterations": check_maximum_iterations(
+                self.maximum_iterations
+            ),
+            "parallel_iterations": self.parallel_iterations,
+            "swap_memory": self.swap_memory,
+        }
+        return {**super().get_config(), **config}
+
     @property
     def supports_masking(self):
         # The inputs' mask goes to the sampler (`call`); the outputs carry

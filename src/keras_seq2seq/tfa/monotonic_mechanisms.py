@@ -6,6 +6,7 @@ their arguments (sigmoid noise, score bias, `mode`) and in their start:
 the alignments before the first step are one-hot on the first memory step.
 """
 
+import keras
 from keras import ops
 
 from keras_seq2seq import attention
@@ -23,6 +24,7 @@ class MonotonicAttentionMechanism(AttentionMechanism):
         return ops.one_hot(first, self.alignments_size, dtype=dtype)
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
     """TFA's `BahdanauMonotonicAttention`.
 
@@ -102,6 +104,7 @@ class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
         self.kernel_initializer = kernel_initializer
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class LuongMonotonicAttention(MonotonicAttentionMechanism):
     """TFA's `LuongMonotonicAttention`.
 

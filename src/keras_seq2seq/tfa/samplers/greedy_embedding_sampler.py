@@ -1,5 +1,6 @@
 """TFA's `GreedyEmbeddingSampler`: feed back the embedding of the argmax."""
 
+import keras
 from keras import ops
 
 from keras_seq2seq.tfa.samplers.sampler import (
@@ -9,6 +10,7 @@ from keras_seq2seq.tfa.samplers.sampler import (
 )
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class GreedyEmbeddingSampler(BatchTrackingSampler):
     """Greedy decoding: the sample id is the argmax of the outputs (the
     first maximum) and the next input is its embedding; a row is finished
@@ -19,6 +21,9 @@ class GreedyEmbeddingSampler(BatchTrackingSampler):
         embedding_fn: optional callable `ids -> vectors`; else the
             `embedding` given to `initialize`. Defaults to `None`.
     """
+
+    CONFIG_KEYS = ("embedding_fn",)
+    CALLABLE_KEYS = ("embedding_fn",)
 
     def __init__(self, embedding_fn=None):
         check_embedding_fn(embedding_fn)

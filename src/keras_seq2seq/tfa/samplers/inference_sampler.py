@@ -1,10 +1,12 @@
 """TFA's `InferenceSampler`: inference with user functions."""
 
+import keras
 from keras import ops
 
 from keras_seq2seq.tfa.samplers.sampler import BatchTrackingSampler
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class InferenceSampler(BatchTrackingSampler):
     """Inference without embeddings: `sample_fn` picks the sample, which
     (through `next_inputs_fn`, if given) is the next input; `end_fn` says
@@ -18,6 +20,15 @@ class InferenceSampler(BatchTrackingSampler):
         next_inputs_fn: optional callable `sample_ids -> next_inputs`.
             Defaults to `None` (the samples themselves).
     """
+
+    CONFIG_KEYS = (
+        "sample_fn",
+        "sample_shape",
+        "sample_dtype",
+        "end_fn",
+        "next_inputs_fn",
+    )
+    CALLABLE_KEYS = ("sample_fn", "end_fn", "next_inputs_fn")
 
     def __init__(
         self, sample_fn, sample_shape, sample_dtype, end_fn, next_inputs_fn=None

@@ -1,5 +1,6 @@
 """TFA's `SampleEmbeddingSampler`: feed back the embedding of a drawn id."""
 
+import keras
 from keras import ops
 
 from keras_seq2seq.tfa.samplers.greedy_embedding_sampler import (
@@ -8,6 +9,7 @@ from keras_seq2seq.tfa.samplers.greedy_embedding_sampler import (
 from keras_seq2seq.tfa.samplers.sampler import categorical_ids, seed_generator
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class SampleEmbeddingSampler(GreedyEmbeddingSampler):
     """As `GreedyEmbeddingSampler`, but the id is drawn from
     `softmax(outputs / softmax_temperature)`.
@@ -19,6 +21,8 @@ class SampleEmbeddingSampler(GreedyEmbeddingSampler):
             flattens the distribution. Defaults to `None` (1).
         seed: optional int. Defaults to `None`.
     """
+
+    CONFIG_KEYS = ("embedding_fn", "softmax_temperature", "seed")
 
     def __init__(self, embedding_fn=None, softmax_temperature=None, seed=None):
         super().__init__(embedding_fn)

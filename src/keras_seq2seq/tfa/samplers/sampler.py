@@ -47,6 +47,37 @@ class Sampler:
         (not a TFA attribute; see `Decoder.steps_bound`)."""
         return None
 
+    # The constructor arguments that `get_config` returns, and those of
+    # them that are callables (a layer, a registered function), which it
+    # serializes as Keras objects.
+    CONFIG_KEYS = ()
+    CALLABLE_KEYS = ()
+
+    def get_config(self):
+        """The constructor arguments, so that a model holding the sampler's
+        decoder saves to `.keras` and loads (not a TFA method).
+
+        A tensor or variable argument (`sampling_probability`) is saved as
+        its current value.
+        """
+        config = {}
+        for key in self.CONFIG_KEYS:
+            value = getattr(self, key)
+            if value is not None and key in self.CALLABLE_KEYS:
+                value = keras.saving.serialize_keras_object(value)
+            elif hasattr(value, "shape") and hasattr(value, "dtype"):
+                value = ops.convert_to_numpy(value).tolist()
+            config[key] = value
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in cls.CALLABLE_KEYS:
+            if config[key] is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
 
 class BatchTrackingSampler(Sampler):
     """A `Sampler` whose `initialize` sets its batch size (TFA's samplers).

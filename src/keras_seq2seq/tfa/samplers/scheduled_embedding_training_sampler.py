@@ -1,5 +1,6 @@
 """TFA's `ScheduledEmbeddingTrainingSampler`: scheduled sampling of ids."""
 
+import keras
 from keras import ops
 
 from keras_seq2seq.tfa.samplers.sampler import (
@@ -14,6 +15,7 @@ from keras_seq2seq.tfa.samplers.sampler import (
 from keras_seq2seq.tfa.samplers.training_sampler import TrainingSampler
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class ScheduledEmbeddingTrainingSampler(TrainingSampler):
     """Teacher forcing, or, with a probability, the embedding of a sampled id.
 
@@ -33,6 +35,15 @@ class ScheduledEmbeddingTrainingSampler(TrainingSampler):
         scheduling_seed: optional int for choosing the rows. Defaults to
             `None`.
     """
+
+    CONFIG_KEYS = (
+        "sampling_probability",
+        "embedding_fn",
+        "time_major",
+        "seed",
+        "scheduling_seed",
+    )
+    CALLABLE_KEYS = ("embedding_fn",)
 
     def __init__(
         self,

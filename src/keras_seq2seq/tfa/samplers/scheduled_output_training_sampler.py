@@ -12,6 +12,7 @@ from keras_seq2seq.tfa.samplers.sampler import (
 from keras_seq2seq.tfa.samplers.training_sampler import TrainingSampler
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class ScheduledOutputTrainingSampler(TrainingSampler):
     """Teacher forcing, or, with a probability, the step's own outputs.
 
@@ -30,6 +31,14 @@ class ScheduledOutputTrainingSampler(TrainingSampler):
         next_inputs_fn: optional callable `outputs -> inputs`. Defaults to
             `None` (the outputs themselves).
     """
+
+    CONFIG_KEYS = (
+        "sampling_probability",
+        "time_major",
+        "seed",
+        "next_inputs_fn",
+    )
+    CALLABLE_KEYS = ("next_inputs_fn",)
 
     def __init__(
         self,

@@ -8,6 +8,7 @@ from keras_seq2seq.tfa.dynamic_decode import known_all
 from keras_seq2seq.tfa.samplers.sampler import BatchTrackingSampler
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class TrainingSampler(BatchTrackingSampler):
     """Reads the next input from the given sequence (teacher forcing).
 
@@ -27,6 +28,8 @@ class TrainingSampler(BatchTrackingSampler):
     >>> ops.convert_to_numpy(finished).tolist(), tuple(first.shape)
     ([False, False], (2, 3))
     """
+
+    CONFIG_KEYS = ("time_major",)
 
     def __init__(self, time_major=False):
         self.time_major = time_major
