@@ -255,3 +255,63 @@ def test_a_sampler_round_trips_its_arguments(sampler):
             np.asarray(numpy(getattr(rebuilt, key)), dtype=object),
             np.asarray(numpy(getattr(sampler, key)), dtype=object),
         )
+
+
+# --- A custom logits layer without `compute_output_shape` (Keras 2's
+# default traced `call`; TFA sizes its output arrays with it): decoding no
+# step (every `sequence_length` 0) and TensorFlow's graph loop (a
+# `tf.function` over batches of any length) raised NotImplementedError.
+
+
+class Logits(keras.layers.Layer):
+    """`x W`, with no `compute_output_shape`."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, inputs_shape):
+        self.kernel = self.add_weight(shape=(inputs_shape[-1], self.units))
+
+    def call(self, inputs):
+        return ops.matmul(inputs, self.kernel)
+
+
+def test_an_output_layer_without_compute_output_shape_sizes_the_outputs():
+    decoder = tfa.BasicDecoder(
+        keras.layers.GRUCell(C), tfa.TrainingSampler(), output_layer=Logits(V)
+    )
+    inputs, state = normal(10, B, 4, E), normal(11, B, C)
+    outputs, final_state, lengths = decoder(
+        inputs, initial_state=state, sequence_length=[0, 0, 0]
+    )
+    # TFA: no row runs a step; the outputs have no step, the state is
+    # the initial one.
+    assert tuple(outputs.rnn_output.shape) == (B, 0, V)
+    assert tuple(outputs.sample_id.shape) == (B, 0)
+    np.testing.assert_array_equal(numpy(lengths), [0, 0, 0])
+    np.testing.assert_array_equal(numpy(final_state), state)
+    eager, _, _ = decoder(
+        inputs, initial_state=state, sequence_length=[4, 1, 3]
+    )
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, E]),
+            tf.TensorSpec([None], tf.int32),
+        ]
+    )
+    def decode(inputs, lengths):
+        outputs, _, _ = decoder(
+            inputs, initial_state=state, sequence_length=lengths
+        )
+        return outputs.rnn_output
+
+    np.testing.assert_allclose(
+        numpy(decode(inputs, np.array([4, 1, 3], "int32"))),
+        numpy(eager.rnn_output),
+        atol=1e-6,
+    )

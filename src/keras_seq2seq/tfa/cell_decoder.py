@@ -2,8 +2,12 @@
 
 import keras
 
-from keras_seq2seq.decoder.attention_rnn_cell import reset_dropout_masks
+from keras_seq2seq.decoder.attention_rnn_cell import (
+    cell_output_size,
+    reset_dropout_masks,
+)
 from keras_seq2seq.tfa.decoder import BaseDecoder
+from keras_seq2seq.tfa.wrapper_checks import output_depth
 
 
 class CellDecoder(BaseDecoder):
@@ -87,10 +91,12 @@ class CellDecoder(BaseDecoder):
     def _rnn_output_size(self):
         """The depth of a step's output: the output layer's, else the
         cell's (`V` for a `Dense(V)`)."""
-        size = self.cell.output_size
+        size = cell_output_size(self.cell)
         if self.output_layer is None:
             return size
-        return self.output_layer.compute_output_shape((None, size))[-1]
+        # A layer without `compute_output_shape` (a custom logits layer)
+        # is traced, as Keras 2's default `compute_output_shape` did.
+        return output_depth(self.output_layer, size)
 
     def _cell_step(self, inputs, state, training=None):
         """`(outputs, next_state)`: the cell, then the output layer.
