@@ -22,7 +22,10 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     the option is positional."""
 
     def _get_help_string(self, action):
-        if not action.option_strings or action.default in (None, False):
+        # `is`, not `in (None, False)`: 0.0 == False would hide a 0 default.
+        if not action.option_strings or any(
+            action.default is unset for unset in (None, False)
+        ):
             return action.help
         return super()._get_help_string(action)
 
@@ -113,7 +116,7 @@ def _add_search_options(parser):
         type=float,
         default=0.0,
         metavar="ALPHA",
-        help="GNMT length penalty for beam search",
+        help="GNMT length penalty of beam search; 0: none",
     )
 
 

@@ -231,3 +231,17 @@ def test_one_plain_text_file_to_data_says_it_is_not_a_tsv_file(
     line = _one_error_line(capsys, f"{text} has no tab on any line")
     assert "two aligned files" in line
     assert not no_training and not (tmp_path / "runs").exists()
+
+
+# --- Help: a default of 0.0 is a default ---
+
+
+@pytest.mark.parametrize("command", ["translate", "evaluate", "plot"])
+def test_help_shows_the_length_penalty_default_of_zero(command, capsys):
+    # 0.0 == False: the formatter took it for an off switch and hid it.
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--length-penalty ALPHA GNMT length penalty" in text
+    assert "beam search; 0: none (default: 0.0)" in text
