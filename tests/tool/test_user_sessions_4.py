@@ -245,3 +245,43 @@ def test_help_shows_the_length_penalty_default_of_zero(command, capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "--length-penalty ALPHA GNMT length penalty" in text
     assert "beam search; 0: none (default: 0.0)" in text
+
+
+# --- A folder or a broken file where a file goes ---
+
+
+def test_a_folder_given_as_corpus_or_config_says_it_is_a_folder(
+    tmp_path, capsys, no_training
+):
+    folder = tmp_path / "corpora"
+    folder.mkdir()
+    for flag in ("--data", "--dev"):
+        train = _tsv(tmp_path / "train.tsv", 30)
+        argv = [str(folder)] if flag == "--data" else [str(train)]
+        argv = _train(tmp_path, "--data", *argv, *TINY_CHAR)
+        if flag == "--dev":
+            argv += ["--dev", str(folder)]
+        assert main(argv) == 1
+        line = _one_error_line(capsys, f"corpus file {folder} is a folder")
+        assert "not found" not in line
+    assert main(_train(tmp_path, "--config", str(folder))) == 1
+    _one_error_line(capsys, f"config file {folder} is a folder; give a file")
+    assert not no_training and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "text, where, what",
+    [
+        (b"batch_size: 8\ncell: [lstm\nseed: 1\n", "line 3 column 5", "','"),
+        (b"batch_size: 8\n  cell: lstm\n", "line 2 column 7", "mapping"),
+        (b"batch_size: 8\nname: caf\xe9\n", "line 2", "is not UTF-8"),
+    ],
+    ids=["unclosed-list", "indented-key", "latin-1"],
+)
+def test_a_broken_config_file_names_its_line(
+    tmp_path, capsys, text, where, what
+):
+    config = tmp_path / "run.yaml"
+    config.write_bytes(text)
+    assert main(_train(tmp_path, "--config", str(config))) == 1
+    _one_error_line(capsys, f"config file {config} {where}", what)

@@ -129,9 +129,27 @@ def read_yaml(path: str | os.PathLike) -> dict:
         values = yaml.load(path.read_text("utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise RunError(f"config file {path} not found") from None
+    except IsADirectoryError:
+        raise RunError(f"config file {path} is a folder; give a file") from None
+    except UnicodeDecodeError as error:
+        line = path.read_bytes()[: error.start].count(b"\n") + 1
+        raise RunError(
+            f"config file {path} line {line} is not UTF-8; save it as UTF-8"
+        ) from None
     except _DuplicateKey as error:
         raise RunError(f"config file {path} {error}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+    except yaml.MarkedYAMLError as error:
+        # The problem and where it is, not the first of several lines.
+        mark = error.problem_mark or error.context_mark
+        where = ""
+        if mark is not None:
+            where = f" line {mark.line + 1} column {mark.column + 1}"
+        what = error.problem or error.context
+        raise RunError(
+            f"config file {path}{where} is not valid YAML ({what}); "
+            "fix it there (one `key: value` per line)"
+        ) from None
+    except (OSError, yaml.YAMLError) as error:
         first = str(error).splitlines()[0] if str(error) else ""
         raise RunError(f"cannot read config file {path}: {first}") from None
     if values is None:

@@ -34,6 +34,8 @@ Pairs = list[tuple[str, str]]
 
 def _read_lines(path: str | os.PathLike) -> list[str]:
     path = Path(path)
+    if path.is_dir():
+        raise RunError(f"corpus file {path} is a folder; give a file")
     if not path.is_file():
         raise RunError(f"corpus file {path} not found; check the path")
     data = path.read_bytes()
