@@ -315,3 +315,80 @@ def test_an_output_layer_without_compute_output_shape_sizes_the_outputs():
         numpy(eager.rnn_output),
         atol=1e-6,
     )
+
+
+# --- A TensorFlow serving function over sources of any length
+# (`@tf.function(input_signature=[tf.TensorSpec([None, None, D]), ...])`,
+# as TFA programs export `translate`): the mechanism's `alignments_size`
+# was the static `None`, and `get_initial_state` raised; beam search
+# reshaped its beams with that `None`. TFA falls back on the dynamic size.
+
+
+def serving_function(decoder, mechanism, beam_width=1):
+    import tensorflow as tf
+
+    embedding = normal(12, V, E)
+
+    def translate(memory, lengths):
+        mechanism.setup_memory(
+            tfa.tile_batch(memory, beam_width),
+            tfa.tile_batch(lengths, beam_width),
+        )
+        batch_size = tf.shape(memory)[0]
+        state = decoder.cell.get_initial_state(
+            batch_size=batch_size * beam_width, dtype=tf.float32
+        )
+        outputs, final_state, lengths = decoder(
+            embedding,
+            start_tokens=tf.fill([batch_size], 0),
+            end_token=1,
+            initial_state=state,
+        )
+        if beam_width > 1:
+            return outputs.predicted_ids, lengths
+        return outputs.sample_id, final_state.alignment_history.stack()
+
+    signature = [
+        tf.TensorSpec([None, None, D], tf.float32),
+        tf.TensorSpec([None], tf.int32),
+    ]
+    return translate, tf.function(translate, input_signature=signature)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="only TensorFlow graphs have axes of unknown length",
+)
+@pytest.mark.parametrize("beam_width", [1, 3])
+def test_a_serving_function_takes_sources_of_any_length(beam_width):
+    mechanism = tfa.LuongAttention(C)
+    wrapper = tfa.AttentionWrapper(
+        keras.layers.LSTMCell(C),
+        mechanism,
+        attention_layer_size=5,
+        alignment_history=beam_width == 1,
+    )
+    output_layer = keras.layers.Dense(V)
+    if beam_width == 1:
+        decoder = tfa.BasicDecoder(
+            wrapper,
+            tfa.GreedyEmbeddingSampler(),
+            output_layer=output_layer,
+            maximum_iterations=6,
+        )
+    else:
+        decoder = tfa.BeamSearchDecoder(
+            wrapper,
+            beam_width,
+            output_layer=output_layer,
+            coverage_penalty_weight=0.4,
+            maximum_iterations=6,
+        )
+    eager, graph = serving_function(decoder, mechanism, beam_width)
+    for steps, lengths in [(TS, LENGTHS), (2, np.array([1, 2, 2]))]:
+        memory = normal(13, B, steps, D)
+        lengths = lengths.astype("int32")
+        want = eager(memory, lengths)
+        got = graph(memory, lengths)
+        np.testing.assert_array_equal(numpy(got[0]), numpy(want[0]))
+        np.testing.assert_allclose(numpy(got[1]), numpy(want[1]), atol=1e-6)

@@ -164,11 +164,17 @@ class AttentionMechanism(keras.layers.Layer):
 
     @property
     def batch_size(self):
-        return self._memory.values.shape[0]
+        """The memory's batch size: an int, or, where it is not known
+        before the computation runs (a TensorFlow graph's), an int scalar
+        tensor (TFA's)."""
+        return ops.shape(self._memory.values)[0]
 
     @property
     def alignments_size(self):
-        return self._memory.values.shape[1]
+        """The memory's steps `T`: an int, or an int scalar tensor where
+        they are not known before the computation runs (a `tf.function`
+        over sources of any length), as TFA's."""
+        return ops.shape(self._memory.values)[1]
 
     @property
     def state_size(self):

@@ -271,11 +271,12 @@ class BeamSearchDecoder(CellDecoder):
 
     def _merge(self, x):
         """`(B, K, ...)` -> `(B*K, ...)`."""
-        return ops.reshape(x, (-1,) + tuple(x.shape[2:]))
+        # `ops.shape`: a graph's unknown source length is a tensor there.
+        return ops.reshape(x, (-1,) + tuple(ops.shape(x)[2:]))
 
     def _split(self, x):
         """`(B*K, ...)` -> `(B, K, ...)`."""
-        return ops.reshape(x, (-1, self.beam_width) + tuple(x.shape[1:]))
+        return ops.reshape(x, (-1, self.beam_width) + tuple(ops.shape(x)[1:]))
 
 
 def check_arguments(beam_width, embedding_fn, length_penalty, coverage_penalty):
