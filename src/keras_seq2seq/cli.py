@@ -16,6 +16,8 @@ usage errors exit 2; `--debug` shows tracebacks instead.
 """
 
 import argparse
+import os
+import signal
 import sys
 
 from keras_seq2seq_cli.parser import COMMANDS, build_parser, parse_args
@@ -30,12 +32,23 @@ def _run(args) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Runs one parsed command; returns the exit status (0, 1 or 130)."""
+    """Runs one parsed command; returns the exit status: 0, 1, 130
+    (interrupted) or 141 (stdout's reader stopped: a broken pipe)."""
     try:
-        return _run(args)
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at Python's exit
+        return code
     except KeyboardInterrupt:
         print("seq2seq: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # What reads stdout stopped (`seq2seq translate ... | head`): as
+        # for any filter, that is no error to report. Python's exit would
+        # flush stdout into the closed pipe again, so it goes to /dev/null.
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+        return 128 + signal.SIGPIPE
     except Exception as error:
         if args.debug:
             raise

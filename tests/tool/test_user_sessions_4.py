@@ -7,6 +7,7 @@ Each test pins one defect. Most train no model: the training loop is
 replaced where a command would start it.
 """
 
+import os
 import shutil
 
 import pytest
@@ -285,3 +286,27 @@ def test_a_broken_config_file_names_its_line(
     config.write_bytes(text)
     assert main(_train(tmp_path, "--config", str(config))) == 1
     _one_error_line(capsys, f"config file {config} {where}", what)
+
+
+# --- stdout's reader stops: `seq2seq translate ... | head` ---
+
+
+@pytest.mark.parametrize("command", ["translate", "evaluate"])
+def test_a_closed_pipe_on_stdout_is_no_error_line(
+    command, trained_run, corpus, monkeypatch, capsys
+):
+    read, write = os.pipe()
+    os.close(read)  # the reader (`head`) has exited
+    with open(write, "w", encoding="utf-8") as pipe:
+        monkeypatch.setattr("sys.stdout", pipe)
+        argv = [command, str(trained_run)]
+        argv += ["Go."] if command == "translate" else []
+        argv += (
+            ["--data", str(corpus / "test.tsv")]
+            if command == "evaluate"
+            else []
+        )
+        assert main(argv) == 141  # 128 + SIGPIPE, as a shell reports it
+        pipe.write("x")
+        pipe.flush()  # stdout now goes nowhere, without a second error
+    assert capsys.readouterr().err == ""
