@@ -14,6 +14,8 @@ import pytest
 import yaml
 
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt.data import read_pairs
+from keras_seq2seq.nmt.run_error import RunError
 
 ERROR = "seq2seq: error: "
 WARNING = "seq2seq: warning: "
@@ -310,3 +312,20 @@ def test_a_closed_pipe_on_stdout_is_no_error_line(
         pipe.write("x")
         pipe.flush()  # stdout now goes nowhere, without a second error
     assert capsys.readouterr().err == ""
+
+
+# --- Aligned files: an editor's extra newline at the end ---
+
+
+def test_blank_lines_at_the_end_of_one_aligned_file_are_not_a_line(tmp_path):
+    source, target = tmp_path / "a.en", tmp_path / "a.es"
+    source.write_text("Go.\nHi.\n")
+    target.write_text("Ve.\nHola.\n\n \n")  # wc -l: 4 lines
+    assert read_pairs([str(source), str(target)]) == [
+        ("Go.", "Ve."),
+        ("Hi.", "Hola."),
+    ]
+    # A line really missing is still an error, counted without the blanks.
+    target.write_text("Hola.\n\n")
+    with pytest.raises(RunError, match="a.en has 2 lines but .*a.es has 1;"):
+        read_pairs([str(source), str(target)])

@@ -3,7 +3,7 @@
 A corpus is one tab-separated file (the Tatoeba/Anki layout: `source<TAB>
 target`, extra columns ignored; `columns` picks two) or two aligned
 plain-text files, one sentence per line. Files must be UTF-8. Blank lines
-(in both files of a pair) are skipped; a line without a tab, with too few
+(in both files of a pair, or at the end of a file) are skipped; a line without a tab, with too few
 columns or with one empty side is an error naming the file and line.
 
 Two files of which one or both are tab-separated (most lines hold a tab)
@@ -162,8 +162,9 @@ def _read_tsv(path, columns, header=False) -> Pairs:
 
 
 def _read_aligned(source_path, target_path, header=False, option=None) -> Pairs:
-    sources = _read_lines(source_path)
-    targets = _read_lines(target_path)
+    # Blank lines at the end (an editor's extra newline) align nothing.
+    sources = _drop_trailing_blanks(_read_lines(source_path))
+    targets = _drop_trailing_blanks(_read_lines(target_path))
     given = f"two files to {option}" if option else "two corpus files"
     meaning = (
         f"{given} are the source and the target sentences of one corpus, "
@@ -199,6 +200,12 @@ def _read_aligned(source_path, target_path, header=False, option=None) -> Pairs:
     lines = [(number, pair) for number, pair in stripped if pair != ("", "")]
     where = f"{source_path} / {target_path}"
     return _collect(lines, where, header, lambda pair, number: pair)
+
+
+def _drop_trailing_blanks(lines: list[str]) -> list[str]:
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
 
 
 def _tab_separated(lines) -> bool:
