@@ -3,8 +3,9 @@
 A corpus is one tab-separated file (the Tatoeba/Anki layout: `source<TAB>
 target`, extra columns ignored; `columns` picks two) or two aligned
 plain-text files, one sentence per line. Files must be UTF-8. Blank lines
-(in both files of a pair, or at the end of a file) are skipped; a line without a tab, with too few
-columns or with one empty side is an error naming the file and line.
+(in both files of a pair, or at the end of a file) are skipped; a line
+without a tab, with too few columns or with one empty side is an error
+naming the file and line.
 
 Two files of which one or both are tab-separated (most lines hold a tab)
 are refused: two files make one corpus' source and target sides, so two
