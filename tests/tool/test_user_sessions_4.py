@@ -7,6 +7,7 @@ Each test pins one defect. Most train no model: the training loop is
 replaced where a command would start it.
 """
 
+import json
 import os
 import shutil
 
@@ -329,3 +330,30 @@ def test_blank_lines_at_the_end_of_one_aligned_file_are_not_a_line(tmp_path):
     target.write_text("Hola.\n\n")
     with pytest.raises(RunError, match="a.en has 2 lines but .*a.es has 1;"):
         read_pairs([str(source), str(target)])
+
+
+# --- Ctrl-C after a checkpoint says how to go on ---
+
+
+def test_ctrl_c_after_a_checkpoint_says_how_to_resume(
+    tmp_path, monkeypatch, capsys
+):
+    def checkpoint_then_interrupt(run, model, encoded, dev, state):
+        state["step"] = 40
+        (run.path / "state.json").write_text(json.dumps(state))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(
+        "keras_seq2seq.nmt.train._fit", checkpoint_then_interrupt
+    )
+    train = _tsv(tmp_path / "train.tsv", 30)
+    argv = _train(tmp_path, "--data", str(train), "--name", "my run")
+    assert main([*argv, *TINY_CHAR]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2:] == [
+        f"seq2seq: {tmp_path / 'runs' / 'my run'} keeps its checkpoint of "
+        "step 40; continue it with `seq2seq train --resume --name 'my run' "
+        f"--runs-dir {tmp_path / 'runs'}`",
+        "seq2seq: interrupted",
+    ]
+    assert (tmp_path / "runs" / "my run" / "config.yaml").exists()

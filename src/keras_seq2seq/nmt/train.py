@@ -8,6 +8,7 @@ One Keras "epoch" is one validation period of `validate_every` steps.
 """
 
 import math
+import shlex
 import shutil
 import sys
 import time
@@ -112,13 +113,28 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
                     "metrics": [],
                 }
             _fit(run, model, encoded, dev, state)
-    except BaseException:
+    except BaseException as error:
         # A run that failed (NaN loss, Ctrl-C, ...) before its first
         # checkpoint has nothing to resume: what it wrote goes.
         if not (path / "state.json").exists():
             _remove_written(path, made, before)
+        elif isinstance(error, KeyboardInterrupt):
+            _say_how_to_resume(config, path)
         raise
     return path
+
+
+def _say_how_to_resume(config, path: Path) -> None:
+    """After Ctrl-C: where the run stands, and the command that goes on."""
+    state = run_folder.read_state(path)
+    command = ["seq2seq", "train", "--resume", "--name", config.name]
+    if Path(config.runs_dir) != Path(config_lib.Config.runs_dir):
+        command += ["--runs-dir", config.runs_dir]
+    print(
+        f"seq2seq: {path} keeps its checkpoint of step {state['step']}; "
+        f"continue it with `{shlex.join(command)}`",
+        file=sys.stderr,
+    )
 
 
 def _outermost_missing(path: Path) -> Path | None:
