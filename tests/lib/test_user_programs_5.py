@@ -392,3 +392,33 @@ def test_a_serving_function_takes_sources_of_any_length(beam_width):
         got = graph(memory, lengths)
         np.testing.assert_array_equal(numpy(got[0]), numpy(want[0]))
         np.testing.assert_allclose(numpy(got[1]), numpy(want[1]), atol=1e-6)
+
+
+# --- A memory that carries a Keras mask (an encoder over
+# `Embedding(mask_zero=True)`): TFA sets a memory given to the constructor
+# up through `__call__`, which hands over that mask, so padded steps get
+# no attention. The constructor ignored it (every step got weight), and
+# `mechanism(memory, setup_memory=True)` warned that the layer destroys
+# the mask.
+
+
+@pytest.mark.parametrize("setup", ["constructor", "call"])
+def test_a_memory_with_a_keras_mask_is_masked_as_in_tfa(setup):
+    source = np.array([[3, 4, 5, 0, 0], [2, 0, 0, 0, 0], [1, 2, 3, 4, 5]])
+    embedding = keras.layers.Embedding(V, E, mask_zero=True)
+    memory = keras.layers.GRU(D, return_sequences=True)(embedding(source))
+    if setup == "constructor":
+        mechanism = tfa.BahdanauAttention(4, memory=memory)
+    else:
+        mechanism = tfa.BahdanauAttention(4)
+        mechanism(memory, setup_memory=True)
+    by_lengths = tfa.BahdanauAttention(
+        4, memory=memory, memory_sequence_length=[3, 1, 5]
+    )
+    query = normal(14, B, C)
+    alignments, _ = mechanism([query, mechanism.initial_state(B, "float32")])
+    by_lengths([query, by_lengths.initial_state(B, "float32")])  # builds
+    by_lengths.set_weights(mechanism.get_weights())
+    expected, _ = by_lengths([query, by_lengths.initial_state(B, "float32")])
+    np.testing.assert_allclose(numpy(alignments), numpy(expected), atol=1e-6)
+    np.testing.assert_array_equal(numpy(alignments)[:2, 3:], 0.0)

@@ -17,7 +17,7 @@ import keras
 from keras import ops
 
 from keras_seq2seq import attention
-from keras_seq2seq.ops import sequence_mask
+from keras_seq2seq.ops import keras_mask, sequence_mask
 
 
 class AttentionMechanism(keras.layers.Layer):
@@ -59,10 +59,20 @@ class AttentionMechanism(keras.layers.Layer):
         super().__init__(**kwargs)
         self.core = core
         self.query_depth = query_depth
+        # As TFA's: the memory's Keras mask is taken (`call`), and the
+        # layer's outputs carry none.
+        self.supports_masking = True
         self._memory = None
         self._raw_memory = None
         if memory is not None:
-            self.setup_memory(memory, memory_sequence_length)
+            # TFA sets the memory up through `__call__`, which hands `call`
+            # the memory's Keras mask (an `Embedding(mask_zero=True)`
+            # encoder's outputs): without lengths, that mask is the
+            # memory's.
+            mask = None
+            if memory_sequence_length is None:
+                mask = keras_mask(memory)
+            self.setup_memory(memory, memory_sequence_length, mask)
 
     def build(self, input_shape=None):
         # The core is built by `setup_memory`, which knows the memory shape.
@@ -120,6 +130,9 @@ class AttentionMechanism(keras.layers.Layer):
             query, self._memory, previous_weights=state, training=training
         )
         return alignments, alignments
+
+    def compute_mask(self, inputs, mask=None):
+        return None
 
     def get_config(self):
         config = {name: getattr(self, name) for name in self.CONFIG_KEYS}
