@@ -357,3 +357,33 @@ def test_ctrl_c_after_a_checkpoint_says_how_to_resume(
         "seq2seq: interrupted",
     ]
     assert (tmp_path / "runs" / "my run" / "config.yaml").exists()
+
+
+# --- A batch that does not fit in memory ---
+
+
+def _out_of_memory_errors():
+    errors = [MemoryError()]
+    try:
+        import tensorflow as tf
+    except ImportError:  # the other backends' errors are matched by text
+        return errors
+    return [*errors, tf.errors.ResourceExhaustedError(None, None, "OOM")]
+
+
+@pytest.mark.parametrize("error", _out_of_memory_errors())
+def test_out_of_memory_names_the_batch_size_in_one_line(
+    error, tmp_path, monkeypatch, capsys
+):
+    def step_too_big(*args):
+        raise error
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", step_too_big)
+    train = _tsv(tmp_path / "train.tsv", 30)
+    argv = _train(tmp_path, "--data", str(train), "--batch-size", "50000")
+    assert main([*argv, *TINY_CHAR]) == 1
+    line = _one_error_line(capsys, "out of memory", "batches of 50000 pairs")
+    assert line.endswith(
+        "lower --batch-size, or --max-source-length and --max-target-length"
+    )
+    assert not (tmp_path / "runs").exists()

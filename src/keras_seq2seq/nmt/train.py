@@ -112,7 +112,17 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
                     "bad_validations": 0,
                     "metrics": [],
                 }
-            _fit(run, model, encoded, dev, state)
+            try:
+                _fit(run, model, encoded, dev, state)
+            except Exception as error:
+                if not _is_out_of_memory(error):
+                    raise
+                raise RunError(
+                    f"out of memory in a step on batches of "
+                    f"{run.config.batch_size} pairs ({type(error).__name__}); "
+                    "lower --batch-size, or --max-source-length and "
+                    "--max-target-length"
+                ) from error
     except BaseException as error:
         # A run that failed (NaN loss, Ctrl-C, ...) before its first
         # checkpoint has nothing to resume: what it wrote goes.
@@ -122,6 +132,19 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             _say_how_to_resume(config, path)
         raise
     return path
+
+
+def _is_out_of_memory(error: Exception) -> bool:
+    """A failed allocation, on any backend: TensorFlow's
+    `ResourceExhaustedError`, JAX's `RESOURCE_EXHAUSTED`, torch's
+    `OutOfMemoryError` or CPU allocator, Python's `MemoryError`."""
+    names = ("MemoryError", "ResourceExhaustedError", "OutOfMemoryError")
+    text = str(error)
+    return (
+        type(error).__name__ in names
+        or "RESOURCE_EXHAUSTED" in text
+        or "not enough memory" in text
+    )
 
 
 def _say_how_to_resume(config, path: Path) -> None:
