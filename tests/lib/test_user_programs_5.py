@@ -422,3 +422,43 @@ def test_a_memory_with_a_keras_mask_is_masked_as_in_tfa(setup):
     expected, _ = by_lengths([query, by_lengths.initial_state(B, "float32")])
     np.testing.assert_allclose(numpy(alignments), numpy(expected), atol=1e-6)
     np.testing.assert_array_equal(numpy(alignments)[:2, 3:], 0.0)
+
+
+# --- Scheduled sampling inside a compiled step (`model.fit`,
+# `model.predict`): TFA draws anew at every step. On JAX the sampler's
+# seed generator was not one of the model's variables, so every compiled
+# call replayed the draws of its trace: the same rows were fed their own
+# samples, at the same steps, batch after batch.
+
+
+class ScheduledModel(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.embedding = keras.layers.Embedding(V, E)
+        sampler = tfa.ScheduledEmbeddingTrainingSampler(
+            0.5, embedding_fn=self.embedding, seed=1, scheduling_seed=2
+        )
+        self.decoder = tfa.BasicDecoder(
+            keras.layers.GRUCell(C), sampler, output_layer=keras.layers.Dense(V)
+        )
+
+    def call(self, targets, training=None):
+        batch_size = ops.shape(targets)[0]
+        outputs, _, _ = self.decoder(
+            self.embedding(targets),
+            initial_state=ops.zeros((batch_size, C)),
+            training=training,
+        )
+        return outputs.sample_id
+
+
+def test_scheduled_sampling_draws_anew_at_every_compiled_call():
+    model = ScheduledModel()
+    targets = np.random.default_rng(15).integers(1, V, size=(4, 6))
+    draws = [model.predict(targets, verbose=0) for _ in range(3)]
+    # A row not chosen at a step has id -1 (TFA); chosen rows get a
+    # sampled id. Three calls of 24 draws each must not all be equal.
+    chosen = [d >= 0 for d in draws]
+    assert 0 < np.mean(chosen) < 1
+    assert not np.array_equal(chosen[0], chosen[1])
+    assert not np.array_equal(chosen[1], chosen[2])

@@ -71,6 +71,9 @@ class BasicDecoder(CellDecoder):
             )
         super().__init__(cell, output_layer=output_layer, **kwargs)
         self.sampler = sampler
+        # Tracked: their states are variables of the layer (and of a model
+        # holding it), which a compiled step carries from call to call.
+        self.sampler_seed_generators = list(sampler.seed_generators)
 
     OBJECT_KEYS = ("cell", "sampler", "output_layer")
 

@@ -47,6 +47,18 @@ class Sampler:
         (not a TFA attribute; see `Decoder.steps_bound`)."""
         return None
 
+    @property
+    def seed_generators(self):
+        """The sampler's `keras.random.SeedGenerator`s (not a TFA
+        attribute): its decoder layer tracks them, so that a compiled step
+        (`jax.jit`, `model.fit`) draws anew at every call instead of
+        replaying the draws of the trace."""
+        return [
+            value
+            for value in vars(self).values()
+            if isinstance(value, keras.random.SeedGenerator)
+        ]
+
     # The constructor arguments that `get_config` returns, and those of
     # them that are callables (a layer, a registered function), which it
     # serializes as Keras objects.
