@@ -7,6 +7,7 @@ Each test pins one defect. Most train no model: the training loop is
 replaced where a command would start it.
 """
 
+import io
 import json
 import os
 import shutil
@@ -387,3 +388,30 @@ def test_out_of_memory_names_the_batch_size_in_one_line(
         "lower --batch-size, or --max-source-length and --max-target-length"
     )
     assert not (tmp_path / "runs").exists()
+
+
+# --- translate with no sentence, on a terminal ---
+
+
+class _Terminal(io.TextIOWrapper):
+    def isatty(self):
+        return True
+
+
+def test_translate_reading_a_terminal_says_how_to_end(
+    trained_run, monkeypatch, capsys
+):
+    # `seq2seq translate RUN` with the sentence forgotten waited silently.
+    terminal = _Terminal(io.BytesIO(b"Go.\n"), encoding="utf-8")
+    monkeypatch.setattr("sys.stdin", terminal)
+    assert main(["translate", str(trained_run)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.splitlines()[0] == (
+        "seq2seq: reading sentences from the terminal, one per line; "
+        "end with Ctrl-D"
+    )
+    assert len(captured.out.splitlines()) == 1
+    # Piped input gets no such line.
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Go.\n")))
+    assert main(["translate", str(trained_run)]) == 0
+    assert capsys.readouterr().err == ""

@@ -67,6 +67,14 @@ def _warn_truncated(found, limit) -> None:
 
 def translate(args) -> int:
     """`seq2seq translate`: one line per input (n-best: N lines each)."""
+    if not args.sentences and not args.input and sys.stdin.isatty():
+        # Else a forgotten sentence looks like a hang.
+        print(
+            "seq2seq: reading sentences from the terminal, one per line; "
+            "end with Ctrl-D",
+            file=sys.stderr,
+            flush=True,
+        )
     translator = Translator.load(args.run, args.model)
     sentences = _sentences(args)
     found = translator.translate(
