@@ -328,7 +328,7 @@ def test_blank_lines_at_the_end_of_one_aligned_file_are_not_a_line(tmp_path):
         ("Hi.", "Hola."),
     ]
     # A line really missing is still an error, counted without the blanks.
-    target.write_text("Hola.\n\n")
+    target.write_text("Hola.\n\n\n")
     with pytest.raises(RunError, match="a.en has 2 lines but .*a.es has 1;"):
         read_pairs([str(source), str(target)])
 
@@ -415,3 +415,25 @@ def test_translate_reading_a_terminal_says_how_to_end(
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Go.\n")))
     assert main(["translate", str(trained_run)]) == 0
     assert capsys.readouterr().err == ""
+
+
+# --- evaluate --output / --json over the corpus or the run ---
+
+
+def test_evaluate_never_writes_over_its_corpus_or_the_runs_files(
+    trained_run, corpus, tmp_path, capsys
+):
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    data = shutil.copy(corpus / "test.tsv", tmp_path / "test.tsv")
+    kept = {p: p.read_bytes() for p in [data, *run.rglob("*")] if p.is_file()}
+    argv = ["evaluate", str(run), "--data", str(data)]
+    for extra, words in [
+        (["--output", str(data)], ("--output", "is a --data file")),
+        (["--json", str(run / "model.keras")], ("--json", "seq2seq train")),
+        (["--output", str(run / "config.yaml")], (str(run),)),
+        (["--output", str(run / "checkpoints" / "x")], ("files",)),
+        (["--json", "s.json", "--output", "s.json"], ("the same file",)),
+    ]:
+        assert main([*argv, *extra]) == 1
+        _one_error_line(capsys, *words)
+    assert {p: p.read_bytes() for p in kept} == kept

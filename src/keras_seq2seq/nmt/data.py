@@ -163,9 +163,12 @@ def _read_tsv(path, columns, header=False) -> Pairs:
 
 
 def _read_aligned(source_path, target_path, header=False, option=None) -> Pairs:
-    # Blank lines at the end (an editor's extra newline) align nothing.
-    sources = _drop_trailing_blanks(_read_lines(source_path))
-    targets = _drop_trailing_blanks(_read_lines(target_path))
+    sources = _read_lines(source_path)
+    targets = _read_lines(target_path)
+    if len(sources) != len(targets):
+        # Blank lines at the end (an editor's extra newline) align nothing.
+        sources = _drop_trailing_blanks(sources)
+        targets = _drop_trailing_blanks(targets)
     given = f"two files to {option}" if option else "two corpus files"
     meaning = (
         f"{given} are the source and the target sentences of one corpus, "
