@@ -105,12 +105,37 @@ def _check_folder(flag, path: Path) -> None:
         raise RunError(f"{flag} {path} is a folder; give a file name")
 
 
+def _check_outputs(args) -> None:
+    """A `RunError` for an `evaluate --output` or `--json` that cannot be
+    written, or that would write over the corpus or the run's files."""
+    corpus = {Path(name).resolve() for name in args.data}
+    given = {}
+    for flag, name in (("--output", args.output), ("--json", args.json)):
+        if not name:
+            continue
+        path = Path(name)
+        _check_folder(flag, path)
+        if path.resolve() in corpus:
+            raise RunError(
+                f"{flag} {path} is a --data file, which it would overwrite; "
+                "give another file name"
+            )
+        if run_folder.is_run_file(args.run, path):
+            raise RunError(
+                f"{flag} {path} is among the files `seq2seq train` writes "
+                f"in the run {args.run}; give another file name"
+            )
+        if path.resolve() in given:
+            raise RunError(
+                f"--output and --json name the same file {path}; give two"
+            )
+        given[path.resolve()] = flag
+
+
 def evaluate(args) -> int:
     """`seq2seq evaluate`: translate a corpus' sources and score them."""
     # Checked first: a typo would otherwise cost the whole translation.
-    for flag, name in (("--output", args.output), ("--json", args.json)):
-        if name:
-            _check_folder(flag, Path(name))
+    _check_outputs(args)
     translator = Translator.load(args.run, args.model)
     pairs = read_pairs(args.data, args.columns, args.reverse, args.header)
     sources = [source for source, _ in pairs]

@@ -50,6 +50,30 @@ def is_run_folder(path: Path) -> bool:
     )
 
 
+# What `train` writes in a run folder, beside the vocabularies (`*.spm`,
+# `*.chars.json`) and models (`*.keras`): no command may write over them.
+_RUN_FILES = ("config.yaml", "state.json", "metrics.csv")
+_RUN_FOLDERS = ("checkpoints", "data", "tensorboard")
+
+
+def is_run_file(run_dir: str | os.PathLike, path: str | os.PathLike) -> bool:
+    """Whether `path` is, or would be, one of the files `train` writes in
+    the run folder `run_dir`: a model, a vocabulary, its config, state or
+    metrics, or anything in its checkpoints, data or tensorboard folders."""
+    try:
+        parts = Path(path).resolve().relative_to(Path(run_dir).resolve()).parts
+    except ValueError:
+        return False  # outside the run
+    if not parts:
+        return True  # the run folder itself
+    name = parts[-1]
+    return (
+        parts[0] in _RUN_FOLDERS
+        or (len(parts) == 1 and name in _RUN_FILES)
+        or name.endswith((".keras", ".spm", ".chars.json"))
+    )
+
+
 def open_run(run_dir: str | os.PathLike) -> Run:
     """The config and vocabularies of a run; a `RunError` if unusable."""
     path = Path(run_dir)
