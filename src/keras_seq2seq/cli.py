@@ -56,6 +56,15 @@ def run(args: argparse.Namespace) -> int:
 
         if isinstance(error, RunError):
             print(f"seq2seq: error: {error}", file=sys.stderr)
+        elif isinstance(error, OSError) and error.filename is not None:
+            # An unreadable corpus, a folder that cannot be written, a full
+            # disk: the system's reason, not a bug to debug.
+            print(
+                f"seq2seq: error: {error.filename}: "
+                f"{error.strerror or type(error).__name__}; check the path, "
+                "its permissions and the free disk space",
+                file=sys.stderr,
+            )
         else:
             first = (str(error).splitlines() or [""])[0]
             print(

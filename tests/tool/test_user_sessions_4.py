@@ -10,6 +10,7 @@ replaced where a command would start it.
 import io
 import json
 import os
+import pathlib
 import shutil
 
 import pytest
@@ -437,3 +438,24 @@ def test_evaluate_never_writes_over_its_corpus_or_the_runs_files(
         assert main([*argv, *extra]) == 1
         _one_error_line(capsys, *words)
     assert {p: p.read_bytes() for p in kept} == kept
+
+
+# --- A file the system will not let the tool read ---
+
+
+def test_an_unreadable_corpus_is_the_systems_reason_in_one_line(
+    tmp_path, monkeypatch, capsys, no_training
+):
+    train = _tsv(tmp_path / "train.tsv", 30)
+    read_bytes = pathlib.Path.read_bytes
+
+    def denied(path):
+        if path.name == "train.tsv":  # as chmod 000 does, except for root
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", denied)
+    assert main(_train(tmp_path, "--data", str(train), *TINY_CHAR)) == 1
+    line = _one_error_line(capsys, f"{train}: Permission denied")
+    assert "--debug" not in line and "permissions" in line
+    assert not (tmp_path / "runs").exists()
