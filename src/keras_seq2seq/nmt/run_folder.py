@@ -19,6 +19,7 @@ with only `keras_seq2seq` imported.
 
 import json
 import os
+import shutil
 import typing
 from pathlib import Path
 
@@ -71,6 +72,83 @@ def is_run_file(run_dir: str | os.PathLike, path: str | os.PathLike) -> bool:
         parts[0] in _RUN_FOLDERS
         or (len(parts) == 1 and name in _RUN_FILES)
         or name.endswith((".keras", ".spm", ".chars.json"))
+    )
+
+
+def outermost_missing(path: Path) -> Path | None:
+    """The outermost of `path` and its parents that does not exist (the
+    first folder a new run creates), or `None` if `path` exists."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def remove_written(path: Path, made: Path | None, before: set) -> None:
+    """Removes what a failed run wrote, and only that: the folders it made
+    (the parents only if nothing else is in them), or else the entries of
+    `path` that were not in it `before` (an empty folder the user made for
+    the run stays, empty)."""
+    if made is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        for folder in path.parents:
+            if folder == made.parent:
+                break
+            try:
+                folder.rmdir()  # only if empty: another run may be there
+            except OSError:
+                break
+        return
+    for entry in path.iterdir():
+        if entry in before:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def check_folders(runs_dir: Path, path: Path) -> None:
+    """A `RunError` before the corpus is read if a file stands where the
+    runs folder or the run folder (or a folder above them) must be."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                inside = folder in (runs_dir, *runs_dir.parents)
+                what = f"runs-dir {runs_dir}" if inside else f"run {path}"
+                raise RunError(
+                    f"{what} is not a folder ({folder} is a file); give "
+                    "another --runs-dir or --name"
+                )
+            return
+
+
+def check_not_foreign(path: Path, resume: bool) -> None:
+    """A `RunError` if `path` is a folder with files but not a run folder
+    (`is_run_folder`): a new run goes into a new or empty
+    folder, or a run folder of its own, and a resume into a run folder.
+    A `config.yaml` that someone wrote there is never overwritten."""
+    if not path.is_dir() or not any(path.iterdir()) or is_run_folder(path):
+        return
+    fix = "give another --name or --runs-dir"
+    if (path / "config.yaml").is_file():
+        why = "its config.yaml has no vocabularies beside it: not a run's"
+        fix += (
+            " (a run writes its own config.yaml: keep yours elsewhere and "
+            "give it to --config)"
+        )
+    else:
+        why = "no config.yaml"
+    if resume:
+        raise RunError(
+            f"{path} is not a run folder ({why}), so there is nothing to "
+            "resume; give the --name of a run that `seq2seq train` made"
+        )
+    raise RunError(
+        f"{path} exists and is not a run folder ({why}), so `seq2seq "
+        f"train` will not write into it; {fix}"
     )
 
 

@@ -9,7 +9,6 @@ One Keras "epoch" is one validation period of `validate_every` steps.
 
 import math
 import shlex
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -82,14 +81,14 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     """Trains a run; returns its folder. See `nmt.config.Config`."""
     config = config_lib.resolve(file_values, flag_values)
     path = Path(config.runs_dir) / config.name
-    _check_folders(Path(config.runs_dir), path)
-    _check_not_foreign(path, resume)
+    run_folder.check_folders(Path(config.runs_dir), path)
+    run_folder.check_not_foreign(path, resume)
     if not resume and (path / "state.json").exists():
         raise RunError(
             f"run folder {path} exists; continue it with --resume "
             "or pick another --name"
         )
-    made = _outermost_missing(path)
+    made = run_folder.outermost_missing(path)
     before = set(path.iterdir()) if made is None else set()
     try:
         # The model is built (or loaded) and trained on `devices` devices.
@@ -127,7 +126,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
         # A run that failed (NaN loss, Ctrl-C, ...) before its first
         # checkpoint has nothing to resume: what it wrote goes.
         if not (path / "state.json").exists():
-            _remove_written(path, made, before)
+            run_folder.remove_written(path, made, before)
         elif isinstance(error, KeyboardInterrupt):
             _say_how_to_resume(config, path)
         raise
@@ -157,87 +156,6 @@ def _say_how_to_resume(config, path: Path) -> None:
         f"seq2seq: {path} keeps its checkpoint of step {state['step']}; "
         f"continue it with `{shlex.join(command)}`",
         file=sys.stderr,
-    )
-
-
-def _outermost_missing(path: Path) -> Path | None:
-    """The outermost of `path` and its parents that does not exist (the
-    first folder a new run creates), or `None` if `path` exists."""
-    missing = None
-    for folder in (path, *path.parents):
-        if folder.exists():
-            break
-        missing = folder
-    return missing
-
-
-def _remove_written(path: Path, made: Path | None, before: set) -> None:
-    """Removes what a failed run wrote, and only that: the folders it made
-    (the parents only if nothing else is in them), or else the entries of
-    `path` that were not in it `before` (an empty folder the user made for
-    the run stays, empty)."""
-    if made is not None:
-        shutil.rmtree(path, ignore_errors=True)
-        for folder in path.parents:
-            if folder == made.parent:
-                break
-            try:
-                folder.rmdir()  # only if empty: another run may be there
-            except OSError:
-                break
-        return
-    for entry in path.iterdir():
-        if entry in before:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-
-
-def _check_folders(runs_dir: Path, path: Path) -> None:
-    """A `RunError` before the corpus is read if a file stands where the
-    runs folder or the run folder (or a folder above them) must be."""
-    for folder in (path, *path.parents):
-        if folder.exists():
-            if not folder.is_dir():
-                inside = folder in (runs_dir, *runs_dir.parents)
-                what = f"runs-dir {runs_dir}" if inside else f"run {path}"
-                raise RunError(
-                    f"{what} is not a folder ({folder} is a file); give "
-                    "another --runs-dir or --name"
-                )
-            return
-
-
-def _check_not_foreign(path: Path, resume: bool) -> None:
-    """A `RunError` if `path` is a folder with files but not a run folder
-    (`run_folder.is_run_folder`): a new run goes into a new or empty
-    folder, or a run folder of its own, and a resume into a run folder.
-    A `config.yaml` that someone wrote there is never overwritten."""
-    if (
-        not path.is_dir()
-        or not any(path.iterdir())
-        or run_folder.is_run_folder(path)
-    ):
-        return
-    fix = "give another --name or --runs-dir"
-    if (path / "config.yaml").is_file():
-        why = "its config.yaml has no vocabularies beside it: not a run's"
-        fix += (
-            " (a run writes its own config.yaml: keep yours elsewhere and "
-            "give it to --config)"
-        )
-    else:
-        why = "no config.yaml"
-    if resume:
-        raise RunError(
-            f"{path} is not a run folder ({why}), so there is nothing to "
-            "resume; give the --name of a run that `seq2seq train` made"
-        )
-    raise RunError(
-        f"{path} exists and is not a run folder ({why}), so `seq2seq "
-        f"train` will not write into it; {fix}"
     )
 
 
