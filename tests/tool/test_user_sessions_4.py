@@ -459,3 +459,41 @@ def test_an_unreadable_corpus_is_the_systems_reason_in_one_line(
     line = _one_error_line(capsys, f"{train}: Permission denied")
     assert "--debug" not in line and "permissions" in line
     assert not (tmp_path / "runs").exists()
+
+
+# --- A run started with relative corpus paths, resumed from elsewhere ---
+
+
+def _interrupted(run, model, encoded, dev, state):
+    raise KeyboardInterrupt  # the resume got as far as training
+
+
+def test_a_run_saves_its_corpus_paths_so_a_resume_finds_them_anywhere(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir()
+    elsewhere.mkdir()
+    _tsv(start / "train.tsv", 30)
+    _tsv(start / "dev.tsv", 5, 100)
+
+    def finished(run, model, encoded, dev, state):
+        (run.path / "state.json").write_text(json.dumps(state))
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", finished)
+    monkeypatch.chdir(start)
+    assert main(["train", "--data", "train.tsv", *TINY_CHAR]) == 0
+    config = yaml.safe_load((start / "runs/start/config.yaml").read_text())
+    # Relative, `train.tsv` was not found from another folder, and
+    # --data could not say where it is (a resume may not change it).
+    assert config["data"] == [str(start / "train.tsv")]
+    assert config["dev"] == [str(start / "dev.tsv")]
+    # A run's corpus named from another folder is the same corpus.
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", _interrupted)
+    monkeypatch.chdir(elsewhere)
+    data = yaml.safe_load((run / "config.yaml").read_text())["data"][0]
+    relative = os.path.relpath(data, elsewhere)
+    argv = ["train", "--resume", "--runs-dir", "../runs", "--name", "copy"]
+    assert main([*argv, "--data", relative]) == 130
+    capsys.readouterr()

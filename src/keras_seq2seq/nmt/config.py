@@ -248,6 +248,32 @@ def _default_name(config: Config) -> str:
     return Path(config.data[0]).resolve().parent.name or "run"
 
 
+# Corpus paths: a run saves them absolute, so that `--resume` finds the
+# corpus from any folder, and compares them as files, not as strings.
+PATH_KEYS = ("data", "dev")
+
+
+def absolute_paths(config: Config) -> Config:
+    """`config` with its corpus paths made absolute."""
+    paths = {
+        key: [str(Path(p).resolve()) for p in getattr(config, key)]
+        for key in PATH_KEYS
+        if getattr(config, key) is not None
+    }
+    return dataclasses.replace(config, **paths)
+
+
+def same_value(key: str, value, run_value) -> bool:
+    """Whether an option's `value` is the run's: corpus paths name the same
+    files (relative to the current folder), other values are equal."""
+    value = coerce(key, value)
+    if key in PATH_KEYS and value is not None and run_value is not None:
+        return [Path(p).resolve() for p in value] == [
+            Path(p).resolve() for p in run_value
+        ]
+    return value == run_value
+
+
 def to_yaml(config: Config) -> str:
     """The resolved config as YAML, in field order."""
     return yaml.safe_dump(

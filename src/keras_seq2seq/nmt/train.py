@@ -191,7 +191,8 @@ def _new_run(config, path):
     # user's file.
     source.save(path, "source")
     target.save(path, "target")
-    run_folder.write_text(path / "config.yaml", config_lib.to_yaml(config))
+    saved = config_lib.absolute_paths(config)  # a resume may run elsewhere
+    run_folder.write_text(path / "config.yaml", config_lib.to_yaml(saved))
     if not config.data:
         splits = corpus.dates_splits(config)
         dates.write_splits(splits, path / "data")
@@ -210,7 +211,7 @@ def _check_overrides(config, overrides) -> None:
         key
         for key, value in overrides.items()
         if key not in RESUMABLE_KEYS + LOCATING_KEYS
-        and config_lib.coerce(key, value) != getattr(config, key)
+        and not config_lib.same_value(key, value, getattr(config, key))
     ]
     if fixed:
         given = ", ".join(
