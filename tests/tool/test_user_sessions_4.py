@@ -425,6 +425,7 @@ def test_evaluate_never_writes_over_its_corpus_or_the_runs_files(
     trained_run, corpus, tmp_path, capsys
 ):
     run = shutil.copytree(trained_run, tmp_path / "run")
+    (run / "data").mkdir()  # where a dates run keeps its splits
     data = shutil.copy(corpus / "test.tsv", tmp_path / "test.tsv")
     kept = {p: p.read_bytes() for p in [data, *run.rglob("*")] if p.is_file()}
     argv = ["evaluate", str(run), "--data", str(data)]
@@ -433,6 +434,7 @@ def test_evaluate_never_writes_over_its_corpus_or_the_runs_files(
         (["--json", str(run / "model.keras")], ("--json", "seq2seq train")),
         (["--output", str(run / "config.yaml")], (str(run),)),
         (["--output", str(run / "checkpoints" / "x")], ("files",)),
+        (["--output", str(run / "data" / "test.tsv")], ("files",)),
         (["--json", "s.json", "--output", "s.json"], ("the same file",)),
     ]:
         assert main([*argv, *extra]) == 1

@@ -54,13 +54,15 @@ def is_run_folder(path: Path) -> bool:
 # What `train` writes in a run folder, beside the vocabularies (`*.spm`,
 # `*.chars.json`) and models (`*.keras`): no command may write over them.
 _RUN_FILES = ("config.yaml", "state.json", "metrics.csv")
-_RUN_FOLDERS = ("checkpoints", "data", "tensorboard")
+_RUN_FOLDERS = ("checkpoints", "tensorboard")
+_SPLITS = ("train.tsv", "dev.tsv", "test.tsv")  # data/, for dates runs
 
 
 def is_run_file(run_dir: str | os.PathLike, path: str | os.PathLike) -> bool:
     """Whether `path` is, or would be, one of the files `train` writes in
     the run folder `run_dir`: a model, a vocabulary, its config, state or
-    metrics, or anything in its checkpoints, data or tensorboard folders."""
+    metrics, the built-in corpus' splits in data/, or anything in its
+    checkpoints or tensorboard folders."""
     try:
         parts = Path(path).resolve().relative_to(Path(run_dir).resolve()).parts
     except ValueError:
@@ -71,6 +73,7 @@ def is_run_file(run_dir: str | os.PathLike, path: str | os.PathLike) -> bool:
     return (
         parts[0] in _RUN_FOLDERS
         or (len(parts) == 1 and name in _RUN_FILES)
+        or (parts[:-1] == ("data",) and name in _SPLITS)
         or name.endswith((".keras", ".spm", ".chars.json"))
     )
 
