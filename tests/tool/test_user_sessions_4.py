@@ -17,6 +17,8 @@ import pytest
 import yaml
 
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt import config as config_lib
+from keras_seq2seq.nmt import corpus as corpus_lib
 from keras_seq2seq.nmt.data import read_pairs
 from keras_seq2seq.nmt.run_error import RunError
 
@@ -184,6 +186,12 @@ def test_resume_does_not_repeat_the_dev_warning(
     config = yaml.safe_load((folder / "config.yaml").read_text())
     config["dev"] = config["data"]  # a run that validates on training
     (folder / "config.yaml").write_text(yaml.safe_dump(config))
+    # ... and started so: its state holds the fingerprint of those pairs.
+    state = json.loads((folder / "state.json").read_text())
+    run_config = config_lib.from_run(config)
+    pairs = corpus_lib.load(run_config, find_dev=False)
+    state["corpus"] = corpus_lib.fingerprint(run_config, *pairs)
+    (folder / "state.json").write_text(json.dumps(state))
     argv = _train(tmp_path, "--name", "again", "--resume")
     assert main(argv) == 130
     assert len(no_training) == 1

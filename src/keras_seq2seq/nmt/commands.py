@@ -5,13 +5,15 @@ warnings to stderr; files are written atomically.
 """
 
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import run_folder, scoring
-from keras_seq2seq.nmt.data import read_pairs
+from keras_seq2seq.nmt.data import read_pairs, split_lines
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.translator import Translator
 
@@ -48,21 +50,35 @@ def _sentences(args) -> list[str]:
     try:
         # A byte-order mark (Windows editors write one) is not text: a
         # character model would read it as an unknown piece.
-        return data.decode("utf-8").removeprefix("\ufeff").splitlines()
+        return split_lines(data.decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         raise RunError(f"input line {line} is not UTF-8") from None
 
 
-def _warn_truncated(found, limit) -> None:
-    for number, hypotheses in enumerate(found, start=1):
-        if hypotheses and hypotheses[0].truncated:
-            print(
-                f"seq2seq: warning: input {number} is longer than the "
-                f"model's {limit} source tokens; translated its first "
-                f"{limit}",
-                file=sys.stderr,
-            )
+def _warn_truncated(found, limit, what="input") -> None:
+    """One warning line for the inputs cut to the model's `limit` source
+    tokens: how many, the first few of their numbers (1-based)."""
+    numbers = [
+        number
+        for number, hypotheses in enumerate(found, start=1)
+        if hypotheses and hypotheses[0].truncated
+    ]
+    if not numbers:
+        return
+    if len(numbers) == 1:
+        which = f"{what} {numbers[0]} is"
+        cut = f"its first {limit}"
+    else:
+        shown = ", ".join(map(str, numbers[:5]))
+        more = f" and {len(numbers) - 5} more" if len(numbers) > 5 else ""
+        which = f"{len(numbers)} {what}s ({shown}{more}) are"
+        cut = f"the first {limit} of each"
+    print(
+        f"seq2seq: warning: {which} longer than the model's {limit} "
+        f"source tokens; translated {cut}",
+        file=sys.stderr,
+    )
 
 
 def translate(args) -> int:
@@ -97,12 +113,26 @@ def translate(args) -> int:
 
 
 def _check_folder(flag, path: Path) -> None:
-    """A `RunError` unless `path` can be written: its folder exists and it
-    is not a folder itself."""
+    """A `RunError` unless `path` can be written: its folder exists and
+    takes a new file (the temporary one a write starts with), and `path`
+    is not a folder or a read-only file."""
     if not path.parent.is_dir():
         raise RunError(f"{flag} {path}: folder {path.parent} does not exist")
     if path.is_dir():
         raise RunError(f"{flag} {path} is a folder; give a file name")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RunError(
+            f"{flag} {path} is a read-only file; give another file name"
+        )
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    except OSError as error:
+        raise RunError(
+            f"{flag} {path}: cannot write in folder {path.parent} "
+            f"({error.strerror}); give a file in a folder you can write"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def _check_outputs(args) -> None:
@@ -146,7 +176,7 @@ def evaluate(args) -> int:
     start = time.perf_counter()
     found = translator.translate(sources, **search)
     seconds = time.perf_counter() - start
-    _warn_truncated(found, translator.max_source_length)
+    _warn_truncated(found, translator.max_source_length, "source")
     texts = [hypotheses[0].text for hypotheses in found]
     scores = scoring.score(texts, [target for _, target in pairs])
     scores["sentences_per_second"] = len(pairs) / seconds

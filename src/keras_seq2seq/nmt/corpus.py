@@ -1,5 +1,6 @@
 """The training and dev pairs of a run: the built-in corpus or files."""
 
+import hashlib
 import random
 import sys
 from pathlib import Path
@@ -23,12 +24,13 @@ def dates_splits(config: Config) -> dict[str, Pairs]:
     )
 
 
-def load(config: Config) -> tuple[Pairs, Pairs]:
+def load(config: Config, find_dev: bool = True) -> tuple[Pairs, Pairs]:
     """`(train, dev)` pairs for `config`; fills `config.dev` if found.
 
-    Dev is, in order: `config.dev`; `dev.tsv` beside a TSV corpus; or
-    `dev_size` pairs held out of training (at most a tenth of it), drawn
-    with `config.seed`.
+    Dev is, in order: `config.dev`; `dev.tsv` beside a TSV corpus (unless
+    `find_dev` is `False`: a resume keeps the run's choice); or `dev_size`
+    pairs held out of training (at most a tenth of it), drawn with
+    `config.seed`.
     """
     if not config.data:
         splits = dates_splits(config)
@@ -37,7 +39,7 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
         columns=config.columns, reverse=config.reverse, header=config.header
     )
     train = read_pairs(config.data, **read, option="--data")
-    if config.dev is None and len(config.data) == 1:
+    if find_dev and config.dev is None and len(config.data) == 1:
         beside = Path(config.data[0]).with_name("dev.tsv")
         if (
             beside.is_file()
@@ -58,6 +60,22 @@ def load(config: Config) -> tuple[Pairs, Pairs]:
     dev = [train[i] for i in order[:held]]
     train = [train[i] for i in sorted(order[held:])]
     return train, dev
+
+
+def fingerprint(config: Config, train: Pairs, dev: Pairs) -> dict | None:
+    """`{"train": {"pairs", "sha256"}, "dev": {...}}`: the pairs a run read
+    from its corpus files, which a resume compares (see `nmt.resume`);
+    `None` for the built-in corpus, which no file can change."""
+    if not config.data:
+        return None
+
+    def digest(pairs):
+        # "\n" separates: no line read from a file holds one.
+        text = "".join(f"{source}\n{target}\n" for source, target in pairs)
+        sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return {"pairs": len(pairs), "sha256": sha256}
+
+    return {"train": digest(train), "dev": digest(dev)}
 
 
 # A dev corpus with more of its pairs in training than this is reported.

@@ -33,6 +33,20 @@ from keras_seq2seq.nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 Pairs = list[tuple[str, str]]
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of `text`, ended by `\\n`, `\\r\\n` or `\\r` only.
+
+    `str.splitlines` also ends a line at a form feed, U+0085, U+2028 and
+    other separators that real sentences hold (web text, subtitles): one
+    side of an aligned corpus then had a line more, which shifted every
+    later pair, and `translate` wrote more output lines than it read.
+    """
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    return lines
+
+
 def _read_lines(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if path.is_dir():
@@ -49,7 +63,7 @@ def _read_lines(path: str | os.PathLike) -> list[str]:
         ) from None
     if text.startswith("\ufeff"):
         text = text[1:]  # a byte-order mark is not part of the first line
-    lines = text.splitlines()
+    lines = split_lines(text)
     if not any(line.strip() for line in lines):
         raise RunError(f"corpus file {path} is empty; give a file with pairs")
     return lines

@@ -60,6 +60,11 @@ def save_attention_png(hypothesis, path: str | os.PathLike) -> None:
     try:
         attention_figure(hypothesis).savefig(temporary, dpi=DPI, format="png")
         os.replace(temporary, path)
+    except OSError as error:
+        # The file asked for, not the temporary name, is the one to name.
+        if error.filename == temporary:
+            error.filename = path
+        raise
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

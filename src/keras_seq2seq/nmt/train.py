@@ -18,23 +18,13 @@ import keras
 from keras_seq2seq.models import Seq2Seq
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import corpus, data, dates, run_folder
+from keras_seq2seq.nmt import resume as resume_lib
 from keras_seq2seq.nmt.devices import distribute, train_step
 from keras_seq2seq.nmt.progress import Progress
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import Tokenizer
-from keras_seq2seq.nmt.validator import Validator, latest_checkpoint
+from keras_seq2seq.nmt.validator import Validator
 from keras_seq2seq.seeding import set_random_seed
-
-# Options a resumed run may change; the others are fixed by its model,
-# vocabularies and data order.
-RESUMABLE_KEYS = (
-    "max_minutes",
-    "max_steps",
-    "patience",
-    "target_exact_match",
-    "validate_every",
-    "validation_size",
-)
 
 
 def build_model(config, source_vocab_size, target_vocab_size) -> Seq2Seq:
@@ -94,12 +84,13 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
         # The model is built (or loaded) and trained on `devices` devices.
         with distribute(config.devices):
             if resume:
-                run, model, state = _resume(
+                resumed = resume_lib.reopen(
                     path, {**file_values, **flag_values}
                 )
-                encoded, dev = _prepare_data(run)
+                encoded, dev = resume_lib.load_corpus(resumed)
+                run, model, state = resumed.run, resumed.model, resumed.state
             else:
-                run, encoded, dev = _new_run(config, path)
+                run, encoded, dev, fingerprint = _new_run(config, path)
                 set_random_seed(config.seed)  # the initial weights
                 model = build_model(
                     run.config, run.source.vocab_size, run.target.vocab_size
@@ -110,6 +101,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
                     "best": None,
                     "bad_validations": 0,
                     "metrics": [],
+                    "corpus": fingerprint,  # what a resume must train on
                 }
             try:
                 _fit(run, model, encoded, dev, state)
@@ -196,67 +188,13 @@ def _new_run(config, path):
     if not config.data:
         splits = corpus.dates_splits(config)
         dates.write_splits(splits, path / "data")
-    return run_folder.Run(path, config, source, target), encoded, dev
-
-
-# Options that say where the run is, or how many devices train it (the
-# batch stays global), not what it is: a resume may give any value.
-LOCATING_KEYS = ("name", "runs_dir", "devices")
-
-
-def _check_overrides(config, overrides) -> None:
-    """A `RunError` for an option a resume would otherwise drop silently:
-    one that is neither resumable nor the run's own value."""
-    fixed = [
-        key
-        for key, value in overrides.items()
-        if key not in RESUMABLE_KEYS + LOCATING_KEYS
-        and not config_lib.same_value(key, value, getattr(config, key))
-    ]
-    if fixed:
-        given = ", ".join(
-            f"{key} {overrides[key]!r} (the run's: {getattr(config, key)!r})"
-            for key in fixed
-        )
-        raise RunError(
-            f"--resume cannot change {given}: the run's model, "
-            "vocabularies and data order fix them; drop them, or train a "
-            "new run with another --name (a resume may change "
-            f"{', '.join(RESUMABLE_KEYS)})"
-        )
-
-
-def _resume(path, overrides):
-    run = run_folder.open_run(path)
-    _check_overrides(run.config, overrides)
-    state = run_folder.read_state(path)
-    for leftover in path.rglob(".tmp-*"):  # writes cut short by a kill
-        leftover.unlink()
-    for key, value in overrides.items():
-        if key in RESUMABLE_KEYS:
-            setattr(run.config, key, config_lib.coerce(key, value))
-    model = run_folder.load_model(latest_checkpoint(path, state), compile=True)
-    run_folder.check_vocabularies(model, run.source, run.target)
-    # convert_to_numpy: int() fails on a variable mirrored over devices.
-    step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
-    if step != state["step"]:
-        raise RunError(
-            f"checkpoint step {step} does not "
-            f"match state.json step {state['step']}; the run is damaged"
-        )
-    return run, model, state
-
-
-def _prepare_data(run):
-    train_pairs, dev = corpus.load(run.config)
-    encoded, _ = data.encode_pairs(
-        train_pairs,
-        run.source,
-        run.target,
-        run.config.max_source_length,
-        run.config.max_target_length,
+    fingerprint = corpus.fingerprint(config, train_pairs, dev)
+    return (
+        run_folder.Run(path, config, source, target),
+        encoded,
+        dev,
+        fingerprint,
     )
-    return encoded, dev
 
 
 def _batches(encoded, config, start_step, token_counts):

@@ -1,0 +1,343 @@
+"""What a demanding user meets, fifth round: a corpus edited under a run
+that is resumed, a run saved with relative corpus paths resumed from
+elsewhere, `evaluate --json` into a folder it cannot write, a file of long
+inputs to translate, a `--host` that is no address.
+
+Each test pins one defect. The resumes train nothing: the training loop is
+replaced where the resume would start it.
+"""
+
+import errno
+import json
+import os
+import shutil
+import socket
+
+import pytest
+import yaml
+
+from keras_seq2seq.cli import main
+from keras_seq2seq.nmt import config as config_lib
+from keras_seq2seq.nmt import corpus as corpus_lib
+from keras_seq2seq.nmt import run_folder, serve
+from keras_seq2seq.nmt.data import read_pairs
+from keras_seq2seq.nmt.translator import Translator
+
+ERROR = "seq2seq: error: "
+WARNING = "seq2seq: warning: "
+
+
+def _one_error_line(capsys, *words):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(ERROR), err
+    assert "Traceback" not in err[0]
+    for word in words:
+        assert word in err[0], err
+    return err[0]
+
+
+@pytest.fixture
+def resumed(monkeypatch):
+    """Replaces the training loop: records the run and state a resume
+    reached it with, then stops as Ctrl-C would (exit 130)."""
+    seen = []
+
+    def record(run, model, encoded, dev, state):
+        seen.append((run, state))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", record)
+    return seen
+
+
+def _run_on_copies(trained_run, corpus, folder):
+    """A copy of the session's run in `folder/runs/copy`, whose config
+    names copies of its corpus files in `folder`."""
+    run = shutil.copytree(trained_run, folder / "runs" / "copy")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    for key in ("data", "dev"):
+        config[key] = [str(shutil.copy(p, folder)) for p in config[key]]
+    (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return run
+
+
+def _resume(run, *extra):
+    argv = ["train", "--resume", "--runs-dir", str(run.parent)]
+    return main([*argv, "--name", run.name, *extra])
+
+
+# --- 1. A corpus edited since the run started ---
+
+
+def test_resume_refuses_a_corpus_whose_pairs_changed(
+    trained_run, corpus, tmp_path, capsys, resumed
+):
+    run = _run_on_copies(trained_run, corpus, tmp_path)
+    train = tmp_path / "train.tsv"
+    original = train.read_bytes()
+    kept = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    train.write_bytes(original + b"One more.\tUno mas.\n")
+    assert _resume(run) == 1
+    line = _one_error_line(capsys, str(train), "not the one the run started")
+    assert "another --name" in line
+    # The same number of pairs, one of them edited: still refused.
+    edited = original.replace(b"\t", b"\tX ", 1)
+    train.write_bytes(edited)
+    assert _resume(run) == 1
+    _one_error_line(capsys, "as many train pairs")
+    # The dev file counts too.
+    (tmp_path / "dev.tsv").write_text("Go.\tVe.\n")
+    train.write_bytes(original)
+    assert _resume(run) == 1
+    _one_error_line(capsys, str(tmp_path / "dev.tsv"), "1 dev pairs")
+    assert {p: p.read_bytes() for p in kept} == kept and not resumed
+
+
+def test_resume_accepts_the_same_pairs_in_other_bytes(
+    trained_run, corpus, tmp_path, capsys, resumed
+):
+    run = _run_on_copies(trained_run, corpus, tmp_path)
+    train = tmp_path / "train.tsv"
+    # What an editor or a copy changes without changing a pair: a
+    # byte-order mark, Windows line endings, blank lines, the file time.
+    text = train.read_text(encoding="utf-8").replace("\n", "\r\n\r\n")
+    train.write_text("\ufeff" + text, encoding="utf-8", newline="")
+    os.utime(train, (1, 1))
+    assert _resume(run) == 130
+    [(_, state)] = resumed
+    assert (
+        state["corpus"]
+        == json.loads((run / "state.json").read_text())["corpus"]
+    )
+
+
+def test_a_new_run_records_the_fingerprint_of_its_pairs(trained_run, corpus):
+    state = json.loads((trained_run / "state.json").read_text())
+    config = config_lib.resolve({}, {"data": [str(corpus / "train.tsv")]})
+    pairs = corpus_lib.load(config)
+    assert state["corpus"] == corpus_lib.fingerprint(config, *pairs)
+    assert state["corpus"]["dev"]["pairs"] == 12  # dev.tsv beside train.tsv
+
+
+def test_resume_may_say_where_the_runs_corpus_moved(
+    trained_run, corpus, tmp_path, capsys, resumed
+):
+    run = _run_on_copies(trained_run, corpus, tmp_path)
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("train.tsv", "dev.tsv"):
+        os.replace(tmp_path / name, moved / name)
+    assert _resume(run) == 1
+    _one_error_line(capsys, str(tmp_path / "train.tsv"), "--data")
+    data = ["--data", str(moved / "train.tsv"), "--dev", str(moved / "dev.tsv")]
+    assert _resume(run, *data) == 130
+    assert "the run's corpus is now" in capsys.readouterr().err
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["data"] == [str(moved / "train.tsv")]
+    assert config["batch_size"] == 16  # the rest of the config is the run's
+    # Other pairs at the new place are refused, as an edit is.
+    (moved / "train.tsv").write_text("Go.\tVe.\n" * 40)
+    assert _resume(run, *data) == 1
+    _one_error_line(capsys, "40 train pairs")
+
+
+def test_a_held_out_dev_set_stays_held_out_when_dev_tsv_appears(
+    trained_run, corpus, tmp_path, capsys, resumed
+):
+    run = _run_on_copies(trained_run, corpus, tmp_path)
+    (tmp_path / "dev.tsv").unlink()
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["dev"], config["dev_size"] = None, 5
+    (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    state = json.loads((run / "state.json").read_text())
+    held_out = config_lib.from_run(config)
+    state["corpus"] = corpus_lib.fingerprint(
+        held_out, *corpus_lib.load(held_out)
+    )
+    (run / "state.json").write_text(json.dumps(state))
+    shutil.copy(corpus / "dev.tsv", tmp_path / "dev.tsv")  # added later
+    assert _resume(run) == 130
+    [(resumed_run, _)] = resumed
+    assert resumed_run.config.dev is None
+
+
+# --- 2. A run saved with relative corpus paths (before they were absolute)
+
+
+def _old_run(trained_run, corpus, start):
+    """The session's run as an older tool saved it, started in `start`
+    with `--data train.tsv`: relative paths, no fingerprint."""
+    run = _run_on_copies(trained_run, corpus, start)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config.update(data=["train.tsv"], dev=["dev.tsv"], runs_dir="runs")
+    (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    state = json.loads((run / "state.json").read_text())
+    del state["corpus"]
+    (run / "state.json").write_text(json.dumps(state))
+    return run
+
+
+def test_an_old_run_with_relative_corpus_paths_resumes_from_anywhere(
+    trained_run, corpus, tmp_path, monkeypatch, capsys, resumed
+):
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir()
+    elsewhere.mkdir()
+    run = _old_run(trained_run, corpus, start)
+    monkeypatch.chdir(elsewhere)
+    argv = ["train", "--resume", "--runs-dir", "../start/runs"]
+    assert main([*argv, "--name", "copy"]) == 130
+    [(resumed_run, state)] = resumed
+    assert resumed_run.config.data == [str(start / "train.tsv")]
+    assert state["corpus"]["train"]["pairs"] > 0  # recorded from now on
+    # Saved absolute, as a new run saves them: found from any folder.
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["data"] == [str(start / "train.tsv")]
+    assert config["dev"] == [str(start / "dev.tsv")]
+    assert "config.yaml" in capsys.readouterr().err
+
+
+def test_an_old_runs_corpus_can_be_named_when_its_folder_is_unknown(
+    trained_run, corpus, tmp_path, monkeypatch, capsys, resumed
+):
+    start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
+    start.mkdir()
+    elsewhere.mkdir()
+    run = _old_run(trained_run, corpus, start)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["runs_dir"] = str(elsewhere)  # absolute: says nothing of start
+    (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    monkeypatch.chdir(elsewhere)
+    assert _resume(run) == 1
+    _one_error_line(capsys, "train.tsv", "started in", "--data")
+    # The run's file named from here is accepted; another file is not.
+    other = shutil.copy(start / "train.tsv", elsewhere / "other.tsv")
+    dev = ["--dev", "../start/dev.tsv"]
+    assert _resume(run, "--data", str(other), *dev) == 1
+    _one_error_line(capsys, "--resume cannot change data")
+    assert _resume(run, "--data", "../start/train.tsv", *dev) == 130
+
+
+# --- 3. evaluate --json into a folder that cannot be written ---
+
+
+def test_evaluate_into_an_unwritable_folder_fails_first_naming_the_path(
+    trained_run, corpus, tmp_path, monkeypatch, capsys
+):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_open = os.open
+
+    def denied(path, flags, *args, **kwargs):
+        # As chmod 555 does (root ignores it): no new file in `locked`.
+        if os.path.dirname(os.fspath(path)) == str(locked):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("translated before checking the output paths")
+
+    monkeypatch.setattr(os, "open", denied)
+    monkeypatch.setattr(Translator, "translate", refuse)
+    test = str(corpus / "test.tsv")
+    for flag in ("--json", "--output"):
+        out = locked / "scores.json"
+        argv = ["evaluate", str(trained_run), "--data", test, flag, str(out)]
+        assert main(argv) == 1
+        line = _one_error_line(capsys, flag, str(out), "Permission denied")
+        assert ".tmp" not in line
+    assert list(locked.iterdir()) == []
+
+
+def test_a_failed_write_names_the_users_file_not_the_temporary(
+    tmp_path, monkeypatch
+):
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr("pathlib.Path.write_text", full)
+    with pytest.raises(OSError) as failed:
+        run_folder.write_text(tmp_path / "scores.json", "{}")
+    assert failed.value.filename == str(tmp_path / "scores.json")
+    assert str(tmp_path / "scores.json") in str(failed.value)
+
+
+def test_a_read_only_output_file_is_not_replaced(
+    trained_run, corpus, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "scores.json"
+    out.write_text("the user's\n")
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    argv = ["evaluate", str(trained_run), "--data", str(corpus / "test.tsv")]
+    assert main([*argv, "--json", str(out)]) == 1
+    _one_error_line(capsys, "--json", "read-only")
+    assert out.read_text() == "the user's\n"
+
+
+# --- 4. Many long inputs: one warning line ---
+
+
+def test_long_inputs_get_one_warning_that_counts_them(trained_run, capsys):
+    long_sentence = " ".join(["the cat is here"] * 80)  # over 80 pieces
+    inputs = [long_sentence] * 7 + ["Go."]
+    inputs[2] = "Hi."
+    assert main(["translate", str(trained_run), *inputs]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 8
+    [warning] = captured.err.strip().splitlines()
+    assert warning.startswith(WARNING + "6 inputs (1, 2, 4, 5, 6 and 1 more)")
+    assert "model's 80 source tokens" in warning and "first 80" in warning
+
+
+# --- 5. A --host that is no address of this machine ---
+
+
+def test_serve_with_an_invalid_host_says_so_before_loading(tmp_path, capsys):
+    # The run does not exist: the host is checked before the model loads.
+    missing = str(tmp_path / "no-run")
+    for host in ("256.1.1.1", "1.2.3"):
+        assert main(["serve", missing, "--host", host]) == 1
+        line = _one_error_line(capsys, f"--host {host}", "not a valid")
+        assert "--port" not in line
+
+
+def test_serve_on_a_port_in_use_names_the_port(tmp_path, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["serve", str(tmp_path / "no-run"), "--port", str(port)]
+        assert main(argv) == 1
+    _one_error_line(capsys, f"port {port}", "in use", "--port")
+
+
+def test_an_address_of_another_machine_names_the_host():
+    error = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+    message = str(serve._address_error("192.0.2.1", 8000, error))
+    assert "--host 192.0.2.1 is not an address of this machine" in message
+    assert "--port" not in message
+
+
+# --- Found using the tool: a line separator inside a sentence ---
+
+
+def test_a_separator_inside_a_sentence_does_not_shift_the_pairs(tmp_path):
+    # str.splitlines ends lines at U+2028, U+0085, form feeds...: one more
+    # line in each file kept the counts equal and shifted the pairs.
+    source, target = tmp_path / "train.en", tmp_path / "train.es"
+    source.write_text("a1\r\na2\u2028x\r\na3\r\n", encoding="utf-8")
+    target.write_text("b1\nb2\nb3\x85y\x0c\n", encoding="utf-8")
+    assert read_pairs([str(source), str(target)]) == [
+        ("a1", "b1"),
+        ("a2\u2028x", "b2"),
+        ("a3", "b3\x85y"),
+    ]
+
+
+def test_translate_writes_one_line_per_input_line(
+    trained_run, tmp_path, capsys
+):
+    text = tmp_path / "input.txt"
+    text.write_text("Go.\u2028Now.\nHi.\x0cthere.\n", encoding="utf-8")
+    assert main(["translate", str(trained_run), "--input", str(text)]) == 0
+    assert capsys.readouterr().out.count("\n") == 2
