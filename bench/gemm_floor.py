@@ -50,14 +50,13 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from s2s_m import BATCH_SIZE, SOURCE_LENGTH, TARGET_LENGTH, VOCAB_SIZE
+from s2s_m import BATCH_SIZE, SOURCE_LENGTH, TARGET_LENGTH, VOCAB_SIZE, machine
 
 LIBRARIES = ("torch", "tensorflow", "jax")
 BEAM_SIZE = 5
@@ -829,7 +828,7 @@ def main(argv=None):
                 "command": "python bench/gemm_floor.py "
                 + " ".join(sys.argv[1:] if argv is None else argv),
                 "date": datetime.datetime.now().isoformat(timespec="seconds"),
-                "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
+                "machine": machine(),
                 "reference": reference,
             }
             json.dump({**results, "_meta": meta}, file, indent=1)

@@ -248,6 +248,35 @@ def format_table(results: dict, measures: list[str]) -> str:
     return "\n".join(lines)
 
 
+def machine() -> str:
+    """The OS, the CPU's model and its widest vector units, and the cores.
+
+    Ratios between the libraries move with the CPU: on the 2-core AMD
+    EPYC machines of 2026-11-26, with AVX-512, TensorFlow trained S2S-M
+    faster than the reference; on those of 2026-11-27, with AVX2 only
+    (family 25, model 1), slower. So every result names its CPU.
+    """
+    cpu = {}
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                cpu.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = cpu.get("flags", "").split()
+    vectors = [
+        f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags
+    ]
+    model = cpu.get("model name", platform.processor() or "unknown CPU")
+    if "cpu family" in cpu:
+        model += f" (family {cpu['cpu family']}, model {cpu.get('model', '?')})"
+    return (
+        f"{platform.platform()}, {model}, {' '.join(vectors) or 'no AVX2'}, "
+        f"{os.cpu_count()} CPUs"
+    )
+
+
 def versions() -> dict:
     found = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -362,7 +391,7 @@ def main(argv=None) -> int:
             "dtype_policy": args.dtype_policy,
             "train_xla": args.train_xla,
             "calls": QUICK if args.quick else FULL,
-            "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
+            "machine": machine(),
             "versions": versions(),
             "backends": infos,
         }
