@@ -341,3 +341,22 @@ def test_translate_writes_one_line_per_input_line(
     text.write_text("Go.\u2028Now.\nHi.\x0cthere.\n", encoding="utf-8")
     assert main(["translate", str(trained_run), "--input", str(text)]) == 0
     assert capsys.readouterr().out.count("\n") == 2
+
+
+# --- Found using the tool: a resume whose checkpoint is gone ---
+
+
+def test_resume_without_its_checkpoint_says_the_run_cannot_go_on(
+    trained_run, tmp_path, capsys, resumed
+):
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    state = json.loads((run / "state.json").read_text())
+    (run / "checkpoints" / state["checkpoint"]).unlink()
+    assert _resume(run) == 1
+    line = _one_error_line(capsys, state["checkpoint"], "another --name")
+    assert "--resume it" not in line
+    del state["checkpoint"]
+    (run / "state.json").write_text(json.dumps(state))
+    assert _resume(run) == 1
+    _one_error_line(capsys, "state.json is corrupt")
+    assert (run / "model.keras").is_file() and not resumed

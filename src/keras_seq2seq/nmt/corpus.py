@@ -52,8 +52,9 @@ def load(config: Config, find_dev: bool = True) -> tuple[Pairs, Pairs]:
     held = min(config.dev_size, len(train) // 10)
     if held < 1:
         raise RunError(
-            f"{config.data[0]} has {len(train)} pairs, too few to hold "
-            "out a dev set; give --dev or a bigger corpus"
+            f"{config.data[0]} has {len(train)} "
+            f"pair{'s' if len(train) != 1 else ''}, too few to hold out a "
+            "dev set (a tenth of them); give --dev or a bigger corpus"
         )
     order = list(range(len(train)))
     random.Random(config.seed).shuffle(order)

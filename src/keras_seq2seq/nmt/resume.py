@@ -78,7 +78,22 @@ def reopen(path: Path, overrides: dict) -> Resumed:
     for key, value in overrides.items():
         if key in RESUMABLE_KEYS:
             setattr(run.config, key, config_lib.coerce(key, value))
-    model = run_folder.load_model(latest_checkpoint(path, state), compile=True)
+    if not isinstance(state.get("checkpoint"), str) or not isinstance(
+        state.get("step"), int
+    ):
+        raise RunError(
+            f"{path / 'state.json'} is corrupt (no checkpoint or step); "
+            "cannot resume"
+        )
+    checkpoint = latest_checkpoint(path, state)
+    if not checkpoint.is_file():
+        # load_model would say "train it (or --resume it) first".
+        raise RunError(
+            f"the checkpoint {checkpoint} that state.json names is missing, "
+            "so the run cannot go on; train a new run with another --name "
+            f"(its best model so far stays in {path / 'model.keras'})"
+        )
+    model = run_folder.load_model(checkpoint, compile=True)
     run_folder.check_vocabularies(model, run.source, run.target)
     # convert_to_numpy: int() fails on a variable mirrored over devices.
     step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
