@@ -360,3 +360,23 @@ def test_resume_without_its_checkpoint_says_the_run_cannot_go_on(
     assert _resume(run) == 1
     _one_error_line(capsys, "state.json is corrupt")
     assert (run / "model.keras").is_file() and not resumed
+
+
+def test_average_into_a_run_it_cannot_write_fails_before_loading(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    real_open = os.open
+
+    def denied(path, flags, *args, **kwargs):
+        if os.path.dirname(os.fspath(path)) == str(run):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("loaded the checkpoints before the check")
+
+    monkeypatch.setattr(os, "open", denied)
+    monkeypatch.setattr(run_folder, "load_model", refuse)
+    assert main(["average", str(run), "--last", "2"]) == 1
+    _one_error_line(capsys, "--output", "averaged.keras", "Permission denied")

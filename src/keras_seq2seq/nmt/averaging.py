@@ -31,6 +31,8 @@ def average_checkpoints(run_dir, last: int, output: str) -> Path:
             "--output model.keras would replace the run's best model; "
             "give another name (the default is averaged.keras)"
         )
+    # Checked first: loading the checkpoints takes a while.
+    run_folder.check_can_write("--output", run.path / output)
     found = run_folder.checkpoints(run.path)
     if not found:
         raise RunError(f"{run.path} has no checkpoints; train it first")

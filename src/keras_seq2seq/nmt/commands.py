@@ -5,9 +5,7 @@ warnings to stderr; files are written atomically.
 """
 
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -112,29 +110,6 @@ def translate(args) -> int:
     return 0
 
 
-def _check_folder(flag, path: Path) -> None:
-    """A `RunError` unless `path` can be written: its folder exists and
-    takes a new file (the temporary one a write starts with), and `path`
-    is not a folder or a read-only file."""
-    if not path.parent.is_dir():
-        raise RunError(f"{flag} {path}: folder {path.parent} does not exist")
-    if path.is_dir():
-        raise RunError(f"{flag} {path} is a folder; give a file name")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise RunError(
-            f"{flag} {path} is a read-only file; give another file name"
-        )
-    try:
-        handle, probe = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    except OSError as error:
-        raise RunError(
-            f"{flag} {path}: cannot write in folder {path.parent} "
-            f"({error.strerror}); give a file in a folder you can write"
-        ) from None
-    os.close(handle)
-    os.unlink(probe)
-
-
 def _check_outputs(args) -> None:
     """A `RunError` for an `evaluate --output` or `--json` that cannot be
     written, or that would write over the corpus or the run's files."""
@@ -144,7 +119,7 @@ def _check_outputs(args) -> None:
         if not name:
             continue
         path = Path(name)
-        _check_folder(flag, path)
+        run_folder.check_can_write(flag, path)
         if path.resolve() in corpus:
             raise RunError(
                 f"{flag} {path} is a --data file, which it would overwrite; "
@@ -208,7 +183,7 @@ def plot(args) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise RunError(f"--output must end in .png; got {output}")
-    _check_folder("--output", output)
+    run_folder.check_can_write("--output", output)
     translator = Translator.load(args.run, args.model)
     [[best, *_]] = translator.translate(
         [args.sentence], beam=args.beam, length_penalty=args.length_penalty

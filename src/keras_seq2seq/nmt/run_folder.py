@@ -20,6 +20,7 @@ with only `keras_seq2seq` imported.
 import json
 import os
 import shutil
+import tempfile
 import typing
 from pathlib import Path
 
@@ -218,6 +219,30 @@ def check_vocabularies(model, source: Tokenizer, target: Tokenizer) -> None:
                 f"but the model expects {size}; the vocabulary files do "
                 "not belong to this model, use the run's own files"
             )
+
+
+def check_can_write(flag: str, path: Path) -> None:
+    """A `RunError`, before any work, unless `path` (given as `flag`) can
+    be written: its folder exists and takes a new file (the temporary one
+    a write starts with), and `path` is not a folder or a read-only
+    file."""
+    if not path.parent.is_dir():
+        raise RunError(f"{flag} {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise RunError(f"{flag} {path} is a folder; give a file name")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise RunError(
+            f"{flag} {path} is a read-only file; give another file name"
+        )
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    except OSError as error:
+        raise RunError(
+            f"{flag} {path}: cannot write in folder {path.parent} "
+            f"({error.strerror}); give a file in a folder you can write"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def write_text(path: Path, text: str) -> None:
