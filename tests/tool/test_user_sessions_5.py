@@ -380,3 +380,18 @@ def test_average_into_a_run_it_cannot_write_fails_before_loading(
     monkeypatch.setattr(run_folder, "load_model", refuse)
     assert main(["average", str(run), "--last", "2"]) == 1
     _one_error_line(capsys, "--output", "averaged.keras", "Permission denied")
+
+
+def test_dropped_long_pairs_are_counted_with_the_limits(
+    tmp_path, capsys, resumed
+):
+    train, dev = tmp_path / "train.tsv", tmp_path / "dev.tsv"
+    pairs = [f"word {i}.\tpalabra {i}.\n" for i in range(30)]
+    train.write_text("".join(pairs) + "x" * 500 + "\ty\n", encoding="utf-8")
+    dev.write_text("".join(pairs[:3]), encoding="utf-8")
+    argv = ["train", "--data", str(train), "--dev", str(dev), "--tokenizer"]
+    argv += ["char", "--runs-dir", str(tmp_path / "runs")]
+    assert main(argv) == 130  # the replaced loop stops it
+    err = capsys.readouterr().err
+    assert "dropped 1 of 31 training pairs: longer than" in err
+    assert "--max-source-length 80 or --max-target-length 80 tokens" in err

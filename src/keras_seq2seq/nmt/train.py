@@ -167,14 +167,18 @@ def _new_run(config, path):
         config.max_source_length,
         config.max_target_length,
     )
+    limits = (
+        f"--max-source-length {config.max_source_length} or "
+        f"--max-target-length {config.max_target_length} tokens"
+    )
     if not encoded:
         raise RunError(
-            "every training pair is longer than max-source-length / "
-            "max-target-length; raise them"
+            f"every training pair is longer than {limits}; raise them"
         )
     if dropped:
         print(
-            f"dropped {dropped} training pairs longer than the limits",
+            f"dropped {dropped} of {len(train_pairs)} training pairs: "
+            f"longer than {limits}",
             file=sys.stderr,
         )
     path.mkdir(parents=True, exist_ok=True)
