@@ -1,17 +1,16 @@
-"""What a demanding user meets, fifth round: a corpus edited under a run
-that is resumed, a run saved with relative corpus paths resumed from
-elsewhere, `evaluate --json` into a folder it cannot write, a file of long
-inputs to translate, a `--host` that is no address.
+"""What a demanding user meets, fifth round, resuming: a corpus edited
+under a run, a corpus moved, a run saved with relative corpus paths
+resumed from elsewhere, a checkpoint deleted; and corpora with a line
+separator inside a sentence or pairs over the length limits.
 
 Each test pins one defect. The resumes train nothing: the training loop is
-replaced where the resume would start it.
+replaced where the resume would start it. What the tool writes (evaluate,
+average, translate, serve) is in test_user_sessions_5_outputs.py.
 """
 
-import errno
 import json
 import os
 import shutil
-import socket
 
 import pytest
 import yaml
@@ -19,9 +18,7 @@ import yaml
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import corpus as corpus_lib
-from keras_seq2seq.nmt import run_folder, serve
 from keras_seq2seq.nmt.data import read_pairs
-from keras_seq2seq.nmt.translator import Translator
 
 ERROR = "seq2seq: error: "
 WARNING = "seq2seq: warning: "
@@ -218,106 +215,6 @@ def test_an_old_runs_corpus_can_be_named_when_its_folder_is_unknown(
     assert _resume(run, "--data", "../start/train.tsv", *dev) == 130
 
 
-# --- 3. evaluate --json into a folder that cannot be written ---
-
-
-def test_evaluate_into_an_unwritable_folder_fails_first_naming_the_path(
-    trained_run, corpus, tmp_path, monkeypatch, capsys
-):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    real_open = os.open
-
-    def denied(path, flags, *args, **kwargs):
-        # As chmod 555 does (root ignores it): no new file in `locked`.
-        if os.path.dirname(os.fspath(path)) == str(locked):
-            raise PermissionError(errno.EACCES, "Permission denied", path)
-        return real_open(path, flags, *args, **kwargs)
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("translated before checking the output paths")
-
-    monkeypatch.setattr(os, "open", denied)
-    monkeypatch.setattr(Translator, "translate", refuse)
-    test = str(corpus / "test.tsv")
-    for flag in ("--json", "--output"):
-        out = locked / "scores.json"
-        argv = ["evaluate", str(trained_run), "--data", test, flag, str(out)]
-        assert main(argv) == 1
-        line = _one_error_line(capsys, flag, str(out), "Permission denied")
-        assert ".tmp" not in line
-    assert list(locked.iterdir()) == []
-
-
-def test_a_failed_write_names_the_users_file_not_the_temporary(
-    tmp_path, monkeypatch
-):
-    def full(self, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(self))
-
-    monkeypatch.setattr("pathlib.Path.write_text", full)
-    with pytest.raises(OSError) as failed:
-        run_folder.write_text(tmp_path / "scores.json", "{}")
-    assert failed.value.filename == str(tmp_path / "scores.json")
-    assert str(tmp_path / "scores.json") in str(failed.value)
-
-
-def test_a_read_only_output_file_is_not_replaced(
-    trained_run, corpus, tmp_path, monkeypatch, capsys
-):
-    out = tmp_path / "scores.json"
-    out.write_text("the user's\n")
-    monkeypatch.setattr(os, "access", lambda path, mode: False)
-    argv = ["evaluate", str(trained_run), "--data", str(corpus / "test.tsv")]
-    assert main([*argv, "--json", str(out)]) == 1
-    _one_error_line(capsys, "--json", "read-only")
-    assert out.read_text() == "the user's\n"
-
-
-# --- 4. Many long inputs: one warning line ---
-
-
-def test_long_inputs_get_one_warning_that_counts_them(trained_run, capsys):
-    long_sentence = " ".join(["the cat is here"] * 80)  # over 80 pieces
-    inputs = [long_sentence] * 7 + ["Go."]
-    inputs[2] = "Hi."
-    assert main(["translate", str(trained_run), *inputs]) == 0
-    captured = capsys.readouterr()
-    assert len(captured.out.splitlines()) == 8
-    [warning] = captured.err.strip().splitlines()
-    assert warning.startswith(WARNING + "6 inputs (1, 2, 4, 5, 6 and 1 more)")
-    assert "model's 80 source tokens" in warning and "first 80" in warning
-
-
-# --- 5. A --host that is no address of this machine ---
-
-
-def test_serve_with_an_invalid_host_says_so_before_loading(tmp_path, capsys):
-    # The run does not exist: the host is checked before the model loads.
-    missing = str(tmp_path / "no-run")
-    for host in ("256.1.1.1", "1.2.3"):
-        assert main(["serve", missing, "--host", host]) == 1
-        line = _one_error_line(capsys, f"--host {host}", "not a valid")
-        assert "--port" not in line
-
-
-def test_serve_on_a_port_in_use_names_the_port(tmp_path, capsys):
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        argv = ["serve", str(tmp_path / "no-run"), "--port", str(port)]
-        assert main(argv) == 1
-    _one_error_line(capsys, f"port {port}", "in use", "--port")
-
-
-def test_an_address_of_another_machine_names_the_host():
-    error = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
-    message = str(serve._address_error("192.0.2.1", 8000, error))
-    assert "--host 192.0.2.1 is not an address of this machine" in message
-    assert "--port" not in message
-
-
 # --- Found using the tool: a line separator inside a sentence ---
 
 
@@ -332,15 +229,6 @@ def test_a_separator_inside_a_sentence_does_not_shift_the_pairs(tmp_path):
         ("a2\u2028x", "b2"),
         ("a3", "b3\x85y"),
     ]
-
-
-def test_translate_writes_one_line_per_input_line(
-    trained_run, tmp_path, capsys
-):
-    text = tmp_path / "input.txt"
-    text.write_text("Go.\u2028Now.\nHi.\x0cthere.\n", encoding="utf-8")
-    assert main(["translate", str(trained_run), "--input", str(text)]) == 0
-    assert capsys.readouterr().out.count("\n") == 2
 
 
 # --- Found using the tool: a resume whose checkpoint is gone ---
@@ -360,26 +248,6 @@ def test_resume_without_its_checkpoint_says_the_run_cannot_go_on(
     assert _resume(run) == 1
     _one_error_line(capsys, "state.json is corrupt")
     assert (run / "model.keras").is_file() and not resumed
-
-
-def test_average_into_a_run_it_cannot_write_fails_before_loading(
-    trained_run, tmp_path, monkeypatch, capsys
-):
-    run = shutil.copytree(trained_run, tmp_path / "run")
-    real_open = os.open
-
-    def denied(path, flags, *args, **kwargs):
-        if os.path.dirname(os.fspath(path)) == str(run):
-            raise PermissionError(errno.EACCES, "Permission denied", path)
-        return real_open(path, flags, *args, **kwargs)
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("loaded the checkpoints before the check")
-
-    monkeypatch.setattr(os, "open", denied)
-    monkeypatch.setattr(run_folder, "load_model", refuse)
-    assert main(["average", str(run), "--last", "2"]) == 1
-    _one_error_line(capsys, "--output", "averaged.keras", "Permission denied")
 
 
 def test_dropped_long_pairs_are_counted_with_the_limits(

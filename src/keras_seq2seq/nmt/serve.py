@@ -325,8 +325,14 @@ def _hypothesis(h):
 def parse_request(body: bytes, limits, translator) -> tuple:
     """Checks a `/translate` body; returns `(sentences, beam, n_best,
     length_penalty)` or raises an error carrying its HTTP status."""
+    if not body.strip():
+        raise _RequestError(
+            400, "the body is empty; send a JSON object with 'sentences'"
+        )
     try:
-        request = json.loads(body.decode("utf-8"))
+        # JSON may start with a byte-order mark (RFC 8259 lets a reader
+        # ignore it), as some Windows tools write one.
+        request = json.loads(body.decode("utf-8").removeprefix("\ufeff"))
     except UnicodeDecodeError:
         raise _RequestError(400, "the body is not UTF-8") from None
     except json.JSONDecodeError as error:
