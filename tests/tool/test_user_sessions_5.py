@@ -263,3 +263,19 @@ def test_dropped_long_pairs_are_counted_with_the_limits(
     err = capsys.readouterr().err
     assert "dropped 1 of 31 training pairs: longer than" in err
     assert "--max-source-length 80 or --max-target-length 80 tokens" in err
+
+
+# --- Found using the tool: a corpus saved as UTF-16 ---
+
+
+def test_a_utf16_file_is_named_as_such(trained_run, tmp_path, capsys):
+    # Windows "Unicode" text, as Windows PowerShell's `>` writes it.
+    train = tmp_path / "train.tsv"
+    train.write_bytes("Go.\tVe.\n".encode("utf-16"))
+    argv = ["train", "--data", str(train), "--runs-dir", str(tmp_path)]
+    assert main(argv) == 1
+    _one_error_line(capsys, str(train), "is UTF-16", "save it as UTF-8")
+    text = tmp_path / "input.txt"
+    text.write_bytes("Go.\n".encode("utf-16"))
+    assert main(["translate", str(trained_run), "--input", str(text)]) == 1
+    _one_error_line(capsys, str(text), "is UTF-16")

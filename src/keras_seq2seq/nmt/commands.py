@@ -11,7 +11,7 @@ from pathlib import Path
 
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import run_folder, scoring
-from keras_seq2seq.nmt.data import read_pairs, split_lines
+from keras_seq2seq.nmt.data import decode_utf8, read_pairs, split_lines
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.translator import Translator
 
@@ -45,13 +45,9 @@ def _sentences(args) -> list[str]:
         data = path.read_bytes()
     else:
         data = sys.stdin.buffer.read()
-    try:
-        # A byte-order mark (Windows editors write one) is not text: a
-        # character model would read it as an unknown piece.
-        return split_lines(data.decode("utf-8").removeprefix("\ufeff"))
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise RunError(f"input line {line} is not UTF-8") from None
+    # A byte-order mark (Windows editors write one) is not text: a
+    # character model would read it as an unknown piece.
+    return split_lines(decode_utf8(data, args.input or "the input"))
 
 
 def _warn_truncated(found, limit, what="input") -> None:

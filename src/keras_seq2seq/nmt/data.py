@@ -47,23 +47,32 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def decode_utf8(data: bytes, where: str) -> str:
+    """The text of `data`, without a byte-order mark (not part of the
+    first line); a `RunError` naming `where` and the line that is not
+    UTF-8, or saying that the file is UTF-16 (Windows "Unicode" text, as
+    Windows PowerShell's `>` writes)."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as error:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise RunError(
+                f"{where} is UTF-16 (it starts with a UTF-16 byte-order "
+                "mark), not UTF-8; save it as UTF-8"
+            ) from None
+        line = data[: error.start].count(b"\n") + 1
+        raise RunError(
+            f"{where} line {line} is not UTF-8; convert it to UTF-8"
+        ) from None
+
+
 def _read_lines(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if path.is_dir():
         raise RunError(f"corpus file {path} is a folder; give a file")
     if not path.is_file():
         raise RunError(f"corpus file {path} not found; check the path")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise RunError(
-            f"{path} line {line} is not UTF-8; convert the file to UTF-8"
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]  # a byte-order mark is not part of the first line
-    lines = split_lines(text)
+    lines = split_lines(decode_utf8(path.read_bytes(), str(path)))
     if not any(line.strip() for line in lines):
         raise RunError(f"corpus file {path} is empty; give a file with pairs")
     return lines
