@@ -74,6 +74,11 @@ def test_a_failed_write_names_the_users_file_not_the_temporary(
         run_folder.write_text(tmp_path / "scores.json", "{}")
     assert failed.value.filename == str(tmp_path / "scores.json")
     assert str(tmp_path / "scores.json") in str(failed.value)
+    # A checkpoint on a full disk: the same.
+    model = SimpleNamespace(save=lambda path: full(path))
+    with pytest.raises(OSError) as failed:
+        run_folder.save_model(model, tmp_path / "step-0000004.keras")
+    assert failed.value.filename == str(tmp_path / "step-0000004.keras")
 
 
 def test_a_read_only_output_file_is_not_replaced(

@@ -266,6 +266,10 @@ def save_model(model, path: Path) -> None:
     try:
         model.save(temporary)
         os.replace(temporary, path)
+    except OSError as error:
+        if error.filename == str(temporary):  # as in write_text
+            error.filename = str(path)
+        raise
     finally:
         temporary.unlink(missing_ok=True)
 
