@@ -11,6 +11,7 @@ import errno
 import os
 import shutil
 import socket
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -186,3 +187,37 @@ def test_serve_reads_a_json_body_with_a_byte_order_mark():
     )
     with pytest.raises(serve._RequestError, match="the body is empty"):
         serve.parse_request(b" \n", limits, translator)
+
+
+# --- Found using the tool: a pipe as --input, or as a corpus ---
+
+
+def _fifo_with(path, text):
+    """A named pipe at `path` that a thread fills with `text` once it is
+    opened for reading (as bash's <(...) gives)."""
+    os.mkfifo(path)
+
+    def write():
+        with open(path, "w", encoding="utf-8") as pipe:
+            pipe.write(text)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    return writer
+
+
+def test_translate_reads_its_input_from_a_pipe(trained_run, tmp_path, capsys):
+    pipe = tmp_path / "input"
+    writer = _fifo_with(pipe, "Go.\nHi.\n")
+    assert main(["translate", str(trained_run), "--input", str(pipe)]) == 0
+    writer.join(timeout=10)
+    assert capsys.readouterr().out.count("\n") == 2
+
+
+def test_train_refuses_a_pipe_as_corpus_in_one_line(tmp_path, capsys):
+    pipe = tmp_path / "train.tsv"
+    os.mkfifo(pipe)  # never opened: the check comes first
+    argv = ["train", "--data", str(pipe), "--runs-dir", str(tmp_path / "r")]
+    assert main(argv) == 1
+    _one_error_line(capsys, str(pipe), "not a regular file", "--resume")
+    assert not (tmp_path / "r").exists()

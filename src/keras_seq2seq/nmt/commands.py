@@ -40,7 +40,7 @@ def _sentences(args) -> list[str]:
         path = Path(args.input)
         if path.is_dir():
             raise RunError(f"input file {path} is a folder; give a file")
-        if not path.is_file():
+        if not path.exists():  # a pipe, <(cut -f1 test.tsv), is read
             raise RunError(f"input file {path} not found")
         data = path.read_bytes()
     else:

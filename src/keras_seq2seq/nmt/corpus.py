@@ -35,6 +35,14 @@ def load(config: Config, find_dev: bool = True) -> tuple[Pairs, Pairs]:
     if not config.data:
         splits = dates_splits(config)
         return splits["train"], splits["dev"]
+    for name in [*config.data, *(config.dev or [])]:
+        path = Path(name)
+        if path.exists() and not path.is_dir() and not path.is_file():
+            raise RunError(
+                f"corpus file {path} is not a regular file (a pipe, such "
+                "as <(zcat ...), or a device); a run reads its corpus "
+                "again on --resume, so save it to a file and give that"
+            )
     read = dict(
         columns=config.columns, reverse=config.reverse, header=config.header
     )

@@ -70,8 +70,9 @@ def _read_lines(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if path.is_dir():
         raise RunError(f"corpus file {path} is a folder; give a file")
-    if not path.is_file():
+    if not path.exists():
         raise RunError(f"corpus file {path} not found; check the path")
+    # A pipe (`--data <(zcat train.tsv.gz)`) reads as a file does.
     lines = split_lines(decode_utf8(path.read_bytes(), str(path)))
     if not any(line.strip() for line in lines):
         raise RunError(f"corpus file {path} is empty; give a file with pairs")
