@@ -186,7 +186,9 @@ def _add_translate(commands):
         help="sentences to translate; none: read --input or stdin",
     )
     translate.add_argument(
-        "--input", metavar="FILE", help="file of sentences, one per line"
+        "--input",
+        metavar="FILE",
+        help="file of sentences, one per line ('-': stdin)",
     )
     _add_search_options(translate)
     translate.add_argument(

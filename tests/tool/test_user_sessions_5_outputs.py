@@ -8,9 +8,11 @@ test_user_sessions_5.py.
 """
 
 import errno
+import io
 import os
 import shutil
 import socket
+import sys
 import threading
 from types import SimpleNamespace
 
@@ -221,3 +223,10 @@ def test_train_refuses_a_pipe_as_corpus_in_one_line(tmp_path, capsys):
     assert main(argv) == 1
     _one_error_line(capsys, str(pipe), "not a regular file", "--resume")
     assert not (tmp_path / "r").exists()
+
+
+def test_translate_input_dash_reads_stdin(trained_run, monkeypatch, capsys):
+    stream = io.TextIOWrapper(io.BytesIO(b"Go.\nHi.\n"), "utf-8")
+    monkeypatch.setattr(sys, "stdin", stream)
+    assert main(["translate", str(trained_run), "--input", "-"]) == 0
+    assert capsys.readouterr().out.count("\n") == 2

@@ -36,7 +36,7 @@ def _sentences(args) -> list[str]:
         raise RunError("give sentences as arguments or --input, not both")
     if args.sentences:
         return list(args.sentences)
-    if args.input:
+    if args.input and args.input != "-":  # `-`: stdin, as for most tools
         path = Path(args.input)
         if path.is_dir():
             raise RunError(f"input file {path} is a folder; give a file")
@@ -47,7 +47,8 @@ def _sentences(args) -> list[str]:
         data = sys.stdin.buffer.read()
     # A byte-order mark (Windows editors write one) is not text: a
     # character model would read it as an unknown piece.
-    return split_lines(decode_utf8(data, args.input or "the input"))
+    where = args.input if args.input not in (None, "-") else "the input"
+    return split_lines(decode_utf8(data, where))
 
 
 def _warn_truncated(found, limit, what="input") -> None:
@@ -77,7 +78,8 @@ def _warn_truncated(found, limit, what="input") -> None:
 
 def translate(args) -> int:
     """`seq2seq translate`: one line per input (n-best: N lines each)."""
-    if not args.sentences and not args.input and sys.stdin.isatty():
+    reads_stdin = not args.sentences and args.input in (None, "-")
+    if reads_stdin and sys.stdin.isatty():
         # Else a forgotten sentence looks like a hang.
         print(
             "seq2seq: reading sentences from the terminal, one per line; "
