@@ -7,7 +7,8 @@ arguments, which differ in three places:
 - `safe_cumprod` is called as `tf.math.cumprod`: `axis` defaults to 0 (the
   library's to 1), and `reverse` is accepted;
 - `hardmax`, `tile_batch` and `sequence_loss` take TFA's `name`, which names
-  a TensorFlow op scope and has no effect here;
+  a TensorFlow op scope and has no effect here; `tile_batch` also tiles the
+  batch axis of an `AlignmentHistory` (axis 1);
 - `sequence_loss` takes TFA's arguments in TFA's order, then the
   library's `label_smoothing`.
 
@@ -15,11 +16,14 @@ arguments, which differ in three places:
 `gather_tree_from_array` is TFA's, over `gather_tree`.
 """
 
+import keras
 from keras import ops
 
 from keras_seq2seq import losses
 from keras_seq2seq import ops as seq2seq_ops
 from keras_seq2seq.decoding import beam_ops
+from keras_seq2seq.decoding.step import check_int
+from keras_seq2seq.tfa.alignment_history import AlignmentHistory
 
 
 def hardmax(logits, name=None):
@@ -55,9 +59,23 @@ def safe_cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
 
 
 def tile_batch(t, multiplier, name=None):
-    """Each batch entry repeated `multiplier` times (TFA's `tile_batch`)."""
+    """Each batch entry repeated `multiplier` times (TFA's `tile_batch`).
+
+    An `AlignmentHistory` in `t` (a whole `AttentionWrapperState` tiled for
+    beam search) stays one, its batch axis repeated: it is time-major
+    `(steps, B, Ts)`, so its entries are repeated along axis 1, not 0.
+    """
     del name
-    return beam_ops.tile_batch(t, multiplier)
+    multiplier = check_int("multiplier", multiplier, 1)
+
+    def tile(x):
+        if isinstance(x, AlignmentHistory):
+            stacked = ops.swapaxes(x.stack(), 0, 1)  # (B, steps, Ts)
+            tiled = beam_ops.tile_batch(stacked, multiplier)
+            return AlignmentHistory(ops.swapaxes(tiled, 0, 1))
+        return beam_ops.tile_batch(x, multiplier)
+
+    return keras.tree.map_structure(tile, t)
 
 
 def gather_tree_from_array(t, parent_ids, sequence_length):

@@ -1,12 +1,18 @@
 """TFA's `CustomSampler`: a sampler made of three functions."""
 
+import keras
 from keras import ops
 
 from keras_seq2seq.tfa.samplers.sampler import BatchTrackingSampler
 
 
+@keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
 class CustomSampler(BatchTrackingSampler):
     """A sampler whose steps are user functions.
+
+    Its config holds the three functions as Keras objects, so that a model
+    whose decoder holds it saves and loads where they are registered
+    (`keras.saving.register_keras_serializable`), as for `InferenceSampler`.
 
     Args:
         initialize_fn: `(inputs, **kwargs) -> (finished, next_inputs)`.
@@ -17,6 +23,15 @@ class CustomSampler(BatchTrackingSampler):
             Defaults to `None` (scalars).
         sample_ids_dtype: optional dtype. Defaults to `None` (`"int32"`).
     """
+
+    CONFIG_KEYS = (
+        "initialize_fn",
+        "sample_fn",
+        "next_inputs_fn",
+        "sample_ids_shape",
+        "sample_ids_dtype",
+    )
+    CALLABLE_KEYS = ("initialize_fn", "sample_fn", "next_inputs_fn")
 
     def __init__(
         self,
