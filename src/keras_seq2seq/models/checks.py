@@ -1,6 +1,9 @@
 """The checks of `Seq2Seq`'s arguments and of the loss it is compiled with."""
 
+import math
+
 import keras
+from keras import ops
 
 
 def expects_probabilities(loss):
@@ -58,3 +61,32 @@ def check_choice(name, value, choices):
             f"`{name}` must be one of {tuple(choices)}. "
             f"Received: {name}={value!r}"
         )
+
+
+def check_ratio(name, value):
+    """Raises `ValueError` unless the float `value` is finite and > 0."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"A float `{name}` is a ratio of the source width and must be "
+            f"finite and > 0. Received: {name}={value!r}"
+        )
+
+
+def check_source_ids(source_ids):
+    """`source_ids` as an int32 tensor; `ValueError` unless integer ids of
+    shape `(B, Ts)` with `B, Ts >= 1` (a float id would be truncated, and
+    a rank or an empty axis the encoder cannot run gave its own error)."""
+    source_ids = ops.convert_to_tensor(source_ids)
+    dtype = keras.backend.standardize_dtype(source_ids.dtype)
+    shape = tuple(source_ids.shape)
+    if (
+        "int" not in dtype
+        or len(shape) != 2
+        or any(isinstance(n, int) and n < 1 for n in shape)
+    ):
+        raise ValueError(
+            "`source_ids` must be integer token ids of shape (B, Ts), "
+            "with B >= 1 and Ts >= 1. Received: "
+            f"shape={shape}, dtype={dtype}"
+        )
+    return ops.cast(source_ids, "int32")

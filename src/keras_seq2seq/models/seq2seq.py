@@ -7,6 +7,8 @@ from keras_seq2seq.models.checks import (
     check_bool,
     check_choice,
     check_int,
+    check_ratio,
+    check_source_ids,
     expects_probabilities,
     is_per_token,
 )
@@ -379,10 +381,16 @@ class Seq2Seq(keras.Model):
             dict: `ids`, `scores`, `lengths` and `weights` (greedy and
             sampling: `(B, T)`, `(B,)`, `(B,)`, `(B, T, Ts)`; beam: with an
             `n_best` axis after `B`), and `steps`. Ids end with `eos_id`.
+
+        Raises:
+            ValueError: for `source_ids` that are not integer ids `(B, Ts)`
+                with `B, Ts >= 1`, a float `max_length` that is not a
+                positive ratio, or a bad search option.
         """
         check_choice("method", method, ("greedy", "sample", "beam"))
-        source_ids = ops.convert_to_tensor(source_ids, dtype="int32")
+        source_ids = check_source_ids(source_ids)
         if isinstance(max_length, float):
+            check_ratio("max_length", max_length)
             max_length = int(max_length * source_ids.shape[1]) + 2
         options = {"max_length": max_length, "stop_early": stop_early}
         if method == "sample":
