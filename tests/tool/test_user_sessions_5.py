@@ -81,6 +81,11 @@ def test_resume_refuses_a_corpus_whose_pairs_changed(
     edited = original.replace(b"\t", b"\tX ", 1)
     train.write_bytes(edited)
     assert _resume(run) == 1
+    _one_error_line(capsys, "as many train pairs", "another order")
+    # The same pairs in another order: another data order, refused too.
+    lines = original.splitlines(keepends=True)
+    train.write_bytes(b"".join(lines[1:] + lines[:1]))
+    assert _resume(run) == 1
     _one_error_line(capsys, "as many train pairs")
     # The dev file counts too.
     (tmp_path / "dev.tsv").write_text("Go.\tVe.\n")

@@ -152,7 +152,8 @@ def _check_fingerprint(config, then: dict, now: dict) -> None:
             f"{now[side]['pairs']} {side} pairs, the run's were "
             f"{then[side]['pairs']}"
             if now[side]["pairs"] != then[side]["pairs"]
-            else f"as many {side} pairs as the run's, but not the same"
+            else f"as many {side} pairs as the run's, but other pairs or "
+            "another order"
         )
         raise RunError(
             f"the corpus is not the one the run started with: {files} "
