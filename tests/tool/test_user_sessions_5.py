@@ -11,6 +11,8 @@ average, translate, serve) is in test_user_sessions_5_outputs.py.
 import json
 import os
 import shutil
+import signal
+import time
 
 import pytest
 import yaml
@@ -284,3 +286,35 @@ def test_a_utf16_file_is_named_as_such(trained_run, tmp_path, capsys):
     text.write_bytes("Go.\n".encode("utf-16"))
     assert main(["translate", str(trained_run), "--input", str(text)]) == 1
     _one_error_line(capsys, str(text), "is UTF-16")
+
+
+# --- Found using the tool: `timeout` or a job scheduler stops a run ---
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, monkeypatch, capsys):
+    def checkpoint_then_sigterm(run, model, encoded, dev, state):
+        if run.config.max_steps == 7:  # the second run: a checkpoint first
+            state["step"] = 2
+            (run.path / "state.json").write_text(json.dumps(state))
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this
+
+    def unhandled(signum, frame):  # the test's: train must set its own
+        raise AssertionError("train left SIGTERM to the test's handler")
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", checkpoint_then_sigterm)
+    train = tmp_path / "train.tsv"
+    train.write_text("".join(f"w {i}.\tp {i}.\n" for i in range(30)))
+    argv = ["train", "--data", str(train), "--tokenizer", "char"]
+    argv += ["--runs-dir", str(tmp_path / "runs"), "--name", "r"]
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        assert main(argv) == 130
+        assert not (tmp_path / "runs").exists()  # no checkpoint: removed
+        capsys.readouterr()
+        assert main([*argv, "--max-steps", "7"]) == 130
+        assert signal.getsignal(signal.SIGTERM) is unhandled  # restored
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    err = capsys.readouterr().err
+    assert "keeps its checkpoint of step 2" in err and "--resume" in err

@@ -7,9 +7,12 @@ callbacks: `Progress` (the progress line, the time budget), `Validator`
 One Keras "epoch" is one validation period of `validate_every` steps.
 """
 
+import contextlib
 import math
 import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,7 +85,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     before = set(path.iterdir()) if made is None else set()
     try:
         # The model is built (or loaded) and trained on `devices` devices.
-        with distribute(config.devices):
+        with _sigterm_as_ctrl_c(), distribute(config.devices):
             if resume:
                 resumed = resume_lib.reopen(
                     path, {**file_values, **flag_values}
@@ -123,6 +126,26 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             _say_how_to_resume(config, path)
         raise
     return path
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c():
+    """SIGTERM (`timeout`, `kill`, a job scheduler's preemption) stops
+    the run as Ctrl-C does: a run without a checkpoint is removed, one
+    with a checkpoint says how to resume. Without it, the process died at
+    once and said nothing. Only the main thread may set a handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _is_out_of_memory(error: Exception) -> bool:
