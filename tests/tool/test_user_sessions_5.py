@@ -8,6 +8,7 @@ replaced where the resume would start it. What the tool writes (evaluate,
 average, translate, serve) is in test_user_sessions_5_outputs.py.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -318,3 +319,27 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, monkeypatch, capsys):
         signal.signal(signal.SIGTERM, previous)
     err = capsys.readouterr().err
     assert "keeps its checkpoint of step 2" in err and "--resume" in err
+
+
+# --- Found using the tool: a second train on a run that still trains ---
+
+
+def test_a_run_that_trains_is_not_trained_twice(
+    trained_run, tmp_path, capsys, resumed
+):
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    held = os.open(run, os.O_RDONLY)  # as the training process holds it
+    fcntl.flock(held, fcntl.LOCK_EX)
+    try:
+        kept = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+        assert _resume(run) == 1
+        _one_error_line(capsys, str(run), "another seq2seq process")
+        # A new run into it, before the first checkpoint (no state.json).
+        (run / "state.json").unlink()
+        del kept[run / "state.json"]
+        argv = ["train", "--runs-dir", str(run.parent), "--name", "copy"]
+        assert main([*argv, "--tokenizer", "char"]) == 1
+        _one_error_line(capsys, "another seq2seq process")
+        assert {p: p.read_bytes() for p in kept} == kept and not resumed
+    finally:
+        os.close(held)

@@ -17,6 +17,7 @@ place with `os.replace`, so a killed process never leaves a broken file.
 with only `keras_seq2seq` imported.
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,6 +32,11 @@ from keras_seq2seq.models import Seq2Seq
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import Tokenizer, is_saved
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 
 class Run(typing.NamedTuple):
@@ -112,6 +118,33 @@ def remove_written(path: Path, made: Path | None, before: set) -> None:
             shutil.rmtree(entry, ignore_errors=True)
         else:
             entry.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def lock(path: Path, create: bool):
+    """Holds the run folder `path` for one `train` process: a second one
+    (a `--resume` typed while the run still trains, in another terminal)
+    gets a `RunError` instead of writing the same checkpoints and state.
+    The lock is the system's (`flock` on the folder), so a killed process
+    holds none. With `create`, a missing folder is made first (a failed
+    run removes it); without, a missing folder is not locked."""
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
+    if fcntl is None or not path.is_dir():  # Windows: no flock
+        yield
+        return
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunError(
+                f"run {path} is being trained by another seq2seq process; "
+                "let it finish or stop it (Ctrl-C), then --resume it"
+            ) from None
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def check_folders(runs_dir: Path, path: Path) -> None:

@@ -85,7 +85,11 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     before = set(path.iterdir()) if made is None else set()
     try:
         # The model is built (or loaded) and trained on `devices` devices.
-        with _sigterm_as_ctrl_c(), distribute(config.devices):
+        with (
+            _sigterm_as_ctrl_c(),
+            run_folder.lock(path, create=not resume),
+            distribute(config.devices),
+        ):
             if resume:
                 resumed = resume_lib.reopen(
                     path, {**file_values, **flag_values}
