@@ -517,3 +517,78 @@ def test_a_custom_sampler_round_trips_and_decodes_the_same():
     # finished once time >= 2: three steps per row.
     np.testing.assert_array_equal(results[0][1], [3, 3])
     assert results[0][0].shape == (B, 3, V)
+
+
+# --- The embedding row of the padding id is read at every padded step (by
+# `Embedding(mask_zero=True)` too): whatever it holds, the README model's
+# outputs at real target steps and its beam search do not change.
+
+
+def test_the_padding_embedding_row_changes_no_real_output_or_search():
+    keras.utils.set_random_seed(0)
+    model = readme_model(BahdanauAttention(U))
+    source, target_in, _ = pairs()
+    target_in[:3, 3:] = PAD  # padded targets too
+    real = target_in != PAD
+    # Never emit the padding id: fed back to the search's step function it
+    # would be read as a real token (the functional model masks it).
+    output_layer = model.get_layer("output_layer")
+    kernel, bias = output_layer.get_weights()
+    output_layer.set_weights([kernel, bias - 50.0 * (np.arange(TV) == PAD)])
+    logits = numpy(model([source, target_in]))
+    searched = numpy_dict(readme_beam_search(model, source[:5]))
+    assert (searched["ids"] != PAD).all()
+    rng = np.random.default_rng(7)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Embedding):
+            table = numpy(layer.embeddings).copy()
+            table[PAD] = rng.normal(scale=10.0, size=E)
+            layer.embeddings.assign(table)
+    changed = numpy(model([source, target_in]))
+    np.testing.assert_allclose(changed[real], logits[real], atol=1e-5)
+    again = numpy_dict(readme_beam_search(model, source[:5]))
+    np.testing.assert_array_equal(again["ids"], searched["ids"])
+    np.testing.assert_allclose(again["scores"], searched["scores"], atol=1e-5)
+
+
+# --- SequenceLoss as compiled users call it: pad id, per-sentence sample
+# weights and label smoothing together, against NumPy. TFA's `sum_over_*`
+# divide by the number of weighted tokens, `average_*` by the weights' sum.
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {},
+        dict(
+            average_across_timesteps=True,
+            average_across_batch=True,
+            sum_over_timesteps=False,
+            sum_over_batch=False,
+        ),
+        dict(sum_over_batch=False),
+    ],
+    ids=["sum_over_both", "average_both", "sum_over_timesteps"],
+)
+def test_sequence_loss_with_pad_id_weights_and_smoothing_matches_numpy(flags):
+    rng = np.random.default_rng(8)
+    logits = rng.normal(size=(3, 4, 5)).astype("float32")
+    y_true = rng.integers(1, 5, size=(3, 4))
+    y_true[0, 2:] = PAD
+    y_true[2, 1:] = PAD
+    row_weight = np.array([0.5, 2.0, 1.0], "float32")
+    loss = SequenceLoss(pad_id=PAD, label_smoothing=0.2, **flags)
+    got = numpy(loss(y_true, logits, sample_weight=row_weight))
+
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    target_ce = -np.take_along_axis(log_p, y_true[..., None], -1)[..., 0]
+    ce = 0.8 * target_ce + 0.2 * -log_p.mean(-1)
+    weights = row_weight[:, None] * (y_true != PAD)
+    if flags.get("average_across_batch"):
+        expected = (ce * weights).sum() / weights.sum()
+    elif flags.get("sum_over_batch") is False:
+        expected = (ce * weights).sum(1) / (weights != 0).sum(1)
+    else:
+        expected = (ce * weights).sum() / (weights != 0).sum()
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
