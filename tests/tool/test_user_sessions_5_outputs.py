@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 
 from keras_seq2seq.cli import main
-from keras_seq2seq.nmt import run_folder, serve
+from keras_seq2seq.nmt import listen_address, run_folder, serve
 from keras_seq2seq.nmt.translator import Translator
 
 ERROR = "seq2seq: error: "
@@ -135,7 +135,7 @@ def test_serve_on_a_port_in_use_names_the_port(tmp_path, capsys):
 
 def test_an_address_of_another_machine_names_the_host():
     error = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
-    message = str(serve._address_error("192.0.2.1", 8000, error))
+    message = str(listen_address.address_error("192.0.2.1", 8000, error))
     assert "--host 192.0.2.1 is not an address of this machine" in message
     assert "--port" not in message
 

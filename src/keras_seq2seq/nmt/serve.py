@@ -20,21 +20,18 @@ One log line per request goes to stderr.
 import asyncio
 import contextvars
 import dataclasses
-import errno
 import importlib.resources
-import ipaddress
 import json
 import logging
 import math
-import re
 import signal
-import socket
 import sys
 import time
 
 import keras
 from aiohttp import web
 
+from keras_seq2seq.nmt.listen_address import address_error, check_address
 from keras_seq2seq.nmt.request_batcher import RequestBatcher
 from keras_seq2seq.nmt.run_error import RunError
 
@@ -124,7 +121,7 @@ def serve(
     from keras_seq2seq.nmt.translator import Translator
 
     _check_options(port, limits)  # before the model takes seconds to load
-    _check_address(host, port)
+    check_address(host, port)
     _log_to_stderr()
     translator = Translator.load(run_dir, model_file)
     translator.translate(["0"])  # compile before the first request
@@ -143,63 +140,6 @@ def _check_options(port: int, limits: dict) -> None:
             raise RunError(f"{flag} must be >= 1; got {value}")
 
 
-def _check_address(host: str, port: int) -> None:
-    """A `RunError` if `host` names no address of this machine, or `port`
-    cannot be bound there: each address is bound once, as the server
-    binds them, and let go."""
-    if re.fullmatch(r"[0-9.]+", host):  # no name: no resolver to ask
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError as error:
-            raise _address_error(host, port, error) from None
-    try:
-        addresses = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )
-    except (OSError, UnicodeError) as error:
-        raise _address_error(host, port, error) from None
-    for family, kind, protocol, _, address in addresses:
-        try:
-            with socket.socket(family, kind, protocol) as probe:
-                # As asyncio's server: a port in TIME_WAIT is free.
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                probe.bind(address)
-        except OSError as error:
-            raise _address_error(host, port, error) from None
-
-
-def _address_error(host: str, port: int, error: Exception) -> RunError:
-    """What a failed bind of `host:port` means, and the option to fix."""
-    reason = getattr(error, "strerror", None) or str(error)
-    if isinstance(error, (socket.gaierror, UnicodeError, ValueError)):
-        return RunError(
-            f"--host {host} is not a valid address or a known host name "
-            f"({reason}); give an address of this machine, such as "
-            "127.0.0.1 (this machine only) or 0.0.0.0 (every network)"
-        )
-    if error.errno == errno.EADDRNOTAVAIL:
-        return RunError(
-            f"--host {host} is not an address of this machine ({reason}); "
-            "give one of its addresses, such as 127.0.0.1 (this machine "
-            "only) or 0.0.0.0 (every network)"
-        )
-    if error.errno == errno.EADDRINUSE:
-        return RunError(
-            f"port {port} on {host} is in use ({reason}); pick another "
-            "--port, or --port 0 for a free one"
-        )
-    if error.errno == errno.EACCES and 0 < port < 1024:
-        return RunError(
-            f"cannot listen on {host}:{port} ({reason}): ports below 1024 "
-            "need privileges; pick a --port above 1023"
-        )
-    return RunError(
-        f"cannot listen on {host}:{port} ({reason}); check --host and --port"
-    )
-
-
 async def _run_until_stopped(app, host, port, run_dir):
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -208,7 +148,7 @@ async def _run_until_stopped(app, host, port, run_dir):
         try:
             await site.start()
         except OSError as error:  # taken since _check_address
-            raise _address_error(host, port, error) from None
+            raise address_error(host, port, error) from None
         bound = runner.addresses[0][1]
         # Tests and scripts read the port from this line.
         print(

@@ -7,7 +7,7 @@
 
 Inputs longer than the model's `max_source_length` tokens are truncated to
 it (the tool's documented policy) and their hypotheses say so
-(`truncated=True`); the command-line tool prints a warning for each.
+(`truncated=True`); the command-line tool counts them in one warning line.
 """
 
 import dataclasses
