@@ -343,3 +343,14 @@ def test_a_run_that_trains_is_not_trained_twice(
         assert {p: p.read_bytes() for p in kept} == kept and not resumed
     finally:
         os.close(held)
+
+
+def test_ctrl_c_in_a_resume_says_the_options_it_was_given(
+    trained_run, tmp_path, capsys, resumed
+):
+    # config.yaml keeps the run's own max_steps and patience: a resume
+    # command without the ones given would stop at the run's.
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    assert _resume(run, "--max-steps", "900", "--patience", "30") == 130
+    err = capsys.readouterr().err
+    assert f"--runs-dir {run.parent} --max-steps 900 --patience 30`" in err

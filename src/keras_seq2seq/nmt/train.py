@@ -127,7 +127,8 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
         if not (path / "state.json").exists():
             run_folder.remove_written(path, made, before)
         elif isinstance(error, KeyboardInterrupt):
-            _say_how_to_resume(config, path)
+            given = {**file_values, **flag_values} if resume else {}
+            _say_how_to_resume(config, path, given)
         raise
     return path
 
@@ -165,12 +166,17 @@ def _is_out_of_memory(error: Exception) -> bool:
     )
 
 
-def _say_how_to_resume(config, path: Path) -> None:
-    """After Ctrl-C: where the run stands, and the command that goes on."""
+def _say_how_to_resume(config, path: Path, given: dict) -> None:
+    """After Ctrl-C: where the run stands, and the command that goes on,
+    with the options a resume `given` them changed (config.yaml keeps the
+    run's own: without them the next resume would drop them)."""
     state = run_folder.read_state(path)
     command = ["seq2seq", "train", "--resume", "--name", config.name]
     if Path(config.runs_dir) != Path(config_lib.Config.runs_dir):
         command += ["--runs-dir", config.runs_dir]
+    for key in (*resume_lib.RESUMABLE_KEYS, "devices"):
+        if key in given:
+            command += ["--" + key.replace("_", "-"), str(given[key])]
     print(
         f"seq2seq: {path} keeps its checkpoint of step {state['step']}; "
         f"continue it with `{shlex.join(command)}`",
