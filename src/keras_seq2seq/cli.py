@@ -33,14 +33,15 @@ def _run(args) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Runs one parsed command; returns the exit status: 0, 1, 130
-    (interrupted) or 141 (stdout's reader stopped: a broken pipe)."""
+    (interrupted: Ctrl-C), 143 (stopped by SIGTERM) or 141 (stdout's
+    reader stopped: a broken pipe)."""
     try:
         code = _run(args)
         sys.stdout.flush()  # a closed pipe shows here, not at Python's exit
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         print("seq2seq: interrupted", file=sys.stderr)
-        return 130
+        return getattr(interrupt, "exit_status", 128 + signal.SIGINT)
     except BrokenPipeError:
         # What reads stdout stopped (`seq2seq translate ... | head`): as
         # for any filter, that is no error to report. Python's exit would

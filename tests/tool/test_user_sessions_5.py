@@ -310,10 +310,10 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path, monkeypatch, capsys):
     argv += ["--runs-dir", str(tmp_path / "runs"), "--name", "r"]
     previous = signal.signal(signal.SIGTERM, unhandled)
     try:
-        assert main(argv) == 130
+        assert main(argv) == 143  # 128 + SIGTERM, as a shell reports it
         assert not (tmp_path / "runs").exists()  # no checkpoint: removed
         capsys.readouterr()
-        assert main([*argv, "--max-steps", "7"]) == 130
+        assert main([*argv, "--max-steps", "7"]) == 143
         assert signal.getsignal(signal.SIGTERM) is unhandled  # restored
     finally:
         signal.signal(signal.SIGTERM, previous)

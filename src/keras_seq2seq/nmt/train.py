@@ -133,6 +133,13 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     return path
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be: the same clean-up, and the
+    exit status a shell gives a process that SIGTERM ends (128 + 15)."""
+
+    exit_status = 128 + signal.SIGTERM
+
+
 @contextlib.contextmanager
 def _sigterm_as_ctrl_c():
     """SIGTERM (`timeout`, `kill`, a job scheduler's preemption) stops
@@ -144,7 +151,7 @@ def _sigterm_as_ctrl_c():
         return
 
     def interrupt(signum, frame):
-        raise KeyboardInterrupt
+        raise Terminated
 
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
