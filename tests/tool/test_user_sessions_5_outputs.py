@@ -123,6 +123,14 @@ def test_serve_with_an_invalid_host_says_so_before_loading(tmp_path, capsys):
         assert "--port" not in line
 
 
+def test_serve_with_an_empty_host_says_so_before_loading(tmp_path, capsys):
+    # `--host "$HOST"` with HOST unset: it printed 'serving on http://:PORT/'.
+    for host in ("", " "):
+        argv = ["serve", str(tmp_path / "no-run"), "--host", host]
+        assert main(argv) == 1
+        _one_error_line(capsys, "--host is empty", "127.0.0.1")
+
+
 def test_serve_on_a_port_in_use_names_the_port(tmp_path, capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

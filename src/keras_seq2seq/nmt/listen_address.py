@@ -14,6 +14,11 @@ def check_address(host: str, port: int) -> None:
     """A `RunError` if `host` names no address of this machine, or `port`
     cannot be bound there: each address is bound once, as the server
     binds them, and let go."""
+    if not host.strip():  # `--host "$HOST"` with HOST unset, most likely
+        raise RunError(
+            "--host is empty; give an address of this machine, such as "
+            "127.0.0.1 (this machine only) or 0.0.0.0 (every network)"
+        )
     if re.fullmatch(r"[0-9.]+", host):  # no name: no resolver to ask
         try:
             ipaddress.IPv4Address(host)
@@ -21,7 +26,7 @@ def check_address(host: str, port: int) -> None:
             raise address_error(host, port, error) from None
     try:
         addresses = socket.getaddrinfo(
-            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
     except (OSError, UnicodeError) as error:
         raise address_error(host, port, error) from None
