@@ -53,3 +53,17 @@ def trained_run(corpus, tmp_path_factory):
     ])  # fmt: skip
     assert code == 0
     return runs / "tsv"
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Replaces the training loop: records the dev pairs it was given and
+    stops the run before its first checkpoint (as Ctrl-C would)."""
+    seen = []
+
+    def record(run, model, encoded, dev, state):
+        seen.append(dev)
+        raise KeyboardInterrupt  # the run stops before its first checkpoint
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", record)
+    return seen

@@ -13,10 +13,9 @@ from pathlib import Path
 import keras
 import pytest
 import yaml
+from cli_support import ERROR
 
 from keras_seq2seq.cli import main
-
-ERROR = "seq2seq: error: "
 
 
 def _fails_with(capsys, argv, *words, code=1):

@@ -12,6 +12,7 @@ import sys
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from cli_support import one_error_line
 
 from keras_seq2seq.cli import COMMANDS, main
 from keras_seq2seq.nmt import config as config_lib
@@ -20,20 +21,10 @@ from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.serve import make_app
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
-ERROR = "seq2seq: error: "
-
 
 def _stdin(monkeypatch, text):
     stream = io.TextIOWrapper(io.BytesIO(text.encode("utf-8")), "utf-8")
     monkeypatch.setattr(sys, "stdin", stream)
-
-
-def _one_error_line(capsys, *words):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(ERROR), err
-    for word in words:
-        assert word in err[0], err
-    return err[0]
 
 
 def test_blank_input_lines_give_blank_translations(
@@ -53,28 +44,28 @@ def test_blank_input_lines_give_blank_translations(
     assert real[0].source_tokens and real[0].score < 0
 
 
-def test_plot_of_an_empty_sentence_is_one_error_line(
+def test_plot_of_an_empty_sentence_isone_error_line(
     trained_run, tmp_path, capsys
 ):
     output = tmp_path / "empty.png"
     argv = ["plot", str(trained_run), " ", "--output", str(output)]
     assert main(argv) == 1
-    _one_error_line(capsys, "empty")
+    one_error_line(capsys, "empty")
     assert not output.exists()
 
 
-def test_beam_wider_than_the_vocabulary_is_one_error_line(trained_run, capsys):
+def test_beam_wider_than_the_vocabulary_isone_error_line(trained_run, capsys):
     size = Translator.load(trained_run).target_tokenizer.vocab_size
     argv = ["translate", str(trained_run), "Hello.", "--beam", str(size + 1)]
     assert main(argv) == 1
-    _one_error_line(capsys, f"beam {size + 1}", f"beam <= {size}")
+    one_error_line(capsys, f"beam {size + 1}", f"beam <= {size}")
 
 
 def test_length_penalty_must_be_finite(trained_run, capsys):
     for value in ("nan", "inf"):
         argv = ["translate", str(trained_run), "Hi.", "--beam", "2"]
         assert main([*argv, "--length-penalty", value]) == 1
-        _one_error_line(capsys, "length penalty", value)
+        one_error_line(capsys, "length penalty", value)
 
 
 def test_serve_answers_422_for_a_beam_wider_than_the_vocabulary(trained_run):
@@ -107,7 +98,7 @@ def test_evaluate_output_in_a_missing_folder_fails_before_translating(
         missing = tmp_path / "missing" / "out.txt"
         argv = ["evaluate", str(trained_run), "--data", test, flag]
         assert main([*argv, str(missing)]) == 1
-        _one_error_line(capsys, flag, f"folder {missing.parent} does not")
+        one_error_line(capsys, flag, f"folder {missing.parent} does not")
 
 
 def test_input_file_byte_order_mark_is_not_part_of_the_first_sentence(
@@ -148,7 +139,7 @@ def test_out_of_range_training_values_fail_before_the_run_folder(
     runs = tmp_path / "runs"
     argv = ["train", "--runs-dir", str(runs), "--name", "bad", flag, value]
     assert main(argv) == 1
-    _one_error_line(capsys, *words)
+    one_error_line(capsys, *words)
     assert not runs.exists()
 
 
@@ -178,13 +169,13 @@ def test_blank_corpus_lines_are_skipped_and_numbers_stay_true(tmp_path):
         read_pairs([str(source), str(target)])
 
 
-def test_vocab_size_below_the_character_count_is_one_error_line(
+def test_vocab_size_below_the_character_count_isone_error_line(
     corpus, tmp_path, capsys
 ):
     runs = tmp_path / "runs"
     argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir"]
     assert main([*argv, str(runs), "--vocab-size", "20"]) == 1
-    _one_error_line(capsys, "vocab-size 20 is too small", "--vocab-size")
+    one_error_line(capsys, "vocab-size 20 is too small", "--vocab-size")
     assert not runs.exists()
 
 

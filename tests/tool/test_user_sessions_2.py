@@ -11,6 +11,7 @@ import json
 import shutil
 
 import pytest
+from cli_support import one_error_line
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
@@ -19,16 +20,6 @@ from keras_seq2seq.nmt import run_folder
 from keras_seq2seq.nmt.data import read_pairs
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.translator import Translator
-
-ERROR = "seq2seq: error: "
-
-
-def _one_error_line(capsys, *words):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(ERROR), err
-    for word in words:
-        assert word in err[0], err
-    return err[0]
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def test_run_name_outside_runs_dir_is_refused_before_writing(
     argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir"]
     argv += [str(runs), "--name", name, "--tokenizer", "char"]
     assert main(argv) == 1
-    _one_error_line(capsys, "name", repr(name))
+    one_error_line(capsys, "name", repr(name))
     assert not no_training  # refused before the run was prepared
     assert [p.name for p in work.rglob("*")] == ["runs"]
     assert not any(runs.iterdir())
@@ -74,10 +65,10 @@ def test_run_name_is_checked_in_the_config_file_and_on_resume(
     config.write_text("name: ../outside\n")
     argv = ["train", "--config", str(config), "--runs-dir", str(runs)]
     assert main(argv) == 1
-    _one_error_line(capsys, "name", "'../outside'")
+    one_error_line(capsys, "name", "'../outside'")
     argv = ["train", "--resume", "--runs-dir", str(runs), "--name", "../x"]
     assert main(argv) == 1
-    _one_error_line(capsys, "name", "'../x'")
+    one_error_line(capsys, "name", "'../x'")
     assert not runs.exists() and not (tmp_path / "x").exists()
 
 
@@ -98,7 +89,7 @@ def test_duplicate_config_key_is_one_line_naming_key_and_lines(
     path.write_text("batch_size: 32\ncell: lstm\n\nbatch_size: 64\n")
     argv = ["train", "--config", str(path), "--runs-dir", str(tmp_path / "r")]
     assert main(argv) == 1
-    _one_error_line(capsys, str(path), "'batch_size'", "line 4", "line 1")
+    one_error_line(capsys, str(path), "'batch_size'", "line 4", "line 1")
     assert not (tmp_path / "r").exists()
 
 
@@ -216,7 +207,7 @@ def test_resume_refuses_options_it_cannot_change_instead_of_ignoring(
     resume = ["train", "--resume", "--runs-dir", str(run_copy.parent)]
     resume += ["--name", run_copy.name]
     assert main([*resume, "--batch-size", "4", "--cell", "lstm"]) == 1
-    line = _one_error_line(capsys, "--resume", "batch_size", "cell")
+    line = one_error_line(capsys, "--resume", "batch_size", "cell")
     assert "max_steps" in line  # what may change instead
     assert (run_copy / "state.json").read_bytes() == state
     # The run's own values, and the keys a resume may change, are fine.
@@ -228,7 +219,7 @@ def test_average_refuses_to_overwrite_the_best_model(run_copy, capsys):
     best = (run_copy / "model.keras").read_bytes()
     argv = ["average", str(run_copy), "--last", "1", "--output", "model.keras"]
     assert main(argv) == 1
-    _one_error_line(capsys, "model.keras", "best model")
+    one_error_line(capsys, "model.keras", "best model")
     assert (run_copy / "model.keras").read_bytes() == best
 
 
@@ -245,11 +236,11 @@ def test_output_path_that_is_a_folder_fails_before_translating(
     for flag in ("--json", "--output"):
         argv = ["evaluate", str(trained_run), "--data", test, flag]
         assert main([*argv, str(folder)]) == 1
-        _one_error_line(capsys, flag, "is a folder")
+        one_error_line(capsys, flag, "is a folder")
     (tmp_path / "map.png").mkdir()
     argv = ["plot", str(trained_run), "Go.", "--output"]
     assert main([*argv, str(tmp_path / "map.png")]) == 1
-    _one_error_line(capsys, "--output", "is a folder")
+    one_error_line(capsys, "--output", "is a folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["map.png", "scores"]
 
 
@@ -267,7 +258,7 @@ def test_runs_dir_that_is_a_file_is_one_line_before_training(
     runs.write_text("not a folder\n")
     argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir"]
     assert main([*argv, str(runs), "--tokenizer", "char"]) == 1
-    _one_error_line(capsys, "runs-dir", str(runs), "not a folder")
+    one_error_line(capsys, "runs-dir", str(runs), "not a folder")
     assert not no_training and runs.read_text() == "not a folder\n"
 
 
@@ -276,7 +267,7 @@ def test_translate_input_that_is_a_folder_says_so(
 ):
     argv = ["translate", str(trained_run), "--input", str(tmp_path)]
     assert main(argv) == 1
-    _one_error_line(capsys, str(tmp_path), "is a folder")
+    one_error_line(capsys, str(tmp_path), "is a folder")
 
 
 @pytest.mark.parametrize(
@@ -298,4 +289,4 @@ def test_serve_limits_out_of_range_fail_before_loading_the_model(
 
     monkeypatch.setattr(Translator, "load", refuse)
     assert main(["serve", str(trained_run), flag, value]) == 1
-    _one_error_line(capsys, *words)
+    one_error_line(capsys, *words)

@@ -10,37 +10,13 @@ import subprocess
 import sys
 
 import pytest
+from cli_support import WARNING, one_error_line
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import corpus as corpus_lib
 from keras_seq2seq.nmt.data import read_pairs
 from keras_seq2seq.nmt.run_error import RunError
-
-ERROR = "seq2seq: error: "
-WARNING = "seq2seq: warning: "
-
-
-def _one_error_line(capsys, *words):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(ERROR), err
-    for word in words:
-        assert word in err[0], err
-    return err[0]
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """Replaces the training loop: records the dev pairs it was given."""
-    seen = []
-
-    def record(run, model, encoded, dev, state):
-        seen.append(dev)
-        raise KeyboardInterrupt  # the run stops before its first checkpoint
-
-    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", record)
-    return seen
-
 
 # --- 1. --help and usage errors answer before Keras is imported ---
 
@@ -93,7 +69,7 @@ def test_two_tsv_files_to_data_say_what_two_files_mean(
     train, dev = _tsv(tmp_path / "train.tsv", 30), _tsv(tmp_path / "dev.tsv", 5)
     argv = _train(tmp_path, "--data", str(train), str(dev))
     assert main(argv) == 1
-    line = _one_error_line(
+    line = one_error_line(
         capsys, str(train), str(dev), "tab-separated", "source and the target"
     )
     assert line.endswith(
@@ -111,7 +87,7 @@ def test_two_tsv_files_are_refused_even_when_their_lengths_match(
     one, two = _tsv(tmp_path / "a.tsv", 5), _tsv(tmp_path / "b.tsv", 5, 5)
     argv = _train(tmp_path, "--data", str(train), "--dev", str(one), str(two))
     assert main(argv) == 1
-    line = _one_error_line(capsys, "tab-separated", "two files to --dev")
+    line = one_error_line(capsys, "tab-separated", "two files to --dev")
     assert line.endswith("give --dev one TSV file")
     # Elsewhere (evaluate, Python) the message names no option.
     with pytest.raises(RunError, match="two corpus files .* give one TSV"):
@@ -170,10 +146,10 @@ def test_a_folder_that_is_not_a_run_is_not_written_into(
     train = _tsv(tmp_path / "train.tsv", 30)
     argv = _train(tmp_path, "--data", str(train), "--name", "thesis")
     assert main(argv) == 1
-    _one_error_line(capsys, str(folder), "not a run folder", "--name")
+    one_error_line(capsys, str(folder), "not a run folder", "--name")
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]
     assert not no_training
     # --resume cannot continue it either.
     assert main([*argv, "--resume"]) == 1
-    _one_error_line(capsys, str(folder), "not a run folder")
+    one_error_line(capsys, str(folder), "not a run folder")
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]

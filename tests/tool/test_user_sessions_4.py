@@ -15,6 +15,7 @@ import shutil
 
 import pytest
 import yaml
+from cli_support import one_error_line, warning_lines
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
@@ -22,40 +23,11 @@ from keras_seq2seq.nmt import corpus as corpus_lib
 from keras_seq2seq.nmt.data import read_pairs
 from keras_seq2seq.nmt.run_error import RunError
 
-ERROR = "seq2seq: error: "
-WARNING = "seq2seq: warning: "
 TINY_CHAR = [
     "--tokenizer", "char", "--embedding-dim", "4", "--encoder-units", "4",
     "--decoder-units", "4", "--attention-units", "4",
     "--attention-layer-size", "4",
 ]  # fmt: skip
-
-
-def _one_error_line(capsys, *words):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(ERROR), err
-    assert "Traceback" not in err[0]
-    for word in words:
-        assert word in err[0], err
-    return err[0]
-
-
-def _warnings(capsys):
-    err = capsys.readouterr().err.splitlines()
-    return [line for line in err if line.startswith(WARNING)]
-
-
-@pytest.fixture
-def no_training(monkeypatch):
-    """Replaces the training loop: records the dev pairs it was given."""
-    seen = []
-
-    def record(run, model, encoded, dev, state):
-        seen.append(dev)
-        raise KeyboardInterrupt  # the run stops before its first checkpoint
-
-    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", record)
-    return seen
 
 
 def _tsv(path, count, start=0):
@@ -83,10 +55,10 @@ def test_a_users_config_yaml_in_the_run_folder_is_never_overwritten(
     argv = _train(tmp_path, "--data", str(train), "--name", "thesis")
     for extra in ([], ["--config", str(folder / "config.yaml")]):
         assert main([*argv, *extra, *TINY_CHAR]) == 1
-        line = _one_error_line(capsys, str(folder), "not a run folder")
+        line = one_error_line(capsys, str(folder), "not a run folder")
         assert "no vocabularies" in line and "--config" in line
     assert main([*argv, "--resume"]) == 1
-    _one_error_line(capsys, str(folder), "not a run folder", "nothing to")
+    one_error_line(capsys, str(folder), "not a run folder", "nothing to")
     assert not no_training
     assert [p.name for p in folder.iterdir()] == ["config.yaml"]
     assert (folder / "config.yaml").read_text() == USER_CONFIG
@@ -156,7 +128,7 @@ def test_dev_that_repeats_training_pairs_warns_once(
     )
     argv = _train(tmp_path, "--data", str(train), "--dev", str(dev))
     assert main([*argv, *TINY_CHAR]) == 130
-    [warning] = _warnings(capsys)
+    [warning] = warning_lines(capsys)
     assert f"20 of the 25 dev pairs of {dev} (80 %)" in warning
     assert "are training pairs" in warning and "memorisation" in warning
 
@@ -170,13 +142,13 @@ def test_dev_sharing_a_training_file_warns(tmp_path, capsys, no_training):
     es2.write_text("".join(f"otra {i}.\n" for i in range(30)))
     argv = _train(tmp_path, "--data", str(en), str(es), "--dev")
     assert main([*argv, str(en), str(es2), *TINY_CHAR]) == 130
-    [warning] = _warnings(capsys)
+    [warning] = warning_lines(capsys)
     assert f"the dev file {en} is a training file" in warning
     # Held-out files get no warning.
     other = tmp_path / "c.en"
     other.write_text("".join(f"other {i}.\n" for i in range(30)))
     assert main([*argv, str(other), str(es2), *TINY_CHAR]) == 130
-    assert _warnings(capsys) == []
+    assert warning_lines(capsys) == []
 
 
 def test_resume_does_not_repeat_the_dev_warning(
@@ -195,7 +167,7 @@ def test_resume_does_not_repeat_the_dev_warning(
     argv = _train(tmp_path, "--name", "again", "--resume")
     assert main(argv) == 130
     assert len(no_training) == 1
-    assert _warnings(capsys) == []
+    assert warning_lines(capsys) == []
 
 
 # --- 2. Tab-separated files where two aligned files go, and the reverse ---
@@ -212,10 +184,10 @@ def test_a_tsv_line_without_its_tab_does_not_hide_two_tsv_files(
     train.write_text("".join(lines))
     argv = _train(tmp_path, "--data", str(train), str(dev), *TINY_CHAR)
     assert main(argv) == 1
-    _one_error_line(capsys, "both tab-separated", "--dev")
+    one_error_line(capsys, "both tab-separated", "--dev")
     # One TSV file alone names the line.
     assert main(_train(tmp_path, "--data", str(train), *TINY_CHAR)) == 1
-    _one_error_line(capsys, f"{train} line 8 has no tab")
+    one_error_line(capsys, f"{train} line 8 has no tab")
     assert not no_training and not (tmp_path / "runs").exists()
 
 
@@ -229,7 +201,7 @@ def test_a_tsv_file_beside_a_plain_text_file_is_refused(
     for pair in ((tsv, text), (text, tsv)):
         argv = _train(tmp_path, "--data", *map(str, pair), *TINY_CHAR)
         assert main(argv) == 1
-        line = _one_error_line(capsys, f"{tsv} is a tab-separated (TSV) file")
+        line = one_error_line(capsys, f"{tsv} is a tab-separated (TSV) file")
         assert line.endswith(
             "give --data the TSV file alone, or two plain-text files"
         )
@@ -242,7 +214,7 @@ def test_one_plain_text_file_to_data_says_it_is_not_a_tsv_file(
     text = tmp_path / "train.en"
     text.write_text("".join(f"word {i}.\n" for i in range(30)))
     assert main(_train(tmp_path, "--data", str(text), *TINY_CHAR)) == 1
-    line = _one_error_line(capsys, f"{text} has no tab on any line")
+    line = one_error_line(capsys, f"{text} has no tab on any line")
     assert "two aligned files" in line
     assert not no_training and not (tmp_path / "runs").exists()
 
@@ -276,10 +248,10 @@ def test_a_folder_given_as_corpus_or_config_says_it_is_a_folder(
         if flag == "--dev":
             argv += ["--dev", str(folder)]
         assert main(argv) == 1
-        line = _one_error_line(capsys, f"corpus file {folder} is a folder")
+        line = one_error_line(capsys, f"corpus file {folder} is a folder")
         assert "not found" not in line
     assert main(_train(tmp_path, "--config", str(folder))) == 1
-    _one_error_line(capsys, f"config file {folder} is a folder; give a file")
+    one_error_line(capsys, f"config file {folder} is a folder; give a file")
     assert not no_training and not (tmp_path / "runs").exists()
 
 
@@ -298,7 +270,7 @@ def test_a_broken_config_file_names_its_line(
     config = tmp_path / "run.yaml"
     config.write_bytes(text)
     assert main(_train(tmp_path, "--config", str(config))) == 1
-    _one_error_line(capsys, f"config file {config} {where}", what)
+    one_error_line(capsys, f"config file {config} {where}", what)
 
 
 # --- stdout's reader stops: `seq2seq translate ... | head` ---
@@ -392,7 +364,7 @@ def test_out_of_memory_names_the_batch_size_in_one_line(
     train = _tsv(tmp_path / "train.tsv", 30)
     argv = _train(tmp_path, "--data", str(train), "--batch-size", "50000")
     assert main([*argv, *TINY_CHAR]) == 1
-    line = _one_error_line(capsys, "out of memory", "batches of 50000 pairs")
+    line = one_error_line(capsys, "out of memory", "batches of 50000 pairs")
     assert line.endswith(
         "lower --batch-size, or --max-source-length and --max-target-length"
     )
@@ -446,7 +418,7 @@ def test_evaluate_never_writes_over_its_corpus_or_the_runs_files(
         (["--json", "s.json", "--output", "s.json"], ("the same file",)),
     ]:
         assert main([*argv, *extra]) == 1
-        _one_error_line(capsys, *words)
+        one_error_line(capsys, *words)
     assert {p: p.read_bytes() for p in kept} == kept
 
 
@@ -466,7 +438,7 @@ def test_an_unreadable_corpus_is_the_systems_reason_in_one_line(
 
     monkeypatch.setattr(pathlib.Path, "read_bytes", denied)
     assert main(_train(tmp_path, "--data", str(train), *TINY_CHAR)) == 1
-    line = _one_error_line(capsys, f"{train}: Permission denied")
+    line = one_error_line(capsys, f"{train}: Permission denied")
     assert "--debug" not in line and "permissions" in line
     assert not (tmp_path / "runs").exists()
 

@@ -17,23 +17,12 @@ import time
 
 import pytest
 import yaml
+from cli_support import one_error_line
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import corpus as corpus_lib
 from keras_seq2seq.nmt.data import read_pairs
-
-ERROR = "seq2seq: error: "
-WARNING = "seq2seq: warning: "
-
-
-def _one_error_line(capsys, *words):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(ERROR), err
-    assert "Traceback" not in err[0]
-    for word in words:
-        assert word in err[0], err
-    return err[0]
 
 
 @pytest.fixture
@@ -78,23 +67,23 @@ def test_resume_refuses_a_corpus_whose_pairs_changed(
     kept = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     train.write_bytes(original + b"One more.\tUno mas.\n")
     assert _resume(run) == 1
-    line = _one_error_line(capsys, str(train), "not the one the run started")
+    line = one_error_line(capsys, str(train), "not the one the run started")
     assert "another --name" in line
     # The same number of pairs, one of them edited: still refused.
     edited = original.replace(b"\t", b"\tX ", 1)
     train.write_bytes(edited)
     assert _resume(run) == 1
-    _one_error_line(capsys, "as many train pairs", "another order")
+    one_error_line(capsys, "as many train pairs", "another order")
     # The same pairs in another order: another data order, refused too.
     lines = original.splitlines(keepends=True)
     train.write_bytes(b"".join(lines[1:] + lines[:1]))
     assert _resume(run) == 1
-    _one_error_line(capsys, "as many train pairs")
+    one_error_line(capsys, "as many train pairs")
     # The dev file counts too.
     (tmp_path / "dev.tsv").write_text("Go.\tVe.\n")
     train.write_bytes(original)
     assert _resume(run) == 1
-    _one_error_line(capsys, str(tmp_path / "dev.tsv"), "1 dev pairs")
+    one_error_line(capsys, str(tmp_path / "dev.tsv"), "1 dev pairs")
     assert {p: p.read_bytes() for p in kept} == kept and not resumed
 
 
@@ -133,7 +122,7 @@ def test_resume_may_say_where_the_runs_corpus_moved(
     for name in ("train.tsv", "dev.tsv"):
         os.replace(tmp_path / name, moved / name)
     assert _resume(run) == 1
-    _one_error_line(capsys, str(tmp_path / "train.tsv"), "--data")
+    one_error_line(capsys, str(tmp_path / "train.tsv"), "--data")
     data = ["--data", str(moved / "train.tsv"), "--dev", str(moved / "dev.tsv")]
     assert _resume(run, *data) == 130
     assert "the run's corpus is now" in capsys.readouterr().err
@@ -143,7 +132,7 @@ def test_resume_may_say_where_the_runs_corpus_moved(
     # Other pairs at the new place are refused, as an edit is.
     (moved / "train.tsv").write_text("Go.\tVe.\n" * 40)
     assert _resume(run, *data) == 1
-    _one_error_line(capsys, "40 train pairs")
+    one_error_line(capsys, "40 train pairs")
 
 
 def test_a_held_out_dev_set_stays_held_out_when_dev_tsv_appears(
@@ -214,12 +203,12 @@ def test_an_old_runs_corpus_can_be_named_when_its_folder_is_unknown(
     (run / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     monkeypatch.chdir(elsewhere)
     assert _resume(run) == 1
-    _one_error_line(capsys, "train.tsv", "started in", "--data")
+    one_error_line(capsys, "train.tsv", "started in", "--data")
     # The run's file named from here is accepted; another file is not.
     other = shutil.copy(start / "train.tsv", elsewhere / "other.tsv")
     dev = ["--dev", "../start/dev.tsv"]
     assert _resume(run, "--data", str(other), *dev) == 1
-    _one_error_line(capsys, "--resume cannot change data")
+    one_error_line(capsys, "--resume cannot change data")
     assert _resume(run, "--data", "../start/train.tsv", *dev) == 130
 
 
@@ -249,12 +238,12 @@ def test_resume_without_its_checkpoint_says_the_run_cannot_go_on(
     state = json.loads((run / "state.json").read_text())
     (run / "checkpoints" / state["checkpoint"]).unlink()
     assert _resume(run) == 1
-    line = _one_error_line(capsys, state["checkpoint"], "another --name")
+    line = one_error_line(capsys, state["checkpoint"], "another --name")
     assert "--resume it" not in line
     del state["checkpoint"]
     (run / "state.json").write_text(json.dumps(state))
     assert _resume(run) == 1
-    _one_error_line(capsys, "state.json is corrupt")
+    one_error_line(capsys, "state.json is corrupt")
     assert (run / "model.keras").is_file() and not resumed
 
 
@@ -282,11 +271,11 @@ def test_a_utf16_file_is_named_as_such(trained_run, tmp_path, capsys):
     train.write_bytes("Go.\tVe.\n".encode("utf-16"))
     argv = ["train", "--data", str(train), "--runs-dir", str(tmp_path)]
     assert main(argv) == 1
-    _one_error_line(capsys, str(train), "is UTF-16", "save it as UTF-8")
+    one_error_line(capsys, str(train), "is UTF-16", "save it as UTF-8")
     text = tmp_path / "input.txt"
     text.write_bytes("Go.\n".encode("utf-16"))
     assert main(["translate", str(trained_run), "--input", str(text)]) == 1
-    _one_error_line(capsys, str(text), "is UTF-16")
+    one_error_line(capsys, str(text), "is UTF-16")
 
 
 # --- Found using the tool: `timeout` or a job scheduler stops a run ---
@@ -333,13 +322,13 @@ def test_a_run_that_trains_is_not_trained_twice(
     try:
         kept = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
         assert _resume(run) == 1
-        _one_error_line(capsys, str(run), "another seq2seq process")
+        one_error_line(capsys, str(run), "another seq2seq process")
         # A new run into it, before the first checkpoint (no state.json).
         (run / "state.json").unlink()
         del kept[run / "state.json"]
         argv = ["train", "--runs-dir", str(run.parent), "--name", "copy"]
         assert main([*argv, "--tokenizer", "char"]) == 1
-        _one_error_line(capsys, "another seq2seq process")
+        one_error_line(capsys, "another seq2seq process")
         assert {p: p.read_bytes() for p in kept} == kept and not resumed
     finally:
         os.close(held)

@@ -17,23 +17,11 @@ import threading
 from types import SimpleNamespace
 
 import pytest
+from cli_support import WARNING, one_error_line
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import listen_address, run_folder, serve
 from keras_seq2seq.nmt.translator import Translator
-
-ERROR = "seq2seq: error: "
-WARNING = "seq2seq: warning: "
-
-
-def _one_error_line(capsys, *words):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(ERROR), err
-    assert "Traceback" not in err[0]
-    for word in words:
-        assert word in err[0], err
-    return err[0]
-
 
 # --- 3. evaluate --json into a folder that cannot be written ---
 
@@ -61,7 +49,7 @@ def test_evaluate_into_an_unwritable_folder_fails_first_naming_the_path(
         out = locked / "scores.json"
         argv = ["evaluate", str(trained_run), "--data", test, flag, str(out)]
         assert main(argv) == 1
-        line = _one_error_line(capsys, flag, str(out), "Permission denied")
+        line = one_error_line(capsys, flag, str(out), "Permission denied")
         assert ".tmp" not in line
     assert list(locked.iterdir()) == []
 
@@ -92,7 +80,7 @@ def test_a_read_only_output_file_is_not_replaced(
     monkeypatch.setattr(os, "access", lambda path, mode: False)
     argv = ["evaluate", str(trained_run), "--data", str(corpus / "test.tsv")]
     assert main([*argv, "--json", str(out)]) == 1
-    _one_error_line(capsys, "--json", "read-only")
+    one_error_line(capsys, "--json", "read-only")
     assert out.read_text() == "the user's\n"
 
 
@@ -119,7 +107,7 @@ def test_serve_with_an_invalid_host_says_so_before_loading(tmp_path, capsys):
     missing = str(tmp_path / "no-run")
     for host in ("256.1.1.1", "1.2.3"):
         assert main(["serve", missing, "--host", host]) == 1
-        line = _one_error_line(capsys, f"--host {host}", "not a valid")
+        line = one_error_line(capsys, f"--host {host}", "not a valid")
         assert "--port" not in line
 
 
@@ -128,7 +116,7 @@ def test_serve_with_an_empty_host_says_so_before_loading(tmp_path, capsys):
     for host in ("", " "):
         argv = ["serve", str(tmp_path / "no-run"), "--host", host]
         assert main(argv) == 1
-        _one_error_line(capsys, "--host is empty", "127.0.0.1")
+        one_error_line(capsys, "--host is empty", "127.0.0.1")
 
 
 def test_serve_on_a_port_in_use_names_the_port(tmp_path, capsys):
@@ -138,7 +126,7 @@ def test_serve_on_a_port_in_use_names_the_port(tmp_path, capsys):
         port = taken.getsockname()[1]
         argv = ["serve", str(tmp_path / "no-run"), "--port", str(port)]
         assert main(argv) == 1
-    _one_error_line(capsys, f"port {port}", "in use", "--port")
+    one_error_line(capsys, f"port {port}", "in use", "--port")
 
 
 def test_an_address_of_another_machine_names_the_host():
@@ -180,7 +168,7 @@ def test_average_into_a_run_it_cannot_write_fails_before_loading(
     monkeypatch.setattr(os, "open", denied)
     monkeypatch.setattr(run_folder, "load_model", refuse)
     assert main(["average", str(run), "--last", "2"]) == 1
-    _one_error_line(capsys, "--output", "averaged.keras", "Permission denied")
+    one_error_line(capsys, "--output", "averaged.keras", "Permission denied")
 
 
 def test_serve_reads_a_json_body_with_a_byte_order_mark():
@@ -229,7 +217,7 @@ def test_train_refuses_a_pipe_as_corpus_in_one_line(tmp_path, capsys):
     os.mkfifo(pipe)  # never opened: the check comes first
     argv = ["train", "--data", str(pipe), "--runs-dir", str(tmp_path / "r")]
     assert main(argv) == 1
-    _one_error_line(capsys, str(pipe), "not a regular file", "--resume")
+    one_error_line(capsys, str(pipe), "not a regular file", "--resume")
     assert not (tmp_path / "r").exists()
 
 
