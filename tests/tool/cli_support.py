@@ -1,5 +1,6 @@
-"""For the tool tests that read what `seq2seq` says on stderr: its error
-and warning prefixes, and the one-line error every bad input must give."""
+"""For the tool tests: what `seq2seq` says on stderr (its error and
+warning prefixes, the one-line error every bad input must give), and
+numbered TSV corpora with the `train` command line that uses them."""
 
 ERROR = "seq2seq: error: "
 WARNING = "seq2seq: warning: "
@@ -20,3 +21,15 @@ def warning_lines(capsys):
     """The warning lines of what the command wrote to stderr."""
     err = capsys.readouterr().err.splitlines()
     return [line for line in err if line.startswith(WARNING)]
+
+
+def tsv_corpus(path, count, start=0):
+    """Writes `count` numbered "word i." / "palabra i." pairs as TSV."""
+    lines = (f"word {i}.\tpalabra {i}.\n" for i in range(start, start + count))
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def train_argv(tmp_path, *options):
+    """`seq2seq train` with its runs under `tmp_path`, then `options`."""
+    return ["train", "--runs-dir", str(tmp_path / "runs"), *options]

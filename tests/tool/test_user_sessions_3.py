@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from cli_support import WARNING, one_error_line
+from cli_support import WARNING, one_error_line, train_argv, tsv_corpus
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
@@ -53,21 +53,14 @@ def test_help_and_usage_errors_do_not_import_keras(argv, code):
 # --- 2. Two TSV files to --data ---
 
 
-def _tsv(path, count, start=0):
-    lines = (f"word {i}.\tpalabra {i}.\n" for i in range(start, start + count))
-    path.write_text("".join(lines), encoding="utf-8")
-    return path
-
-
-def _train(tmp_path, *options):
-    return ["train", "--runs-dir", str(tmp_path / "runs"), *options]
-
-
 def test_two_tsv_files_to_data_say_what_two_files_mean(
     tmp_path, capsys, no_training
 ):
-    train, dev = _tsv(tmp_path / "train.tsv", 30), _tsv(tmp_path / "dev.tsv", 5)
-    argv = _train(tmp_path, "--data", str(train), str(dev))
+    train, dev = (
+        tsv_corpus(tmp_path / "train.tsv", 30),
+        tsv_corpus(tmp_path / "dev.tsv", 5),
+    )
+    argv = train_argv(tmp_path, "--data", str(train), str(dev))
     assert main(argv) == 1
     line = one_error_line(
         capsys, str(train), str(dev), "tab-separated", "source and the target"
@@ -83,9 +76,14 @@ def test_two_tsv_files_are_refused_even_when_their_lengths_match(
     tmp_path, capsys, no_training
 ):
     # Aligned, each pair would be two whole TSV lines: nothing says so.
-    train = _tsv(tmp_path / "train.tsv", 30)
-    one, two = _tsv(tmp_path / "a.tsv", 5), _tsv(tmp_path / "b.tsv", 5, 5)
-    argv = _train(tmp_path, "--data", str(train), "--dev", str(one), str(two))
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    one, two = (
+        tsv_corpus(tmp_path / "a.tsv", 5),
+        tsv_corpus(tmp_path / "b.tsv", 5, 5),
+    )
+    argv = train_argv(
+        tmp_path, "--data", str(train), "--dev", str(one), str(two)
+    )
     assert main(argv) == 1
     line = one_error_line(capsys, "tab-separated", "two files to --dev")
     assert line.endswith("give --dev one TSV file")
@@ -110,10 +108,12 @@ def test_aligned_text_files_with_a_tab_in_some_lines_still_read(tmp_path):
 def test_dev_naming_the_training_file_warns_in_one_line(
     tmp_path, monkeypatch, capsys, no_training
 ):
-    _tsv(tmp_path / "train.tsv", 30)
+    tsv_corpus(tmp_path / "train.tsv", 30)
     (tmp_path / "x").mkdir()
     monkeypatch.chdir(tmp_path)
-    argv = _train(tmp_path, "--data", "train.tsv", "--dev", "./x/../train.tsv")
+    argv = train_argv(
+        tmp_path, "--data", "train.tsv", "--dev", "./x/../train.tsv"
+    )
     argv += ["--tokenizer", "char", "--embedding-dim", "4", "--encoder-units"]
     argv += ["4", "--decoder-units", "4", "--attention-units", "4"]
     argv += ["--attention-layer-size", "4"]
@@ -128,7 +128,10 @@ def test_dev_naming_the_training_file_warns_in_one_line(
 
 
 def test_a_held_out_dev_file_gets_no_warning(tmp_path, capsys):
-    train, dev = _tsv(tmp_path / "train.tsv", 30), _tsv(tmp_path / "d.tsv", 5)
+    train, dev = (
+        tsv_corpus(tmp_path / "train.tsv", 30),
+        tsv_corpus(tmp_path / "d.tsv", 5),
+    )
     config = config_lib.resolve({}, {"data": [str(train)], "dev": [str(dev)]})
     assert len(corpus_lib.load(config)[1]) == 5
     assert capsys.readouterr().err == ""
@@ -143,8 +146,8 @@ def test_a_folder_that_is_not_a_run_is_not_written_into(
     folder = tmp_path / "runs" / "thesis"
     folder.mkdir(parents=True)
     (folder / "notes.txt").write_text("my notes")
-    train = _tsv(tmp_path / "train.tsv", 30)
-    argv = _train(tmp_path, "--data", str(train), "--name", "thesis")
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--name", "thesis")
     assert main(argv) == 1
     one_error_line(capsys, str(folder), "not a run folder", "--name")
     assert [p.name for p in folder.iterdir()] == ["notes.txt"]

@@ -15,7 +15,7 @@ import shutil
 
 import pytest
 import yaml
-from cli_support import one_error_line, warning_lines
+from cli_support import one_error_line, train_argv, tsv_corpus, warning_lines
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
@@ -30,16 +30,6 @@ TINY_CHAR = [
 ]  # fmt: skip
 
 
-def _tsv(path, count, start=0):
-    lines = (f"word {i}.\tpalabra {i}.\n" for i in range(start, start + count))
-    path.write_text("".join(lines), encoding="utf-8")
-    return path
-
-
-def _train(tmp_path, *options):
-    return ["train", "--runs-dir", str(tmp_path / "runs"), *options]
-
-
 # --- 1. A config.yaml someone wrote does not make a run folder ---
 
 USER_CONFIG = "# my settings for the thesis\nbatch_size: 8\ncell: lstm\n"
@@ -51,8 +41,8 @@ def test_a_users_config_yaml_in_the_run_folder_is_never_overwritten(
     folder = tmp_path / "runs" / "thesis"
     folder.mkdir(parents=True)
     (folder / "config.yaml").write_text(USER_CONFIG)
-    train = _tsv(tmp_path / "train.tsv", 30)
-    argv = _train(tmp_path, "--data", str(train), "--name", "thesis")
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--name", "thesis")
     for extra in ([], ["--config", str(folder / "config.yaml")]):
         assert main([*argv, *extra, *TINY_CHAR]) == 1
         line = one_error_line(capsys, str(folder), "not a run folder")
@@ -72,8 +62,8 @@ def test_a_run_folder_without_a_checkpoint_is_still_trained_anew(
     folder = shutil.copytree(trained_run, tmp_path / "runs" / "killed")
     (folder / "state.json").unlink()
     shutil.rmtree(folder / "checkpoints")
-    train = _tsv(tmp_path / "train.tsv", 30)
-    argv = _train(tmp_path, "--data", str(train), "--name", "killed")
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--name", "killed")
     assert main([*argv, *TINY_CHAR]) == 130
     assert len(no_training) == 1
     capsys.readouterr()
@@ -87,8 +77,8 @@ def test_a_failed_run_empties_the_users_folder_and_keeps_it(
 ):
     folder = tmp_path / "runs" / "mine"
     folder.mkdir(parents=True)
-    train = _tsv(tmp_path / "train.tsv", 30)
-    argv = _train(tmp_path, "--data", str(train), "--name", "mine")
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--name", "mine")
     assert main([*argv, *TINY_CHAR]) == 130  # Ctrl-C before a checkpoint
     assert folder.is_dir() and list(folder.iterdir()) == []
     # The same run again is still a new run (no half run folder to refuse).
@@ -101,8 +91,8 @@ def test_a_failed_run_empties_the_users_folder_and_keeps_it(
 def test_a_failed_run_removes_the_runs_folder_it_made(
     tmp_path, capsys, no_training
 ):
-    train = _tsv(tmp_path / "train.tsv", 30)
-    argv = _train(tmp_path, "--data", str(train), "--name", "new")
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--name", "new")
     assert main([*argv, *TINY_CHAR]) == 130
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.tsv"]
     # A runs folder that holds another run keeps it.
@@ -120,13 +110,13 @@ def test_dev_that_repeats_training_pairs_warns_once(
     tmp_path, capsys, no_training
 ):
     # dev.tsv is another file, but 20 of its 25 pairs are training pairs.
-    train = _tsv(tmp_path / "train.tsv", 30)
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
     dev = tmp_path / "dev.tsv"
     dev.write_text(
         "".join(train.read_text().splitlines(True)[10:])
-        + _tsv(tmp_path / "x.tsv", 5, 100).read_text()
+        + tsv_corpus(tmp_path / "x.tsv", 5, 100).read_text()
     )
-    argv = _train(tmp_path, "--data", str(train), "--dev", str(dev))
+    argv = train_argv(tmp_path, "--data", str(train), "--dev", str(dev))
     assert main([*argv, *TINY_CHAR]) == 130
     [warning] = warning_lines(capsys)
     assert f"20 of the 25 dev pairs of {dev} (80 %)" in warning
@@ -140,7 +130,7 @@ def test_dev_sharing_a_training_file_warns(tmp_path, capsys, no_training):
     en.write_text("".join(f"word {i}.\n" for i in range(30)))
     es.write_text("".join(f"palabra {i}.\n" for i in range(30)))
     es2.write_text("".join(f"otra {i}.\n" for i in range(30)))
-    argv = _train(tmp_path, "--data", str(en), str(es), "--dev")
+    argv = train_argv(tmp_path, "--data", str(en), str(es), "--dev")
     assert main([*argv, str(en), str(es2), *TINY_CHAR]) == 130
     [warning] = warning_lines(capsys)
     assert f"the dev file {en} is a training file" in warning
@@ -164,7 +154,7 @@ def test_resume_does_not_repeat_the_dev_warning(
     pairs = corpus_lib.load(run_config, find_dev=False)
     state["corpus"] = corpus_lib.fingerprint(run_config, *pairs)
     (folder / "state.json").write_text(json.dumps(state))
-    argv = _train(tmp_path, "--name", "again", "--resume")
+    argv = train_argv(tmp_path, "--name", "again", "--resume")
     assert main(argv) == 130
     assert len(no_training) == 1
     assert warning_lines(capsys) == []
@@ -178,15 +168,18 @@ def test_a_tsv_line_without_its_tab_does_not_hide_two_tsv_files(
 ):
     # One line of train.tsv lost its tab; the counts match, so the files
     # read as aligned: every pair was two whole TSV lines.
-    train, dev = _tsv(tmp_path / "train.tsv", 30), _tsv(tmp_path / "d.tsv", 30)
+    train, dev = (
+        tsv_corpus(tmp_path / "train.tsv", 30),
+        tsv_corpus(tmp_path / "d.tsv", 30),
+    )
     lines = train.read_text().splitlines(True)
     lines[7] = lines[7].replace("\t", " ")
     train.write_text("".join(lines))
-    argv = _train(tmp_path, "--data", str(train), str(dev), *TINY_CHAR)
+    argv = train_argv(tmp_path, "--data", str(train), str(dev), *TINY_CHAR)
     assert main(argv) == 1
     one_error_line(capsys, "both tab-separated", "--dev")
     # One TSV file alone names the line.
-    assert main(_train(tmp_path, "--data", str(train), *TINY_CHAR)) == 1
+    assert main(train_argv(tmp_path, "--data", str(train), *TINY_CHAR)) == 1
     one_error_line(capsys, f"{train} line 8 has no tab")
     assert not no_training and not (tmp_path / "runs").exists()
 
@@ -195,11 +188,11 @@ def test_a_tsv_file_beside_a_plain_text_file_is_refused(
     tmp_path, capsys, no_training
 ):
     # Each source would be a whole "word 1.<TAB>palabra 1." line.
-    tsv = _tsv(tmp_path / "train.tsv", 30)
+    tsv = tsv_corpus(tmp_path / "train.tsv", 30)
     text = tmp_path / "train.es"
     text.write_text("".join(f"palabra {i}.\n" for i in range(30)))
     for pair in ((tsv, text), (text, tsv)):
-        argv = _train(tmp_path, "--data", *map(str, pair), *TINY_CHAR)
+        argv = train_argv(tmp_path, "--data", *map(str, pair), *TINY_CHAR)
         assert main(argv) == 1
         line = one_error_line(capsys, f"{tsv} is a tab-separated (TSV) file")
         assert line.endswith(
@@ -213,7 +206,7 @@ def test_one_plain_text_file_to_data_says_it_is_not_a_tsv_file(
 ):
     text = tmp_path / "train.en"
     text.write_text("".join(f"word {i}.\n" for i in range(30)))
-    assert main(_train(tmp_path, "--data", str(text), *TINY_CHAR)) == 1
+    assert main(train_argv(tmp_path, "--data", str(text), *TINY_CHAR)) == 1
     line = one_error_line(capsys, f"{text} has no tab on any line")
     assert "two aligned files" in line
     assert not no_training and not (tmp_path / "runs").exists()
@@ -242,15 +235,15 @@ def test_a_folder_given_as_corpus_or_config_says_it_is_a_folder(
     folder = tmp_path / "corpora"
     folder.mkdir()
     for flag in ("--data", "--dev"):
-        train = _tsv(tmp_path / "train.tsv", 30)
+        train = tsv_corpus(tmp_path / "train.tsv", 30)
         argv = [str(folder)] if flag == "--data" else [str(train)]
-        argv = _train(tmp_path, "--data", *argv, *TINY_CHAR)
+        argv = train_argv(tmp_path, "--data", *argv, *TINY_CHAR)
         if flag == "--dev":
             argv += ["--dev", str(folder)]
         assert main(argv) == 1
         line = one_error_line(capsys, f"corpus file {folder} is a folder")
         assert "not found" not in line
-    assert main(_train(tmp_path, "--config", str(folder))) == 1
+    assert main(train_argv(tmp_path, "--config", str(folder))) == 1
     one_error_line(capsys, f"config file {folder} is a folder; give a file")
     assert not no_training and not (tmp_path / "runs").exists()
 
@@ -269,7 +262,7 @@ def test_a_broken_config_file_names_its_line(
 ):
     config = tmp_path / "run.yaml"
     config.write_bytes(text)
-    assert main(_train(tmp_path, "--config", str(config))) == 1
+    assert main(train_argv(tmp_path, "--config", str(config))) == 1
     one_error_line(capsys, f"config file {config} {where}", what)
 
 
@@ -328,8 +321,8 @@ def test_ctrl_c_after_a_checkpoint_says_how_to_resume(
     monkeypatch.setattr(
         "keras_seq2seq.nmt.train._fit", checkpoint_then_interrupt
     )
-    train = _tsv(tmp_path / "train.tsv", 30)
-    argv = _train(tmp_path, "--data", str(train), "--name", "my run")
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--name", "my run")
     assert main([*argv, *TINY_CHAR]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-2:] == [
@@ -361,8 +354,8 @@ def test_out_of_memory_names_the_batch_size_in_one_line(
         raise error
 
     monkeypatch.setattr("keras_seq2seq.nmt.train._fit", step_too_big)
-    train = _tsv(tmp_path / "train.tsv", 30)
-    argv = _train(tmp_path, "--data", str(train), "--batch-size", "50000")
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--batch-size", "50000")
     assert main([*argv, *TINY_CHAR]) == 1
     line = one_error_line(capsys, "out of memory", "batches of 50000 pairs")
     assert line.endswith(
@@ -428,7 +421,7 @@ def test_evaluate_never_writes_over_its_corpus_or_the_runs_files(
 def test_an_unreadable_corpus_is_the_systems_reason_in_one_line(
     tmp_path, monkeypatch, capsys, no_training
 ):
-    train = _tsv(tmp_path / "train.tsv", 30)
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
     read_bytes = pathlib.Path.read_bytes
 
     def denied(path):
@@ -437,7 +430,7 @@ def test_an_unreadable_corpus_is_the_systems_reason_in_one_line(
         return read_bytes(path)
 
     monkeypatch.setattr(pathlib.Path, "read_bytes", denied)
-    assert main(_train(tmp_path, "--data", str(train), *TINY_CHAR)) == 1
+    assert main(train_argv(tmp_path, "--data", str(train), *TINY_CHAR)) == 1
     line = one_error_line(capsys, f"{train}: Permission denied")
     assert "--debug" not in line and "permissions" in line
     assert not (tmp_path / "runs").exists()
@@ -456,8 +449,8 @@ def test_a_run_saves_its_corpus_paths_so_a_resume_finds_them_anywhere(
     start, elsewhere = tmp_path / "start", tmp_path / "elsewhere"
     start.mkdir()
     elsewhere.mkdir()
-    _tsv(start / "train.tsv", 30)
-    _tsv(start / "dev.tsv", 5, 100)
+    tsv_corpus(start / "train.tsv", 30)
+    tsv_corpus(start / "dev.tsv", 5, 100)
 
     def finished(run, model, encoded, dev, state):
         (run.path / "state.json").write_text(json.dumps(state))
