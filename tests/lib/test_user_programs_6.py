@@ -590,3 +590,40 @@ def test_sequence_loss_with_pad_id_weights_and_smoothing_matches_numpy(flags):
     else:
         expected = (ce * weights).sum() / (weights != 0).sum()
     np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+# --- BeamSearchDecoder's lengths, as TFA's `dynamic_decode` returns them:
+# int32 `(B, K)`, equal to the final state's lengths, and counting each
+# beam's tokens up to and including its first end token (TFA 0.23 casts
+# the state's int64 lengths to int32 there; ours are int32 throughout).
+
+
+def test_beam_search_decoder_lengths_count_tokens_up_to_the_end_token():
+    rng = np.random.default_rng(9)
+    memory = rng.normal(size=(B, TS, 4)).astype("float32")
+    mechanism = tfa.seq2seq.LuongAttention(
+        C,
+        memory=tfa.seq2seq.tile_batch(memory, K),
+        memory_sequence_length=tfa.seq2seq.tile_batch(np.array([5, 3]), K),
+    )
+    cell = tfa.seq2seq.AttentionWrapper(keras.layers.GRUCell(C), mechanism)
+    output_layer = keras.layers.Dense(
+        V, bias_initializer=keras.initializers.Constant(np.eye(V)[EOS])
+    )
+    decoder = tfa.seq2seq.BeamSearchDecoder(
+        cell, K, output_layer=output_layer, maximum_iterations=6
+    )
+    outputs, state, lengths = decoder(
+        rng.normal(size=(V, 3)).astype("float32"),
+        start_tokens=np.full((B,), BOS, "int32"),
+        end_token=EOS,
+        initial_state=cell.get_initial_state(batch_size=B * K, dtype="float32"),
+    )
+    assert keras.backend.standardize_dtype(lengths.dtype) == "int32"
+    assert tuple(lengths.shape) == (B, K)
+    np.testing.assert_array_equal(numpy(lengths), numpy(state.lengths))
+    ids = numpy(outputs.predicted_ids)  # (B, T, K)
+    is_end = ids == EOS
+    first_end = np.where(is_end.any(1), is_end.argmax(1) + 1, ids.shape[1])
+    np.testing.assert_array_equal(numpy(lengths), first_end)
+    assert (first_end < ids.shape[1]).any()  # some beam ended early
