@@ -27,6 +27,10 @@ from keras_seq2seq.tfa.alignment_history import AlignmentHistory
 
 PAD, BOS, EOS = 0, 1, 2
 SOURCE_VOCAB, V = 11, 13
+# Compiled and eager searches agree (test_generate.py); the sampling tests
+# run the faster one: on TensorFlow XLA takes seconds per option set, and
+# on JAX the eager loop is compiled too.
+COMPILE = keras.backend.backend() == "jax"
 
 
 def numpy(x):
@@ -126,8 +130,9 @@ def test_a_one_token_source_decodes_with_weight_one_on_it(model):
 def test_more_padding_columns_change_no_search(options, model):
     ids = odd_sources()
     wide = np.concatenate([ids, np.zeros((len(ids), 3), "int32")], axis=1)
-    narrow = numpy_dict(model.generate(ids, max_length=6, **options))
-    padded = numpy_dict(model.generate(wide, max_length=6, **options))
+    options = dict(options, max_length=6, jit_compile=COMPILE)
+    narrow = numpy_dict(model.generate(ids, **options))
+    padded = numpy_dict(model.generate(wide, **options))
     for name in ("ids", "lengths"):
         np.testing.assert_array_equal(padded[name], narrow[name])
     np.testing.assert_allclose(padded["scores"], narrow["scores"], atol=1e-5)
@@ -150,9 +155,16 @@ def test_more_padding_columns_change_no_search(options, model):
 )
 def test_sampling_filtered_to_one_token_is_greedy_search(filters, model):
     ids = odd_sources()
-    greedy = numpy_dict(model.generate(ids, max_length=6))
+    greedy = numpy_dict(model.generate(ids, max_length=6, jit_compile=COMPILE))
     sampled = numpy_dict(
-        model.generate(ids, max_length=6, method="sample", seed=3, **filters)
+        model.generate(
+            ids,
+            max_length=6,
+            method="sample",
+            seed=3,
+            jit_compile=COMPILE,
+            **filters,
+        )
     )
     np.testing.assert_array_equal(sampled["ids"], greedy["ids"])
     np.testing.assert_array_equal(sampled["lengths"], greedy["lengths"])
@@ -165,7 +177,7 @@ def test_sampling_filtered_to_one_token_is_greedy_search(filters, model):
 )
 def test_sampling_filters_that_keep_everything_change_nothing(filters, model):
     ids = odd_sources()
-    options = dict(max_length=6, method="sample", seed=3)
+    options = dict(max_length=6, method="sample", seed=3, jit_compile=COMPILE)
     plain = numpy_dict(model.generate(ids, **options))
     kept = numpy_dict(model.generate(ids, **options, **filters))
     np.testing.assert_array_equal(kept["ids"], plain["ids"])
