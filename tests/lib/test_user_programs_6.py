@@ -245,6 +245,15 @@ def test_generate_refuses_what_is_not_a_batch_of_ids(source, match, model):
         model.generate(source)
 
 
+def test_a_numpy_float_max_length_is_a_ratio_as_a_float_is(model):
+    # np.float32 is no Python float: it was refused as "must be an int".
+    ids = odd_sources()
+    expected = numpy_dict(model.generate(ids, max_length=1.5))
+    got = numpy_dict(model.generate(ids, max_length=np.float32(1.5)))
+    assert got["ids"].shape == expected["ids"].shape
+    np.testing.assert_array_equal(got["ids"], expected["ids"])
+
+
 @pytest.mark.parametrize("ratio", [-1.0, 0.0, float("nan"), float("inf")])
 def test_a_float_max_length_must_be_a_positive_ratio(ratio, model):
     with pytest.raises(ValueError, match=f"Received: max_length={ratio!r}"):

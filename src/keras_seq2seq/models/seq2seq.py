@@ -1,5 +1,7 @@
 """Seq2Seq: an RNN encoder, an attention decoder and an output projection."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -389,7 +391,11 @@ class Seq2Seq(keras.Model):
         """
         check_choice("method", method, ("greedy", "sample", "beam"))
         source_ids = check_source_ids(source_ids)
-        if isinstance(max_length, float):
+        # A float (NumPy's too: np.float32 is no Python float) is a ratio
+        # of the source length; an int, a number of steps.
+        if isinstance(max_length, numbers.Real) and not isinstance(
+            max_length, numbers.Integral
+        ):
             check_ratio("max_length", max_length)
             max_length = int(max_length * source_ids.shape[1]) + 2
         options = {"max_length": max_length, "stop_early": stop_early}
