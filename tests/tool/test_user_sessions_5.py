@@ -17,7 +17,7 @@ import time
 
 import pytest
 import yaml
-from cli_support import one_error_line
+from cli_support import one_error_line, warning_lines
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import config as config_lib
@@ -343,3 +343,32 @@ def test_ctrl_c_in_a_resume_says_the_options_it_was_given(
     assert _resume(run, "--max-steps", "900", "--patience", "30") == 130
     err = capsys.readouterr().err
     assert f"--runs-dir {run.parent} --max-steps 900 --patience 30`" in err
+
+
+# --- Found using the tool: resuming a run that stopped on its own ---
+
+
+def test_resuming_a_run_that_stopped_says_it_will_stop_again(
+    trained_run, corpus, tmp_path, capsys, resumed
+):
+    run = _run_on_copies(trained_run, corpus, tmp_path)
+    patience = yaml.safe_load((run / "config.yaml").read_text())["patience"]
+    state = json.loads((run / "state.json").read_text())
+    state["bad_validations"] = patience  # as the run left it, stopping
+    (run / "state.json").write_text(json.dumps(state))
+    assert _resume(run) == 130
+    [line] = warning_lines(capsys)
+    assert f"no better dev score in its last {patience} validations" in line
+    assert f"--patience above {patience}" in line
+    assert _resume(run, "--patience", str(patience + 3)) == 130
+    assert warning_lines(capsys) == []
+    # A run that stopped on reaching its dev exact-match target.
+    state["bad_validations"] = 0
+    state["metrics"][-1]["exact_match"] = 0.75
+    (run / "state.json").write_text(json.dumps(state))
+    assert _resume(run, "--target-exact-match", "0.5") == 130
+    [line] = warning_lines(capsys)
+    assert "dev exact match reached 50%" in line
+    assert "--target-exact-match" in line
+    assert _resume(run, "--target-exact-match", "0.9") == 130
+    assert warning_lines(capsys) == []

@@ -102,7 +102,30 @@ def reopen(path: Path, overrides: dict) -> Resumed:
             f"checkpoint step {step} does not "
             f"match state.json step {state['step']}; the run is damaged"
         )
+    _warn_if_it_stops_again(run.config, state)
     return Resumed(run, model, state, new_paths)
+
+
+def _warn_if_it_stops_again(config, state) -> None:
+    """A warning when the reason the run stopped still holds: a resume
+    would train to its next validation and stop there again."""
+    bad = state.get("bad_validations", 0)
+    last = state["metrics"][-1] if state.get("metrics") else {}
+    target = config.target_exact_match
+    if isinstance(bad, int) and bad >= config.patience:
+        reason = f"no better dev score in its last {bad} validations"
+        fix = f"--patience above {bad}"
+    elif target and last.get("exact_match", 0) >= target:
+        reason = f"dev exact match reached {100 * target:g}%"
+        fix = "a higher --target-exact-match, or 0 for none"
+    else:
+        return
+    print(
+        f"seq2seq: warning: the run stopped at step {state['step']} with "
+        f"{reason}; it will stop again at its next validation unless you "
+        f"resume with {fix}",
+        file=sys.stderr,
+    )
 
 
 def load_corpus(resumed: Resumed):
