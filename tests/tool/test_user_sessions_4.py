@@ -4,10 +4,10 @@ that overlaps training (warned once, not on each resume), TSV files with a
 line that lost its tab.
 
 Each test pins one defect. Most train no model: the training loop is
-replaced where a command would start it.
+replaced where a command would start it. The commands that use a run
+(help, translate, evaluate) are in test_user_sessions_4_commands.py.
 """
 
-import io
 import json
 import os
 import pathlib
@@ -212,20 +212,6 @@ def test_one_plain_text_file_to_data_says_it_is_not_a_tsv_file(
     assert not no_training and not (tmp_path / "runs").exists()
 
 
-# --- Help: a default of 0.0 is a default ---
-
-
-@pytest.mark.parametrize("command", ["translate", "evaluate", "plot"])
-def test_help_shows_the_length_penalty_default_of_zero(command, capsys):
-    # 0.0 == False: the formatter took it for an off switch and hid it.
-    with pytest.raises(SystemExit) as exit_info:
-        main([command, "--help"])
-    assert exit_info.value.code == 0
-    text = " ".join(capsys.readouterr().out.split())
-    assert "--length-penalty ALPHA GNMT length penalty" in text
-    assert "beam search; 0: none (default: 0.0)" in text
-
-
 # --- A folder or a broken file where a file goes ---
 
 
@@ -264,30 +250,6 @@ def test_a_broken_config_file_names_its_line(
     config.write_bytes(text)
     assert main(train_argv(tmp_path, "--config", str(config))) == 1
     one_error_line(capsys, f"config file {config} {where}", what)
-
-
-# --- stdout's reader stops: `seq2seq translate ... | head` ---
-
-
-@pytest.mark.parametrize("command", ["translate", "evaluate"])
-def test_a_closed_pipe_on_stdout_is_no_error_line(
-    command, trained_run, corpus, monkeypatch, capsys
-):
-    read, write = os.pipe()
-    os.close(read)  # the reader (`head`) has exited
-    with open(write, "w", encoding="utf-8") as pipe:
-        monkeypatch.setattr("sys.stdout", pipe)
-        argv = [command, str(trained_run)]
-        argv += ["Go."] if command == "translate" else []
-        argv += (
-            ["--data", str(corpus / "test.tsv")]
-            if command == "evaluate"
-            else []
-        )
-        assert main(argv) == 141  # 128 + SIGPIPE, as a shell reports it
-        pipe.write("x")
-        pipe.flush()  # stdout now goes nowhere, without a second error
-    assert capsys.readouterr().err == ""
 
 
 # --- Aligned files: an editor's extra newline at the end ---
@@ -362,57 +324,6 @@ def test_out_of_memory_names_the_batch_size_in_one_line(
         "lower --batch-size, or --max-source-length and --max-target-length"
     )
     assert not (tmp_path / "runs").exists()
-
-
-# --- translate with no sentence, on a terminal ---
-
-
-class _Terminal(io.TextIOWrapper):
-    def isatty(self):
-        return True
-
-
-def test_translate_reading_a_terminal_says_how_to_end(
-    trained_run, monkeypatch, capsys
-):
-    # `seq2seq translate RUN` with the sentence forgotten waited silently.
-    terminal = _Terminal(io.BytesIO(b"Go.\n"), encoding="utf-8")
-    monkeypatch.setattr("sys.stdin", terminal)
-    assert main(["translate", str(trained_run)]) == 0
-    captured = capsys.readouterr()
-    assert captured.err.splitlines()[0] == (
-        "seq2seq: reading sentences from the terminal, one per line; "
-        "end with Ctrl-D"
-    )
-    assert len(captured.out.splitlines()) == 1
-    # Piped input gets no such line.
-    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Go.\n")))
-    assert main(["translate", str(trained_run)]) == 0
-    assert capsys.readouterr().err == ""
-
-
-# --- evaluate --output / --json over the corpus or the run ---
-
-
-def test_evaluate_never_writes_over_its_corpus_or_the_runs_files(
-    trained_run, corpus, tmp_path, capsys
-):
-    run = shutil.copytree(trained_run, tmp_path / "run")
-    (run / "data").mkdir()  # where a dates run keeps its splits
-    data = shutil.copy(corpus / "test.tsv", tmp_path / "test.tsv")
-    kept = {p: p.read_bytes() for p in [data, *run.rglob("*")] if p.is_file()}
-    argv = ["evaluate", str(run), "--data", str(data)]
-    for extra, words in [
-        (["--output", str(data)], ("--output", "is a --data file")),
-        (["--json", str(run / "model.keras")], ("--json", "seq2seq train")),
-        (["--output", str(run / "config.yaml")], (str(run),)),
-        (["--output", str(run / "checkpoints" / "x")], ("files",)),
-        (["--output", str(run / "data" / "test.tsv")], ("files",)),
-        (["--json", "s.json", "--output", "s.json"], ("the same file",)),
-    ]:
-        assert main([*argv, *extra]) == 1
-        one_error_line(capsys, *words)
-    assert {p: p.read_bytes() for p in kept} == kept
 
 
 # --- A file the system will not let the tool read ---
