@@ -11,7 +11,11 @@ from pathlib import Path
 
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import run_folder, scoring
-from keras_seq2seq.nmt.data import decode_utf8, read_pairs, split_lines
+from keras_seq2seq.nmt.data import (
+    decode_utf8,
+    read_numbered_pairs,
+    split_lines,
+)
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.translator import Translator
 
@@ -51,22 +55,30 @@ def _sentences(args) -> list[str]:
     return split_lines(decode_utf8(data, where))
 
 
-def _warn_truncated(found, limit, what="input") -> None:
+def _warn_truncated(found, limit, what="input", lines=None, where=None):
     """One warning line for the inputs cut to the model's `limit` source
-    tokens: how many, the first few of their numbers (1-based)."""
+    tokens: how many, and the first few of their numbers: 1-based, or
+    `lines`, the numbers of the lines of the file `where` they were read
+    from."""
     numbers = [
         number
-        for number, hypotheses in enumerate(found, start=1)
+        for number, hypotheses in zip(
+            lines or range(1, len(found) + 1), found, strict=True
+        )
         if hypotheses and hypotheses[0].truncated
     ]
     if not numbers:
         return
     if len(numbers) == 1:
         which = f"{what} {numbers[0]} is"
+        if where is not None:
+            which = f"the {what} on {where} line {numbers[0]} is"
         cut = f"its first {limit}"
     else:
         shown = ", ".join(map(str, numbers[:5]))
         more = f" and {len(numbers) - 5} more" if len(numbers) > 5 else ""
+        if where is not None:
+            shown = f"{where} lines {shown}"
         which = f"{len(numbers)} {what}s ({shown}{more}) are"
         cut = f"the first {limit} of each"
     print(
@@ -140,7 +152,10 @@ def evaluate(args) -> int:
     # Checked first: a typo would otherwise cost the whole translation.
     _check_outputs(args)
     translator = Translator.load(args.run, args.model)
-    pairs = read_pairs(args.data, args.columns, args.reverse, args.header)
+    numbered = read_numbered_pairs(
+        args.data, args.columns, args.reverse, args.header
+    )
+    pairs = [pair for _, pair in numbered]
     sources = [source for source, _ in pairs]
     search = {"beam": args.beam, "length_penalty": args.length_penalty}
     start = time.perf_counter()
@@ -149,7 +164,14 @@ def evaluate(args) -> int:
     start = time.perf_counter()
     found = translator.translate(sources, **search)
     seconds = time.perf_counter() - start
-    _warn_truncated(found, translator.max_source_length, "source")
+    # The line a user can open: blank lines and a header are not pairs.
+    _warn_truncated(
+        found,
+        translator.max_source_length,
+        "source",
+        lines=[number for number, _ in numbered],
+        where=args.data[-1 if args.reverse else 0],
+    )
     texts = [hypotheses[0].text for hypotheses in found]
     scores = scoring.score(texts, [target for _, target in pairs])
     scores["sentences_per_second"] = len(pairs) / seconds

@@ -104,15 +104,30 @@ def read_pairs(
         RunError: for a missing, empty, non-UTF-8 or malformed file, or
             two files that are both tab-separated.
     """
+    numbered = read_numbered_pairs(paths, columns, reverse, header, option)
+    return [pair for _, pair in numbered]
+
+
+def read_numbered_pairs(
+    paths: list[str],
+    columns=(0, 1),
+    reverse: bool = False,
+    header: bool = False,
+    option: str | None = None,
+) -> list[tuple[int, tuple[str, str]]]:
+    """`read_pairs`' pairs, each after the number of the file line it was
+    read from: 1-based, counting every line (blank ones and a header too),
+    so a message can name a line the user can open. Two aligned files
+    hold a pair on the same line."""
     if len(paths) == 1:
-        pairs = _read_tsv(paths[0], columns, header)
+        numbered = _read_tsv(paths[0], columns, header)
     elif len(paths) == 2:
-        pairs = _read_aligned(*paths, header, option)
+        numbered = _read_aligned(*paths, header, option)
     else:
         raise RunError("a corpus is one TSV file or two plain-text files")
     if reverse:
-        pairs = [(target, source) for source, target in pairs]
-    return pairs
+        numbered = [(n, (target, source)) for n, (source, target) in numbered]
+    return numbered
 
 
 # Words of column names: what a header line of a parallel corpus holds.
@@ -154,7 +169,7 @@ def _check_not_only_a_header(pairs, where) -> None:
         )
 
 
-def _read_tsv(path, columns, header=False) -> Pairs:
+def _read_tsv(path, columns, header=False):
     need = max(columns) + 1
 
     def to_pair(line, number):
@@ -186,7 +201,7 @@ def _read_tsv(path, columns, header=False) -> Pairs:
     return _collect(lines, path, header, to_pair)
 
 
-def _read_aligned(source_path, target_path, header=False, option=None) -> Pairs:
+def _read_aligned(source_path, target_path, header=False, option=None):
     sources = _read_lines(source_path)
     targets = _read_lines(target_path)
     if len(sources) != len(targets):
@@ -243,22 +258,23 @@ def _tab_separated(lines) -> bool:
     return sum("\t" in line for line in lines) > len(lines) / 2
 
 
-def _collect(lines, where, header, to_pair) -> Pairs:
-    """The pairs of `lines`, `(line number, text)` of the non-blank lines of
-    `where`: the first is skipped with `header` (it names the columns), the
-    others become pairs by `to_pair(text, number)` and are checked. Without
-    `header`, a first pair that looks like column names gets a warning."""
+def _collect(lines, where, header, to_pair):
+    """`(line number, pair)` for `lines`, `(line number, text)` of the
+    non-blank lines of `where`: the first is skipped with `header` (it
+    names the columns), the others become pairs by `to_pair(text, number)`
+    and are checked. Without `header`, a first pair that looks like column
+    names gets a warning."""
     if header:
         lines = lines[1:]
-    pairs = []
+    numbered = []
     for number, text in lines:
         pair = to_pair(text, number)
         _check_sides(pair, where, number)
-        if not pairs and not header:
+        if not numbered and not header:
             _warn_if_header(pair, where, number)
-        pairs.append(pair)
-    _check_not_only_a_header(pairs, where)
-    return pairs
+        numbered.append((number, pair))
+    _check_not_only_a_header(numbered, where)
+    return numbered
 
 
 def _check_sides(pair, where, number) -> None:
