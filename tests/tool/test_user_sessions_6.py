@@ -1,14 +1,20 @@
 """What a demanding user meets, sixth round: `evaluate` warning about
-long sources by their line in the file, ...
+long sources by their line in the file, a vocabulary that cannot be
+written leaving its temporary file behind, ...
 
 Each test pins one defect, on the tiny run of `conftest.py`, small slices
 of the shared corpora, or files the test writes; none trains a model.
 """
 
+import errno
+import pathlib
+
+import pytest
 from cli_support import WARNING
 
 from conftest import head_pairs
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt.tokenizer import Tokenizer
 
 LONG = " ".join(["the cat is here"] * 30)  # over the run's 80 pieces
 
@@ -36,3 +42,31 @@ def test_evaluate_names_the_file_lines_of_truncated_sources(
     assert main([*argv, str(spanish), "--reverse"]) == 0
     [warning] = capsys.readouterr().err.strip().splitlines()
     assert warning.startswith(f"{WARNING}the source on {spanish} line 3 is ")
+
+
+# --- 2. A vocabulary that cannot be written leaves no temporary file ---
+
+
+def _disk_full(path, data):
+    with open(path, "wb") as half:
+        half.write(data[: len(data) // 2])
+    raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+
+@pytest.mark.parametrize("kind", ["char", "sentencepiece"])
+@pytest.mark.parametrize("failure", ["folder-in-the-way", "disk-full"])
+def test_a_vocabulary_write_that_fails_leaves_no_temporary_file(
+    kind, failure, tmp_path, monkeypatch
+):
+    texts = [line.split("\t")[0] for line in head_pairs("train.tsv", 200)]
+    tokenizer = Tokenizer.train(texts, kind, vocab_size=60)
+    suffix = ".spm" if kind == "sentencepiece" else ".chars.json"
+    path = tmp_path / f"source{suffix}"
+    if failure == "folder-in-the-way":
+        path.mkdir()
+    else:
+        monkeypatch.setattr(pathlib.Path, "write_bytes", _disk_full)
+    with pytest.raises(OSError) as failed:
+        tokenizer.save(tmp_path, "source")
+    assert [p.name for p in tmp_path.iterdir()] == [path.name] * path.exists()
+    assert failed.value.filename == str(path)  # not the temporary name

@@ -5,6 +5,8 @@ import os
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from keras_seq2seq.nmt.atomic import write_atomically
+
 DPI = 100
 CELL_INCHES = 0.32  # one source or target piece
 MARGIN_INCHES = (1.6, 1.4)  # room for the labels: (width, height)
@@ -54,17 +56,7 @@ def attention_figure(hypothesis) -> Figure:
 
 def save_attention_png(hypothesis, path: str | os.PathLike) -> None:
     """Writes `attention_figure(hypothesis)` to `path` atomically."""
-    path = os.fspath(path)
-    directory, name = os.path.split(path)
-    temporary = os.path.join(directory, f".tmp-{os.getpid()}-{name}")
-    try:
-        attention_figure(hypothesis).savefig(temporary, dpi=DPI, format="png")
-        os.replace(temporary, path)
-    except OSError as error:
-        # The file asked for, not the temporary name, is the one to name.
-        if error.filename == temporary:
-            error.filename = path
-        raise
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    figure = attention_figure(hypothesis)
+    write_atomically(
+        path, lambda temporary: figure.savefig(temporary, dpi=DPI, format="png")
+    )

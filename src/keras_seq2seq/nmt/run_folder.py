@@ -30,6 +30,7 @@ import yaml
 
 from keras_seq2seq.models import Seq2Seq
 from keras_seq2seq.nmt import config as config_lib
+from keras_seq2seq.nmt.atomic import write_atomically
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import Tokenizer, is_saved
 
@@ -280,31 +281,12 @@ def check_can_write(flag: str, path: Path) -> None:
 
 def write_text(path: Path, text: str) -> None:
     """Writes `text` atomically (temporary file, then `os.replace`)."""
-    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as error:
-        # The file asked for, not the temporary name, is the one to name.
-        if error.filename == str(temporary):
-            error.filename = str(path)
-        raise
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomically(path, lambda t: t.write_text(text, encoding="utf-8"))
 
 
 def save_model(model, path: Path) -> None:
     """Saves `model` atomically; the temporary name also ends in .keras."""
-    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        model.save(temporary)
-        os.replace(temporary, path)
-    except OSError as error:
-        if error.filename == str(temporary):  # as in write_text
-            error.filename = str(path)
-        raise
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_atomically(path, model.save)
 
 
 def read_state(path: Path) -> dict:

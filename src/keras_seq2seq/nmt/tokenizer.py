@@ -15,6 +15,7 @@ from pathlib import Path
 
 import sentencepiece
 
+from keras_seq2seq.nmt.atomic import write_atomically
 from keras_seq2seq.nmt.run_error import RunError
 
 PAD_ID, BOS_ID, EOS_ID, UNK_ID = 0, 1, 2, 3
@@ -165,7 +166,6 @@ def is_saved(folder: str | os.PathLike, side: str) -> bool:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file and `os.replace`."""
-    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    """Writes `data` to `path` through a temporary file and `os.replace`;
+    a failed write leaves no temporary file."""
+    write_atomically(path, lambda temporary: temporary.write_bytes(data))

@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 
 from keras_seq2seq.nmt import run_folder, scoring
+from keras_seq2seq.nmt.atomic import write_atomically
 from keras_seq2seq.nmt.translator import Translator
 
 METRIC_FIELDS = (
@@ -115,9 +116,9 @@ class Validator(keras.callbacks.Callback):
         checkpoint = path / "checkpoints" / f"step-{step:07d}.keras"
         run_folder.save_model(self.model, checkpoint)
         if best:
-            temporary = path / ".tmp-model.keras"
-            shutil.copyfile(checkpoint, temporary)
-            temporary.replace(path / "model.keras")
+            write_atomically(
+                path / "model.keras", lambda t: shutil.copyfile(checkpoint, t)
+            )
         self.state["metrics"].append(row)
         run_folder.write_text(path / "metrics.csv", _csv(self.state["metrics"]))
         self.state["step"] = step
