@@ -8,12 +8,14 @@ of the shared corpora, or files the test writes; none trains a model.
 
 import errno
 import pathlib
+from types import SimpleNamespace
 
 import pytest
-from cli_support import WARNING
+from cli_support import WARNING, one_error_line
 
 from conftest import head_pairs
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt import serve
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 
 LONG = " ".join(["the cat is here"] * 30)  # over the run's 80 pieces
@@ -70,3 +72,43 @@ def test_a_vocabulary_write_that_fails_leaves_no_temporary_file(
         tokenizer.save(tmp_path, "source")
     assert [p.name for p in tmp_path.iterdir()] == [path.name] * path.exists()
     assert failed.value.filename == str(path)  # not the temporary name
+
+
+# --- A sentence argument that is not UTF-8 (a Latin-1 terminal) ---
+
+
+def test_a_sentence_argument_that_is_not_utf8_is_one_error_line(
+    trained_run, tmp_path, capsys
+):
+    # Python keeps the byte 0xe9 of "café" in Latin-1 as a lone surrogate,
+    # which sentencepiece refused with a bare RuntimeError.
+    latin1 = b"caf\xe9".decode("utf-8", "surrogateescape")
+    assert main(["translate", str(trained_run), "Go.", latin1]) == 1
+    one_error_line(capsys, "sentence 2 is not UTF-8 (byte 0xe9)", "UTF-8")
+    output = tmp_path / "map.png"
+    assert (
+        main(["plot", str(trained_run), latin1, "--output", str(output)]) == 1
+    )
+    one_error_line(capsys, "the sentence is not UTF-8 (byte 0xe9)")
+    assert not output.exists()
+
+
+# --- serve: a JSON escape that is no text, a number Python will not read ---
+
+
+@pytest.fixture
+def read_request(trained_run):
+    """`serve.parse_request` with the run's own source vocabulary."""
+    translator = SimpleNamespace(
+        max_source_length=80,
+        source_tokenizer=Tokenizer.load(trained_run, "source", "sentencepiece"),
+    )
+    return lambda body: serve.parse_request(body, serve._Limits(), translator)
+
+
+def test_serve_answers_400_for_a_lone_surrogate(read_request):
+    # Valid JSON, not text: the request got a 500 "internal error".
+    with pytest.raises(serve._RequestError, match="lone surrogate") as error:
+        read_request(b'{"sentences": ["Go.", "caf\\udce9"]}')
+    assert error.value.status == 400
+    assert "sentences[1]" in str(error.value)

@@ -13,6 +13,7 @@ from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import run_folder, scoring
 from keras_seq2seq.nmt.data import (
     decode_utf8,
+    lone_surrogate,
     read_numbered_pairs,
     split_lines,
 )
@@ -39,6 +40,8 @@ def _sentences(args) -> list[str]:
     if args.sentences and args.input:
         raise RunError("give sentences as arguments or --input, not both")
     if args.sentences:
+        for number, sentence in enumerate(args.sentences, start=1):
+            _check_utf8_argument(sentence, f"sentence {number}")
         return list(args.sentences)
     if args.input and args.input != "-":  # `-`: stdin, as for most tools
         path = Path(args.input)
@@ -53,6 +56,22 @@ def _sentences(args) -> list[str]:
     # character model would read it as an unknown piece.
     where = args.input if args.input not in (None, "-") else "the input"
     return split_lines(decode_utf8(data, where))
+
+
+def _check_utf8_argument(text: str, what: str) -> None:
+    """A `RunError` for a command-line argument that was not UTF-8 (a
+    terminal or script in Latin-1): Python keeps each such byte as a lone
+    surrogate, which sentencepiece cannot read."""
+    bad = lone_surrogate(text)
+    if bad is None:
+        return
+    what_it_was = f"U+{ord(bad):04X}"
+    if 0xDC80 <= ord(bad) <= 0xDCFF:  # the byte it stands for
+        what_it_was = f"byte 0x{ord(bad) - 0xDC00:02x}"
+    raise RunError(
+        f"{what} is not UTF-8 ({what_it_was}): the terminal or script "
+        "that gave it uses another encoding; give it in UTF-8"
+    )
 
 
 def _warn_truncated(found, limit, what="input", lines=None, where=None):
@@ -200,6 +219,7 @@ def plot(args) -> int:
 
     if not args.sentence.strip():
         raise RunError("the sentence is empty; give one to translate and plot")
+    _check_utf8_argument(args.sentence, "the sentence")
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise RunError(f"--output must end in .png; got {output}")

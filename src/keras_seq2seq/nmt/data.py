@@ -66,6 +66,18 @@ def decode_utf8(data: bytes, where: str) -> str:
         ) from None
 
 
+def lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate (U+D800..U+DFFF) in `text`, or `None`.
+
+    No text holds one, yet Python makes one of each byte of a
+    command-line argument that is not UTF-8 (surrogateescape), and JSON
+    may escape one (`"\\udce9"`); sentencepiece cannot read it (its C++
+    code raised a bare `RuntimeError`).
+    """
+    found = re.search("[\ud800-\udfff]", text)
+    return found[0] if found else None
+
+
 def _read_lines(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     if path.is_dir():

@@ -31,6 +31,7 @@ import time
 import keras
 from aiohttp import web
 
+from keras_seq2seq.nmt.data import lone_surrogate
 from keras_seq2seq.nmt.listen_address import address_error, check_address
 from keras_seq2seq.nmt.request_batcher import RequestBatcher
 from keras_seq2seq.nmt.run_error import RunError
@@ -321,6 +322,13 @@ def _sentences(request, limits, translator):
             raise _RequestError(400, f"sentences[{i}] is not a string")
         if not sentence.strip():
             raise _RequestError(400, f"sentences[{i}] is empty")
+        bad = lone_surrogate(sentence)
+        if bad is not None:  # JSON may escape one: "\udce9"
+            raise _RequestError(
+                400,
+                f"sentences[{i}] holds a lone surrogate (U+{ord(bad):04X}), "
+                "which is not text; send UTF-8 text",
+            )
         if len(sentence) > limits.max_chars:
             raise _RequestError(
                 422,
