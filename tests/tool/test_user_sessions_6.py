@@ -112,3 +112,11 @@ def test_serve_answers_400_for_a_lone_surrogate(read_request):
         read_request(b'{"sentences": ["Go.", "caf\\udce9"]}')
     assert error.value.status == 400
     assert "sentences[1]" in str(error.value)
+
+
+def test_serve_answers_400_for_a_number_of_5000_digits(read_request):
+    # json.loads raises ValueError, not JSONDecodeError: it got a 500.
+    body = b'{"sentences": ["Go."], "beam": ' + b"9" * 5000 + b"}"
+    with pytest.raises(serve._RequestError, match="too many digits") as error:
+        read_request(body)
+    assert error.value.status == 400

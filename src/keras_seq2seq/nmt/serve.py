@@ -278,6 +278,10 @@ def parse_request(body: bytes, limits, translator) -> tuple:
         raise _RequestError(400, "the body is not UTF-8") from None
     except json.JSONDecodeError as error:
         raise _RequestError(400, f"malformed JSON: {error}") from None
+    except ValueError:  # no int of over 4300 digits: int_max_str_digits
+        raise _RequestError(
+            400, "malformed JSON: a number has too many digits"
+        ) from None
     except RecursionError:
         raise _RequestError(400, "malformed JSON: nested too deeply") from None
     if not isinstance(request, dict):
