@@ -7,6 +7,7 @@ of the shared corpora, or files the test writes; none trains a model.
 """
 
 import errno
+import io
 import pathlib
 from types import SimpleNamespace
 
@@ -120,3 +121,31 @@ def test_serve_answers_400_for_a_number_of_5000_digits(read_request):
     with pytest.raises(serve._RequestError, match="too many digits") as error:
         read_request(body)
     assert error.value.status == 400
+
+
+# --- A sentence of nothing the vocabulary reads ---
+
+
+def test_a_sentence_the_vocabulary_reads_nothing_of_is_blank(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    # Sentencepiece drops a zero-width space: no source token, and the
+    # model invented a translation of nothing (a blank line gets none).
+    stdin = io.TextIOWrapper(io.BytesIO("Go.\n\u200b\n".encode()), "utf-8")
+    monkeypatch.setattr("sys.stdin", stdin)
+    argv = ["translate", str(trained_run), "--beam", "2", "--n-best", "2"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2:] == ["1 |||  ||| 0.0000"] * 2
+    output = tmp_path / "map.png"
+    argv = ["plot", str(trained_run), "\u200b", "--output", str(output)]
+    assert main(argv) == 1
+    one_error_line(capsys, "the sentence has nothing the model reads")
+    assert not output.exists()
+
+
+def test_serve_answers_400_for_a_sentence_of_nothing_the_model_reads(
+    read_request,
+):
+    with pytest.raises(serve._RequestError, match="nothing the model reads"):
+        read_request('{"sentences": ["Go.", "\u200b"]}'.encode())

@@ -228,6 +228,11 @@ def plot(args) -> int:
     [[best, *_]] = translator.translate(
         [args.sentence], beam=args.beam, length_penalty=args.length_penalty
     )
+    if not best.source_tokens:  # only characters the vocabulary drops
+        raise RunError(
+            "the sentence has nothing the model reads (its characters are "
+            "dropped by the source vocabulary); give one to translate"
+        )
     _warn_truncated([[best]], translator.max_source_length)
     save_attention_png(best, output)
     print(best.text)

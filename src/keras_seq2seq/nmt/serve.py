@@ -340,6 +340,10 @@ def _sentences(request, limits, translator):
                 f"characters; the limit is {limits.max_chars}",
             )
         tokens = len(translator.source_tokenizer.encode(sentence))
+        if not tokens:  # only characters the vocabulary drops: U+200B
+            raise _RequestError(
+                400, f"sentences[{i}] has nothing the model reads"
+            )
         if tokens > longest:
             raise _RequestError(
                 422,

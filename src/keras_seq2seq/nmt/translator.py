@@ -123,9 +123,11 @@ class Translator:
     ) -> list[list[Hypothesis]]:
         """Translates `sentences`: greedy for `beam=1`, else beam search.
 
-        A blank sentence (empty or only spaces) is not given to the model,
-        which would invent a translation of nothing: its hypotheses have an
-        empty text, no tokens and score 0.
+        A blank sentence (empty, only spaces, or nothing the source
+        vocabulary reads, such as a zero-width space that sentencepiece
+        drops) is not given to the model, which would invent a translation
+        of nothing: its hypotheses have an empty text, no tokens and score
+        0.
 
         Returns:
             One list per sentence, of `n_best` hypotheses, best first.
@@ -145,7 +147,7 @@ class Translator:
         ]
         # Sorted by length, so that a batch holds inputs of similar width.
         order = sorted(
-            (i for i, s in enumerate(sentences) if s.strip()),
+            (i for i, s in enumerate(sentences) if s.strip() and encoded[i][0]),
             key=lambda i: len(encoded[i][0]),
         )
         with self._lock:
