@@ -16,6 +16,7 @@ usage errors exit 2; `--debug` shows tracebacks instead.
 """
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -28,6 +29,11 @@ __all__ = ["COMMANDS", "build_parser", "main", "run"]
 def _run(args) -> int:
     from keras_seq2seq.nmt import commands
 
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") in ("2", "3"):
+        # TensorFlow's log shows no warnings (3: the launcher's default):
+        # nor its Python ones, such as a search retraced for each new beam
+        # size `serve` is asked for, between the request log lines.
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
     return getattr(commands, args.command)(args)
 
 

@@ -8,6 +8,7 @@ of the shared corpora, or files the test writes; none trains a model.
 
 import errno
 import io
+import logging
 import pathlib
 from types import SimpleNamespace
 
@@ -18,6 +19,7 @@ from conftest import head_pairs
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import serve
 from keras_seq2seq.nmt.tokenizer import Tokenizer
+from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
 LONG = " ".join(["the cat is here"] * 30)  # over the run's 80 pieces
 
@@ -149,3 +151,35 @@ def test_serve_answers_400_for_a_sentence_of_nothing_the_model_reads(
 ):
     with pytest.raises(serve._RequestError, match="nothing the model reads"):
         read_request('{"sentences": ["Go.", "\u200b"]}'.encode())
+
+
+# --- TensorFlow's Python warnings, with its log off ---
+
+
+@pytest.fixture
+def tensorflow_logger():
+    """The `tensorflow` logger, its level restored after the test."""
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    yield logger
+    logger.setLevel(level)
+
+
+def test_tensorflow_warnings_stay_off_stderr_with_its_log_off(
+    trained_run, tensorflow_logger, monkeypatch, caplog, capsys
+):
+    # `serve` asked for new beam sizes logged "5 out of the last 6 calls
+    # to <function compiled_model_function...> triggered tf.function
+    # retracing..." between its request lines, though its log is off.
+    def retracing(self, sentences, **search):
+        tensorflow_logger.warning("5 out of the last 6 calls ... retracing")
+        return [[Hypothesis("x", 0.0, [], [], [])] for _ in sentences]
+
+    monkeypatch.setattr(Translator, "translate", retracing)
+    for level, shown in (("3", False), ("0", True)):
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", level)
+        tensorflow_logger.setLevel(logging.NOTSET)
+        caplog.clear()
+        assert main(["translate", str(trained_run), "Go."]) == 0
+        assert ("retracing" in caplog.text) == shown, level
+    capsys.readouterr()
