@@ -1,6 +1,9 @@
 """What a demanding user meets, sixth round: `evaluate` warning about
-long sources by their line in the file, a vocabulary that cannot be
-written leaving its temporary file behind, ...
+long sources by their number among the pairs, not their line in the file;
+a vocabulary write that fails leaving its temporary file; a sentence that
+is not UTF-8 (a Latin-1 terminal, a JSON escape), or of nothing the
+vocabulary reads (a zero-width space); a JSON number of 5000 digits;
+TensorFlow's warnings with its log off; a run's config.yaml edited by hand.
 
 Each test pins one defect, on the tiny run of `conftest.py`, small slices
 of the shared corpora, or files the test writes; none trains a model.
@@ -10,9 +13,11 @@ import errno
 import io
 import logging
 import pathlib
+import shutil
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from cli_support import WARNING, one_error_line
 
 from conftest import head_pairs
@@ -183,3 +188,27 @@ def test_tensorflow_warnings_stay_off_stderr_with_its_log_off(
         assert main(["translate", str(trained_run), "Go."]) == 0
         assert ("retracing" in caplog.text) == shown, level
     capsys.readouterr()
+
+
+# --- A run's config.yaml edited by hand ---
+
+
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("max_source_length", -3, "max_source_length must be >= 1; got -3"),
+        ("max_target_length", 0, "max_target_length must be >= 1; got 0"),
+        ("max_source_length", "80", "'max_source_length' must be int"),
+    ],
+)
+def test_a_hand_edited_run_config_names_the_file_and_the_key(
+    key, value, words, trained_run, tmp_path, capsys
+):
+    # -3 cut the last 3 tokens of every input ("longer than the model's -3
+    # source tokens"); 0 translated everything into nothing.
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config[key] = value
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert main(["translate", str(run), "Go home."]) == 1
+    one_error_line(capsys, f"{run / 'config.yaml'}: ", words, "fix it there")

@@ -281,7 +281,24 @@ def to_yaml(config: Config) -> str:
     )
 
 
-def from_run(values: dict) -> Config:
-    """A run's saved config; unknown keys (a newer tool) are an error."""
-    check_keys(values, "the run's config.yaml")
-    return Config(**{k: coerce(k, v) for k, v in values.items()})
+# What every command that reads a run needs in range (a hand edit of its
+# config.yaml): `max_source_length: -3` cut the last 3 tokens of each input.
+RUN_LENGTH_KEYS = ("max_source_length", "max_target_length")
+
+
+def from_run(values: dict, where: str = "the run's config.yaml") -> Config:
+    """A run's saved config. An unknown key (a newer tool), or a value of
+    the wrong type or a length limit below 1 (a hand edit) is a
+    `RunError` naming `where`."""
+    check_keys(values, where)
+    try:
+        config = Config(**{k: coerce(k, v) for k, v in values.items()})
+    except RunError as error:
+        raise RunError(f"{where}: {error}; fix it there") from None
+    for key in RUN_LENGTH_KEYS:
+        if getattr(config, key) < 1:
+            raise RunError(
+                f"{where}: {key} must be >= 1; got {getattr(config, key)}; "
+                "fix it there"
+            )
+    return config

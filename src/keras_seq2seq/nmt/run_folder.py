@@ -211,7 +211,7 @@ def open_run(run_dir: str | os.PathLike) -> Run:
         raise RunError(
             f"cannot read {config_path}; it is corrupt, train the run again"
         ) from None
-    config = config_lib.from_run(values)
+    config = config_lib.from_run(values, str(config_path))
     source = Tokenizer.load(path, "source", config.tokenizer)
     target = Tokenizer.load(path, "target", config.tokenizer)
     return Run(path, config, source, target)
