@@ -8,6 +8,7 @@ parsed arguments.
 
 import argparse
 import dataclasses
+import os
 import types
 import typing
 
@@ -28,6 +29,27 @@ class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
         ):
             return action.help
         return super()._get_help_string(action)
+
+    def _format_args(self, action, default_metavar):
+        if isinstance(action, _RunAfterData):
+            return action.metavar  # required: "RUN", not "[RUN]"
+        return super()._format_args(action, default_metavar)
+
+
+class _RunAfterData(argparse.Action):
+    """`evaluate`'s RUN, which may come after `--data` as the usage line
+    shows it: `evaluate --data test.tsv runs/x`. `--data` takes every word
+    up to the next option, RUN too, so RUN is optional to argparse and
+    taken back from `--data` here: a run is a folder, never a corpus
+    file."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values is None:  # nothing left for RUN after the options
+            data = getattr(namespace, "data", None) or []
+            if len(data) < 2 or not os.path.isdir(data[-1]):
+                parser.error("the following arguments are required: RUN")
+            values = data.pop()
+        setattr(namespace, self.dest, values)
 
 
 def _debug_parent():
@@ -84,8 +106,9 @@ def _scalar_type(kind):
     return kind
 
 
-def _add_run_command(commands, name, help, description):
-    """A command on a run folder: `RUN`, `--debug`, defaults in its help."""
+def _add_run_command(commands, name, help, description, after_data=False):
+    """A command on a run folder: `RUN`, `--debug`, defaults in its help.
+    With `after_data`, RUN may follow `--data` (see `_RunAfterData`)."""
     parser = commands.add_parser(
         name,
         parents=[_debug_parent()],
@@ -93,7 +116,8 @@ def _add_run_command(commands, name, help, description):
         help=help,
         description=description,
     )
-    parser.add_argument("run", metavar="RUN", help="run folder")
+    extra = {"nargs": "?", "action": _RunAfterData} if after_data else {}
+    parser.add_argument("run", metavar="RUN", help="run folder", **extra)
     return parser
 
 
@@ -212,6 +236,7 @@ def _add_evaluate(commands):
         description="Translate the sources of a corpus and score them "
         "against its targets: BLEU and chrF (sacreBLEU), exact match, "
         "sentences per second.",
+        after_data=True,
     )
     evaluate.add_argument(
         "--data",

@@ -212,3 +212,24 @@ def test_a_hand_edited_run_config_names_the_file_and_the_key(
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     assert main(["translate", str(run), "Go home."]) == 1
     one_error_line(capsys, f"{run / 'config.yaml'}: ", words, "fix it there")
+
+
+# --- evaluate's RUN after --data, as its usage line shows it ---
+
+
+def test_evaluate_takes_run_after_data_as_its_usage_line_shows(
+    trained_run, corpus, capsys
+):
+    # `usage: seq2seq evaluate ... --data FILE [FILE ...] ... RUN`: typed
+    # so, --data took RUN as a corpus file and RUN was "required".
+    test = str(corpus / "test.tsv")
+    argv = ["evaluate", "--beam", "2", "--data", test, str(trained_run)]
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("12 sentences, beam 2: BLEU")
+    # RUN still missing is still a usage error.
+    with pytest.raises(SystemExit) as exit_info:
+        main(["evaluate", "--data", test, test])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.endswith("the following arguments are required: RUN\n")
+    assert " RUN\n" in err and "[RUN]" not in err  # the usage line
