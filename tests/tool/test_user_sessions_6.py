@@ -18,7 +18,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from cli_support import WARNING, one_error_line
+from cli_support import WARNING, one_error_line, train_argv
 
 from conftest import head_pairs
 from keras_seq2seq.cli import main
@@ -233,3 +233,20 @@ def test_evaluate_takes_run_after_data_as_its_usage_line_shows(
     err = capsys.readouterr().err
     assert err.endswith("the following arguments are required: RUN\n")
     assert " RUN\n" in err and "[RUN]" not in err  # the usage line
+
+
+# --- A --config file with a value of the wrong type ---
+
+
+def test_a_config_file_value_of_the_wrong_type_names_the_file(
+    tmp_path, capsys, no_training
+):
+    # Flags are typed by argparse, so only the file can hold a string
+    # where a number goes, but the error did not name it.
+    config = tmp_path / "run.yaml"
+    config.write_text('cell: lstm\nbatch_size: "32"\n')
+    assert main(train_argv(tmp_path, "--config", str(config))) == 1
+    one_error_line(
+        capsys, f"config file {config}: ", "'batch_size' must be int; got '32'"
+    )
+    assert not no_training and not (tmp_path / "runs").exists()

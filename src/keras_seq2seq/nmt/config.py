@@ -157,6 +157,12 @@ def read_yaml(path: str | os.PathLike) -> dict:
     if not isinstance(values, dict):
         raise RunError(f"config file {path} must hold a mapping of keys")
     check_keys(values, str(path))
+    for key, value in values.items():
+        try:
+            coerce(key, value)
+        except RunError as error:  # else the file went unnamed
+            message = f"config file {path}: {error}; fix it there"
+            raise RunError(message) from None
     return values
 
 
