@@ -11,6 +11,15 @@ and delegate every computation to a native mechanism from
 Unlike the native layers, these adapters keep the prepared memory on `self`
 between calls: that is TFA's contract. `set_weights` recomputes the keys of a
 memory already set up, so loaded weights take effect at once.
+
+For the same reason the memory must have values: a symbolic one (a
+`keras.Input`, or the encoder's outputs in a functional model under
+construction) is refused with a `ValueError`. A functional model's layers
+take their tensors as call arguments, and a memory held on `self` is none;
+TFA's own functional use failed on TensorFlow 2 too (tensorflow/addons#1898,
+whose workaround was to disable eager execution). Set the memory up inside a
+subclassed `keras.Model`'s `call`, as TFA's NMT tutorial does, or use
+`keras_seq2seq.AttentionDecoder`, which takes the memory as an argument.
 """
 
 import keras
@@ -95,6 +104,7 @@ class AttentionMechanism(keras.layers.Layer):
             raise ValueError(
                 "Give `memory_sequence_length` or `memory_mask`, not both."
             )
+        _check_values(memory, memory_sequence_length, memory_mask)
         memory = ops.convert_to_tensor(memory, dtype=self.compute_dtype)
         if memory_sequence_length is not None:
             lengths = ops.convert_to_tensor(memory_sequence_length)
@@ -109,6 +119,13 @@ class AttentionMechanism(keras.layers.Layer):
         self.built = True
         self._raw_memory = (memory, memory_mask)
         self._memory = self.core.prepare(memory, value_mask=memory_mask)
+
+    def __call__(self, inputs, *args, **kwargs):
+        if kwargs.get("setup_memory"):
+            # Keras would trace a symbolic memory into `call` as stand-in
+            # values, which `setup_memory` would keep: refuse it here.
+            _check_values(*keras.tree.flatten(inputs))
+        return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, mask=None, setup_memory=False, training=None):
         if setup_memory:
@@ -200,6 +217,19 @@ class AttentionMechanism(keras.layers.Layer):
     def initial_state(self, batch_size, dtype):
         """The attention state before the first step (the alignments)."""
         return self.initial_alignments(batch_size, dtype)
+
+
+def _check_values(*tensors):
+    """Raises a ValueError for a symbolic memory, lengths or mask (see the
+    module docstring)."""
+    if any(keras.backend.is_keras_tensor(x) for x in tensors):
+        raise ValueError(
+            "A tfa mechanism keeps its memory, which must have values: it "
+            "cannot be symbolic (a keras.Input, or a functional model's "
+            "tensor). Call `mechanism.setup_memory(encoder_outputs, ...)` "
+            "inside a subclassed keras.Model's call (TFA's tutorial does), "
+            "or use keras_seq2seq.AttentionDecoder in a functional model."
+        )
 
 
 def _check_lengths(lengths, memory):

@@ -1,0 +1,63 @@
+"""`keras_seq2seq.tfa` run as TFA users' programs, seventh audit round.
+
+This round ports what TFA 0.23's docs, tests and answers do with the
+mechanisms' memory set-up (`memory_mask`, `setup_memory` through the
+layer call, a memory from `keras.Input`), the beam search decoder's call
+arguments, the `TrainingSampler`'s `sequence_length`, and the free
+function `monotonic_attention`, with `import keras_seq2seq.tfa as tfa` in
+place of TFA's import. Each test pins one defect of an earlier version:
+a wrong or silently garbled result, or a backend's cryptic error where
+TFA (or its documented contract) raises one clear `ValueError`. Expected
+numbers are identities that must hold (the same set-up written two ways)
+or a NumPy computation.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_seq2seq.tfa as tfa
+
+B, TS, D, C, E, V = 2, 5, 6, 4, 3, 7
+LENGTHS = np.array([5, 2])
+
+
+def normal(seed, *shape):
+    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+def numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+# --- A memory from `keras.Input`: "Hands-On Machine Learning" and TFA's
+# README build the mechanism on the encoder's symbolic outputs. TFA's own
+# functional use failed on TensorFlow 2 (tensorflow/addons#1898, "disable
+# eager execution"); here it raised a backend's error about `None`
+# (`arange(None)`) or a tensor conversion. It now says what to do.
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda memory, lengths: tfa.LuongAttention(
+            C, memory, memory_sequence_length=lengths
+        ),
+        lambda memory, lengths: tfa.BahdanauAttention(C, memory),
+        lambda memory, lengths: tfa.BahdanauAttention(C).setup_memory(
+            memory, lengths
+        ),
+        lambda memory, lengths: tfa.LuongAttention(C)(
+            memory, setup_memory=True
+        ),
+    ],
+    ids=["constructor", "constructor_no_lengths", "setup_memory", "call"],
+)
+def test_a_symbolic_memory_raises_one_clear_error(build):
+    source = keras.Input(shape=[None], dtype="int32")
+    lengths = keras.Input(shape=[], dtype="int32")
+    encoder = keras.layers.LSTM(C, return_sequences=True, return_state=True)
+    memory, _, _ = encoder(keras.layers.Embedding(V, E)(source))
+    with pytest.raises(ValueError, match="symbolic.*setup_memory"):
+        build(memory, lengths)
