@@ -61,3 +61,15 @@ def test_a_symbolic_memory_raises_one_clear_error(build):
     memory, _, _ = encoder(keras.layers.Embedding(V, E)(source))
     with pytest.raises(ValueError, match="symbolic.*setup_memory"):
         build(memory, lengths)
+
+
+# --- `setup_memory(memory, memory_mask=...)` with a mask of another shape
+# than the memory's `(B, T)`: a backend's broadcasting error about a
+# multiplication (`(2, 5, 6)` vs `(2, 4, 1)`).
+
+
+@pytest.mark.parametrize("shape", [(B, TS - 1), (B, TS, 1), (B + 1, TS)])
+def test_a_memory_mask_of_another_shape_raises_clearly(shape):
+    mechanism = tfa.BahdanauAttention(C)
+    with pytest.raises(ValueError, match=r"memory_mask.*\(B, T\)"):
+        mechanism.setup_memory(normal(0, B, TS, D), memory_mask=np.ones(shape))

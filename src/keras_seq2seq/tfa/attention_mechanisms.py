@@ -98,7 +98,9 @@ class AttentionMechanism(keras.layers.Layer):
             memory_mask: optional bool `(B, T)`. Not with the lengths.
 
         Raises:
-            ValueError: when both lengths and a mask are given.
+            ValueError: when both lengths and a mask are given, for lengths
+                that are not one per memory row, or a mask that is not the
+                memory's `(B, T)`.
         """
         if memory_sequence_length is not None and memory_mask is not None:
             raise ValueError(
@@ -110,6 +112,9 @@ class AttentionMechanism(keras.layers.Layer):
             lengths = ops.convert_to_tensor(memory_sequence_length)
             _check_lengths(lengths, memory)
             memory_mask = sequence_mask(lengths, ops.shape(memory)[1])
+        elif memory_mask is not None:
+            memory_mask = ops.convert_to_tensor(memory_mask)
+            _check_mask(memory_mask, memory)
         if not self.core.built:
             # Without a fixed query depth the native layer creates its query
             # projection at the first query, as TFA does.
@@ -247,6 +252,21 @@ def _check_lengths(lengths, memory):
                 "memory_sequence_length and memory tensor batch sizes do not "
                 f"match: {rows} vs {batch_size}."
             )
+
+
+def _check_mask(mask, memory):
+    """Raises a ValueError unless `mask` is `(B, T)` of the memory `(B, T,
+    D)` (where the sizes are known)."""
+    mask_shape, memory_shape = tuple(mask.shape), tuple(memory.shape)
+    if len(mask_shape) != 2 or any(
+        isinstance(a, int) and isinstance(b, int) and a != b
+        for a, b in zip(mask_shape, memory_shape[:2], strict=False)
+    ):
+        raise ValueError(
+            "memory_mask must be (B, T), one flag per memory step. "
+            f"Received: memory_mask.shape={mask_shape}, "
+            f"memory.shape={memory_shape}"
+        )
 
 
 def _resolve(layer, path):
