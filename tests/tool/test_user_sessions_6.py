@@ -250,3 +250,34 @@ def test_a_config_file_value_of_the_wrong_type_names_the_file(
         capsys, f"config file {config}: ", "'batch_size' must be int; got '32'"
     )
     assert not no_training and not (tmp_path / "runs").exists()
+
+
+# --- Ctrl-C in a long translate ---
+
+
+def test_ctrl_c_in_a_long_translate_keeps_the_lines_done(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    # `translate --input big.txt > out.txt` translated every line before
+    # it wrote one: Ctrl-C after an hour's work left out.txt empty.
+    text = tmp_path / "big.txt"
+    text.write_text("".join(f"Sentence {i}.\n" for i in range(3000)))
+    done = []
+
+    def interrupted(self, sentences, **search):
+        if len(done) + len(sentences) > 2500:
+            raise KeyboardInterrupt  # Ctrl-C while these translate
+        done.extend(sentences)
+        return [[Hypothesis(s.upper(), 0.0, [], [], [])] for s in sentences]
+
+    monkeypatch.setattr(Translator, "translate", interrupted)
+    assert main(["translate", str(trained_run), "--input", str(text)]) == 130
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()  # whole lines, in input order
+    assert 0 < len(lines) == len(done)
+    assert lines == [f"SENTENCE {i}." for i in range(len(lines))]
+    assert captured.err.splitlines() == [
+        f"seq2seq: translated {len(lines)} of 3000 inputs before the "
+        "interrupt; the output holds their lines",
+        "seq2seq: interrupted",
+    ]

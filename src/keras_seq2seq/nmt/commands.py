@@ -4,8 +4,11 @@ Each function returns the exit status. Results go to stdout, logs and
 warnings to stderr; files are written atomically.
 """
 
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -120,23 +123,71 @@ def translate(args) -> int:
         )
     translator = Translator.load(args.run, args.model)
     sentences = _sentences(args)
-    found = translator.translate(
-        sentences,
-        beam=args.beam,
-        n_best=args.n_best,
-        length_penalty=args.length_penalty,
-    )
+    search = {
+        "beam": args.beam,
+        "n_best": args.n_best,
+        "length_penalty": args.length_penalty,
+    }
+    found = []
+    try:
+        for start in range(0, len(sentences), CHUNK):
+            chunk = translator.translate(
+                sentences[start : start + CHUNK], **search
+            )
+            _write_lines(_output_lines(chunk, start, args.n_best))
+            found.extend(chunk)
+    except KeyboardInterrupt:
+        done = f"translated {len(found)} of {len(sentences)} inputs"
+        kept = "; the output holds their lines" if found else ""
+        print(f"seq2seq: {done} before the interrupt{kept}", file=sys.stderr)
+        raise
     _warn_truncated(found, translator.max_source_length)
-    lines = []
-    for number, hypotheses in enumerate(found):
-        if args.n_best == 1:
-            lines.append(hypotheses[0].text)
-            continue
-        lines.extend(
-            f"{number} ||| {h.text} ||| {h.score:.4f}" for h in hypotheses
-        )
-    sys.stdout.write("".join(line + "\n" for line in lines))
     return 0
+
+
+# Inputs translated, then written, at a time: Ctrl-C keeps the lines of
+# the chunks done (a long file's hour of work), and a pipe gets them as
+# they come. Each chunk is sorted by length into batches, so a chunk of
+# 16 batches loses little to padding.
+CHUNK = 1024
+
+
+def _output_lines(found, first: int, n_best: int) -> list[str]:
+    """The output lines of `found`, the hypotheses of inputs `first`,
+    `first + 1`, ...: one per input, or `n_best` lines `INDEX ||| TEXT
+    ||| SCORE` with 0-based input indices."""
+    if n_best == 1:
+        return [hypotheses[0].text for hypotheses in found]
+    return [
+        f"{number} ||| {h.text} ||| {h.score:.4f}"
+        for number, hypotheses in enumerate(found, start=first)
+        for h in hypotheses
+    ]
+
+
+def _write_lines(lines: list[str]) -> None:
+    """Writes whole lines to stdout, and flushes them. Ctrl-C waits until
+    they are out, so the output never ends in part of a line."""
+    with _sigint_held():
+        sys.stdout.write("".join(line + "\n" for line in lines))
+        sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def _sigint_held():
+    """Holds SIGINT (Ctrl-C) back until the block ends, where Python
+    raises its `KeyboardInterrupt`; only the main thread gets signals,
+    and Windows has no signal mask."""
+    if not hasattr(signal, "pthread_sigmask") or (
+        threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _check_outputs(args) -> None:
