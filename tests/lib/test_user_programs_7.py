@@ -73,3 +73,27 @@ def test_a_memory_mask_of_another_shape_raises_clearly(shape):
     mechanism = tfa.BahdanauAttention(C)
     with pytest.raises(ValueError, match=r"memory_mask.*\(B, T\)"):
         mechanism.setup_memory(normal(0, B, TS, D), memory_mask=np.ones(shape))
+
+
+# --- The layer-call form of the set-up, `mechanism(inputs,
+# setup_memory=True)`, takes TFA's `[memory]` or `[memory, lengths]`: the
+# list of one raised "not enough values to unpack".
+
+
+def test_setup_memory_through_the_call_takes_a_list_of_one_tensor():
+    memory = normal(1, B, TS, D)
+    query = normal(2, B, C)
+    by_list = tfa.LuongAttention(C)
+    by_list([memory], setup_memory=True)
+    by_method = tfa.LuongAttention(C)
+    by_method.setup_memory(memory)
+    by_method.set_weights(by_list.get_weights())
+    previous = by_list.initial_alignments(B, "float32")
+    np.testing.assert_allclose(numpy(by_list.values), memory)
+    np.testing.assert_allclose(
+        numpy(by_list([query, previous])[0]),
+        numpy(by_method([query, previous])[0]),
+        rtol=1e-6,
+    )
+    with pytest.raises(ValueError, match="1 or 2 tensors, got 3"):
+        by_list([memory, LENGTHS, LENGTHS], setup_memory=True)

@@ -43,7 +43,7 @@ class AttentionMechanism(keras.layers.Layer):
     Call arguments:
         inputs: `[query, state]`: query `(B, Hq)` and the previous alignments
             `(B, T)`; or, with `setup_memory=True`, the memory (or
-            `[memory, memory_sequence_length]`).
+            `[memory]`, or `[memory, memory_sequence_length]`).
         mask: optional bool `(B, T)` memory mask, with `setup_memory=True`.
         setup_memory: bool. Set the memory up instead of attending.
 
@@ -134,10 +134,18 @@ class AttentionMechanism(keras.layers.Layer):
 
     def call(self, inputs, mask=None, setup_memory=False, training=None):
         if setup_memory:
-            if isinstance(inputs, (list, tuple)):
-                memory, lengths = inputs
-            else:
-                memory, lengths = inputs, None
+            if not isinstance(inputs, (list, tuple)):
+                inputs = [inputs]
+            if len(inputs) not in (1, 2):
+                # TFA's message: `[memory]` or `[memory, lengths]`.
+                raise ValueError(
+                    "Expect inputs to have 1 or 2 tensors, got "
+                    f"{len(inputs)}: [memory] or [memory, "
+                    "memory_sequence_length]."
+                )
+            memory, lengths = (list(inputs) + [None])[:2]
+            if isinstance(mask, (list, tuple)):
+                mask = mask[0]  # Keras' masks of a list: the memory's first
             self.setup_memory(
                 memory, lengths, None if lengths is not None else mask
             )
