@@ -97,3 +97,34 @@ def test_setup_memory_through_the_call_takes_a_list_of_one_tensor():
     )
     with pytest.raises(ValueError, match="1 or 2 tensors, got 3"):
         by_list([memory, LENGTHS, LENGTHS], setup_memory=True)
+
+
+# --- `BeamSearchDecoder(...)(embedding, start_tokens, end_token,
+# initial_state)`: TFA raises "start_tokens must be a vector" and
+# "end_token must be a scalar". A `(B, 1)` column of start tokens gave
+# the cell `(B*K, 1, E)` inputs and a backend's split error; a list end
+# token was taken as is.
+
+
+def beam_decoder():
+    return tfa.BeamSearchDecoder(
+        keras.layers.GRUCell(C),
+        beam_width=2,
+        output_layer=keras.layers.Dense(V),
+        maximum_iterations=3,
+    )
+
+
+@pytest.mark.parametrize(
+    "start_tokens, end_token, match",
+    [
+        (np.zeros((B, 1), "int32"), 1, "start_tokens must be a vector"),
+        (np.zeros(B, "int32"), [1], "end_token must be a scalar"),
+    ],
+)
+def test_beam_search_takes_vector_start_tokens_and_a_scalar_end_token(
+    start_tokens, end_token, match
+):
+    state = tfa.tile_batch(normal(3, B, C), 2)
+    with pytest.raises(ValueError, match=match):
+        beam_decoder()(normal(4, V, E), start_tokens, end_token, state)

@@ -169,6 +169,17 @@ class BeamSearchDecoder(CellDecoder):
             )
         self._start_tokens = ops.cast(start_tokens, "int32")
         self._end_token = ops.cast(end_token, "int32")
+        # TFA's checks and messages.
+        if len(self._start_tokens.shape) != 1:
+            raise ValueError(
+                "start_tokens must be a vector (B,). Received shape: "
+                f"{tuple(self._start_tokens.shape)}"
+            )
+        if len(self._end_token.shape) != 0:
+            raise ValueError(
+                "end_token must be a scalar. Received shape: "
+                f"{tuple(self._end_token.shape)}"
+            )
         batch_size = ops.shape(self._start_tokens)[0]
         check_tiled(initial_state, batch_size, self.beam_width)
         coverage = None
