@@ -128,3 +128,20 @@ def test_beam_search_takes_vector_start_tokens_and_a_scalar_end_token(
     state = tfa.tile_batch(normal(3, B, C), 2)
     with pytest.raises(ValueError, match=match):
         beam_decoder()(normal(4, V, E), start_tokens, end_token, state)
+
+
+# --- `TrainingSampler` with a `sequence_length` longer than the inputs'
+# time axis: TFA's TensorArray read past its end raised; here the
+# decoding read the last step again and again, and returned as many
+# steps as the longest length (eagerly; a compiled run stopped at T).
+
+
+def test_training_lengths_beyond_the_inputs_raise():
+    decoder = tfa.BasicDecoder(keras.layers.GRUCell(C), tfa.TrainingSampler())
+    inputs = normal(5, B, 3, E)
+    with pytest.raises(ValueError, match="sequence_length.*3 steps"):
+        decoder(
+            inputs,
+            initial_state=np.zeros((B, C), "float32"),
+            sequence_length=[4, 2],
+        )

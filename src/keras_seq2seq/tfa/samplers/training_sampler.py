@@ -53,15 +53,17 @@ class TrainingSampler(BatchTrackingSampler):
 
         Args:
             inputs: `(B, T, E)` (or nested), time-major with `time_major`.
-            sequence_length: optional int `(B,)`. Defaults to `T` per row.
+            sequence_length: optional int `(B,)`, at most `T`. Defaults to
+                `T` per row.
             mask: optional bool `(B, T)` (`(T, B)` with `time_major`),
                 instead of `sequence_length`; True on a prefix of each row.
 
         Raises:
             ValueError: for both `sequence_length` and `mask`, a
                 `sequence_length` that is not a vector, a `mask` that is
-                not a bool matrix, or (when its values are known) one that
-                is not right-padded, as TFA.
+                not a bool matrix, or (when their values are known) a
+                length over `T` or a mask that is not right-padded, as
+                TFA.
         """
         if sequence_length is not None and mask is not None:
             raise ValueError(
@@ -97,6 +99,16 @@ class TrainingSampler(BatchTrackingSampler):
                         f"sequence_length has {rows} rows, the inputs "
                         f"{batch_size}: give one length per row."
                     )
+            # TFA's read past the inputs' end raised; without the check a
+            # longer row would read the last step again. Checked where the
+            # values are known (eagerly).
+            steps = ops.shape(first)[0]
+            if known_all(ops.less_equal(lengths, steps)) is False:
+                raise ValueError(
+                    f"sequence_length must be at most the inputs' {steps} "
+                    "steps. Received: sequence_length="
+                    f"{ops.convert_to_numpy(lengths).tolist()}"
+                )
             return lengths
         if mask is not None:
             return mask_lengths(mask, self.time_major)
