@@ -281,3 +281,18 @@ def test_ctrl_c_in_a_long_translate_keeps_the_lines_done(
         "interrupt; the output holds their lines",
         "seq2seq: interrupted",
     ]
+
+
+# --- A length penalty too large for float32 ---
+
+
+def test_a_length_penalty_that_overflows_is_one_error_line(trained_run, capsys):
+    # ((5 + length) / 6) ** 50 overflows float32: every hypothesis came
+    # out empty, scored -inf, under NumPy's RuntimeWarning; 1e308 gave
+    # "OverflowError: (34, 'Numerical result out of range')".
+    argv = ["translate", str(trained_run), "Go.", "--beam", "2"]
+    for value in ("50", "1e308"):
+        assert main([*argv, "--length-penalty", value]) == 1
+        one_error_line(capsys, "length penalty", "[0, 10]", str(float(value)))
+    assert main([*argv, "--length-penalty", "10"]) == 0
+    assert capsys.readouterr().err == ""

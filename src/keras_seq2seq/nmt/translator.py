@@ -11,7 +11,6 @@ it (the tool's documented policy) and their hypotheses say so
 """
 
 import dataclasses
-import math
 import os
 import threading
 from pathlib import Path
@@ -27,6 +26,7 @@ from keras_seq2seq.nmt.tokenizer import PAD_ID
 # than a few padded positions: every batch has `batch_size` rows and a
 # width from this short list (or `max_source_length`).
 WIDTHS = (16, 32, 64, 128, 256, 512)
+MAX_LENGTH_PENALTY = 10.0  # as serve's bound
 
 
 @dataclasses.dataclass
@@ -135,7 +135,7 @@ class Translator:
         Raises:
             RunError: for `beam < 1`, a beam wider than the target
                 vocabulary, `n_best < 1`, `n_best > beam`, or a length
-                penalty that is negative or not finite.
+                penalty outside [0, 10] (or NaN).
         """
         _check_search(
             beam, n_best, length_penalty, self.target_tokenizer.vocab_size
@@ -251,7 +251,10 @@ def _check_search(beam, n_best, length_penalty, vocab_size):
         raise RunError(
             f"n-best must be between 1 and the beam size {beam}; got {n_best!r}"
         )
-    if not math.isfinite(length_penalty) or length_penalty < 0:
+    # GNMT's ((5 + length) / 6) ** alpha overflows float32 from alpha 33
+    # at 80 tokens: every hypothesis then scored -inf and came out empty.
+    if not 0 <= length_penalty <= MAX_LENGTH_PENALTY:
         raise RunError(
-            f"length penalty must be a number >= 0; got {length_penalty}"
+            f"length penalty must be a number in [0, {MAX_LENGTH_PENALTY:g}]"
+            f" (0.6 to 1 is usual); got {length_penalty}"
         )
