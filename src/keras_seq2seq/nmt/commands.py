@@ -6,7 +6,9 @@ warnings to stderr; files are written atomically.
 
 import contextlib
 import json
+import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -166,11 +168,21 @@ def _output_lines(found, first: int, n_best: int) -> list[str]:
 
 
 def _write_lines(lines: list[str]) -> None:
-    """Writes whole lines to stdout, and flushes them. Ctrl-C waits until
-    they are out, so the output never ends in part of a line."""
-    with _sigint_held():
+    """Writes whole lines to stdout, and flushes them. Into a file, Ctrl-C
+    waits until they are out, so the file never ends in part of a line;
+    not into a pipe, which a reader that stopped reading (`| less`) would
+    block, and Ctrl-C with it."""
+    into_file = _is_regular_file(sys.stdout)
+    with _sigint_held() if into_file else contextlib.nullcontext():
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
+
+
+def _is_regular_file(stream) -> bool:
+    try:
+        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError, AttributeError):  # a StringIO, pytest's
+        return False
 
 
 @contextlib.contextmanager
