@@ -264,7 +264,8 @@ def monotonic_attention(p_choose_i, previous_attention, mode):
         float tensor `(B, Tv)`.
 
     Raises:
-        ValueError: for an unknown `mode`.
+        ValueError: for an unknown `mode`, or inputs that are not two
+            matrices of one shape.
     """
     if mode not in MONOTONIC_MODES:
         raise ValueError(
@@ -272,6 +273,20 @@ def monotonic_attention(p_choose_i, previous_attention, mode):
         )
     p = ops.convert_to_tensor(p_choose_i)
     previous = ops.cast(previous_attention, p.dtype)
+    p_shape, previous_shape = tuple(p.shape), tuple(previous.shape)
+    if (
+        len(p_shape) != 2
+        or len(previous_shape) != 2
+        or any(
+            isinstance(a, int) and isinstance(b, int) and a != b
+            for a, b in zip(p_shape, previous_shape, strict=True)
+        )
+    ):
+        raise ValueError(
+            "`p_choose_i` and `previous_attention` must both be (B, Tv), "
+            f"of one shape. Received: p_choose_i.shape={p_shape}, "
+            f"previous_attention.shape={previous_shape}"
+        )
     if mode == "hard":
         p = p * ops.cumsum(previous, axis=1)
         return p * exclusive_cumprod(1.0 - p, axis=1)

@@ -145,3 +145,25 @@ def test_training_lengths_beyond_the_inputs_raise():
             initial_state=np.zeros((B, C), "float32"),
             sequence_length=[4, 2],
         )
+
+
+# --- `tfa.seq2seq.monotonic_attention(p_choose_i, previous_attention,
+# mode)` takes `(batch_size, input_sequence_length)` matrices (TFA's
+# docs). A vector, a rank-3 tensor or a previous attention of another
+# length raised each backend's own error (an index, a `cumsum` axis, a
+# division's broadcasting), one of them naming a private helper.
+
+
+@pytest.mark.parametrize("mode", ["parallel", "recursive", "hard"])
+@pytest.mark.parametrize(
+    "p_shape, previous_shape",
+    [((TS,), (TS,)), ((1, B, TS), (1, B, TS)), ((B, TS), (B, TS - 1))],
+    ids=["vector", "rank3", "lengths_differ"],
+)
+def test_monotonic_attention_takes_two_matrices_of_one_shape(
+    mode, p_shape, previous_shape
+):
+    p = np.full(p_shape, 0.5, "float32")
+    previous = np.zeros(previous_shape, "float32")
+    with pytest.raises(ValueError, match="previous_attention"):
+        tfa.monotonic_attention(p, previous, mode)
