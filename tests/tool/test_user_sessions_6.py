@@ -23,7 +23,7 @@ from cli_support import WARNING, one_error_line, train_argv
 from conftest import head_pairs
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import serve
-from keras_seq2seq.nmt.tokenizer import Tokenizer
+from keras_seq2seq.nmt.tokenizer import SPECIALS, Tokenizer
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
 LONG = " ".join(["the cat is here"] * 30)  # over the run's 80 pieces
@@ -296,3 +296,32 @@ def test_a_length_penalty_that_overflows_is_one_error_line(trained_run, capsys):
         one_error_line(capsys, "length penalty", "[0, 10]", str(float(value)))
     assert main([*argv, "--length-penalty", "10"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# --- Outer whitespace of an input line ---
+
+
+def test_outer_whitespace_of_an_input_changes_no_translation(
+    trained_run, tmp_path, capsys
+):
+    # Training strips each side of a pair, but translate gave a character
+    # model " Go.\t" with its space and tab: tokens it never saw around a
+    # sentence, so another translation than "Go." (a file with trailing
+    # spaces, a pasted line). The tiny run, made character-level:
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    for side in ("source", "target"):
+        size = Tokenizer.load(run, side, "sentencepiece").vocab_size
+        chars = [chr(c) for c in range(32, 32 + size - len(SPECIALS))]
+        Tokenizer("char", [*SPECIALS, *chars]).save(run, side)
+        (run / f"{side}.spm").unlink()
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(
+        yaml.safe_dump(config | {"tokenizer": "char"})
+    )
+    text = tmp_path / "input.txt"
+    text.write_text("Go.\n Go.\t\n  Go.  \n")
+    argv = ["translate", str(run), "--input", str(text), "--beam", "2"]
+    assert main([*argv, "--n-best", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    found = [line.split(" ||| ", 1)[1] for line in lines]  # text, score
+    assert found[0:2] == found[2:4] == found[4:6]

@@ -339,7 +339,7 @@ def _sentences(request, limits, translator):
                 f"sentences[{i}] has {len(sentence)} "
                 f"characters; the limit is {limits.max_chars}",
             )
-        tokens = len(translator.source_tokenizer.encode(sentence))
+        tokens = len(translator.source_tokenizer.encode(sentence.strip()))
         if not tokens:  # only characters the vocabulary drops: U+200B
             raise _RequestError(
                 400, f"sentences[{i}] has nothing the model reads"

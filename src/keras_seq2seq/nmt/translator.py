@@ -123,6 +123,7 @@ class Translator:
     ) -> list[list[Hypothesis]]:
         """Translates `sentences`: greedy for `beam=1`, else beam search.
 
+        Outer whitespace is dropped, as training drops it from each pair.
         A blank sentence (empty, only spaces, or nothing the source
         vocabulary reads, such as a zero-width space that sentencepiece
         drops) is not given to the model, which would invent a translation
@@ -181,7 +182,9 @@ class Translator:
         return min(fitting[0] if fitting else longest, limit)
 
     def _encode(self, sentence: str) -> tuple[list[int], bool]:
-        ids = self.source_tokenizer.encode(sentence)
+        # Training strips each side of a pair: a character model never saw
+        # a space or tab around a sentence.
+        ids = self.source_tokenizer.encode(sentence.strip())
         truncated = len(ids) > self.max_source_length
         return ids[: self.max_source_length], truncated
 
