@@ -10,8 +10,10 @@ axis. The reductions are those of `tfa.seq2seq.sequence_loss`:
 - every division gives 0 where the denominator is 0, never NaN.
 
 `SequenceLoss` is the same computation as a `keras.losses.Loss`, usable in
-`model.compile(loss=...)`: it masks targets equal to `pad_id` and honours
-the Keras mask that the predictions carry.
+`model.compile(loss=...)` with flags that give a scalar (on JAX and
+PyTorch Keras 3 trains on nothing else; see its docstring): it masks
+targets equal to `pad_id` and honours the Keras mask that the predictions
+carry.
 """
 
 import keras
@@ -271,6 +273,15 @@ class SequenceLoss(keras.losses.Loss):
     - 0 where `y_true == pad_id`, when `pad_id` is given.
 
     So logits at padded positions never change the loss or its gradient.
+
+    In `model.compile(loss=...)` keep both reductions (the defaults, or both
+    `average_*` flags): Keras 3's training step needs a scalar loss. With a
+    flag set that leaves an axis (`sum_over_batch=False`, say: a `(T,)`
+    loss, which TFA on Keras 2 trained on the sum of) TensorFlow still
+    minimises the sum and reports the mean, but JAX and PyTorch raise
+    ("Gradient only defined for scalar-output functions", "grad can be
+    implicitly created only for scalar outputs"); a loss cannot tell
+    `compile`'s call from a direct one, whose result keeps the axis.
 
     Args:
         average_across_timesteps: bool. Defaults to `False`.

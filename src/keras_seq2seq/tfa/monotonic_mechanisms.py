@@ -4,6 +4,13 @@
 the other TFA mechanisms (see `attention_mechanisms.py`); they differ in
 their arguments (sigmoid noise, score bias, `mode`) and in their start:
 the alignments before the first step are one-hot on the first memory step.
+
+Unlike TFA's, which added `sigmoid_noise` at every call (decoding too),
+the noise is added only while training (Raffel et al.'s recipe): in
+`model.fit`, or when the decoder, wrapper or mechanism is called with
+`training=True`. A custom training step written as TFA's tutorial's
+(`decoder(inputs, initial_state=...)` under a `tf.GradientTape`) must pass
+`training=True` to train with the noise.
 """
 
 import keras
