@@ -167,3 +167,20 @@ def test_monotonic_attention_takes_two_matrices_of_one_shape(
     previous = np.zeros(previous_shape, "float32")
     with pytest.raises(ValueError, match="previous_attention"):
         tfa.monotonic_attention(p, previous, mode)
+
+
+# --- A query call with TFA's optional third entry, `mechanism([query,
+# state, mechanism.values])` (TFA appended the processed memory to connect
+# a Keras 2 graph, and takes 2 or 3 items): "too many values to unpack".
+
+
+def test_a_query_call_takes_tfas_optional_processed_memory():
+    mechanism = tfa.BahdanauMonotonicAttention(C, normal(6, B, TS, D), LENGTHS)
+    query = normal(7, B, C)
+    previous = mechanism.initial_alignments(B, "float32")
+    alignments, state = mechanism([query, previous, mechanism.values])
+    want, _ = mechanism([query, previous])
+    np.testing.assert_allclose(numpy(alignments), numpy(want), rtol=1e-6)
+    np.testing.assert_allclose(numpy(state), numpy(want), rtol=1e-6)
+    with pytest.raises(ValueError, match="query, state.*got 1 items"):
+        mechanism([query])

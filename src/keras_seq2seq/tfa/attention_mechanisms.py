@@ -41,8 +41,9 @@ class AttentionMechanism(keras.layers.Layer):
         **kwargs: `keras.layers.Layer` arguments.
 
     Call arguments:
-        inputs: `[query, state]`: query `(B, Hq)` and the previous alignments
-            `(B, T)`; or, with `setup_memory=True`, the memory (or
+        inputs: `[query, state]` (or TFA's `[query, state, values]`, whose
+            third entry is ignored): query `(B, Hq)` and the previous
+            alignments `(B, T)`; or, with `setup_memory=True`, the memory (or
             `[memory]`, or `[memory, memory_sequence_length]`).
         mask: optional bool `(B, T)` memory mask, with `setup_memory=True`.
         setup_memory: bool. Set the memory up instead of attending.
@@ -155,7 +156,15 @@ class AttentionMechanism(keras.layers.Layer):
                 "The memory is not set up: pass `memory=` to the constructor "
                 "or call `setup_memory(memory, memory_sequence_length)` first."
             )
-        query, state = inputs
+        if not isinstance(inputs, (list, tuple)) or len(inputs) not in (2, 3):
+            # TFA's message; a third entry, the processed memory, was TFA's
+            # way to connect a Keras 2 graph and is ignored.
+            count = len(inputs) if isinstance(inputs, (list, tuple)) else 1
+            raise ValueError(
+                "Expect the inputs to have query, state, and optional "
+                f"processed memory, got {count} items"
+            )
+        query, state = inputs[0], inputs[1]
         _, alignments = self.core.attend(
             query, self._memory, previous_weights=state, training=training
         )
