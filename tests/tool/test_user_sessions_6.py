@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from cli_support import WARNING, one_error_line, train_argv
+from cli_support import WARNING, one_error_line, train_argv, tsv_corpus
 
 from conftest import head_pairs
 from keras_seq2seq.cli import main
@@ -320,3 +320,28 @@ def test_outer_whitespace_of_an_input_changes_no_translation(
     ]
     assert found[0] == found[1] == found[2]
     assert found[0][2] == ["G", "o", "."]
+
+
+# --- A new run where an earlier run left its checkpoints ---
+
+
+def test_a_new_run_never_mixes_its_checkpoints_with_an_earlier_runs(
+    trained_run, tmp_path, capsys, no_training
+):
+    # A run folder without its state.json (deleted to start over, or a
+    # kill between a checkpoint and its state), its checkpoints still
+    # there: a new run wrote its own beside them, `average --last N` then
+    # averaged the two runs' weights, and pruning by step kept the earlier
+    # run's higher steps and deleted the new run's.
+    folder = shutil.copytree(trained_run, tmp_path / "runs" / "again")
+    (folder / "state.json").unlink()
+    paths = sorted(folder.rglob("*"))
+    files = {p: p.read_bytes() for p in paths if p.is_file()}
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--name", "again")
+    assert main([*argv, "--tokenizer", "char"]) == 1
+    line = one_error_line(capsys, str(folder), "checkpoints", "--name")
+    assert str(folder / "checkpoints") in line
+    assert not no_training
+    assert sorted(folder.rglob("*")) == paths
+    assert {p: p.read_bytes() for p in files} == files

@@ -97,6 +97,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
                 encoded, dev = resume_lib.load_corpus(resumed)
                 run, model, state = resumed.run, resumed.model, resumed.state
             else:
+                _check_no_checkpoints(path)
                 run, encoded, dev, fingerprint = _new_run(config, path)
                 set_random_seed(config.seed)  # the initial weights
                 model = build_model(
@@ -131,6 +132,20 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             _say_how_to_resume(config, path, given)
         raise
     return path
+
+
+def _check_no_checkpoints(path: Path) -> None:
+    """A `RunError` if a new run's folder holds checkpoints: an earlier
+    run's, whose state.json is gone (deleted to start over, or a kill
+    between a checkpoint and its state). A new run's would sit beside
+    them: `average` mixed the two runs' weights, and pruning by step kept
+    the earlier run's higher steps."""
+    if run_folder.checkpoints(path):
+        raise RunError(
+            f"run folder {path} holds checkpoints of an earlier run but no "
+            "state.json to resume them; give another --name, or delete "
+            f"{path / 'checkpoints'} to train a new run there"
+        )
 
 
 class Terminated(KeyboardInterrupt):
