@@ -345,3 +345,18 @@ def test_a_new_run_never_mixes_its_checkpoints_with_an_earlier_runs(
     assert not no_training
     assert sorted(folder.rglob("*")) == paths
     assert {p: p.read_bytes() for p in files} == files
+
+
+# --- translate with stdin closed ---
+
+
+def test_translate_with_stdin_closed_is_one_error_line(
+    trained_run, monkeypatch, capsys
+):
+    # `seq2seq translate RUN <&-` (a job with no input): Python's stdin is
+    # None, and the error was "AttributeError: 'NoneType' object has no
+    # attribute 'isatty'; rerun with --debug".
+    monkeypatch.setattr("sys.stdin", None)
+    for extra in ([], ["--input", "-"]):
+        assert main(["translate", str(trained_run), *extra]) == 1
+        one_error_line(capsys, "stdin is closed", "--input FILE")

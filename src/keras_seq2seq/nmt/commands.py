@@ -115,6 +115,11 @@ def _warn_truncated(found, limit, what="input", lines=None, where=None):
 def translate(args) -> int:
     """`seq2seq translate`: one line per input (n-best: N lines each)."""
     reads_stdin = not args.sentences and args.input in (None, "-")
+    if reads_stdin and sys.stdin is None:  # `<&-`: Python has no stdin
+        raise RunError(
+            "stdin is closed, so there is nothing to translate; give "
+            "sentences as arguments or --input FILE"
+        )
     if reads_stdin and sys.stdin.isatty():
         # Else a forgotten sentence looks like a hang.
         print(
