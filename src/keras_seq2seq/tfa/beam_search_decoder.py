@@ -17,6 +17,7 @@ from keras_seq2seq.tfa.beam_search_outputs import (
 )
 from keras_seq2seq.tfa.cell_decoder import CellDecoder
 from keras_seq2seq.tfa.functions import gather_tree_from_array
+from keras_seq2seq.tfa.samplers.sampler import start_and_end_tokens
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -167,19 +168,9 @@ class BeamSearchDecoder(CellDecoder):
                 "BeamSearchDecoder needs `start_tokens`, `end_token` and "
                 "`initial_state`."
             )
-        self._start_tokens = ops.cast(start_tokens, "int32")
-        self._end_token = ops.cast(end_token, "int32")
-        # TFA's checks and messages.
-        if len(self._start_tokens.shape) != 1:
-            raise ValueError(
-                "start_tokens must be a vector (B,). Received shape: "
-                f"{tuple(self._start_tokens.shape)}"
-            )
-        if len(self._end_token.shape) != 0:
-            raise ValueError(
-                "end_token must be a scalar. Received shape: "
-                f"{tuple(self._end_token.shape)}"
-            )
+        self._start_tokens, self._end_token = start_and_end_tokens(
+            start_tokens, end_token
+        )
         batch_size = ops.shape(self._start_tokens)[0]
         check_tiled(initial_state, batch_size, self.beam_width)
         coverage = None

@@ -7,6 +7,7 @@ from keras_seq2seq.tfa.samplers.sampler import (
     BatchTrackingSampler,
     check_embedding_fn,
     embedding_lookup,
+    start_and_end_tokens,
 )
 
 
@@ -51,18 +52,9 @@ class GreedyEmbeddingSampler(BatchTrackingSampler):
                     f"`{name}` is required by {type(self).__name__}: "
                     "start_tokens int (B,), end_token an int."
                 )
-        self.start_tokens = ops.convert_to_tensor(start_tokens, "int32")
-        self.end_token = ops.convert_to_tensor(end_token, "int32")
-        if len(self.start_tokens.shape) != 1:
-            raise ValueError(
-                "start_tokens must be a vector. Received shape: "
-                f"{tuple(self.start_tokens.shape)}"
-            )
-        if len(self.end_token.shape) != 0:
-            raise ValueError(
-                "end_token must be a scalar. Received shape: "
-                f"{tuple(self.end_token.shape)}"
-            )
+        self.start_tokens, self.end_token = start_and_end_tokens(
+            start_tokens, end_token
+        )
         finished = self._start(ops.shape(self.start_tokens)[0])
         self.start_inputs = self._lookup(self.start_tokens)
         return finished, self.start_inputs

@@ -168,6 +168,24 @@ def check_probability(sampling_probability, sampler):
     return probability
 
 
+def start_and_end_tokens(start_tokens, end_token):
+    """`(start_tokens, end_token)` as int32 tensors, checked as TFA does:
+    a vector `(B,)` and a scalar, else a `ValueError` naming the shape."""
+    start_tokens = ops.cast(start_tokens, "int32")
+    end_token = ops.cast(end_token, "int32")
+    if len(start_tokens.shape) != 1:
+        raise ValueError(
+            "start_tokens must be a vector (B,). Received shape: "
+            f"{tuple(start_tokens.shape)}"
+        )
+    if len(end_token.shape) != 0:
+        raise ValueError(
+            "end_token must be a scalar. Received shape: "
+            f"{tuple(end_token.shape)}"
+        )
+    return start_tokens, end_token
+
+
 def check_embedding_fn(embedding_fn):
     if embedding_fn is not None and not callable(embedding_fn):
         raise ValueError(
