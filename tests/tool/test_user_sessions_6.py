@@ -9,10 +9,12 @@ Each test pins one defect, on the tiny run of `conftest.py`, small slices
 of the shared corpora, or files the test writes; none trains a model.
 """
 
+import asyncio
 import errno
 import logging
 import pathlib
 import shutil
+import signal
 from types import SimpleNamespace
 
 import pytest
@@ -360,3 +362,24 @@ def test_translate_with_stdin_closed_is_one_error_line(
     for extra in ([], ["--input", "-"]):
         assert main(["translate", str(trained_run), *extra]) == 1
         one_error_line(capsys, "stdin is closed", "--input FILE")
+
+
+# --- serve stopped as soon as it says where it serves ---
+
+
+def test_serve_handles_sigterm_once_it_says_where_it_serves(monkeypatch):
+    # The "serving ... on http://..." line came before the SIGTERM
+    # handler: a supervisor that stops the server once it sees the line
+    # killed it (status -15, no clean-up) instead of stopping it (0).
+    handled = []
+
+    def serving_line(*args, **kwargs):
+        handled.append(signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL)
+        raise KeyboardInterrupt  # stop here, as Ctrl-C would
+
+    monkeypatch.setattr(serve, "print", serving_line, raising=False)
+    translator = SimpleNamespace(translate=None, max_source_length=80)
+    app = serve.make_app(translator)
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(serve._run_until_stopped(app, "127.0.0.1", 0, "run"))
+    assert handled == [True]

@@ -151,6 +151,10 @@ async def _run_until_stopped(app, host, port, run_dir):
         except OSError as error:  # taken since _check_address
             raise address_error(host, port, error) from None
         bound = runner.addresses[0][1]
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # Before the line: a supervisor may stop the server once it reads it.
+        loop.add_signal_handler(signal.SIGTERM, stop.set)
         # Tests and scripts read the port from this line.
         print(
             f"serving {run_dir} on http://{host}:{bound}/ "
@@ -158,9 +162,6 @@ async def _run_until_stopped(app, host, port, run_dir):
             file=sys.stderr,
             flush=True,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
     finally:
         await runner.cleanup()
