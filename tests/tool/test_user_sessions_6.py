@@ -1,9 +1,12 @@
-"""What a demanding user meets, sixth round: `evaluate` warning about
-long sources by their number among the pairs, not their line in the file;
-a vocabulary write that fails leaving its temporary file; a sentence that
-is not UTF-8 (a Latin-1 terminal, a JSON escape), or of nothing the
-vocabulary reads (a zero-width space); a JSON number of 5000 digits;
-TensorFlow's warnings with its log off; a run's config.yaml edited by hand.
+"""What a demanding user meets, sixth round: `evaluate` numbering long
+sources by pair, not by their line in the file; a vocabulary write that
+fails leaving its temporary file; a sentence that is not UTF-8 (a Latin-1
+terminal, a JSON escape), of nothing the vocabulary reads (a zero-width
+space) or with spaces around it; a JSON number of 5000 digits; TensorFlow's
+warnings with its log off; a run's config.yaml or a --config file edited
+by hand; `evaluate --data FILE RUN`; Ctrl-C in a long translate; a length
+penalty that overflows; a new run beside an earlier run's checkpoints;
+stdin closed; SIGTERM as soon as serve says where it serves.
 
 Each test pins one defect, on the tiny run of `conftest.py`, small slices
 of the shared corpora, or files the test writes; none trains a model.
