@@ -64,3 +64,22 @@ def test_export_serves_int_ids_of_any_length(tmp_path):
         ).numpy()
         want = ops.convert_to_numpy(model((source, target_in)))
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        np.ones((2, 5), "int32"),  # two rows: they unpacked as a pair
+        np.ones((3, 5), "int32"),
+        (np.ones((2, 5), "int32"),) * 3,
+    ],
+    ids=["two_rows", "three_rows", "triple"],
+)
+def test_a_call_without_the_pair_of_ids_is_one_error(inputs):
+    model = Seq2Seq(**SIZES)
+    with pytest.raises(ValueError, match="generate") as error:
+        model(inputs)
+    message = str(error.value).splitlines()[0]
+    assert "(source_ids, target_in_ids)" in message
+    with pytest.raises(ValueError, match=r"\(source_ids, target_in_ids\)"):
+        model.predict(inputs, verbose=0)

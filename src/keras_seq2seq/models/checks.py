@@ -72,6 +72,23 @@ def check_ratio(name, value):
         )
 
 
+def check_pair(inputs):
+    """Raises `ValueError` unless `inputs` is a pair `(source_ids,
+    target_in_ids)`: a single tensor of two rows would unpack as one, and
+    reach the encoder as ids of the wrong rank."""
+    if isinstance(inputs, (list, tuple)) and len(inputs) == 2:
+        return
+    if isinstance(inputs, (list, tuple)):
+        received = f"a {type(inputs).__name__} of {len(inputs)}"
+    else:
+        received = f"shape={tuple(ops.shape(inputs))}"
+    raise ValueError(
+        "Seq2Seq is called on a pair (source_ids, target_in_ids), the "
+        "teacher-forced call of training; to translate source ids, use "
+        f"generate(source_ids). Received: {received}"
+    )
+
+
 def check_source_ids(source_ids):
     """`source_ids` as an int32 tensor; `ValueError` unless integer ids of
     shape `(B, Ts)` with `B, Ts >= 1` (a float id would be truncated, and

@@ -9,6 +9,7 @@ from keras_seq2seq.models.checks import (
     check_bool,
     check_choice,
     check_int,
+    check_pair,
     check_ratio,
     check_source_ids,
     expects_probabilities,
@@ -238,6 +239,11 @@ class Seq2Seq(keras.Model):
         # Every sublayer is built by one call on a one-token batch.
         one = ops.full((1, 1), self.bos_id, dtype="int32")
         self.call((one, one))
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Checked before Keras, which would wrap the error in its report.
+        check_pair(inputs)
+        return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None):
         source_ids, target_in_ids = inputs
