@@ -186,3 +186,21 @@ def test_tile_batch_rejects_a_bad_multiplier(multiplier):
 def test_tile_batch_rejects_scalars():
     with pytest.raises(ValueError, match="batch axis"):
         tile_batch((np.zeros((2,)), np.float32(1.0)), 2)
+
+
+def test_gather_tree_of_no_steps_is_empty():
+    ids = np.zeros((0, 2, 3), "int32")
+    beams = gather_tree(ids, ids, np.array([0, 0]), end_token=1)
+    assert tuple(beams.shape) == (0, 2, 3)
+
+
+@pytest.mark.parametrize("name", ["step_ids", "parent_ids"])
+def test_gather_tree_refuses_float_ids_in_one_line(name):
+    ids = {
+        "step_ids": np.ones((2, 1, 2), "int32"),
+        "parent_ids": np.zeros((2, 1, 2), "int32"),
+    }
+    ids[name] = ids[name].astype("float32")
+    with pytest.raises(ValueError, match=f"`{name}` must be integer") as e:
+        gather_tree(**ids, max_sequence_lengths=np.array([2]), end_token=1)
+    assert len(str(e.value).splitlines()) == 1

@@ -83,9 +83,12 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
     [[2, 3], [1, 4]]
     """
     step_ids = ops.convert_to_tensor(step_ids)
-    parent_ids = ops.cast(parent_ids, "int32")
+    parent_ids = ops.convert_to_tensor(parent_ids)
     max_sequence_lengths = ops.convert_to_tensor(max_sequence_lengths)
     _check_tree_shapes(step_ids, parent_ids, max_sequence_lengths)
+    if step_ids.shape[0] == 0:  # nothing to walk (a scan of no steps fails)
+        return step_ids
+    parent_ids = ops.cast(parent_ids, "int32")
     steps, batch, beam_size = ops.shape(step_ids)
     end_token = ops.cast(end_token, step_ids.dtype)
     lengths = ops.minimum(ops.cast(max_sequence_lengths, "int32"), steps)
@@ -117,8 +120,15 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
 
 
 def _check_tree_shapes(step_ids, parent_ids, max_sequence_lengths):
-    """Raises `ValueError` (TFA's op: InvalidArgumentError) for shapes that
-    do not fit: ids `(T, B, K)` both, lengths `(B,)`."""
+    """Raises `ValueError` (TFA's op: InvalidArgumentError) for ids that
+    are not integers, and for shapes that do not fit: ids `(T, B, K)` both,
+    lengths `(B,)`."""
+    for name, ids in (("step_ids", step_ids), ("parent_ids", parent_ids)):
+        dtype = keras.backend.standardize_dtype(ids.dtype)
+        if "int" not in dtype:
+            raise ValueError(
+                f"`{name}` must be integer ids. Received: dtype={dtype}"
+            )
     if len(step_ids.shape) != 3 or tuple(step_ids.shape) != tuple(
         parent_ids.shape
     ):
