@@ -129,11 +129,13 @@ def _add_model_option(parser, help="model file inside RUN"):
 
 def _add_search_options(parser):
     parser.add_argument(
+        "--beam-size",
         "--beam",
+        dest="beam",
         type=int,
         default=1,
         metavar="K",
-        help="beam size; 1 is greedy search",
+        help="beam size; 1 is greedy search (--beam: the same)",
     )
     parser.add_argument(
         "--length-penalty",

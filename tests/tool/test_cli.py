@@ -82,7 +82,7 @@ def test_translate_n_best_lines_are_sorted_by_score(trained_run, capsys):
         [
             "translate",
             str(trained_run),
-            "--beam",
+            "--beam-size",
             "3",
             "--n-best",
             "2",
@@ -250,3 +250,11 @@ def test_seq2seq_executable_translates_stdin(trained_run):
     )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 3
+
+
+@pytest.mark.parametrize("flag", ["--beam-size", "--beam"])
+def test_beam_size_has_the_short_spelling_beam(flag):
+    from keras_seq2seq_cli.parser import parse_args
+
+    args = parse_args(["translate", "runs/x", flag, "4", "Go."])
+    assert args.beam == 4

@@ -96,6 +96,23 @@ def test_translate_returns_n_best_with_tokens_scores_and_attention():
     assert best["attention"][0] == [0, 0, 0, 0, 1]
 
 
+def test_beam_size_is_the_same_field_as_beam():
+    translator = ReversingTranslator()
+    requests = [
+        ("POST", "/translate", {"sentences": ["ab"], "beam_size": 3}),
+        ("POST", "/translate", {"sentences": ["ab"], "beam_size": 99}),
+        (
+            "POST",
+            "/translate",
+            {"sentences": ["ab"], "beam": 2, "beam_size": 2},
+        ),
+    ]
+    (ok, _), (too_big, big), (both, twice) = _call(translator, requests)
+    assert ok == 200 and [c[1] for c in translator.calls] == [3]
+    assert too_big == 422 and "'beam_size' must be between" in big["error"]
+    assert both == 400 and "not both" in twice["error"]
+
+
 @pytest.mark.parametrize(
     "name, body, status", MALFORMED, ids=[m[0] for m in MALFORMED]
 )

@@ -1,6 +1,7 @@
 """`seq2seq serve`: a local web page and a JSON endpoint over a run.
 
     POST /translate  {"sentences": [...], "beam": K, "n_best": N}
+                     ("beam_size": K is the same as "beam": K)
         -> {"translations": [[{"text", "score", "source_tokens",
                                "target_tokens", "attention"}, ...], ...]}
     GET  /health     -> {"status": "ok", ...}
@@ -37,7 +38,8 @@ from keras_seq2seq.nmt.request_batcher import RequestBatcher
 from keras_seq2seq.nmt.run_error import RunError
 
 LOG = logging.getLogger("keras_seq2seq.serve")
-FIELDS = ("sentences", "beam", "n_best", "length_penalty")
+# `beam_size` is the library's word for `beam`; a request may use either.
+FIELDS = ("sentences", "beam", "beam_size", "n_best", "length_penalty")
 TRANSLATOR = web.AppKey("translator", object)
 BATCHER = web.AppKey("batcher", RequestBatcher)
 LIMITS = web.AppKey("limits", object)
@@ -295,7 +297,10 @@ def parse_request(body: bytes, limits, translator) -> tuple:
             400, f"unknown field {unknown[0]!r}; fields are {', '.join(FIELDS)}"
         )
     sentences = _sentences(request, limits, translator)
-    beam = _integer(request, "beam", 1, limits.max_beam)
+    if "beam" in request and "beam_size" in request:
+        raise _RequestError(400, "give 'beam' or 'beam_size', not both")
+    beam_name = "beam_size" if "beam_size" in request else "beam"
+    beam = _integer(request, beam_name, 1, limits.max_beam)
     n_best = _integer(request, "n_best", 1, beam)
     penalty = request.get("length_penalty", 0.0)
     if isinstance(penalty, bool) or not isinstance(penalty, (int, float)):
