@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import sacrebleu
 import yaml
+from cli_support import warning_lines
 from PIL import Image
 
 from conftest import TINY
@@ -258,3 +259,14 @@ def test_beam_size_has_the_short_spelling_beam(flag):
 
     args = parse_args(["translate", "runs/x", flag, "4", "Go."])
     assert args.beam == 4
+
+
+def test_a_length_penalty_without_a_beam_warns_that_it_does_nothing(
+    trained_run, capsys
+):
+    argv = ["translate", str(trained_run), "--length-penalty", "0.6"]
+    assert main([*argv, "Go."]) == 0
+    [warning] = warning_lines(capsys)
+    assert "--length-penalty 0.6" in warning and "greedy" in warning
+    assert main([*argv, "--beam-size", "2", "Go."]) == 0
+    assert warning_lines(capsys) == []

@@ -54,5 +54,6 @@ def average_checkpoints(run_dir, last: int, output: str) -> Path:
     target = run.path / output
     run_folder.save_model(model, target)
     names = ", ".join(p.stem for p in chosen)
-    print(f"averaged {len(chosen)} checkpoints ({names})", file=sys.stderr)
+    count = "1 checkpoint" if len(chosen) == 1 else f"{len(chosen)} checkpoints"
+    print(f"averaged {count} ({names})", file=sys.stderr)
     return target

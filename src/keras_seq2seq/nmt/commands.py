@@ -112,8 +112,20 @@ def _warn_truncated(found, limit, what="input", lines=None, where=None):
     )
 
 
+def _warn_unused_penalty(args) -> None:
+    """One warning line for a length penalty that greedy search ignores."""
+    if args.beam == 1 and args.length_penalty != 0:
+        print(
+            f"seq2seq: warning: --length-penalty {args.length_penalty:g} "
+            "ranks beam search's hypotheses; with --beam-size 1 (greedy "
+            "search) it changes nothing",
+            file=sys.stderr,
+        )
+
+
 def translate(args) -> int:
     """`seq2seq translate`: one line per input (n-best: N lines each)."""
+    _warn_unused_penalty(args)
     reads_stdin = not args.sentences and args.input in (None, "-")
     if reads_stdin and sys.stdin is None:  # `<&-`: Python has no stdin
         raise RunError(
@@ -236,6 +248,7 @@ def _check_outputs(args) -> None:
 
 def evaluate(args) -> int:
     """`seq2seq evaluate`: translate a corpus' sources and score them."""
+    _warn_unused_penalty(args)
     # Checked first: a typo would otherwise cost the whole translation.
     _check_outputs(args)
     translator = Translator.load(args.run, args.model)
@@ -285,6 +298,7 @@ def plot(args) -> int:
     """`seq2seq plot`: the attention heat map of one translation."""
     from keras_seq2seq.nmt.plot import save_attention_png
 
+    _warn_unused_penalty(args)
     if not args.sentence.strip():
         raise RunError("the sentence is empty; give one to translate and plot")
     _check_utf8_argument(args.sentence, "the sentence")
