@@ -151,6 +151,28 @@ def test_config_from_a_newer_tool(broken_run, capsys):
     )
 
 
+def test_a_hand_edited_run_config_reads_as_config_files_do(broken_run, capsys):
+    # A float in exponent form is a float, as in `--config` files (YAML
+    # 1.1 read `1e-4` as a string, and the run was "corrupt").
+    path = broken_run / "config.yaml"
+    lines = path.read_text().splitlines(keepends=True)
+    [at] = [i for i, line in enumerate(lines) if line.startswith("clip_norm:")]
+
+    def edit(*new_lines):
+        path.write_text("".join(lines[:at] + list(new_lines) + lines[at + 1 :]))
+
+    edit("clip_norm: 1e-4\n")
+    assert main(["translate", str(broken_run), "Go."]) == 0
+    capsys.readouterr()
+    # A slip names its line, not "corrupt, train the run again".
+    edit("clip_norm: [1\n")
+    line = _fails_with(capsys, ["translate", str(broken_run), "Go."], "line")
+    assert str(path) in line and "corrupt" not in line
+    # A key written twice is refused, as in `--config` files.
+    edit("clip_norm: 1.0\n", "clip_norm: 2.0\n")
+    _fails_with(capsys, ["translate", str(broken_run), "Go."], "repeats")
+
+
 def test_vocabulary_of_another_model(broken_run, capsys):
     path = broken_run / "config.yaml"
     config = yaml.safe_load(path.read_text())

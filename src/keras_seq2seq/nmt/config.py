@@ -125,6 +125,21 @@ _Loader.add_implicit_resolver(
 def read_yaml(path: str | os.PathLike) -> dict:
     """The mapping in a YAML config file, keys checked."""
     path = Path(path)
+    values = load_mapping(path)
+    check_keys(values, str(path))
+    for key, value in values.items():
+        try:
+            coerce(key, value)
+        except RunError as error:  # else the file went unnamed
+            message = f"config file {path}: {error}; fix it there"
+            raise RunError(message) from None
+    return values
+
+
+def load_mapping(path: Path) -> dict:
+    """The mapping in a YAML file (`{}` when empty), read as configs are:
+    `1e-3` is a float, a repeated key is an error; a `RunError` names the
+    file and the line of any problem."""
     try:
         values = yaml.load(path.read_text("utf-8"), Loader=_Loader)
     except FileNotFoundError:
@@ -156,13 +171,6 @@ def read_yaml(path: str | os.PathLike) -> dict:
         return {}
     if not isinstance(values, dict):
         raise RunError(f"config file {path} must hold a mapping of keys")
-    check_keys(values, str(path))
-    for key, value in values.items():
-        try:
-            coerce(key, value)
-        except RunError as error:  # else the file went unnamed
-            message = f"config file {path}: {error}; fix it there"
-            raise RunError(message) from None
     return values
 
 

@@ -26,7 +26,6 @@ import typing
 from pathlib import Path
 
 import keras
-import yaml
 
 from keras_seq2seq.models import Seq2Seq
 from keras_seq2seq.nmt import config as config_lib
@@ -203,14 +202,9 @@ def open_run(run_dir: str | os.PathLike) -> Run:
             f"{path} is not a run folder (no config.yaml); "
             "give the folder `seq2seq train` wrote"
         )
-    try:
-        values = yaml.safe_load(config_path.read_text("utf-8"))
-        if not isinstance(values, dict):
-            raise ValueError("not a mapping")
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError):
-        raise RunError(
-            f"cannot read {config_path}; it is corrupt, train the run again"
-        ) from None
+    # Read as `--config` files are: a hand edit's `1e-4` is a float, and a
+    # slip names its line instead of calling the run corrupt.
+    values = config_lib.load_mapping(config_path)
     config = config_lib.from_run(values, str(config_path))
     source = Tokenizer.load(path, "source", config.tokenizer)
     target = Tokenizer.load(path, "target", config.tokenizer)
