@@ -256,6 +256,25 @@ def _new_run(config, path):
     )
 
 
+def _check_something_to_train(config, state) -> None:
+    """A `RunError` when a resumed run is at its step limit or has used
+    its time budget: the resume would load it, train nothing (or one
+    step) and stop, saying only that it stopped."""
+    step, minutes = state["step"], state["seconds"] / 60
+    if step >= config.max_steps:
+        raise RunError(
+            f"the run is at step {step}, its --max-steps is "
+            f"{config.max_steps}: nothing to train; resume with "
+            f"--max-steps above {step}"
+        )
+    if config.max_minutes and minutes >= config.max_minutes:
+        raise RunError(
+            f"the run has trained {minutes:.1f} min, its --max-minutes is "
+            f"{config.max_minutes:g}: its time budget is used; resume with "
+            f"--max-minutes above {minutes:.1f}, or 0 for none"
+        )
+
+
 def _batches(encoded, config, start_step, token_counts):
     """Training batches from `start_step` on, the same after a resume."""
     args = (config.batch_size, config.bucketing, config.seed)
@@ -278,6 +297,7 @@ def _fit(run, model, encoded, dev, state):
     deadline = None
     if config.max_minutes:
         deadline = time.monotonic() + 60 * config.max_minutes - state["seconds"]
+    _check_something_to_train(config, state)
     token_counts = [0] * start
     progress = Progress(config.max_steps, deadline, token_counts)
     validator = Validator(run, dev, state, progress, deadline)

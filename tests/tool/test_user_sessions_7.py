@@ -1,0 +1,51 @@
+"""What a demanding user meets, seventh round: training. A resume of a
+run that reached its `--max-steps` or used its `--max-minutes`, and a
+`--batch-size` that does not split over `--devices`.
+
+Each test pins one defect, on the tiny run of `conftest.py` or its
+corpus; none trains a model.
+"""
+
+import json
+import shutil
+
+from cli_support import one_error_line, train_argv
+
+from keras_seq2seq.cli import main
+
+
+def _copy(trained_run, tmp_path):
+    """A copy of the session's run (step 4 of its 4 steps) and its files'
+    bytes, in `tmp_path/runs/copy`."""
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    return run, {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+
+
+# --- 1. A resume with nothing left to train ---
+
+
+def test_resuming_a_run_at_its_step_limit_is_one_error_line(
+    trained_run, tmp_path, capsys
+):
+    run, kept = _copy(trained_run, tmp_path)
+    state = json.loads((run / "state.json").read_text())
+    assert state["step"] == 4  # its --max-steps
+    # It loaded the run, trained nothing and exited 0.
+    assert main(train_argv(tmp_path, "--name", "copy", "--resume")) == 1
+    one_error_line(capsys, "step 4", "nothing to train", "--max-steps above 4")
+    assert {p: p.read_bytes() for p in kept} == kept
+
+
+def test_resuming_a_run_whose_time_budget_is_used_is_one_error_line(
+    trained_run, tmp_path, capsys
+):
+    run, _ = _copy(trained_run, tmp_path)
+    state = json.loads((run / "state.json").read_text())
+    state["seconds"] = 150.0  # 2.5 minutes trained
+    (run / "state.json").write_text(json.dumps(state))
+    kept = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    argv = train_argv(tmp_path, "--name", "copy", "--resume")
+    # It trained one more step, then stopped on the same budget.
+    assert main([*argv, "--max-steps", "9", "--max-minutes", "2"]) == 1
+    one_error_line(capsys, "2.5 min", "--max-minutes above 2.5")
+    assert {p: p.read_bytes() for p in kept} == kept
