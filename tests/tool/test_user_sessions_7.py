@@ -49,3 +49,20 @@ def test_resuming_a_run_whose_time_budget_is_used_is_one_error_line(
     assert main([*argv, "--max-steps", "9", "--max-minutes", "2"]) == 1
     one_error_line(capsys, "2.5 min", "--max-minutes above 2.5")
     assert {p: p.read_bytes() for p in kept} == kept
+
+
+# --- 2. A batch that does not split over the devices ---
+
+
+def test_a_batch_that_does_not_split_over_devices_fails_first(
+    corpus, tmp_path, capsys, monkeypatch
+):
+    def read(*args, **kwargs):
+        raise AssertionError("the corpus was read before the refusal")
+
+    # The first step refused it, after the corpus and the vocabularies.
+    monkeypatch.setattr("keras_seq2seq.nmt.corpus.load", read)
+    argv = train_argv(tmp_path, "--data", str(corpus / "train.tsv"))
+    assert main([*argv, "--batch-size", "15", "--devices", "2"]) == 1
+    one_error_line(capsys, "batch_size 15", "2 devices", "--batch-size")
+    assert not (tmp_path / "runs").exists()

@@ -76,6 +76,8 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     path = Path(config.runs_dir) / config.name
     run_folder.check_folders(Path(config.runs_dir), path)
     run_folder.check_not_foreign(path, resume)
+    if not resume:  # a resume's batch size is the run's: checked there
+        _check_batch_splits(config.batch_size, config.devices)
     if not resume and (path / "state.json").exists():
         raise RunError(
             f"run folder {path} exists; continue it with --resume "
@@ -93,6 +95,9 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             if resume:
                 resumed = resume_lib.reopen(
                     path, {**file_values, **flag_values}
+                )
+                _check_batch_splits(
+                    resumed.run.config.batch_size, config.devices
                 )
                 encoded, dev = resume_lib.load_corpus(resumed)
                 run, model, state = resumed.run, resumed.model, resumed.state
@@ -132,6 +137,17 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             _say_how_to_resume(config, path, given)
         raise
     return path
+
+
+def _check_batch_splits(batch_size: int, devices: int) -> None:
+    """A `RunError` unless a batch splits evenly over the devices: the
+    first step refused it, after the corpus was read and the vocabularies
+    trained (minutes on a large corpus)."""
+    if devices >= 1 and batch_size % devices:  # else distribute refuses
+        raise RunError(
+            f"batch_size {batch_size} does not split over {devices} "
+            "devices; make --batch-size a multiple of --devices"
+        )
 
 
 def _check_no_checkpoints(path: Path) -> None:
