@@ -66,3 +66,20 @@ def test_a_batch_that_does_not_split_over_devices_fails_first(
     assert main([*argv, "--batch-size", "15", "--devices", "2"]) == 1
     one_error_line(capsys, "batch_size 15", "2 devices", "--batch-size")
     assert not (tmp_path / "runs").exists()
+
+
+# --- 3. What a resume may change ---
+
+
+def test_a_resume_may_keep_fewer_checkpoints(
+    trained_run, tmp_path, capsys, no_training
+):
+    _copy(trained_run, tmp_path)
+    argv = train_argv(tmp_path, "--name", "copy", "--resume")
+    # "cannot change keep_checkpoints 1: the run's model, vocabularies
+    # and data order fix them": pruning changes none of them.
+    argv += ["--max-steps", "9", "--keep-checkpoints", "1"]
+    assert main(argv) == 130  # no_training's Ctrl-C
+    assert len(no_training) == 1
+    err = capsys.readouterr().err
+    assert "--keep-checkpoints 1" in err  # in the command that goes on

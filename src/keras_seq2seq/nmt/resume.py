@@ -32,8 +32,10 @@ from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.validator import latest_checkpoint
 
 # Options a resumed run may change; the others are fixed by its model,
-# vocabularies and data order.
+# vocabularies and data order. `keep_checkpoints` only prunes (a disk that
+# fills up).
 RESUMABLE_KEYS = (
+    "keep_checkpoints",
     "max_minutes",
     "max_steps",
     "patience",
