@@ -1,6 +1,7 @@
 """What a demanding user meets, seventh round: training. A resume of a
-run that reached its `--max-steps` or used its `--max-minutes`, and a
-`--batch-size` that does not split over `--devices`.
+run that reached its `--max-steps` or used its `--max-minutes`, or that
+keeps fewer checkpoints; a `--batch-size` that does not split over
+`--devices`; an infinite `--clip-norm` or `--learning-rate`.
 
 Each test pins one defect, on the tiny run of `conftest.py` or its
 corpus; none trains a model.
@@ -9,6 +10,7 @@ corpus; none trains a model.
 import json
 import shutil
 
+import pytest
 from cli_support import one_error_line, train_argv
 
 from keras_seq2seq.cli import main
@@ -83,3 +85,17 @@ def test_a_resume_may_keep_fewer_checkpoints(
     assert len(no_training) == 1
     err = capsys.readouterr().err
     assert "--keep-checkpoints 1" in err  # in the command that goes on
+
+
+# --- 4. Optimizer values at their edges ---
+
+
+@pytest.mark.parametrize("flag", ["--clip-norm", "--learning-rate"])
+def test_an_infinite_optimizer_value_fails_before_the_run_folder(
+    flag, tmp_path, capsys
+):
+    # --clip-norm inf ("no clipping") trained to a NaN loss and said
+    # "lower --learning-rate".
+    assert main(train_argv(tmp_path, "--name", "inf", flag, "inf")) == 1
+    one_error_line(capsys, flag[2:].replace("-", "_"), "finite")
+    assert not (tmp_path / "runs").exists()

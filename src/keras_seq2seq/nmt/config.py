@@ -225,9 +225,13 @@ def _check_ranges(config: Config) -> None:
         raise RunError(f"seed must be in [0, 2**32); got {config.seed}")
     if not 0 <= config.dropout < 1:
         raise RunError(f"dropout must be in [0, 1); got {config.dropout}")
+    # inf: Keras' clipping divides by the norm (inf / inf, NaN at the
+    # first step, reported as "lower --learning-rate").
     for key in ("learning_rate", "clip_norm"):
-        if not getattr(config, key) > 0:
-            raise RunError(f"{key} must be > 0; got {getattr(config, key)}")
+        if not 0 < getattr(config, key) < math.inf:
+            raise RunError(
+                f"{key} must be > 0 and finite; got {getattr(config, key)}"
+            )
     if config.data is not None and len(config.data) not in (1, 2):
         raise RunError("data takes one TSV file or two plain-text files")
     if config.dev is not None and len(config.dev) not in (1, 2):
