@@ -11,8 +11,9 @@ import json
 import shutil
 
 import pytest
-from cli_support import one_error_line, train_argv
+from cli_support import ERROR, one_error_line, train_argv
 
+from conftest import TINY
 from keras_seq2seq.cli import main
 
 
@@ -98,4 +99,24 @@ def test_an_infinite_optimizer_value_fails_before_the_run_folder(
     # "lower --learning-rate".
     assert main(train_argv(tmp_path, "--name", "inf", flag, "inf")) == 1
     one_error_line(capsys, flag[2:].replace("-", "_"), "finite")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_nan_loss_stops_the_run_at_its_step(
+    corpus, tmp_path, capsys, monkeypatch
+):
+    steps = []
+
+    def nan_step(model, x, y):
+        steps.append(len(y))
+        return {"loss": float("nan")}
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train.train_step", nan_step)
+    argv = train_argv(tmp_path, "--data", str(corpus / "train.tsv"), *TINY)
+    argv += ["--tokenizer", "char", "--validate-every", "50"]
+    assert main(argv) == 1
+    # It trained on to the end of the validation period (500 by default).
+    assert len(steps) == 1
+    *_, last = capsys.readouterr().err.strip().splitlines()
+    assert last.startswith(ERROR) and "NaN at step 1" in last, last
     assert not (tmp_path / "runs").exists()

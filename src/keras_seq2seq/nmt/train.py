@@ -344,14 +344,18 @@ def _fit(run, model, encoded, dev, state):
             x, y = next(batches)
             logs = train_step(model, x, y)  # split over the devices
             losses.append(float(logs["loss"]))
+            if not math.isfinite(losses[-1]):  # not the period's end:
+                # up to --validate-every steps (500) of NaN training
+                raise RunError(
+                    f"the loss became NaN at step {step + 1}; lower "
+                    "--learning-rate"
+                )
             logs = {"loss": sum(losses) / len(losses)}
             callbacks.on_train_batch_end(batch, logs)
             step += 1
             if model.stop_training or step >= config.max_steps:
                 break
         model.stop_training = False
-        if not math.isfinite(logs["loss"]):
-            raise RunError("the loss became NaN; lower --learning-rate")
         callbacks.on_epoch_end(epoch, logs)
         epoch += 1
     callbacks.on_train_end()
