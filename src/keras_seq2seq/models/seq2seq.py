@@ -503,9 +503,11 @@ class Seq2Seq(keras.Model):
         if sample_weight is None:
             return weight
         sample_weight = ops.cast(sample_weight, dtype)
-        if len(sample_weight.shape) == 1:  # one weight per sentence
-            sample_weight = sample_weight[:, None]
-        return weight * sample_weight
+        # (B,) one weight per sentence, or (B, T) per token: (B, 1) or
+        # (B, T). A reshape, not a rank test: in a TensorFlow graph the
+        # rank of a (B, T) `sample_weight` may be unknown.
+        batch_size = ops.shape(weight)[0]
+        return weight * ops.reshape(sample_weight, (batch_size, -1))
 
     def get_config(self):
         config = {
