@@ -49,3 +49,17 @@ def test_a_per_token_sample_weight_equals_its_per_sentence_weight(model):
     by_sentence = model.evaluate(*data, sample_weight=per_sentence, verbose=0)
     by_token = model.evaluate(*data, sample_weight=per_token, verbose=0)
     np.testing.assert_allclose(by_token, by_sentence, rtol=1e-6)
+
+
+# --- A source id outside the source vocabulary (a tokenizer built on
+# more text than the model): TensorFlow raised a graph error from the
+# embedding's gather, PyTorch an IndexError inside Keras' call report,
+# and JAX clipped the id and translated something else without a word.
+
+
+@pytest.mark.parametrize("bad_id", [SOURCE_VOCAB, -1])
+def test_generate_refuses_ids_outside_the_source_vocabulary(bad_id, model):
+    source = SOURCE.copy()
+    source[1, 0] = bad_id
+    with pytest.raises(ValueError, match="source_vocab_size=9"):
+        model.generate(source)

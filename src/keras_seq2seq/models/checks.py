@@ -89,10 +89,12 @@ def check_pair(inputs):
     )
 
 
-def check_source_ids(source_ids):
+def check_source_ids(source_ids, vocab_size=None):
     """`source_ids` as an int32 tensor; `ValueError` unless integer ids of
     shape `(B, Ts)` with `B, Ts >= 1` (a float id would be truncated, and
-    a rank or an empty axis the encoder cannot run gave its own error)."""
+    a rank or an empty axis the encoder cannot run gave its own error) in
+    `[0, vocab_size)` (an id outside it failed in the embedding's gather on
+    TensorFlow and PyTorch and was silently clipped on JAX)."""
     source_ids = ops.convert_to_tensor(source_ids)
     dtype = keras.backend.standardize_dtype(source_ids.dtype)
     shape = tuple(source_ids.shape)
@@ -106,4 +108,12 @@ def check_source_ids(source_ids):
             "with B >= 1 and Ts >= 1. Received: "
             f"shape={shape}, dtype={dtype}"
         )
+    if vocab_size is not None:
+        ids = ops.convert_to_numpy(source_ids)
+        low, high = int(ids.min()), int(ids.max())
+        if low < 0 or high >= vocab_size:
+            raise ValueError(
+                "`source_ids` must be in [0, source_vocab_size="
+                f"{vocab_size}). Received: ids from {low} to {high}"
+            )
     return ops.cast(source_ids, "int32")

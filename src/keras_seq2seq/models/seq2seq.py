@@ -396,7 +396,7 @@ class Seq2Seq(keras.Model):
                 positive ratio, or a bad search option.
         """
         check_choice("method", method, ("greedy", "sample", "beam"))
-        source_ids = check_source_ids(source_ids)
+        source_ids = check_source_ids(source_ids, self.source_vocab_size)
         # A float (NumPy's too: np.float32 is no Python float) is a ratio
         # of the source length; an int, a number of steps.
         if isinstance(max_length, numbers.Real) and not isinstance(
