@@ -211,8 +211,9 @@ def test_resume_refuses_options_it_cannot_change_instead_of_ignoring(
     assert "max_steps" in line  # what may change instead
     assert (run_copy / "state.json").read_bytes() == state
     # The run's own values, and the keys a resume may change, are fine.
-    assert main([*resume, "--batch-size", "16", "--max-steps", "4"]) == 0
-    assert str(run_copy) in capsys.readouterr().out
+    # (The run is at its 4 steps: a resume refuses only to train nothing.)
+    assert main([*resume, "--batch-size", "16", "--max-steps", "4"]) == 1
+    one_error_line(capsys, "--max-steps above 4")
 
 
 def test_average_refuses_to_overwrite_the_best_model(run_copy, capsys):
