@@ -64,10 +64,11 @@ def test_a_sequence_loss_sees_the_whole_batch():
     np.testing.assert_allclose(ops.convert_to_numpy(loss), want, rtol=1e-5)
 
 
-@pytest.mark.parametrize("rows", [None, [2.0, 0.5, 1.0]])
-def test_compiled_metrics_count_real_target_tokens_only(rows):
-    # As the loss: padded targets count in neither `metrics` nor
-    # `weighted_metrics` (which also take the sentences' weights).
+@pytest.fixture(scope="module")
+def compiled_with_metrics():
+    """A model compiled with both kinds of metrics, its inputs and its
+    argmax predictions: the tests below only evaluate it."""
+    keras.utils.set_random_seed(0)  # before the autouse seeding
     model, padded, _ = model_and_batch(None)
     model.compile(
         optimizer="sgd",
@@ -81,7 +82,16 @@ def test_compiled_metrics_count_real_target_tokens_only(rows):
         rng.integers(1, V, size=(B, T)).astype("int32"),
     )
     predicted = ops.convert_to_numpy(model.predict(inputs, verbose=0))
-    predicted = predicted.argmax(-1)
+    return model, padded, inputs, predicted.argmax(-1)
+
+
+@pytest.mark.parametrize("rows", [None, [2.0, 0.5, 1.0]])
+def test_compiled_metrics_count_real_target_tokens_only(
+    rows, compiled_with_metrics
+):
+    # As the loss: padded targets count in neither `metrics` nor
+    # `weighted_metrics` (which also take the sentences' weights).
+    model, padded, inputs, predicted = compiled_with_metrics
     # Every other real token is the model's choice: some hits, some misses
     # (never the pad id 0, which would make the position padding).
     miss = 1 + predicted % (V - 1)
