@@ -1,10 +1,11 @@
 """What a demanding user meets, seventh round: training. A resume of a
 run that reached its `--max-steps` or used its `--max-minutes`, or that
 keeps fewer checkpoints; a `--batch-size` that does not split over
-`--devices`; an infinite `--clip-norm` or `--learning-rate`.
+`--devices`; an infinite `--clip-norm` or `--learning-rate`; a NaN loss
+early in a validation period; TensorBoard's x axis.
 
 Each test pins one defect, on the tiny run of `conftest.py` or its
-corpus; none trains a model.
+corpus; none trains a model (one builds it, then its steps are NaN).
 """
 
 import json
@@ -120,3 +121,19 @@ def test_a_nan_loss_stops_the_run_at_its_step(
     *_, last = capsys.readouterr().err.strip().splitlines()
     assert last.startswith(ERROR) and "NaN at step 1" in last, last
     assert not (tmp_path / "runs").exists()
+
+
+# --- 5. What a run leaves on disk ---
+
+
+def test_tensorboard_plots_the_dev_scores_at_their_steps(trained_run):
+    tf = pytest.importorskip("tensorflow", reason="TensorBoard reads it")
+    steps = sorted(
+        event.step
+        for path in (trained_run / "tensorboard").rglob("*tfevents*")
+        for event in tf.compat.v1.train.summary_iterator(str(path))
+        for value in event.summary.value
+        if value.tag == "epoch_dev_bleu"
+    )
+    # Validations at steps 2 and 4 were plotted at 0 and 1 (their index).
+    assert steps == [2, 4]  # as metrics.csv has them

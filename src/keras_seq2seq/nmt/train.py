@@ -4,7 +4,10 @@ The loop is a plain `train_on_batch` loop (batches change shape with
 bucketing, which Keras' generator adapters do not allow) driving Keras
 callbacks: `Progress` (the progress line, the time budget), `Validator`
 (dev scores, checkpoints, stopping) and `keras.callbacks.TensorBoard`.
-One Keras "epoch" is one validation period of `validate_every` steps.
+One Keras "epoch" is one validation period of `validate_every` steps,
+numbered by its first step (`on_epoch_begin`) and last step
+(`on_epoch_end`), so TensorBoard plots the dev scores over steps, as
+metrics.csv lists them.
 """
 
 import contextlib
@@ -335,10 +338,9 @@ def _fit(run, model, encoded, dev, state):
     )
     model.stop_training = False
     callbacks.on_train_begin()
-    epoch = start // config.validate_every
     step, losses = start, []
     while step < config.max_steps and not model.stop_training:
-        callbacks.on_epoch_begin(epoch)
+        callbacks.on_epoch_begin(step)
         losses = []
         for batch in range(config.validate_every):
             x, y = next(batches)
@@ -356,8 +358,9 @@ def _fit(run, model, encoded, dev, state):
             if model.stop_training or step >= config.max_steps:
                 break
         model.stop_training = False
-        callbacks.on_epoch_end(epoch, logs)
-        epoch += 1
+        # TensorBoard's x axis: the step, not the period's index (which
+        # a resume with another --validate-every renumbered).
+        callbacks.on_epoch_end(step, logs)
     callbacks.on_train_end()
     print(
         f"stopped at step {state['step']}: "
