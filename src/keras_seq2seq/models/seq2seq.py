@@ -383,7 +383,9 @@ class Seq2Seq(keras.Model):
             stop_early: bool. Stop once every row has ended. Defaults to
                 `True`.
             jit_compile: bool. Compile and cache the search; `False` runs
-                it eagerly (same results). Defaults to `True`.
+                it eagerly (same results, except that TensorFlow's XLA
+                draws other samples for `"sample"` than its eager ops, each
+                as repeatable). Defaults to `True`.
 
         Returns:
             dict: `ids`, `scores`, `lengths` and `weights` (greedy and
@@ -492,7 +494,7 @@ class Seq2Seq(keras.Model):
         # logits carry the target padding as their Keras mask, which Keras'
         # `metrics` and `weighted_metrics` read, as for the outputs of a
         # masked functional model.
-        y_pred = _CarryMask()(y_pred, mask=ops.not_equal(y, self.pad_id))
+        y_pred = _CARRY_MASK(y_pred, mask=ops.not_equal(y, self.pad_id))
         if sample_weight is not None:
             sample_weight = self._token_weights(y, sample_weight, y_pred.dtype)
         return super().compute_metrics(x, y, y_pred, sample_weight)
@@ -568,3 +570,8 @@ class _CarryMask(keras.layers.Layer):
 
     def compute_mask(self, inputs, mask=None):
         return mask
+
+
+# One instance for every model: it holds nothing, and a layer made inside a
+# compiled step (`torch.compile` of `fit` with `jit_compile=True`) failed.
+_CARRY_MASK = _CarryMask()
