@@ -327,12 +327,13 @@ def _fit(run, model, encoded, dev, state):
         [progress, validator, tensorboard], model=model
     )
     batches = _batches(encoded, config, start, token_counts)
+    every = config.validate_every
+    period = "step" if every == 1 else f"{every} steps"
     print(
         f"{'resuming' if start else 'training'} {run.path} at step {start}: "
         f"{len(encoded)} training pairs, {len(dev)} dev pairs, vocabularies "
         f"{run.source.vocab_size}/{run.target.vocab_size}, "
-        f"{model.count_params():,} parameters; dev scores every "
-        f"{config.validate_every} steps",
+        f"{model.count_params():,} parameters; dev scores every {period}",
         file=sys.stderr,
         flush=True,
     )
