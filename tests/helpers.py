@@ -4,7 +4,8 @@
 symbolic call in a `keras.Input` model, config round trip, `.keras` save and
 load, and one SGD `fit` step. `gradients` differentiates a layer's first
 output on whichever backend `KERAS_BACKEND` names. `run_python` runs a
-program in a fresh process on the same backend.
+program in a fresh process on the same backend. `small_seq2seq` builds the
+tiny `Seq2Seq` the `generate` tests decode with.
 """
 
 import os
@@ -14,6 +15,8 @@ import sys
 import keras
 import numpy as np
 from keras import ops
+
+from keras_seq2seq.models import Seq2Seq
 
 
 def check_layer(layer_factory, inputs, tmp_path, train=True):
@@ -189,3 +192,25 @@ def run_python(program):
         text=True,
         check=True,
     )
+
+
+def small_seq2seq():
+    """A tiny built `Seq2Seq` for the `generate` tests, drawn from seed 0.
+
+    Source vocabulary 11, target vocabulary 13, ids pad 0, bos 1, eos 2.
+    The eos logit's bias is raised (1.2), so that some rows end before
+    `max_length`.
+    """
+    keras.utils.set_random_seed(0)
+    model = Seq2Seq(
+        source_vocab_size=11,
+        target_vocab_size=13,
+        embedding_dim=4,
+        encoder_units=3,
+        decoder_units=6,
+        attention_units=5,
+        attention_layer_size=7,
+    )
+    model.build()
+    model.output_layer.bias.assign(np.eye(13)[model.eos_id] * 1.2)
+    return model

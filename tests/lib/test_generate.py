@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from helpers import run_python
-from keras_seq2seq.models import Seq2Seq
+from helpers import run_python, small_seq2seq
 
 B, TS, V = 3, 5, 13
 PAD, BOS, EOS = 0, 1, 2
@@ -20,20 +19,11 @@ def seed():
     keras.utils.set_random_seed(0)
 
 
-def small_model():
-    model = Seq2Seq(
-        source_vocab_size=11,
-        target_vocab_size=V,
-        embedding_dim=4,
-        encoder_units=3,
-        decoder_units=6,
-        attention_units=5,
-        attention_layer_size=7,
-    )
-    model.build()
-    # A raised eos logit, so that some rows end before max_length.
-    model.output_layer.bias.assign(np.eye(V)[EOS] * 1.2)
-    return model
+@pytest.fixture(scope="module")
+def model():
+    """One model for the tests that only decode with it; the others build
+    their own (they count its cached searches or change its weights)."""
+    return small_seq2seq()
 
 
 def source_ids():
@@ -57,8 +47,7 @@ def to_numpy(result):
     ],
     ids=["greedy", "beam", "sample"],
 )
-def test_compiled_and_eager_generate_agree(options):
-    model = small_model()
+def test_compiled_and_eager_generate_agree(options, model):
     eager = to_numpy(model.generate(source_ids(), jit_compile=False, **options))
     fast = to_numpy(model.generate(source_ids(), **options))
     if options["method"] == "sample" and BACKEND == "tensorflow":
@@ -77,7 +66,7 @@ def test_compiled_and_eager_generate_agree(options):
 
 
 def test_a_second_call_reuses_the_compiled_search():
-    model = small_model()
+    model = small_seq2seq()
     first = to_numpy(model.generate(source_ids(), **BEAM))
     second = to_numpy(model.generate(source_ids(), **BEAM))
     (search,) = model._generate_cache.values()
@@ -91,7 +80,7 @@ def test_a_second_call_reuses_the_compiled_search():
 
 
 def test_the_compiled_search_reads_the_current_weights():
-    model = small_model()
+    model = small_seq2seq()
     # Eos impossible, then certain: no row ends, then every row at once.
     model.output_layer.bias.assign(np.eye(V)[EOS] * -1e3)
     before = to_numpy(model.generate(source_ids(), max_length=4))
@@ -102,10 +91,10 @@ def test_the_compiled_search_reads_the_current_weights():
     assert len(model._generate_cache) == 1
 
 
-def test_greedy_ids_are_the_argmax_of_the_teacher_forced_model():
+def test_greedy_ids_are_the_argmax_of_the_teacher_forced_model(model):
     # An independent path through the model: `call` on the generated ids.
-    model = small_model()
-    r = to_numpy(model.generate(source_ids(), max_length=6))
+    # (The default options: the search compiled for the test above.)
+    r = to_numpy(model.generate(source_ids()))
     target_in = np.concatenate(
         [np.full((B, 1), BOS), r["ids"][:, :-1]], axis=1
     ).astype("int32")
@@ -117,8 +106,7 @@ def test_greedy_ids_are_the_argmax_of_the_teacher_forced_model():
         )
 
 
-def test_a_float_max_length_is_a_ratio_of_the_padded_source_width():
-    model = small_model()
+def test_a_float_max_length_is_a_ratio_of_the_padded_source_width(model):
     r = model.generate(source_ids(), max_length=1.5, stop_early=False)
     assert tuple(r["ids"].shape) == (B, int(1.5 * TS) + 2)
     beam = model.generate(source_ids(), max_length=1.0, **BEAM)
@@ -130,10 +118,9 @@ def test_a_float_max_length_is_a_ratio_of_the_padded_source_width():
     BACKEND != "torch", reason="only eager PyTorch records an autograd tape"
 )
 @pytest.mark.parametrize("jit_compile", [True, False])
-def test_generate_records_no_gradients_on_torch(jit_compile):
+def test_generate_records_no_gradients_on_torch(jit_compile, model):
     # Beam search over a real model kept ~1.2 GB of step activations alive
     # for a backward pass that never comes.
-    model = small_model()
     result = model.generate(source_ids(), jit_compile=jit_compile, **BEAM)
     assert not result["scores"].requires_grad
     assert not result["weights"].requires_grad

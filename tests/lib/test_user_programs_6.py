@@ -13,13 +13,12 @@ import pytest
 from keras import ops
 
 import keras_seq2seq.tfa as tfa
-from helpers import gradients
+from helpers import gradients, small_seq2seq
 from keras_seq2seq import (
     AttentionDecoder,
     BahdanauAttention,
     LuongAttention,
     LuongMonotonicAttention,
-    Seq2Seq,
     SequenceLoss,
 )
 from keras_seq2seq.decoding import attention_step, beam_search, sample
@@ -39,23 +38,6 @@ def numpy(x):
 
 def numpy_dict(result):
     return {name: numpy(x) for name, x in result.items()}
-
-
-def small_seq2seq():
-    keras.utils.set_random_seed(0)
-    model = Seq2Seq(
-        SOURCE_VOCAB,
-        V,
-        embedding_dim=4,
-        encoder_units=3,
-        decoder_units=6,
-        attention_units=5,
-        attention_layer_size=7,
-    )
-    model.build()
-    # A raised eos logit, so that some rows end before max_length.
-    model.output_layer.bias.assign(np.eye(V)[EOS] * 1.2)
-    return model
 
 
 @pytest.fixture(scope="module")
