@@ -1,7 +1,36 @@
-"""Shared test set-up: seeding, and where the shared data and fixtures are."""
+"""Shared test set-up: seeding, and on JAX one compilation per program."""
+
+import shutil
+import tempfile
 
 import keras
 import pytest
+
+_JAX_CACHE = pytest.StashKey[str]()
+
+
+def pytest_configure(config):
+    # On JAX every eager call of a recurrent layer or search loop traces a
+    # new closure, and `jax.jit` caches by function: the same model called
+    # again, its twin, or its saved and loaded copy compile the same XLA
+    # program again, for seconds each. JAX's compilation cache, keyed by
+    # the program itself, in a folder of this run only, compiles each
+    # program once (the programs and results are the same).
+    if keras.backend.backend() != "jax":
+        return
+    import jax
+
+    if jax.config.jax_compilation_cache_dir is None:  # the user's wins
+        folder = tempfile.mkdtemp(prefix="jax-compilations-")
+        config.stash[_JAX_CACHE] = folder
+        jax.config.update("jax_compilation_cache_dir", folder)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+def pytest_unconfigure(config):
+    folder = config.stash.get(_JAX_CACHE, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
