@@ -9,6 +9,7 @@ import os
 import keras
 from s2s_m import (
     BATCH_SIZE,
+    MATMUL_VARIABLE,
     TARGET_LENGTH,
     TRAIN_XLA_VARIABLE,
     current_rss_mib,
@@ -55,9 +56,23 @@ def measure(
     decode_warmup: int = 2,
     decode_steps: int = 5,
     dtype_policy: str = "float32",
+    device: str = "cpu",
 ) -> dict:
-    """As `reference_torch.measure`: same arguments, measures and timing."""
+    """As `reference_torch.measure`: same arguments, measures and timing.
+
+    The backend picks its device itself (a GPU when it sees one); the
+    parent hides the GPUs from a "cpu" run, and a "cuda" run that finds
+    none fails rather than report CPU figures as the GPU's.
+    """
     import_rss = current_rss_mib()
+    found = device_in_use()
+    if (device == "cuda") != found.startswith("gpu"):
+        raise RuntimeError(f"asked for {device}, {backend()} runs on {found}")
+    if device == "cuda" and keras.backend.backend() == "torch":
+        import torch
+
+        tf32 = os.environ.get(MATMUL_VARIABLE) == "tf32"
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
     keras.config.set_dtype_policy(dtype_policy)
     set_random_seed(0)
     source, target_in, target_out = make_batch()
@@ -94,7 +109,48 @@ def measure(
         result["beam5_sent_s"] = BATCH_SIZE / median
     result["peak_rss_mib"] = peak_rss_mib()
     result["import_rss_mib"] = import_rss
+    if device == "cuda":
+        result["peak_gpu_mib"] = peak_gpu_mib()
     return result
+
+
+def backend() -> str:
+    return keras.backend.backend()
+
+
+def device_in_use() -> str:
+    """ "cpu", or "gpu: NAME" when the backend computes on a GPU."""
+    if backend() == "jax":
+        import jax
+
+        first = jax.devices()[0]
+        return f"gpu: {first.device_kind}" if first.platform == "gpu" else "cpu"
+    if backend() == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return f"gpu: {torch.cuda.get_device_name()}"
+        return "cpu"
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return f"gpu: {gpus[0].name}" if gpus else "cpu"
+
+
+def peak_gpu_mib() -> float:
+    """The most the backend has held on the GPU so far, in MiB."""
+    if backend() == "jax":
+        import jax
+
+        stats = jax.devices()[0].memory_stats()
+        return stats["peak_bytes_in_use"] / 2**20
+    if backend() == "torch":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    import tensorflow as tf
+
+    return tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
 
 
 def describe() -> dict:
@@ -102,9 +158,15 @@ def describe() -> dict:
     model = build_model()
     source, target_in, _ = make_batch()
     model((source, target_in))  # builds the weights, for count_params
-    return {
+    info = {
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
+        "device": device_in_use(),
         "parameters": model.count_params(),
         "library": os.path.dirname(keras_seq2seq.__file__),
     }
+    if backend() == "jax":
+        import jax
+
+        info["float32_matmul"] = str(jax.config.jax_default_matmul_precision)
+    return info

@@ -31,6 +31,7 @@ and the measures; `bench/s2s_m.py` runs it next to the Keras backends.
 
 import argparse
 import json
+import os
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ from s2s_m import (
     BOS_ID,
     EOS_ID,
     FULL,
+    MATMUL_VARIABLE,
     QUICK,
     TARGET_LENGTH,
     VOCAB_SIZE,
@@ -195,13 +197,18 @@ def beam_search(
         x.repeat_interleave(beam_size, 0) for x in (value, keys, state)
     )  # (B * K, ...)
     attention_vector = model.initial_attention_vector(state)
-    token = torch.full((batch_size * beam_size,), bos_id, dtype=torch.long)
+    on = {"device": source_ids.device}
+    token = torch.full(
+        (batch_size * beam_size,), bos_id, dtype=torch.long, **on
+    )
     # Only beam 0 is live at first, so the K beams do not start identical.
-    scores = torch.full((batch_size, beam_size), float("-inf"))
+    scores = torch.full((batch_size, beam_size), float("-inf"), **on)
     scores[:, 0] = 0.0
-    finished = torch.zeros(batch_size * beam_size, dtype=torch.bool)
-    ids = torch.zeros(batch_size * beam_size, max_length, dtype=torch.long)
-    sentence_start = torch.arange(batch_size)[:, None] * beam_size  # (B, 1)
+    finished = torch.zeros(batch_size * beam_size, dtype=torch.bool, **on)
+    ids = torch.zeros(
+        batch_size * beam_size, max_length, dtype=torch.long, **on
+    )
+    sentence_start = torch.arange(batch_size, **on)[:, None] * beam_size
     for t in range(max_length):
         attention_vector, state = model.step(
             model.target_embedding(token), attention_vector, state, value, keys
@@ -226,15 +233,21 @@ def beam_search(
     return best, scores[:, 0]
 
 
-def _autocast(time_calls):
-    """`time_calls` whose calls run in bfloat16 autocast on the CPU."""
+def _timed_on(device: str, autocast: bool):
+    """`time_calls` for `device`: each call in bfloat16 autocast if asked,
+    and, on a GPU, done only once the device has finished its work."""
 
     def timed(fn, warmup, steps):
-        def cast():
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return fn()
+        def call():
+            if autocast:
+                with torch.autocast(device, dtype=torch.bfloat16):
+                    fn()
+            else:
+                fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
 
-        return time_calls(cast, warmup, steps)
+        return _time_calls(call, warmup, steps)
 
     return timed
 
@@ -246,6 +259,7 @@ def measure(
     decode_warmup: int = 2,
     decode_steps: int = 5,
     dtype_policy: str = "float32",
+    device: str = "cpu",
 ) -> dict:
     """Measures the reference model as `shared/bench/S2S-M.md` defines.
 
@@ -256,24 +270,27 @@ def measure(
         decode_warmup: int. Untimed decoding calls, per method.
         decode_steps: int. Timed decoding calls, per method.
         dtype_policy: "float32" (S2S-M), or "mixed_bfloat16": every call
-            under `torch.autocast("cpu", torch.bfloat16)`, float32 weights.
+            under `torch.autocast(device, torch.bfloat16)`, float32 weights.
+        device: "cpu" or "cuda" (the first GPU; float32 matrix products
+            in TF32 when `S2S_M_MATMUL` is "tf32", else in float32).
 
     Returns:
         dict with `train_tok_s`, `first_step_s` (for "train"),
         `greedy_sent_s`, `beam5_sent_s` and always `peak_rss_mib` and
-        `import_rss_mib` (the resident set before the model exists).
+        `import_rss_mib` (the resident set before the model exists); on a
+        GPU also `peak_gpu_mib` (the most PyTorch allocated on it).
     """
     import_rss = current_rss_mib()
+    if device == "cuda":
+        tf32 = os.environ.get(MATMUL_VARIABLE) == "tf32"
+        torch.set_float32_matmul_precision("high" if tf32 else "highest")
     torch.manual_seed(0)
     source, target_in, target_out = (
-        torch.from_numpy(x.astype(np.int64)) for x in make_batch()
+        torch.from_numpy(x.astype(np.int64)).to(device) for x in make_batch()
     )
-    model = S2SM()
+    model = S2SM().to(device)
     result = {}
-    if dtype_policy == "mixed_bfloat16":
-        time_calls = _autocast(_time_calls)
-    else:
-        time_calls = _time_calls
+    time_calls = _timed_on(device, dtype_policy == "mixed_bfloat16")
     if "train" in measures:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         first, median = time_calls(
@@ -299,16 +316,22 @@ def measure(
         result["beam5_sent_s"] = BATCH_SIZE / median
     result["peak_rss_mib"] = peak_rss_mib()
     result["import_rss_mib"] = import_rss
+    if device == "cuda":
+        result["peak_gpu_mib"] = torch.cuda.max_memory_allocated() / 2**20
     return result
 
 
 def describe() -> dict:
     """Versions and settings for the benchmark's `_meta`."""
-    return {
+    info = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "parameters": count_parameters(S2SM()),
     }
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+        info["float32_matmul"] = torch.get_float32_matmul_precision()
+    return info
 
 
 def main():

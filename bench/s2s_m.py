@@ -50,6 +50,11 @@ MEASURES = ("train", "greedy", "beam5")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
 # Set to "1" in the workers' environment by --train-xla.
 TRAIN_XLA_VARIABLE = "S2S_M_TRAIN_XLA"
+DEVICES = ("cpu", "cuda")
+# On a GPU, how float32 matrix products run: "float32" (S2S-M's float32,
+# every side), or "tf32" (--tf32: NVIDIA's TensorFloat-32, JAX's default
+# on GPUs since Ampere; PyTorch's default is float32).
+MATMUL_VARIABLE = "S2S_M_MATMUL"
 # Calls per measure: train steps 10..40 are timed after 10 warm-up steps, and
 # each decoding method is timed 5 times after 2 warm-up calls.
 FULL = {"warmup": 10, "steps": 31, "decode_warmup": 2, "decode_steps": 5}
@@ -65,6 +70,7 @@ COLUMNS = (
     ("beam5_sent_s", "beam-5 sent/s", "beam5"),
     ("first_step_s", "first step s", "train"),
     ("peak_rss_mib", "peak RSS MiB", None),
+    ("peak_gpu_mib", "peak GPU MiB", None),
     ("import_rss_mib", "import RSS MiB", None),
 )
 PACKAGES = (
@@ -137,7 +143,12 @@ def current_rss_mib() -> float:
 
 
 def run_worker(
-    backend: str, measures: list[str], quick: bool, policy: str, path: str
+    backend: str,
+    measures: list[str],
+    quick: bool,
+    policy: str,
+    device: str,
+    path: str,
 ):
     """In the subprocess: measure one backend and write the result to path."""
     if backend == "reference":
@@ -146,7 +157,7 @@ def run_worker(
         # The parent set KERAS_BACKEND before this process imported keras.
         import keras_side as side
     calls = QUICK if quick else FULL
-    result = side.measure(measures, dtype_policy=policy, **calls)
+    result = side.measure(measures, dtype_policy=policy, device=device, **calls)
     try:
         info = side.describe()
     except Exception as error:  # the measures matter more than the notes
@@ -156,7 +167,7 @@ def run_worker(
 
 
 def run_backend(
-    backend: str, measures: list[str], quick: bool, policy: str
+    backend: str, measures: list[str], quick: bool, policy: str, device: str
 ) -> dict:
     """Runs one backend's subprocess; returns `{"measures"|"error", "info"}`."""
     # Measure this checkout's library, whichever one the venv's editable
@@ -172,6 +183,13 @@ def run_backend(
     }
     if backend != "reference":
         env["KERAS_BACKEND"] = backend
+    if device == "cpu":  # on a machine with a GPU, too
+        env.update(CUDA_VISIBLE_DEVICES="", JAX_PLATFORMS="cpu")
+    else:
+        tf32 = env.get(MATMUL_VARIABLE) == "tf32"
+        env["JAX_DEFAULT_MATMUL_PRECISION"] = (
+            "tensorfloat32" if tf32 else "float32"
+        )
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "result.json")
         command = [
@@ -183,6 +201,8 @@ def run_backend(
             ",".join(measures),
             "--dtype-policy",
             policy,
+            "--device",
+            device,
             "--result-file",
             path,
         ] + (["--quick"] if quick else [])
@@ -218,7 +238,8 @@ def format_table(results: dict, measures: list[str]) -> str:
     columns = [
         (key, header)
         for key, header, measure in COLUMNS
-        if measure is None or measure in measures
+        if measure in measures
+        or (measure is None and any(key in r for r in results.values()))
     ]
     reference = results.get("reference", {})
     rows = {"backend": [header for _, header in columns]}
@@ -330,6 +351,19 @@ def parse_args(argv):
         help="compile the Keras training step with XLA on TensorFlow too "
         "(Keras' default, jit_compile='auto', does on JAX only)",
     )
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="cpu",
+        help="cpu (S2S-M; GPUs hidden) or cuda: every side on the first "
+        "GPU (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--tf32",
+        action="store_true",
+        help="with --device cuda: float32 matrix products in TensorFloat-32 "
+        "on every side (JAX's default on a GPU) instead of float32",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the results")
     parser.add_argument(
         "--quick", action="store_true", help="few steps: a smoke test"
@@ -348,15 +382,22 @@ def main(argv=None) -> int:
             args.measures,
             args.quick,
             args.dtype_policy,
+            args.device,
             args.result_file,
         )
         return 0
+    if args.tf32 and args.device != "cuda":
+        print("s2s_m.py: error: --tf32 needs --device cuda", file=sys.stderr)
+        return 2
     if args.train_xla:
         os.environ[TRAIN_XLA_VARIABLE] = "1"  # read by keras_side
+    os.environ[MATMUL_VARIABLE] = "tf32" if args.tf32 else "float32"
     results, infos = {}, {}
     for backend in args.backends:
         start, load_before = time.perf_counter(), os.getloadavg()[0]
-        run = run_backend(backend, args.measures, args.quick, args.dtype_policy)
+        run = run_backend(
+            backend, args.measures, args.quick, args.dtype_policy, args.device
+        )
         elapsed = time.perf_counter() - start
         print(f"[s2s_m] {backend}: {elapsed:.0f} s", file=sys.stderr)
         if "error" in run:
@@ -368,8 +409,13 @@ def main(argv=None) -> int:
         load = [round(load_before, 2), round(os.getloadavg()[0], 2)]
         infos[backend] = {**run.get("info", {}), "load_1min": load}
     mode = " (--quick: a smoke test, not a measurement)" if args.quick else ""
+    on = (
+        "CPU"
+        if args.device == "cpu"
+        else "GPU" + (", TF32" if args.tf32 else "")
+    )
     print(
-        f"S2S-M, batch 64, lengths 30, {args.dtype_policy}; "
+        f"S2S-M, batch 64, lengths 30, {args.dtype_policy}, {on}; "
         f"ratio = backend / reference{mode}"
     )
     print(format_table(results, args.measures))
@@ -390,6 +436,8 @@ def main(argv=None) -> int:
             "quick": args.quick,
             "dtype_policy": args.dtype_policy,
             "train_xla": args.train_xla,
+            "device": args.device,
+            "tf32": args.tf32,
             "calls": QUICK if args.quick else FULL,
             "machine": machine(),
             "versions": versions(),
