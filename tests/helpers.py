@@ -157,7 +157,8 @@ def _jax_gradients(layer, inputs, wrt):
 def _torch_gradients(layer, inputs, wrt):
     import torch
 
-    tensors = {name: torch.as_tensor(x) for name, x in inputs.items()}
+    # On Keras' device (the GPU when there is one), as the weights are.
+    tensors = {name: ops.convert_to_tensor(x) for name, x in inputs.items()}
     tensors[wrt].requires_grad_(True)
     total = _summed_output(layer(**tensors))
     sources = [tensors[wrt]] + [w.value for w in layer.trainable_weights]
