@@ -310,16 +310,19 @@ class Seq2Seq(keras.Model):
             `initial_state` is the decoder's cell state (a list) or `None`.
         """
         mask = ops.not_equal(source_ids, self.pad_id)
+        rnn_mask = _rnn_mask(mask)
         x = self.source_embedding(source_ids)
         directions = 2 if self.bidirectional else 1
         for i in range(0, len(self.encoder), directions):
             # Dropout on the embeddings, then between layers.
             inputs = self.dropout_layer(x, training=training)
-            x, *states = self.encoder[i](inputs, mask=mask, training=training)
+            x, *states = self.encoder[i](
+                inputs, mask=rnn_mask, training=training
+            )
             if self.bidirectional:
                 # The backward RNN returns its outputs last step first.
                 backward, *backward_states = self.encoder[i + 1](
-                    inputs, mask=mask, training=training
+                    inputs, mask=rnn_mask, training=training
                 )
                 x = ops.concatenate([x, ops.flip(backward, axis=1)], axis=-1)
                 states = [
@@ -575,3 +578,23 @@ class _CarryMask(keras.layers.Layer):
 # One instance for every model: it holds nothing, and a layer made inside a
 # compiled step (`torch.compile` of `fit` with `jit_compile=True`) failed.
 _CARRY_MASK = _CarryMask()
+
+
+def _rnn_mask(mask):
+    """The mask for the encoder's recurrent layers: `None` on PyTorch when
+    no position is padding.
+
+    Keras' PyTorch GRU and LSTM take their fused paths only without a mask
+    (cuDNN on a GPU; on a CPU, the input projections of all steps in one
+    product), and a mask of no padding changes nothing. The check reads
+    one value back from the device per batch; inside `torch.compile` it
+    would split the graph, so the mask stays there, as on the backends
+    that trace (TensorFlow, JAX).
+    """
+    if keras.backend.backend() != "torch":
+        return mask
+    import torch
+
+    if torch.compiler.is_compiling() or not bool(ops.all(mask)):
+        return mask
+    return None
