@@ -91,6 +91,21 @@ def fingerprint(config: Config, train: Pairs, dev: Pairs) -> dict | None:
 DEV_OVERLAP_WARNING = 0.1
 
 
+def warn_if_dev_is_short(config: Config, train: Pairs, dev: Pairs) -> None:
+    """A warning when `load` held out fewer dev pairs than `--dev-size`
+    asks: it holds out at most a tenth of the corpus. A new run calls it
+    once; a resume does not repeat it."""
+    if not config.data or config.dev is not None or len(dev) >= config.dev_size:
+        return
+    total = len(train) + len(dev)
+    print(
+        f"seq2seq: warning: held out {len(dev)} dev pairs, not --dev-size "
+        f"{config.dev_size}: at most a tenth of the {total} pairs of "
+        f"{' '.join(config.data)}; give --dev a dev corpus for more",
+        file=sys.stderr,
+    )
+
+
 def warn_if_dev_overlaps(config: Config, train: Pairs, dev: Pairs) -> None:
     """A warning when a dev corpus that `load` read from files is (partly)
     the training corpus: the same files, or more than a tenth of its pairs

@@ -57,6 +57,7 @@ class Resumed:
     model: keras.Model
     state: dict
     new_paths: config_lib.Config | None
+    validation_size_was: int
 
 
 def reopen(path: Path, overrides: dict) -> Resumed:
@@ -105,7 +106,7 @@ def reopen(path: Path, overrides: dict) -> Resumed:
             f"match state.json step {state['step']}; the run is damaged"
         )
     _warn_if_it_stops_again(run.config, state)
-    return Resumed(run, model, state, new_paths)
+    return Resumed(run, model, state, new_paths, saved.validation_size)
 
 
 def _warn_if_it_stops_again(config, state) -> None:
@@ -147,6 +148,7 @@ def load_corpus(resumed: Resumed):
             )
         _check_fingerprint(run.config, then, now)
     state["corpus"] = now  # saved with the next checkpoint
+    _warn_if_scored_on_other_pairs(resumed, len(dev))
     if resumed.new_paths is not None:
         saved = config_lib.to_yaml(resumed.new_paths)
         run_folder.write_text(run.path / "config.yaml", saved)
@@ -163,6 +165,26 @@ def load_corpus(resumed: Resumed):
         run.config.max_target_length,
     )
     return encoded, dev
+
+
+def _warn_if_scored_on_other_pairs(resumed: Resumed, dev_pairs: int) -> None:
+    """A warning when another `--validation-size` scores other dev pairs
+    than the run's best score so far was measured on: whether a new score
+    beats it then depends on the pairs as much as on the model."""
+    config, best = resumed.run.config, resumed.state.get("best")
+    was = min(resumed.validation_size_was, dev_pairs)
+    now = min(config.validation_size, dev_pairs)
+    if was == now or not isinstance(best, (int, float)):
+        return
+    print(
+        f"seq2seq: warning: --validation-size {config.validation_size} "
+        f"scores {now} dev pairs, the run scored {was}; its best "
+        f"{config.best_metric} so far ({best:g}) was measured on those, so "
+        "which checkpoint becomes the best model depends on the pairs; "
+        f"resume with --validation-size {resumed.validation_size_was} to "
+        "compare like with like",
+        file=sys.stderr,
+    )
 
 
 def _check_fingerprint(config, then: dict, now: dict) -> None:

@@ -106,7 +106,8 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
                 run, model, state = resumed.run, resumed.model, resumed.state
             else:
                 _check_no_checkpoints(path)
-                run, encoded, dev, fingerprint = _new_run(config, path)
+                asked = "dev_size" in {**file_values, **flag_values}
+                run, encoded, dev, fingerprint = _new_run(config, path, asked)
                 set_random_seed(config.seed)  # the initial weights
                 model = build_model(
                     run.config, run.source.vocab_size, run.target.vocab_size
@@ -225,9 +226,13 @@ def _say_how_to_resume(config, path: Path, given: dict) -> None:
     )
 
 
-def _new_run(config, path):
+def _new_run(config, path, dev_size_given: bool):
     train_pairs, dev = corpus.load(config)
-    corpus.warn_if_dev_overlaps(config, train_pairs, dev)  # once: not resumes
+    # Once, for a new run: not on resumes. The default --dev-size asks for
+    # nothing: the start line gives the dev pairs held out.
+    if dev_size_given:
+        corpus.warn_if_dev_is_short(config, train_pairs, dev)
+    corpus.warn_if_dev_overlaps(config, train_pairs, dev)
     source = Tokenizer.train(
         (s for s, _ in train_pairs), config.tokenizer, config.vocab_size
     )

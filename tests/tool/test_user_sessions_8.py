@@ -1,0 +1,60 @@
+"""What a demanding user meets, eighth round: dev sets smaller than asked,
+and dev scores compared across different dev pairs.
+
+The runs train nothing: the training loop is replaced where it would
+start (`no_training` in conftest.py, `resumed` below).
+"""
+
+import shutil
+
+import pytest
+from cli_support import train_argv, tsv_corpus, warning_lines
+
+from keras_seq2seq.cli import main
+
+
+@pytest.fixture
+def resumed(monkeypatch):
+    """Replaces the training loop of a resume: stops as Ctrl-C would."""
+
+    def stop(run, model, encoded, dev, state):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", stop)
+
+
+def test_a_held_out_dev_set_smaller_than_dev_size_is_said(
+    tmp_path, capsys, no_training
+):
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--dev-size", "10")
+    main([*argv, "--name", "asked-10"])
+    assert len(no_training[0]) == 3  # a tenth of 30
+    [warning] = warning_lines(capsys)
+    assert "held out 3 dev pairs, not --dev-size 10" in warning
+    assert f"30 pairs of {train}" in warning and "--dev" in warning
+    # Exactly what fits is held out silently.
+    main([*argv[:-1], "3", "--name", "asked-3"])
+    assert len(no_training[1]) == 3
+    assert warning_lines(capsys) == []
+    # The default asks for nothing; the start line gives the count.
+    main([*argv[:-2], "--name", "default"])
+    assert len(no_training[2]) == 3
+    assert warning_lines(capsys) == []
+
+
+def test_a_resume_scoring_other_dev_pairs_says_the_best_is_not_comparable(
+    trained_run, tmp_path, capsys, resumed
+):
+    # The session's run scored 12 dev pairs (--validation-size 12).
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    argv = ["train", "--resume", "--runs-dir", str(run.parent), "--name"]
+    assert main([*argv, run.name, "--validation-size", "6"]) == 130
+    [warning] = warning_lines(capsys)
+    assert (
+        "--validation-size 6 scores 6 dev pairs, the run scored 12" in warning
+    )
+    assert "resume with --validation-size 12" in warning
+    # More than the dev set holds: the same 12 pairs, nothing to say.
+    assert main([*argv, run.name, "--validation-size", "50"]) == 130
+    assert warning_lines(capsys) == []
