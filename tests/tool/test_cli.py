@@ -1,15 +1,14 @@
 """The commands end to end: train -> translate -> evaluate -> plot -> average.
 
-In-process `main([...])` calls on the tiny run of `conftest.py`, plus one
-`seq2seq` subprocess. Expected numbers are recomputed independently
-(sacreBLEU on the written translations, NumPy means of checkpoint weights).
+In-process `main([...])` calls on the tiny run of `conftest.py` (the
+`seq2seq` executable's run on stdin is in test_errors.py). Expected numbers
+are recomputed independently (sacreBLEU on the written translations, NumPy
+means of checkpoint weights).
 """
 
 import csv
 import io
 import json
-import os
-import subprocess
 import sys
 
 import keras
@@ -230,27 +229,6 @@ def test_file_pair_corpus_char_level_and_reversed(corpus, tmp_path, capsys):
     data = [str(tmp_path / "test.es"), str(tmp_path / "test.en")]
     assert main(["evaluate", str(run), "--data", *data]) == 0
     assert "12 sentences" in capsys.readouterr().out
-
-
-def test_seq2seq_executable_translates_stdin(trained_run):
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_seq2seq.cli",
-            "translate",
-            str(trained_run),
-        ],
-        input="Go.\nI am happy.\n\n",
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert len(result.stdout.splitlines()) == 3
 
 
 @pytest.mark.parametrize("flag", ["--beam-size", "--beam"])

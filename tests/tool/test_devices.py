@@ -3,9 +3,12 @@
 Each backend runs in a fresh subprocess (this file run as a script): the
 virtual devices must be set up before the backend starts its runtime, and
 each run needs its own `KERAS_BACKEND`. The subprocess trains the same
-model twice, on 1 device and then on 2.
+model twice, on 1 device and then on 2; in the same process (its runtime
+started, with its 2 devices) it then asks `distribute` for more devices
+than exist, and on TensorFlow counts the rows each replica's step gets.
 """
 
+import functools
 import json
 import os
 import subprocess
@@ -96,13 +99,27 @@ def _train(count):
 
 
 def _main():
-    from keras_seq2seq.nmt.devices import prepare_devices
+    import keras
+
+    from keras_seq2seq.nmt.devices import distribute, prepare_devices
+    from keras_seq2seq.nmt.run_error import RunError
 
     prepare_devices(2)  # before anything starts the runtime
-    print(json.dumps([_train(1), _train(2)]))
+    result = {"trained": [_train(1), _train(2)]}
+    result["refusal_of_64"] = None
+    try:  # the runtime has started, with its 2 devices
+        with distribute(64):
+            pass
+    except RunError as e:
+        result["refusal_of_64"] = str(e)
+    if keras.backend.backend() == "tensorflow":
+        result["rows_per_replica"] = _rows_per_replica()
+    print(json.dumps(result))
 
 
+@functools.cache
 def _run(backend):
+    """The subprocess's results under `backend` (run once per module)."""
     done = _python(backend, __file__)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -110,7 +127,7 @@ def _run(backend):
 
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
 def test_two_devices_follow_the_one_device_loss_curve(backend):
-    one, two = _run(backend)
+    one, two = _run(backend)["trained"]
     assert len(one["losses"]) == len(two["losses"]) == STEPS
     # The curve really moves (same batch, epochs 1 and 3), so agreeing on
     # it means something.
@@ -139,74 +156,66 @@ def test_seq2seq_train_on_two_devices_writes_a_usable_run(backend, tmp_path):
     assert len(done.stdout.splitlines()) == 1
 
 
-SPLIT_PROBE = """
-import numpy as np
-import keras
-import tensorflow as tf
-from keras_seq2seq.nmt.devices import distribute, train_step
+def _rows_per_replica():
+    """How many rows of a global batch of 8 each of 2 replicas' steps gets
+    from the tool's `train_step` (TensorFlow; a probe model's step returns
+    its batch's row count, averaged over the replicas)."""
+    import keras
+    import tensorflow as tf
 
+    from keras_seq2seq.nmt.devices import distribute, train_step
 
-class Probe(keras.Model):
-    def __init__(self):
-        super().__init__()
-        self.dense = keras.layers.Dense(1)
+    class Probe(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
 
-    def call(self, x):
-        return self.dense(x)
+        def call(self, x):
+            return self.dense(x)
 
-    def train_step(self, data):
-        x, _ = data
-        return {"rows": tf.cast(tf.shape(x)[0], "float32")}
+        def train_step(self, data):
+            x, _ = data
+            return {"rows": tf.cast(tf.shape(x)[0], "float32")}
 
-
-with distribute(2):
-    model = Probe()
-    model.build((None, 3))
-    model.compile(optimizer="sgd", loss="mse")
-    x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
-    print(train_step(model, x, y)["rows"])
-"""
+    with distribute(2):
+        model = Probe()
+        model.build((None, 3))
+        model.compile(optimizer="sgd", loss="mse")
+        x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+        return float(train_step(model, x, y)["rows"])
 
 
 def test_tensorflow_step_gives_each_device_half_the_batch():
     # Keras' train_on_batch would give each replica all 8 rows; the tool's
     # step must split them (the replicas' row counts are averaged).
-    done = _python("tensorflow", "-c", SPLIT_PROBE, timeout=120)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert float(done.stdout.strip().splitlines()[-1]) == 4.0
+    assert _run("tensorflow")["rows_per_replica"] == 4.0
 
 
-# What `distribute(COUNT)` refuses with, after SETUP, in a fresh process.
-REFUSAL = """
-import keras
+# What `distribute(2)` refuses with on PyTorch, in a fresh process.
+TORCH_REFUSAL = """
 from keras_seq2seq.nmt.devices import distribute
 from keras_seq2seq.nmt.run_error import RunError
-{setup}
 try:
-    with distribute({count}):
+    with distribute(2):
         pass
 except RunError as e:
     print(e)
 """
 
 
-def _refusal(backend, count, setup=""):
-    """Stdout lines and stderr of `distribute(count)` under `backend`."""
-    code = REFUSAL.format(setup=setup, count=count)
-    done = _python(backend, "-c", code, timeout=120)
-    return done.stdout.strip().splitlines(), done.stderr
-
-
 def test_torch_is_refused_with_one_line():
-    lines, err = _refusal("torch", 2)
+    done = _python("torch", "-c", TORCH_REFUSAL, timeout=120)
+    lines, err = done.stdout.strip().splitlines(), done.stderr
     assert len(lines) == 1, err
     assert "KERAS_BACKEND=jax or tensorflow" in lines[0]
 
 
-def test_more_devices_than_exist_is_refused():
-    # The runtime starts with its real devices before the request.
-    lines, err = _refusal("jax", 64, setup="keras.ops.ones(1)")
-    assert len(lines) == 1 and "more devices than" in lines[0], err
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_more_devices_than_exist_is_refused(backend):
+    # The runtime has started with its devices before the request.
+    refusal = _run(backend)["refusal_of_64"]
+    assert refusal is not None, "distribute(64) was not refused"
+    assert len(refusal.splitlines()) == 1 and "more devices than" in refusal
 
 
 if __name__ == "__main__":

@@ -291,7 +291,7 @@ def test_debug_shows_the_traceback(tmp_path):
         main(["translate", str(tmp_path / "nope"), "Go.", "--debug"])
 
 
-def _executable(argv, **environment):
+def _executable(argv, stdin=None, **environment):
     """Runs the installed `seq2seq` as a user's shell would."""
     env = {
         key: value
@@ -300,6 +300,7 @@ def _executable(argv, **environment):
     }
     return subprocess.run(
         [str(Path(sys.executable).with_name("seq2seq")), *argv],
+        input=stdin,
         capture_output=True,
         text=True,
         env={**env, **environment},
@@ -318,10 +319,14 @@ def test_executable_error_is_one_line_on_stderr(tmp_path):
     ]
 
 
-def test_executable_translates_with_a_clean_stderr(trained_run):
-    done = _executable(["translate", str(trained_run), "Go."])
+def test_executable_translates_stdin_with_a_clean_stderr(trained_run):
+    # One line out per line in, the blank one too (test_cli.py's run of the
+    # executable on stdin, merged here: one process instead of two).
+    done = _executable(
+        ["translate", str(trained_run)], stdin="Go.\nI am happy.\n\n"
+    )
     assert done.returncode == 0, done.stderr
-    assert len(done.stdout.splitlines()) == 1
+    assert len(done.stdout.splitlines()) == 3
     assert done.stderr == ""
 
 
