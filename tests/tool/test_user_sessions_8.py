@@ -11,6 +11,7 @@ import pytest
 from cli_support import train_argv, tsv_corpus, warning_lines
 
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt.tokenizer import Tokenizer
 
 
 @pytest.fixture
@@ -58,3 +59,27 @@ def test_a_resume_scoring_other_dev_pairs_says_the_best_is_not_comparable(
     # More than the dev set holds: the same 12 pairs, nothing to say.
     assert main([*argv, run.name, "--validation-size", "50"]) == 130
     assert warning_lines(capsys) == []
+
+
+def test_a_model_of_another_run_with_other_vocabularies_is_refused(
+    trained_run, corpus, tmp_path, capsys
+):
+    # Another run of the same sizes on other sentences: the same number of
+    # pieces, other pieces. Its model would translate, into nonsense.
+    other = shutil.copytree(trained_run, tmp_path / "runs" / "other")
+    lines = (corpus / "train.tsv").read_text(encoding="utf-8").splitlines()
+    spanish = [line.split("\t")[1] for line in lines]
+    Tokenizer.train(spanish, "sentencepiece", 120).save(other, "source")
+    for model in (other / "model.keras", other / "checkpoints"):
+        if model.is_dir():
+            model = sorted(model.glob("*.keras"))[-1]
+        argv = ["translate", str(trained_run), "--model", str(model), "Go."]
+        code = main(argv)
+        assert code == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "source vocabulary" in err[0], err
+        assert str(other) in err[0] and str(trained_run) in err[0]
+    # A copy of the run (the same vocabularies) is the same run's model.
+    twin = shutil.copytree(trained_run, tmp_path / "runs" / "twin")
+    argv = ["translate", str(trained_run), "--model", str(twin / "model.keras")]
+    assert main([*argv, "Go."]) == 0

@@ -31,7 +31,7 @@ from keras_seq2seq.models import Seq2Seq
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt.atomic import write_atomically
 from keras_seq2seq.nmt.run_error import RunError
-from keras_seq2seq.nmt.tokenizer import Tokenizer, is_saved
+from keras_seq2seq.nmt.tokenizer import Tokenizer, is_saved, saved_bytes
 
 try:
     import fcntl
@@ -233,6 +233,28 @@ def load_model(path: str | os.PathLike, compile: bool = False) -> Seq2Seq:
             "keras_seq2seq Seq2Seq model; give a run folder's model"
         )
     return model
+
+
+def check_model_of_run(run_path: Path, model_path: Path) -> None:
+    """A `RunError` when `model_path` lies in another run folder (as its
+    model or a checkpoint) whose vocabularies are not `run_path`'s: the
+    sizes can agree while the pieces differ, and the model would turn the
+    run's ids into nonsense. A copy of the run, or a model kept outside
+    any run, passes (the vocabulary sizes are checked on loading)."""
+    for folder in (model_path.parent, model_path.parent.parent):
+        if is_run_folder(folder):
+            break
+    else:
+        return
+    if folder.resolve() == run_path.resolve():
+        return
+    for side in ("source", "target"):
+        if saved_bytes(folder, side) != saved_bytes(run_path, side):
+            raise RunError(
+                f"--model {model_path} is a model of the run {folder}, whose "
+                f"{side} vocabulary is not the one of {run_path}; translate "
+                f"with its own run ({folder}), or give a model of {run_path}"
+            )
 
 
 def check_vocabularies(model, source: Tokenizer, target: Tokenizer) -> None:

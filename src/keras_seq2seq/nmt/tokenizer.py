@@ -157,6 +157,16 @@ class Tokenizer:
             ) from error
 
 
+def saved_bytes(folder: str | os.PathLike, side: str) -> bytes | None:
+    """The file of `folder`'s `side` vocabulary, of either kind; `None`
+    without one."""
+    for suffix in _SUFFIX.values():
+        path = Path(folder) / f"{side}{suffix}"
+        if path.is_file():
+            return path.read_bytes()
+    return None
+
+
 def is_saved(folder: str | os.PathLike, side: str) -> bool:
     """Whether `folder` holds a `side` vocabulary of either kind."""
     return any(

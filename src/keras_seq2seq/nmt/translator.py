@@ -104,6 +104,7 @@ class Translator:
                 f"no model file {path}; --model names a file in the run: "
                 + (", ".join(models) or "it has none yet")
             )
+        run_folder.check_model_of_run(run.path, path)
         model = run_folder.load_model(path)
         run_folder.check_vocabularies(model, run.source, run.target)
         return cls(
