@@ -114,7 +114,28 @@ def _main():
         result["refusal_of_64"] = str(e)
     if keras.backend.backend() == "tensorflow":
         result["rows_per_replica"] = _rows_per_replica()
+    result["small_corpus"] = _small_corpus_error()
     print(json.dumps(result))
+
+
+def _small_corpus_error():
+    """What `seq2seq train --devices 2` says of a corpus of 27 training
+    pairs (30 less 3 held out for dev) with --batch-size 64."""
+    import contextlib
+    import io
+    import tempfile
+    from pathlib import Path
+
+    from keras_seq2seq.cli import main
+
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder) / "train.tsv"
+        data.write_text("".join(f"w {i}.\tp {i}.\n" for i in range(30)))
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = main(["train", "--data", str(data), "--runs-dir", folder,
+                         "--devices", "2", "--batch-size", "64"])  # fmt: skip
+    return {"code": code, "stderr": err.getvalue()}
 
 
 @functools.cache
@@ -208,6 +229,17 @@ def test_torch_is_refused_with_one_line():
     lines, err = done.stdout.strip().splitlines(), done.stderr
     assert len(lines) == 1, err
     assert "KERAS_BACKEND=jax or tensorflow" in lines[0]
+
+
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_a_corpus_smaller_than_a_batch_that_does_not_split_is_named(backend):
+    # Its one batch is the whole corpus, whatever --batch-size says: the
+    # error must say so, not ask for a --batch-size that 2 divides (64).
+    small = _run(backend)["small_corpus"]
+    assert small["code"] == 1
+    [line] = [x for x in small["stderr"].splitlines() if "error" in x]
+    assert "gives 27 training pairs, fewer than --batch-size 64" in line
+    assert "--batch-size 26" in line
 
 
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])

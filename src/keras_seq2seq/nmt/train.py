@@ -120,6 +120,9 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
                     "metrics": [],
                     "corpus": fingerprint,  # what a resume must train on
                 }
+            _check_corpus_splits(
+                len(encoded), run.config.batch_size, config.devices
+            )
             try:
                 _fit(run, model, encoded, dev, state)
             except Exception as error:
@@ -151,6 +154,21 @@ def _check_batch_splits(batch_size: int, devices: int) -> None:
         raise RunError(
             f"batch_size {batch_size} does not split over {devices} "
             "devices; make --batch-size a multiple of --devices"
+        )
+
+
+def _check_corpus_splits(pairs: int, batch_size: int, devices: int) -> None:
+    """A `RunError` when the corpus holds fewer pairs than a batch and
+    that one batch does not split evenly over the devices: every batch is
+    then the whole corpus, whatever `--batch-size` says."""
+    if pairs < batch_size and devices > 1 and pairs % devices:
+        fits = pairs - pairs % devices
+        raise RunError(
+            f"the corpus gives {pairs} training pairs, fewer than "
+            f"--batch-size {batch_size}, so each batch is all {pairs}, which "
+            f"does not split over {devices} devices; give --batch-size "
+            f"{fits} (or any multiple of {devices} up to {pairs}), or a "
+            "bigger corpus"
         )
 
 
