@@ -1,14 +1,15 @@
 """What a demanding user meets, ninth round: the attention map of a short
-sentence or of long pieces.
+sentence or of long pieces; a serve request that gives a field twice.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model.
 """
 
+import pytest
 from PIL import Image
 
 from keras_seq2seq.cli import main
-from keras_seq2seq.nmt import plot
+from keras_seq2seq.nmt import plot, serve
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
 
@@ -56,3 +57,18 @@ def test_the_attention_map_of_a_short_sentence_or_long_pieces_is_not_cut(
     attention = [[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]]
     long = Hypothesis("x", 0.0, source, target, attention)
     assert _clipped_labels(plot.attention_figure(long)) == []
+
+
+def test_a_serve_request_giving_a_field_twice_is_refused(trained_run):
+    # JSON keeps the last of two equal keys: the first sentences were
+    # dropped without a word, and the answer looked complete.
+    translator = Translator.load(trained_run)
+    limits = serve._Limits()
+    body = b'{"sentences": ["Go.", "Hi."], "beam": 1, "sentences": ["Run."]}'
+    with pytest.raises(serve._RequestError) as refused:
+        serve.parse_request(body, limits, translator)
+    assert refused.value.status == 400
+    assert "'sentences' is given twice" in str(refused.value)
+    # A key inside a sentence's text is text; one field each is a request.
+    body = b'{"sentences": ["{\\"beam\\": 2}"], "beam": 2}'
+    assert serve.parse_request(body, limits, translator)[1] == 2

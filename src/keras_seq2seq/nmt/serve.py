@@ -276,7 +276,14 @@ def parse_request(body: bytes, limits, translator) -> tuple:
     try:
         # JSON may start with a byte-order mark (RFC 8259 lets a reader
         # ignore it), as some Windows tools write one.
-        request = json.loads(body.decode("utf-8").removeprefix("\ufeff"))
+        request = json.loads(
+            body.decode("utf-8").removeprefix("\ufeff"),
+            object_pairs_hook=_object_of_distinct_keys,
+        )
+    except _KeyTwice as twice:  # JSON would keep the last value, silently
+        raise _RequestError(
+            400, f"field {twice.key!r} is given twice; give it once"
+        ) from None
     except UnicodeDecodeError:
         raise _RequestError(400, "the body is not UTF-8") from None
     except json.JSONDecodeError as error:
@@ -308,6 +315,24 @@ def parse_request(body: bytes, limits, translator) -> tuple:
     if not 0 <= penalty <= 10 or not math.isfinite(penalty):
         raise _RequestError(422, "'length_penalty' must be in [0, 10]")
     return sentences, beam, n_best, float(penalty)
+
+
+class _KeyTwice(Exception):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _object_of_distinct_keys(pairs: list) -> dict:
+    """A JSON object's dict; `_KeyTwice` for a key written twice, which
+    `json` would resolve by dropping the first value (a client's sentences
+    lost without a word)."""
+    found = {}
+    for key, value in pairs:
+        if key in found:
+            raise _KeyTwice(key)
+        found[key] = value
+    return found
 
 
 def _sentences(request, limits, translator):
