@@ -52,6 +52,26 @@ class _RunAfterData(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+class _FilesOnce(argparse.Action):
+    """A list of files given after one flag (`--data A B`): a second
+    `--data` is a usage error, since argparse would keep the last list and
+    drop the first without a word (`--data a.tsv --data b.tsv` scored or
+    trained on b.tsv alone)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        before = getattr(namespace, self.dest, None)
+        if before is not None and before is not self.default:
+            files = values
+            if len(values) > 1 and os.path.isdir(values[-1]):
+                files = values[:-1]  # evaluate's RUN (`_RunAfterData`)
+            parser.error(
+                f"{option_string} given twice ({', '.join(before)}, then "
+                f"{', '.join(files)}); give its files once: "
+                f"{option_string} FILE [FILE]"
+            )
+        setattr(namespace, self.dest, values)
+
+
 def _debug_parent():
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
@@ -83,6 +103,8 @@ def _add_config_flags(parser):
             continue
         item = {int: int, float: float}.get(_scalar_type(kind), str)
         extra = {"nargs": meta["nargs"]} if "nargs" in meta else {}
+        if meta.get("nargs") == "+":  # files: --data, --dev
+            extra["action"] = _FilesOnce
         metavar = field.name.upper()
         if "choices" in meta:  # shown in the usage and the help: {a,b}
             extra["choices"] = meta["choices"]
@@ -243,6 +265,7 @@ def _add_evaluate(commands):
     evaluate.add_argument(
         "--data",
         nargs="+",
+        action=_FilesOnce,
         required=True,
         metavar="FILE",
         help="a TSV file or two aligned plain-text files",

@@ -1,11 +1,17 @@
 """What a demanding user meets, ninth round: the attention map of a short
-sentence or of long pieces; a serve request that gives a field twice.
+sentence or of long pieces; a serve request that gives a field twice;
+`evaluate --columns` counted from the end; `--data` given twice;
+`evaluate --output /dev/stdout` (a pipe, a device or a link).
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model.
 """
 
+import os
+import stat
+
 import pytest
+from cli_support import one_error_line
 from PIL import Image
 
 from keras_seq2seq.cli import main
@@ -72,3 +78,77 @@ def test_a_serve_request_giving_a_field_twice_is_refused(trained_run):
     # A key inside a sentence's text is text; one field each is a request.
     body = b'{"sentences": ["{\\"beam\\": 2}"], "beam": 2}'
     assert serve.parse_request(body, limits, translator)[1] == 2
+
+
+def test_evaluate_refuses_a_negative_column_as_train_does(
+    trained_run, corpus, capsys
+):
+    # Python's indexing read -1 as the last column: the target, scored
+    # against itself (BLEU 11 on this run), where `train` refuses -1.
+    argv = ["evaluate", str(trained_run), "--data", str(corpus / "test.tsv")]
+    assert main([*argv, "--columns", "-1", "1"]) == 1
+    one_error_line(capsys, "--columns", ">= 0", "-1 1")
+    assert main([*argv, "--columns", "1", "0"]) == 0  # reversed: fine
+
+
+def test_data_given_twice_is_a_usage_error_not_the_last_one(
+    trained_run, corpus, tmp_path, capsys, no_training
+):
+    # argparse kept the last --data: `evaluate --data a.tsv --data b.tsv`
+    # scored b.tsv alone, and `train` trained on b.tsv alone, silently.
+    test, dev = str(corpus / "test.tsv"), str(corpus / "dev.tsv")
+    for argv in (
+        ["evaluate", str(trained_run), "--data", test, "--data", dev],
+        ["evaluate", "--data", test, "--data", dev, str(trained_run)],
+        ["train", "--runs-dir", str(tmp_path), "--data", test, "--data", dev],
+        ["train", "--runs-dir", str(tmp_path), "--dev", test, "--dev", dev],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        flag = argv[argv.index(test) - 1]
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert f"{flag} given twice ({test}, then {dev})" in err, err
+    assert no_training == []
+    # Once, with two files, is a corpus of two aligned files.
+    argv = ["train", "--runs-dir", str(tmp_path), "--data", test, dev]
+    assert main(argv) == 1  # both are TSV files: refused, as ever
+    assert "both tab-separated" in capsys.readouterr().err
+
+
+def test_evaluate_writes_into_a_pipe_or_a_link_and_leaves_it_one(
+    trained_run, corpus, tmp_path, capsys
+):
+    # `--output /dev/stdout`, `--json /dev/null`: the atomic write moved
+    # a new regular file over the pipe or device (as root, /dev/null
+    # became a file for every program) and wrote nothing where asked. A
+    # pipe made here stands for them; a link stands for a user's link.
+    pipe, real = tmp_path / "pipe", tmp_path / "scores.json"
+    os.mkfifo(pipe)
+    link = tmp_path / "link.json"
+    link.symlink_to(real.name)
+    real.write_text("{}")
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        argv = ["evaluate", str(trained_run), "--data"]
+        argv += [str(corpus / "test.tsv"), "--output", str(pipe)]
+        assert main([*argv, "--json", str(link)]) == 0
+        written = os.read(reader, 1 << 16).decode("utf-8")
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    assert len(written.splitlines()) == 12  # one translation per pair
+    assert link.is_symlink() and '"bleu"' in real.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "link.json",
+        "pipe",
+        "scores.json",
+    ]
+    # `--output /dev/stdout > file`: the shell's file, through its
+    # descriptor; a new file in its place would leave stdout's behind.
+    with open(tmp_path / "out.txt", "w", encoding="utf-8") as out:
+        argv[-1] = f"/proc/self/fd/{out.fileno()}"
+        assert main(argv) == 0
+        assert os.fstat(out.fileno()).st_ino == os.stat(out.name).st_ino
+    assert len((tmp_path / "out.txt").read_text().splitlines()) == 12
+    capsys.readouterr()

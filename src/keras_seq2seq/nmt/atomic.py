@@ -16,9 +16,15 @@ def write_atomically(
     ends as `path`'s does: a `.keras` save needs that). It is removed on
     every failure: a full disk, a write that raised, a `path` that is a
     folder, Ctrl-C. An `OSError` about the temporary file names `path`,
-    the file the user asked for.
+    the file the user asked for. A `path` that is a pipe, a terminal or a
+    device (`/dev/stdout`, `/dev/null`) is written in place, and a link
+    keeps linking: the file it names is the one replaced.
     """
     path = Path(path)
+    if is_special(path):
+        write(path)  # in place: a new file must not replace the device
+        return
+    path = target_of(path)
     temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     try:
         write(temporary)
@@ -30,3 +36,21 @@ def write_atomically(
         raise
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def is_special(path: Path) -> bool:
+    """Whether `path` is written into, never replaced: a pipe, a
+    terminal, a device (what its links lead to is neither a regular file
+    nor a folder), or any file named through /dev or /proc
+    (`/dev/stdout` into a file: the file the shell opened, whose
+    descriptor a new file would not replace)."""
+    if not path.exists() or path.is_dir():
+        return False
+    top = Path(os.path.abspath(path)).parts[1:2]
+    return not path.is_file() or top in (("dev",), ("proc",))
+
+
+def target_of(path: Path) -> Path:
+    """The file a link `path` leads to (replacing it keeps the link);
+    else `path`."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path

@@ -249,6 +249,12 @@ def _check_outputs(args) -> None:
 def evaluate(args) -> int:
     """`seq2seq evaluate`: translate a corpus' sources and score them."""
     _warn_unused_penalty(args)
+    if min(args.columns) < 0:  # as `train` says; Python would count back
+        shown = " ".join(map(str, args.columns))
+        raise RunError(
+            f"--columns must be two indices >= 0 (0 is the first column); "
+            f"got {shown}"
+        )
     # Checked first: a typo would otherwise cost the whole translation.
     _check_outputs(args)
     translator = Translator.load(args.run, args.model)

@@ -28,6 +28,7 @@ from pathlib import Path
 import keras
 
 from keras_seq2seq.models import Seq2Seq
+from keras_seq2seq.nmt import atomic
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt.atomic import write_atomically
 from keras_seq2seq.nmt.run_error import RunError
@@ -284,11 +285,14 @@ def check_can_write(flag: str, path: Path) -> None:
         raise RunError(
             f"{flag} {path} is a read-only file; give another file name"
         )
+    if atomic.is_special(path):  # /dev/stdout: written in place
+        return
+    folder = atomic.target_of(path).parent  # where a link's file is
     try:
-        handle, probe = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        handle, probe = tempfile.mkstemp(prefix=".tmp-", dir=folder)
     except OSError as error:
         raise RunError(
-            f"{flag} {path}: cannot write in folder {path.parent} "
+            f"{flag} {path}: cannot write in folder {folder} "
             f"({error.strerror}); give a file in a folder you can write"
         ) from None
     os.close(handle)
