@@ -1,12 +1,14 @@
 """What a demanding user meets, ninth round: the attention map of a short
 sentence or of long pieces; a serve request that gives a field twice;
 `evaluate --columns` counted from the end; `--data` given twice;
-`evaluate --output /dev/stdout` (a pipe, a device or a link).
+`evaluate --output /dev/stdout` (a pipe, a device or a link), also with
+stdout sent to a file; a --json file without its last newline.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model.
 """
 
+import json
 import os
 import stat
 
@@ -152,3 +154,32 @@ def test_evaluate_writes_into_a_pipe_or_a_link_and_leaves_it_one(
         assert os.fstat(out.fileno()).st_ino == os.stat(out.name).st_ino
     assert len((tmp_path / "out.txt").read_text().splitlines()) == 12
     capsys.readouterr()
+
+
+def test_evaluate_output_to_dev_stdout_into_a_file_keeps_every_line(
+    trained_run, corpus, tmp_path, monkeypatch, capsys
+):
+    # `evaluate --output /dev/stdout > out.txt`: opened again, the file
+    # was written from its start, and the score lines printed after
+    # overwrote the translations. Through stdout itself, both stay.
+    with open(tmp_path / "out.txt", "w", encoding="utf-8") as out:
+        monkeypatch.setattr("sys.stdout", out)
+        argv = ["evaluate", str(trained_run), "--data"]
+        argv += [str(corpus / "test.tsv")]
+        assert main([*argv, "--output", f"/dev/fd/{out.fileno()}"]) == 0
+    lines = (tmp_path / "out.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 12 + 3  # the translations, then the scores
+    assert lines[12].startswith("12 sentences, beam 1: BLEU")
+
+
+def test_the_evaluate_json_file_ends_its_last_line(
+    trained_run, corpus, tmp_path, capsys
+):
+    # `cat s.json` ran into the prompt, and `--json /dev/stdout` glued
+    # the summary line to the closing brace: "}12 sentences, ...".
+    scores = tmp_path / "s.json"
+    argv = ["evaluate", str(trained_run), "--data", str(corpus / "dev.tsv")]
+    assert main([*argv, "--json", str(scores)]) == 0
+    text = scores.read_text(encoding="utf-8")
+    assert text.endswith("}\n") and not text.endswith("\n\n")
+    assert json.loads(text)["n"] == 12

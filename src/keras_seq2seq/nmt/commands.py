@@ -288,7 +288,8 @@ def evaluate(args) -> int:
             Path(args.output), "".join(t + "\n" for t in texts)
         )
     if args.json:
-        run_folder.write_text(Path(args.json), json.dumps(scores, indent=1))
+        text = json.dumps(scores, indent=1) + "\n"  # a text file's last line
+        run_folder.write_text(Path(args.json), text)
     print(
         f"{scores['n']} sentences, beam {args.beam}: "
         f"BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "

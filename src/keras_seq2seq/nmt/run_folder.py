@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import typing
 from pathlib import Path
@@ -300,8 +301,26 @@ def check_can_write(flag: str, path: Path) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Writes `text` atomically (temporary file, then `os.replace`)."""
+    """Writes `text` atomically (temporary file, then `os.replace`); into
+    stdout itself where `path` is stdout's file (`/dev/stdout`): opened
+    again, a file would be written from its start, under what stdout
+    writes later."""
+    if _is_stdout(path):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
     write_atomically(path, lambda t: t.write_text(text, encoding="utf-8"))
+
+
+def _is_stdout(path: Path) -> bool:
+    try:
+        ours = os.fstat(sys.stdout.fileno())
+        named = os.stat(path)
+    except (OSError, ValueError, AttributeError):  # no file: pytest's
+        return False
+    return atomic.is_special(Path(path)) and (
+        (named.st_dev, named.st_ino) == (ours.st_dev, ours.st_ino)
+    )
 
 
 def save_model(model, path: Path) -> None:
