@@ -381,11 +381,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     errors exit (status 0 and 2) through argparse."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    # Sentences may follow translate's options: `translate RUN --beam 5 x`.
+    # Sentences may follow translate's options: `translate RUN --beam 5 x`,
+    # and after `--` they may start with "-": `--beam 5 -- -x`.
+    before, after = extra, []
+    if "--" in extra:
+        cut = extra.index("--")
+        before, after = extra[:cut], extra[cut + 1 :]
     if args.command == "translate" and not any(
-        e.startswith("-") for e in extra
+        e.startswith("-") for e in before
     ):
-        args.sentences.extend(extra)
+        args.sentences.extend([*before, *after])
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args

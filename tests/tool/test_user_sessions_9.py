@@ -2,7 +2,8 @@
 sentence or of long pieces; a serve request that gives a field twice;
 `evaluate --columns` counted from the end; `--data` given twice;
 `evaluate --output /dev/stdout` (a pipe, a device or a link), also with
-stdout sent to a file; a --json file without its last newline.
+stdout sent to a file; a --json file without its last newline;
+`translate RUN --beam 2 -- -x` (sentences after `--` and options).
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model.
@@ -183,3 +184,23 @@ def test_the_evaluate_json_file_ends_its_last_line(
     text = scores.read_text(encoding="utf-8")
     assert text.endswith("}\n") and not text.endswith("\n\n")
     assert json.loads(text)["n"] == 12
+
+
+def test_translate_takes_sentences_after_options_and_a_double_dash(
+    trained_run, capsys
+):
+    # `--` ends the options, so a sentence may start with "-"; after an
+    # option it was left to the launcher, which refused it and the rest
+    # as "unrecognized arguments".
+    argv = ["translate", str(trained_run), "--beam", "2", "--n-best", "2"]
+    assert main([*argv, "--", "-x", "Go."]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" ||| ")[0] for line in lines] == ["0", "0", "1", "1"]
+    assert main([*argv, "Hi.", "--", "-x"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4
+    # An option among the sentences is still unknown before `--`.
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "Hi.", "--beams", "3"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: " in err and "--beams 3" in err
