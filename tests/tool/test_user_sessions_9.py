@@ -3,7 +3,8 @@ sentence or of long pieces; a serve request that gives a field twice;
 `evaluate --columns` counted from the end; `--data` given twice;
 `evaluate --output /dev/stdout` (a pipe, a device or a link), also with
 stdout sent to a file; a --json file without its last newline;
-`translate RUN --beam 2 -- -x` (sentences after `--` and options).
+`translate RUN --beam 2 -- -x` (sentences after `--` and options); a
+write that fails for want of space, unnamed.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model.
@@ -204,3 +205,14 @@ def test_translate_takes_sentences_after_options_and_a_double_dash(
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "unrecognized arguments: " in err and "--beams 3" in err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_a_write_that_finds_no_space_names_the_file(
+    trained_run, corpus, capsys
+):
+    # /dev/full answers every write "no space left", as a full disk does:
+    # the error line said "OSError: [Errno 28] ..." and named no file.
+    argv = ["evaluate", str(trained_run), "--data", str(corpus / "dev.tsv")]
+    assert main([*argv, "--output", "/dev/full"]) == 1
+    one_error_line(capsys, "/dev/full: No space left on device")

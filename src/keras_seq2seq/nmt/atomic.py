@@ -16,13 +16,18 @@ def write_atomically(
     ends as `path`'s does: a `.keras` save needs that). It is removed on
     every failure: a full disk, a write that raised, a `path` that is a
     folder, Ctrl-C. An `OSError` about the temporary file names `path`,
-    the file the user asked for. A `path` that is a pipe, a terminal or a
+    the file the user asked for, as does one that named no file (a full
+    disk). A `path` that is a pipe, a terminal or a
     device (`/dev/stdout`, `/dev/null`) is written in place, and a link
     keeps linking: the file it names is the one replaced.
     """
     path = Path(path)
     if is_special(path):
-        write(path)  # in place: a new file must not replace the device
+        try:
+            write(path)  # in place: a new file must not replace the device
+        except OSError as error:
+            _name(error, path, path)
+            raise
         return
     path = target_of(path)
     temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
@@ -30,12 +35,20 @@ def write_atomically(
         write(temporary)
         os.replace(temporary, path)
     except OSError as error:
-        named = error.filename
-        if isinstance(named, (str, os.PathLike)) and Path(named) == temporary:
-            error.filename = str(path)
+        _name(error, path, temporary)
         raise
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _name(error: OSError, path: Path, temporary: Path) -> None:
+    """Names `path` in an `OSError` that named the temporary file, or no
+    file (a write that found the disk full)."""
+    named = error.filename
+    if named is None or (
+        isinstance(named, (str, os.PathLike)) and Path(named) == temporary
+    ):
+        error.filename = str(path)
 
 
 def is_special(path: Path) -> bool:
