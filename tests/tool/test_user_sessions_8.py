@@ -83,3 +83,10 @@ def test_a_model_of_another_run_with_other_vocabularies_is_refused(
     twin = shutil.copytree(trained_run, tmp_path / "runs" / "twin")
     argv = ["translate", str(trained_run), "--model", str(twin / "model.keras")]
     assert main([*argv, "Go."]) == 0
+
+
+def test_evaluate_on_one_pair_says_one_sentence(trained_run, tmp_path, capsys):
+    pair = tmp_path / "one.tsv"
+    pair.write_text("Go.\tVe.\n", encoding="utf-8")
+    assert main(["evaluate", str(trained_run), "--data", str(pair)]) == 0
+    assert capsys.readouterr().out.startswith("1 sentence, beam 1: BLEU")

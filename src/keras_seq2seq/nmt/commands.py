@@ -290,8 +290,9 @@ def evaluate(args) -> int:
     if args.json:
         text = json.dumps(scores, indent=1) + "\n"  # a text file's last line
         run_folder.write_text(Path(args.json), text)
+    count = scores["n"]
     print(
-        f"{scores['n']} sentences, beam {args.beam}: "
+        f"{count} sentence{'s' if count != 1 else ''}, beam {args.beam}: "
         f"BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "
         f"exact match {100 * scores['exact_match']:.2f}%  "
         f"{scores['sentences_per_second']:.1f} sentences/s "
