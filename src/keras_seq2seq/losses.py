@@ -171,6 +171,27 @@ def _check_ranks(logits, targets, weights):
             "`weights` must be a rank-2 tensor (B, T). "
             f"Received: weights.shape={tuple(weights.shape)}"
         )
+    check_axes(targets.shape, logits.shape)
+    # A weight of 1 on an axis is broadcast.
+    weights_shape = [
+        n if n != 1 else logits.shape[i] for i, n in enumerate(weights.shape)
+    ]
+    check_axes(weights_shape, logits.shape, "weights")
+
+
+def check_axes(shape, logits_shape, name="targets"):
+    """Raises `ValueError` unless the batch and time axes of `shape` that
+    are known (static shapes) are those of `logits_shape`: a backend error
+    from the gather or the weighting said less (PyTorch's "The size of
+    tensor a (4) must match the size of tensor b (3)")."""
+    for axis in (0, 1):
+        size, n = logits_shape[axis], shape[axis]
+        if isinstance(size, int) and isinstance(n, int) and n != size:
+            raise ValueError(
+                f"`{name}` must have the batch and time axes of `logits` "
+                f"(B, T). Received: {name}.shape={tuple(shape)}, "
+                f"logits.shape={tuple(logits_shape)}"
+            )
 
 
 def _token_cross_entropy(logits, targets, label_smoothing=0.0):
@@ -362,6 +383,13 @@ class SequenceLoss(keras.losses.Loss):
                 "`y_pred` must be rank-3 logits (B, T, V). "
                 f"Received: y_pred.shape={tuple(ops.shape(y_pred))}"
             )
+        # Before the mask weighting, whose error would be the backend's.
+        try:
+            targets_shape = tuple(y_true.shape)
+        except (AttributeError, ValueError):  # a list; an unknown rank
+            targets_shape = ()
+        if len(targets_shape) in (2, 3):
+            check_axes(targets_shape, tuple(ops.shape(y_pred)))
         if sample_weight is not None:
             sample_weight = ops.cast(sample_weight, "float32")
             if len(sample_weight.shape) == 1:

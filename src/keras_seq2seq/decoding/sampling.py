@@ -1,5 +1,8 @@
 """Sampling: each next token drawn from the model's distribution."""
 
+import math
+import numbers
+
 import keras
 from keras import ops
 
@@ -46,14 +49,15 @@ def sample(
             first input token.
         eos_id: int. The token that ends a row.
         max_length: int. The most tokens per row, eos included: `T`.
-        temperature: float > 0. Below 1 sharpens, above 1 flattens.
+        temperature: finite float > 0. Below 1 sharpens, above 1 flattens.
             Defaults to `1.0`.
         top_k: optional int >= 1. Keep only the `top_k` most probable
             tokens. Defaults to `None` (all).
         top_p: optional float in `(0, 1]`. Keep only the nucleus of mass
             `top_p`. Defaults to `None` (all).
-        seed: optional int or `keras.random.SeedGenerator`. Under `compiled`
-            on JAX, pass an int. Defaults to `None` (Keras' global seed).
+        seed: optional int in `[0, 2**32)` (NumPy's too) or
+            `keras.random.SeedGenerator`. Under `compiled` on JAX, pass an
+            int. Defaults to `None` (Keras' global seed).
         stop_early: bool. Stop once every row has ended; else run exactly
             `max_length` steps. Defaults to `True`.
         constants: optional nested structure of tensors `(B, ...)` passed
@@ -66,13 +70,21 @@ def sample(
         filtering), `lengths` `(B,)`, `weights` `(B, T, Ts)`, `steps`.
 
     Raises:
-        ValueError: for a bad `max_length`, `temperature`, `top_k` or
-            `top_p`.
+        ValueError: for a bad `max_length`, `temperature`, `top_k`, `top_p`
+            or `seed`.
     """
+    seed = check_seed(seed)
     max_length = check_int("max_length", max_length, 1)
-    if not temperature > 0:
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, numbers.Real)
+        or not 0 < temperature < math.inf
+    ):
+        # An infinite one would make every logit 0 (NaN at a -inf
+        # log-prob), and `top_k` keep the lowest ids.
         raise ValueError(
-            f"`temperature` must be > 0. Received: temperature={temperature!r}"
+            "`temperature` must be a finite number > 0. Received: "
+            f"temperature={temperature!r}"
         )
     if top_k is not None:
         top_k = check_int("top_k", top_k, 1)
@@ -84,7 +96,12 @@ def sample(
     uniforms = keras.random.uniform((max_length, batch_size), seed=seed)
 
     def choose(t, log_probs):
-        logits = log_probs / temperature
+        # Shifted so that the best token's logit is 0 at any temperature:
+        # divided as they came, at a temperature close to 0 every log-prob
+        # overflowed to -inf, the best one too (and TensorFlow and JAX drew
+        # the pad id).
+        best = ops.max(log_probs, axis=-1, keepdims=True)
+        logits = (log_probs - best) / temperature
         keep = ops.ones_like(logits, dtype="bool")
         if top_k is not None and top_k < logits.shape[-1]:
             keep = top_k_mask(logits, top_k)
@@ -103,6 +120,23 @@ def sample(
         choose,
         stop_early,
         constants,
+    )
+
+
+def check_seed(seed):
+    """`seed` as a Python int, or as given if `None` or a generator.
+
+    `ValueError` unless an integer in `[0, 2**32)` (JAX's keys take no
+    other; a NumPy integer is an int here) or a `SeedGenerator`.
+    """
+    if seed is None or isinstance(seed, keras.random.SeedGenerator):
+        return seed
+    if not isinstance(seed, bool) and isinstance(seed, numbers.Integral):
+        if 0 <= int(seed) < 2**32:
+            return int(seed)
+    raise ValueError(
+        "`seed` must be None, an int in [0, 2**32) or a "
+        f"keras.random.SeedGenerator. Received: seed={seed!r}"
     )
 
 

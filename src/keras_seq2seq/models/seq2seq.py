@@ -5,6 +5,7 @@ import numbers
 import keras
 from keras import ops
 
+from keras_seq2seq.decoding.sampling import check_seed
 from keras_seq2seq.models.checks import (
     check_bool,
     check_choice,
@@ -381,8 +382,10 @@ class Seq2Seq(keras.Model):
                 to `0.0`.
             n_best: int. Hypotheses returned by `"beam"`. Defaults to `1`.
             temperature, top_k, top_p, seed: for `"sample"`. An int `seed`
-                is part of the compiled program; `seed=None` (Keras' global
-                seed) runs eagerly.
+                (in `[0, 2**32)`) is part of the compiled program;
+                `seed=None` (Keras' global seed) and a
+                `keras.random.SeedGenerator`, which advances at every call,
+                run eagerly.
             stop_early: bool. Stop once every row has ended. Defaults to
                 `True`.
             jit_compile: bool. Compile and cache the search; `False` runs
@@ -401,6 +404,8 @@ class Seq2Seq(keras.Model):
                 positive ratio, or a bad search option.
         """
         check_choice("method", method, ("greedy", "sample", "beam"))
+        check_bool("stop_early", stop_early)
+        check_bool("jit_compile", jit_compile)
         source_ids = check_source_ids(source_ids, self.source_vocab_size)
         # A float (NumPy's too: np.float32 is no Python float) is a ratio
         # of the source length; an int, a number of steps.
@@ -411,10 +416,14 @@ class Seq2Seq(keras.Model):
             max_length = int(max_length * source_ids.shape[1]) + 2
         options = {"max_length": max_length, "stop_early": stop_early}
         if method == "sample":
+            seed = check_seed(seed)
             options.update(
                 temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
             )
-            jit_compile = jit_compile and seed is not None
+            # A compiled search holds a `SeedGenerator`'s state as it was
+            # traced (on JAX every call drew the same tokens): only an int
+            # seed is compiled.
+            jit_compile = jit_compile and isinstance(seed, int)
         if method == "beam":
             options.update(
                 beam_size=beam_size,
@@ -477,6 +486,8 @@ class Seq2Seq(keras.Model):
         self, x=None, y=None, y_pred=None, sample_weight=None, training=True
     ):
         self._check_loss()  # also for training loops of one's own
+        y = _ids_without_trailing_axis(y, y_pred)
+        _check_target_axes(y, y_pred)
         weight = self._token_weights(y, sample_weight, y_pred.dtype)
         if is_per_token(self.loss):
             # One row per token: on PyTorch, Keras' sparse cross-entropy
@@ -497,6 +508,7 @@ class Seq2Seq(keras.Model):
         # logits carry the target padding as their Keras mask, which Keras'
         # `metrics` and `weighted_metrics` read, as for the outputs of a
         # masked functional model.
+        y = _ids_without_trailing_axis(y, y_pred)
         y_pred = _CARRY_MASK(y_pred, mask=ops.not_equal(y, self.pad_id))
         if sample_weight is not None:
             sample_weight = self._token_weights(y, sample_weight, y_pred.dtype)
@@ -578,6 +590,45 @@ class _CarryMask(keras.layers.Layer):
 # One instance for every model: it holds nothing, and a layer made inside a
 # compiled step (`torch.compile` of `fit` with `jit_compile=True`) failed.
 _CARRY_MASK = _CarryMask()
+
+
+def _ids_without_trailing_axis(y, y_pred):
+    """Target ids `(B, T)` from Keras' sparse layout `(B, T, 1)` too.
+
+    Keras' sparse losses and metrics take ids with a trailing axis of 1
+    (`np.expand_dims(targets, -1)`); `SequenceLoss` read them as
+    distributions over a vocabulary of 1 and refused them. In a TensorFlow
+    graph retraced for the other layout, `y` has an unknown rank (which
+    failed even with Keras' sparse cross-entropy): ids are then reshaped to
+    the `(B, T)` of the logits.
+    """
+    if y is None:
+        return y
+    try:
+        rank = len(y.shape)
+    except ValueError:  # A TensorFlow shape of unknown rank.
+        return ops.reshape(y, ops.shape(y_pred)[:2])
+    if rank == 3 and y.shape[-1] == 1:
+        return ops.squeeze(y, axis=-1)
+    return y
+
+
+def _check_target_axes(y, y_pred):
+    """Raises `ValueError` unless the target ids have the (static) batch
+    and time axes of the logits, which are those of `target_in_ids`: a
+    target shifted by one token the wrong way gave a backend's
+    broadcasting error from the padding weights."""
+    if y is None or len(y.shape) != 2:
+        return
+    for axis in (0, 1):
+        n, size = y.shape[axis], y_pred.shape[axis]
+        if isinstance(n, int) and isinstance(size, int) and n != size:
+            raise ValueError(
+                "The target ids (y, `target_out_ids`) must have the shape "
+                "(B, Tt) of `target_in_ids`. Received: y.shape="
+                f"{tuple(y.shape)}, target_in_ids of shape "
+                f"{tuple(y_pred.shape[:2])}"
+            )
 
 
 def _rnn_mask(mask):
