@@ -90,3 +90,17 @@ def test_evaluate_on_one_pair_says_one_sentence(trained_run, tmp_path, capsys):
     pair.write_text("Go.\tVe.\n", encoding="utf-8")
     assert main(["evaluate", str(trained_run), "--data", str(pair)]) == 0
     assert capsys.readouterr().out.startswith("1 sentence, beam 1: BLEU")
+
+
+def test_average_of_more_checkpoints_than_kept_says_how_many(
+    trained_run, tmp_path, capsys
+):
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    kept = len(list((run / "checkpoints").glob("*.keras")))
+    assert main(["average", str(run), "--last", str(kept + 5)]) == 0
+    [warning] = warning_lines(capsys)
+    assert f"--last {kept + 5} asks for more checkpoints" in warning
+    assert f"averaging those {kept}" in warning
+    # Asking for what the run keeps says nothing more.
+    assert main(["average", str(run), "--last", str(kept)]) == 0
+    assert warning_lines(capsys) == []

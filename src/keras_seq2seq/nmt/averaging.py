@@ -37,6 +37,13 @@ def average_checkpoints(run_dir, last: int, output: str) -> Path:
     if not found:
         raise RunError(f"{run.path} has no checkpoints; train it first")
     chosen = found[-last:]
+    if len(found) < last:
+        print(
+            f"seq2seq: warning: --last {last} asks for more checkpoints than "
+            f"{run.path} keeps ({len(found)}; see --keep-checkpoints); "
+            f"averaging those {len(found)}",
+            file=sys.stderr,
+        )
     model = run_folder.load_model(chosen[-1])
     run_folder.check_vocabularies(model, run.source, run.target)
     total = [np.zeros_like(w, dtype="float64") for w in model.get_weights()]
