@@ -179,19 +179,26 @@ def _check_ranks(logits, targets, weights):
     check_axes(weights_shape, logits.shape, "weights")
 
 
+def axes_differ(shape, logits_shape):
+    """Whether a known (static) batch or time axis of `shape` differs from
+    that of `logits_shape`."""
+    return any(
+        isinstance(n, int) and isinstance(size, int) and n != size
+        for n, size in zip(shape[:2], logits_shape[:2], strict=True)
+    )
+
+
 def check_axes(shape, logits_shape, name="targets"):
     """Raises `ValueError` unless the batch and time axes of `shape` that
     are known (static shapes) are those of `logits_shape`: a backend error
     from the gather or the weighting said less (PyTorch's "The size of
     tensor a (4) must match the size of tensor b (3)")."""
-    for axis in (0, 1):
-        size, n = logits_shape[axis], shape[axis]
-        if isinstance(size, int) and isinstance(n, int) and n != size:
-            raise ValueError(
-                f"`{name}` must have the batch and time axes of `logits` "
-                f"(B, T). Received: {name}.shape={tuple(shape)}, "
-                f"logits.shape={tuple(logits_shape)}"
-            )
+    if axes_differ(shape, logits_shape):
+        raise ValueError(
+            f"`{name}` must have the batch and time axes of `logits` "
+            f"(B, T). Received: {name}.shape={tuple(shape)}, "
+            f"logits.shape={tuple(logits_shape)}"
+        )
 
 
 def _token_cross_entropy(logits, targets, label_smoothing=0.0):

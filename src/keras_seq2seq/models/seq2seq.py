@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from keras_seq2seq.decoding.sampling import check_seed
+from keras_seq2seq.losses import axes_differ
 from keras_seq2seq.models.checks import (
     check_bool,
     check_choice,
@@ -620,15 +621,13 @@ def _check_target_axes(y, y_pred):
     broadcasting error from the padding weights."""
     if y is None or len(y.shape) != 2:
         return
-    for axis in (0, 1):
-        n, size = y.shape[axis], y_pred.shape[axis]
-        if isinstance(n, int) and isinstance(size, int) and n != size:
-            raise ValueError(
-                "The target ids (y, `target_out_ids`) must have the shape "
-                "(B, Tt) of `target_in_ids`. Received: y.shape="
-                f"{tuple(y.shape)}, target_in_ids of shape "
-                f"{tuple(y_pred.shape[:2])}"
-            )
+    if axes_differ(y.shape, y_pred.shape):
+        raise ValueError(
+            "The target ids (y, `target_out_ids`) must have the shape "
+            "(B, Tt) of `target_in_ids`. Received: y.shape="
+            f"{tuple(y.shape)}, target_in_ids of shape "
+            f"{tuple(y_pred.shape[:2])}"
+        )
 
 
 def _rnn_mask(mask):
