@@ -157,22 +157,24 @@ class Tokenizer:
             ) from error
 
 
-def saved_bytes(folder: str | os.PathLike, side: str) -> bytes | None:
-    """The file of `folder`'s `side` vocabulary, of either kind; `None`
-    without one."""
+def _saved_file(folder: str | os.PathLike, side: str) -> Path | None:
+    """`folder`'s `side` vocabulary file, of either kind; `None` without."""
     for suffix in _SUFFIX.values():
         path = Path(folder) / f"{side}{suffix}"
         if path.is_file():
-            return path.read_bytes()
+            return path
     return None
+
+
+def saved_bytes(folder: str | os.PathLike, side: str) -> bytes | None:
+    """The bytes of `folder`'s `side` vocabulary file; `None` without one."""
+    path = _saved_file(folder, side)
+    return None if path is None else path.read_bytes()
 
 
 def is_saved(folder: str | os.PathLike, side: str) -> bool:
     """Whether `folder` holds a `side` vocabulary of either kind."""
-    return any(
-        (Path(folder) / f"{side}{suffix}").is_file()
-        for suffix in _SUFFIX.values()
-    )
+    return _saved_file(folder, side) is not None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
