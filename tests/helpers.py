@@ -195,12 +195,12 @@ def run_python(program):
     )
 
 
-def small_seq2seq():
+def small_seq2seq(**options):
     """A tiny built `Seq2Seq` for the `generate` tests, drawn from seed 0.
 
     Source vocabulary 11, target vocabulary 13, ids pad 0, bos 1, eos 2.
     The eos logit's bias is raised (1.2), so that some rows end before
-    `max_length`.
+    `max_length`. `options` are more `Seq2Seq` arguments (`cell="lstm"`).
     """
     keras.utils.set_random_seed(0)
     model = Seq2Seq(
@@ -211,6 +211,7 @@ def small_seq2seq():
         decoder_units=6,
         attention_units=5,
         attention_layer_size=7,
+        **options,
     )
     model.build()
     model.output_layer.bias.assign(np.eye(13)[model.eos_id] * 1.2)

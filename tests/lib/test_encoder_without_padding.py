@@ -31,18 +31,7 @@ def _encoded(model, source):
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_unpadded_batch_encodes_as_with_its_mask(cell, masked_always):
-    keras.utils.set_random_seed(0)
-    model = seq2seq_module.Seq2Seq(
-        source_vocab_size=11,
-        target_vocab_size=13,
-        embedding_dim=4,
-        encoder_units=3,
-        decoder_units=6,
-        attention_units=5,
-        cell=cell,
-        encoder_layers=2,
-    )
-    model.build()
+    model = small_seq2seq(cell=cell, encoder_layers=2)
     fast = _encoded(model, UNPADDED)
     masked_always()
     general = _encoded(model, UNPADDED)
