@@ -9,12 +9,12 @@ import os
 import keras
 from s2s_m import (
     BATCH_SIZE,
-    MATMUL_VARIABLE,
     TARGET_LENGTH,
     TRAIN_XLA_VARIABLE,
     current_rss_mib,
     make_batch,
     peak_rss_mib,
+    set_torch_matmul_precision,
     time_calls,
 )
 
@@ -69,10 +69,7 @@ def measure(
     if (device == "cuda") != found.startswith("gpu"):
         raise RuntimeError(f"asked for {device}, {backend()} runs on {found}")
     if device == "cuda" and keras.backend.backend() == "torch":
-        import torch
-
-        tf32 = os.environ.get(MATMUL_VARIABLE) == "tf32"
-        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        set_torch_matmul_precision()
     keras.config.set_dtype_policy(dtype_policy)
     set_random_seed(0)
     source, target_in, target_out = make_batch()

@@ -31,7 +31,6 @@ and the measures; `bench/s2s_m.py` runs it next to the Keras backends.
 
 import argparse
 import json
-import os
 
 import numpy as np
 import torch
@@ -40,13 +39,13 @@ from s2s_m import (
     BOS_ID,
     EOS_ID,
     FULL,
-    MATMUL_VARIABLE,
     QUICK,
     TARGET_LENGTH,
     VOCAB_SIZE,
     current_rss_mib,
     make_batch,
     peak_rss_mib,
+    set_torch_matmul_precision,
 )
 from s2s_m import (
     time_calls as _time_calls,
@@ -282,8 +281,7 @@ def measure(
     """
     import_rss = current_rss_mib()
     if device == "cuda":
-        tf32 = os.environ.get(MATMUL_VARIABLE) == "tf32"
-        torch.set_float32_matmul_precision("high" if tf32 else "highest")
+        set_torch_matmul_precision()
     torch.manual_seed(0)
     source, target_in, target_out = (
         torch.from_numpy(x.astype(np.int64)).to(device) for x in make_batch()

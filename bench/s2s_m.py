@@ -125,6 +125,15 @@ def time_calls(fn, warmup: int, steps: int) -> tuple[float, float]:
     return seconds[0], statistics.median(seconds[warmup:])
 
 
+def set_torch_matmul_precision() -> None:
+    """PyTorch's float32 products on a GPU as `MATMUL_VARIABLE` says:
+    TF32 for "tf32", else float32 (both PyTorch sides call this)."""
+    import torch
+
+    tf32 = os.environ.get(MATMUL_VARIABLE) == "tf32"
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")
+
+
 def peak_rss_mib() -> float:
     # Linux reports ru_maxrss in KiB.
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
