@@ -6,7 +6,6 @@
 structures and `get_weights()` order follow TensorFlow Addons 0.23.
 """
 
-from keras_seq2seq.decoding.beam_ops import gather_tree
 from keras_seq2seq.losses import SequenceLoss
 from keras_seq2seq.ops import monotonic_attention
 from keras_seq2seq.tfa import samplers
@@ -29,6 +28,7 @@ from keras_seq2seq.tfa.beam_search_outputs import (
 from keras_seq2seq.tfa.decoder import BaseDecoder, Decoder
 from keras_seq2seq.tfa.dynamic_decode import dynamic_decode
 from keras_seq2seq.tfa.functions import (
+    gather_tree,
     gather_tree_from_array,
     hardmax,
     safe_cumprod,

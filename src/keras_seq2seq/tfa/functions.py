@@ -12,11 +12,14 @@ arguments, which differ in three places:
 - `sequence_loss` takes TFA's arguments in TFA's order, then the
   library's `label_smoothing`.
 
-`monotonic_attention` and `gather_tree` have TFA's signatures already;
-`gather_tree_from_array` is TFA's, over `gather_tree`.
+`gather_tree` adds the checks of TFA's kernel to the library's: a scalar
+`end_token`, and parent ids in `[0, K)` wherever its walk reads them.
+`monotonic_attention` has TFA's signature already; `gather_tree_from_array`
+is TFA's, over the library's `gather_tree`.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_seq2seq import losses
@@ -76,6 +79,89 @@ def tile_batch(t, multiplier, name=None):
         return beam_ops.tile_batch(x, multiplier)
 
     return keras.tree.map_structure(tile, t)
+
+
+def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
+    """TFA's `gather_tree`: `keras_seq2seq.decoding.beam_ops.gather_tree`,
+    with the checks of TFA's kernel.
+
+    TFA's kernel raised (InvalidArgumentError; here ValueError) for an
+    `end_token` that is not a scalar, and for a parent id outside `[0, K)`
+    that its walk reads: beam `j` of row `b` is walked back from step
+    `length - 1`, and the parents of steps `length - 1` down to 1 along
+    its path are read; those of step 0, past the length or off every
+    path are not. Without the check a -1 read as "stay on this beam" and
+    a parent past `K` was clamped (JAX) or failed in the backend's gather.
+    The parents are checked where their values are known (eagerly); in a
+    compiled function they are not.
+
+    Args:
+        step_ids: int tensor `(T, B, K)`.
+        parent_ids: int tensor `(T, B, K)`.
+        max_sequence_lengths: int tensor `(B,)`.
+        end_token: int or scalar int tensor.
+
+    Returns:
+        tensor `(T, B, K)` of the dtype of `step_ids`.
+
+    Raises:
+        ValueError: for a non-scalar `end_token`, a parent id its walk
+            reads outside `[0, K)`, or the shapes and dtypes the library's
+            `gather_tree` refuses.
+    """
+    end_shape = tuple(ops.shape(ops.convert_to_tensor(end_token)))
+    if end_shape:
+        raise ValueError(f"end_token must be a scalar, saw shape: {end_shape}")
+    parents = _known_values(parent_ids)
+    lengths = _known_values(max_sequence_lengths)
+    shapes_fit = (
+        parents is not None
+        and lengths is not None
+        and parents.dtype.kind in "iu"
+        and parents.ndim == 3
+        and lengths.shape == parents.shape[1:2]
+    )
+    if shapes_fit:  # else the library's `gather_tree` says what is wrong
+        _check_walked_parents(parents, lengths)
+    return beam_ops.gather_tree(
+        step_ids, parent_ids, max_sequence_lengths, end_token
+    )
+
+
+def _known_values(x):
+    """`x` as a NumPy array, or `None` inside a compiled function (a
+    traced tensor has no value: TensorFlow raises NotImplementedError, JAX
+    a TypeError)."""
+    try:
+        return np.asarray(ops.convert_to_numpy(x))
+    except (NotImplementedError, TypeError):
+        return None
+
+
+def _check_walked_parents(parents, lengths):
+    """Raises TFA's "Saw invalid parent id" for a parent outside `[0,
+    K)` that the backward walk of `gather_tree` reads.
+
+    `parents` `(T, B, K)` and `lengths` `(B,)` are NumPy arrays; the walk
+    runs over every beam at once, from the last step down to step 1.
+    """
+    steps, batch_size, beam_size = parents.shape
+    rows = np.arange(batch_size)[:, None]
+    beam = np.broadcast_to(np.arange(beam_size), (batch_size, beam_size))
+    lengths = lengths.astype("int64")[:, None]
+    for t in range(steps - 1, 0, -1):
+        read = parents[t, rows, beam]  # (B, K): the parents walked into
+        walked = np.broadcast_to(t < lengths, read.shape)
+        bad = walked & ((read < 0) | (read >= beam_size))
+        if bad.any():
+            b, j = np.argwhere(bad)[0]
+            raise ValueError(
+                f"Saw invalid parent id {read[b, j]} at parent_ids[{t}, {b}, "
+                f"{beam[b, j]}] (time, batch, beam), walking back beam {j}: "
+                f"parent ids must be in [0, {beam_size}) (the beam width) "
+                "at the steps gather_tree walks back through."
+            )
+        beam = np.where(walked, read, beam)
 
 
 def gather_tree_from_array(t, parent_ids, sequence_length):
