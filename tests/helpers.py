@@ -8,6 +8,7 @@ program in a fresh process on the same backend. `small_seq2seq` builds the
 tiny `Seq2Seq` the `generate` tests decode with.
 """
 
+import inspect
 import os
 import subprocess
 import sys
@@ -48,6 +49,7 @@ def check_layer(layer_factory, inputs, tmp_path, train=True):
     ]
     model = keras.Model(symbolic, outputs)
     assert_all_close(to_numpy(model(inputs)), eager)
+    check_output_shape(layer, inputs, eager)
 
     config = layer.get_config()
     clone = type(layer).from_config(config)
@@ -64,6 +66,28 @@ def check_layer(layer_factory, inputs, tmp_path, train=True):
     if train:
         check_fit_step(model, layer, inputs, eager)
     return eager
+
+
+def check_output_shape(layer, inputs, outputs):
+    """`compute_output_shape` of the tensor arguments' shapes (the names of
+    its `<argument>_shape` parameters) must give the outputs' shapes."""
+    names = inspect.signature(layer.compute_output_shape).parameters
+    shapes = {
+        f"{name}_shape": x.shape
+        for name, x in inputs.items()
+        if f"{name}_shape" in names
+    }
+    computed = _flatten_shapes(layer.compute_output_shape(**shapes))
+    assert computed == [tuple(y.shape) for y in outputs]
+
+
+def _flatten_shapes(shapes):
+    """A nest of shapes as a flat list; a shape is a leaf, not a nest."""
+    if isinstance(shapes, tuple) and all(
+        isinstance(d, (int, type(None))) for d in shapes
+    ):
+        return [shapes]
+    return [shape for part in shapes for shape in _flatten_shapes(part)]
 
 
 def check_fit_step(model, layer, inputs, outputs):

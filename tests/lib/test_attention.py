@@ -116,6 +116,26 @@ def test_layer_matches_reference(kind, query_rank):
     want_context, want_weights = expected_outputs(layer, **inputs)
     np.testing.assert_allclose(weights, want_weights, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(context, want_context, rtol=1e-5, atol=1e-6)
+    assert layer.compute_output_shape(
+        inputs["query"].shape, inputs["value"].shape
+    ) == (context.shape, weights.shape)
+
+
+@pytest.mark.parametrize("query_rank", [2, 3])
+def test_output_shape_with_unknown_sizes_matches_a_symbolic_call(query_rank):
+    layer = BahdanauAttention(units=U)
+    query_shape = (None,) * (query_rank - 1) + (HQ,)
+    value_shape, key_shape = (None, None, DV), (None, None, 3)
+    outputs = layer(
+        keras.Input(batch_shape=query_shape),
+        keras.Input(batch_shape=value_shape),
+        key=keras.Input(batch_shape=key_shape),
+    )
+    assert layer.compute_output_shape(
+        query_shape, value_shape, key_shape
+    ) == tuple(tuple(y.shape) for y in outputs)
+    with pytest.raises(ValueError, match="`query` must have rank 2"):
+        layer.compute_output_shape((B, 1, 1, HQ), value_shape)
 
 
 @pytest.mark.parametrize("kind", LAYERS)

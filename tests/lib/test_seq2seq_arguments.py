@@ -83,3 +83,16 @@ def test_a_call_without_the_pair_of_ids_is_one_error(inputs):
     assert "(source_ids, target_in_ids)" in message
     with pytest.raises(ValueError, match=r"\(source_ids, target_in_ids\)"):
         model.predict(inputs, verbose=0)
+
+
+def test_summary_gives_the_decoder_its_output_shape():
+    model = Seq2Seq(11, 13, embedding_dim=4, encoder_units=3, decoder_units=6)
+    model.build()
+    lines = []
+    model.summary(print_fn=lambda line, **kwargs: lines.append(line))
+    rows = "\n".join(lines).splitlines()
+    decoder = [row for row in rows if "(AttentionDecoder)" in row]
+    # The decoder's outputs are its attention vectors (attention_layer_size).
+    assert len(decoder) == 1 and f", {model.attention_layer_size})" in (
+        decoder[0]
+    ), rows

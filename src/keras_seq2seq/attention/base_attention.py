@@ -103,6 +103,13 @@ class BaseAttention(keras.layers.Layer):
             query, memory, previous_weights=previous_weights, training=training
         )
 
+    def compute_output_shape(self, query_shape, value_shape, key_shape=None):
+        """`(context, weights)` shapes: `query_shape` with its last axis
+        replaced by `Dv`, then by `Tv`."""
+        check_shapes(query_shape, value_shape, key_shape)
+        leading = tuple(query_shape[:-1])
+        return leading + (value_shape[-1],), leading + (value_shape[1],)
+
     def compute_mask(self, query, previous_mask=None):
         # A sequence of queries keeps its mask on both outputs.
         if previous_mask is None:

@@ -161,6 +161,21 @@ class AttentionDecoder(keras.layers.Layer):
         real = ops.cast(inputs_mask, weights.dtype)[:, :, None]
         return outputs, weights * real, state
 
+    def compute_output_shape(
+        self, inputs_shape, value_shape, initial_state_shape=None
+    ):
+        """The shapes `call` returns for these input shapes."""
+        batch_size, steps = tuple(inputs_shape[:2])
+        shapes = [(batch_size, steps, self.step.output_size)]
+        if self.return_weights:
+            shapes.append((batch_size, steps, value_shape[1]))
+        if self.return_state:
+            shapes.extend(
+                (batch_size, size)
+                for size in keras.tree.flatten(self.step.cell.state_size)
+            )
+        return shapes[0] if len(shapes) == 1 else shapes
+
     def compute_mask(self, inputs, previous_mask=None):
         # The target mask stays on every sequence output.
         if not (self.return_weights or self.return_state):
