@@ -93,6 +93,19 @@ def test_summary_gives_the_decoder_its_output_shape():
     rows = "\n".join(lines).splitlines()
     decoder = [row for row in rows if "(AttentionDecoder)" in row]
     # The decoder's outputs are its attention vectors (attention_layer_size).
-    assert len(decoder) == 1 and f", {model.attention_layer_size})" in (
-        decoder[0]
+    assert (
+        len(decoder) == 1 and f", {model.attention_layer_size})" in (decoder[0])
     ), rows
+
+
+def test_numpy_integer_sizes_are_ints_in_the_config(tmp_path):
+    # Sizes read from data are often NumPy integers (`ids.max() + 1`).
+    numpy_sizes = {name: np.int64(value) for name, value in SIZES.items()}
+    model = Seq2Seq(**numpy_sizes, eos_id=np.int32(2))
+    config = model.get_config()
+    for name in (*SIZES, "eos_id"):
+        assert type(config[name]) is int, name
+    model.build()
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert loaded.get_config() == config

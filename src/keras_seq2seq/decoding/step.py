@@ -73,17 +73,22 @@ def attention_step(cell, output_layer, embedding):
     return step_fn
 
 
-def check_int(name, value, minimum):
-    """`value` as a Python int; `ValueError` unless an integer `>= minimum`.
+def check_int(name, value, minimum, limit=None):
+    """`value` as a Python int; `ValueError` unless an integer in
+    `[minimum, limit)` (no upper bound when `limit` is `None`).
 
     NumPy integers (`lengths.max()`) are integers too: they are accepted and
-    returned as `int`, which is what shapes and compiled searches take.
+    returned as `int`, which is what shapes, configs and compiled searches
+    take.
     """
     if not isinstance(value, bool) and isinstance(value, numbers.Integral):
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    bad = isinstance(value, bool) or not isinstance(value, int)
+    if bad or value < minimum or (limit is not None and value >= limit):
+        bound = f" and < {limit}" if limit is not None else ""
         raise ValueError(
-            f"`{name}` must be an int >= {minimum}. Received: {name}={value!r}"
+            f"`{name}` must be an int >= {minimum}{bound}. "
+            f"Received: {name}={value!r}"
         )
     return value
 

@@ -34,17 +34,6 @@ def is_per_token(loss):
     return loss is keras.losses.sparse_categorical_crossentropy
 
 
-def check_int(name, value, minimum, limit=None):
-    """Raises `ValueError` unless `value` is an int in `[minimum, limit)`."""
-    bad = isinstance(value, bool) or not isinstance(value, int)
-    if bad or value < minimum or (limit is not None and value >= limit):
-        bound = f" and < {limit}" if limit is not None else ""
-        raise ValueError(
-            f"`{name}` must be an int >= {minimum}{bound}. "
-            f"Received: {name}={value!r}"
-        )
-
-
 def check_bool(name, value, optional=False):
     """Raises `ValueError` unless `value` is a bool (or `None`, `optional`)."""
     if not isinstance(value, bool) and not (optional and value is None):

@@ -6,11 +6,11 @@ import keras
 from keras import ops
 
 from keras_seq2seq.decoding.sampling import check_seed
+from keras_seq2seq.decoding.step import check_int
 from keras_seq2seq.losses import axes_differ
 from keras_seq2seq.models.checks import (
     check_bool,
     check_choice,
-    check_int,
     check_pair,
     check_ratio,
     check_source_ids,
@@ -133,23 +133,25 @@ class Seq2Seq(keras.Model):
         check_choice("cell", cell, CELLS)
         check_choice("attention", attention, ATTENTIONS)
         check_choice("bridge", bridge, BRIDGES)
-        for name, value in (
-            ("source_vocab_size", source_vocab_size),
-            ("target_vocab_size", target_vocab_size),
-            ("embedding_dim", embedding_dim),
-            ("encoder_units", encoder_units),
-            ("encoder_layers", encoder_layers),
-            ("decoder_units", decoder_units),
-            ("attention_units", attention_units),
-        ):
-            check_int(name, value, 1)
+        # Each size is kept as a Python int (NumPy integers are taken).
+        source_vocab_size = check_int("source_vocab_size", source_vocab_size, 1)
+        target_vocab_size = check_int("target_vocab_size", target_vocab_size, 1)
+        embedding_dim = check_int("embedding_dim", embedding_dim, 1)
+        encoder_units = check_int("encoder_units", encoder_units, 1)
+        encoder_layers = check_int("encoder_layers", encoder_layers, 1)
+        decoder_units = check_int("decoder_units", decoder_units, 1)
+        attention_units = check_int("attention_units", attention_units, 1)
+        if attention_layer_size is not None:
+            attention_layer_size = check_int(
+                "attention_layer_size", attention_layer_size, 1
+            )
         check_bool("bidirectional", bidirectional)
         check_bool("input_feeding", input_feeding, optional=True)
         # Pad and bos ids are embedded on both sides (`build` runs on bos).
         both = min(source_vocab_size, target_vocab_size)
-        for name, value in (("pad_id", pad_id), ("bos_id", bos_id)):
-            check_int(name, value, 0, both)
-        check_int("eos_id", eos_id, 0, target_vocab_size)
+        pad_id = check_int("pad_id", pad_id, 0, both)
+        bos_id = check_int("bos_id", bos_id, 0, both)
+        eos_id = check_int("eos_id", eos_id, 0, target_vocab_size)
         encoder_depth = encoder_units * (2 if bidirectional else 1)
         if bridge == "last" and encoder_depth != decoder_units:
             raise ValueError(
