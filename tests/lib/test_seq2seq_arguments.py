@@ -93,9 +93,8 @@ def test_summary_gives_the_decoder_its_output_shape():
     rows = "\n".join(lines).splitlines()
     decoder = [row for row in rows if "(AttentionDecoder)" in row]
     # The decoder's outputs are its attention vectors (attention_layer_size).
-    assert (
-        len(decoder) == 1 and f", {model.attention_layer_size})" in (decoder[0])
-    ), rows
+    assert len(decoder) == 1, rows
+    assert f", {model.attention_layer_size})" in decoder[0], rows
 
 
 def test_numpy_integer_sizes_are_ints_in_the_config(tmp_path):
