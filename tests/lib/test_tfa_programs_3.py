@@ -7,6 +7,9 @@ other corners named in each test. Expected values come from TFA's source
 and unit tests, read for behaviour and written here in NumPy.
 """
 
+import json
+
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -63,3 +66,81 @@ def test_gather_tree_in_a_compiled_function_equals_eager():
     want = time_major([[[2, 2, 2], [6, 5, 6], [7, 8, 9], [10, 10, 10]]])
     np.testing.assert_array_equal(ops.convert_to_numpy(eager), want)
     np.testing.assert_array_equal(ops.convert_to_numpy(traced), want)
+
+
+# --- NumPy integer sizes: TFA's layers took a `units`,
+# `attention_layer_size` or `beam_width` that is a NumPy integer (read from
+# an array or a config file), as the library's searches and `tile_batch`
+# do. They were refused ("must be an int", or Keras' Dense's "expected a
+# positive integer"); now they build what the Python int builds, and their
+# configs hold Python ints (a NumPy integer is no JSON).
+
+B, T, D, C, V, K = 2, 5, 3, 4, 6, 2
+MEMORY = np.random.default_rng(2).normal(size=(B, T, D)).astype("float32")
+LENGTHS = np.array([5, 3], "int32")
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        tfa.BahdanauAttention,
+        tfa.LuongAttention,
+        tfa.BahdanauMonotonicAttention,
+        tfa.LuongMonotonicAttention,
+    ],
+)
+def test_a_mechanism_takes_numpy_integer_units(cls):
+    query = np.random.default_rng(3).normal(size=(B, C)).astype("float32")
+    mechanisms = [cls(units, MEMORY, LENGTHS) for units in (C, np.int64(C))]
+    state = mechanisms[0].initial_state(B, "float32")
+    for mechanism in mechanisms:
+        mechanism([query, state])  # creates every weight
+        config = json.loads(json.dumps(mechanism.get_config()))
+        assert config["units"] == C and type(mechanism.units) is int
+    mechanisms[1].set_weights(mechanisms[0].get_weights())
+    want, got = (
+        ops.convert_to_numpy(mechanism([query, state])[0])
+        for mechanism in mechanisms
+    )
+    np.testing.assert_array_equal(got, want)
+
+
+def test_wrapper_and_beam_search_take_numpy_integer_sizes():
+    embedding = np.random.default_rng(4).normal(size=(V, 3))
+    embedding = embedding.astype("float32")
+    results = []
+    for size in (int, np.int64):
+        keras.utils.set_random_seed(5)
+        mechanisms = [
+            tfa.LuongAttention(
+                size(C),
+                tfa.tile_batch(MEMORY, size(K)),
+                tfa.tile_batch(LENGTHS, size(K)),
+            )
+            for _ in range(2)
+        ]
+        cell = tfa.AttentionWrapper(
+            keras.layers.GRUCell(C),
+            mechanisms,
+            attention_layer_size=[size(3), size(2)],
+        )
+        decoder = tfa.BeamSearchDecoder(
+            cell,
+            size(K),
+            output_layer=keras.layers.Dense(V),
+            maximum_iterations=3,
+        )
+        outputs, _, lengths = decoder(
+            embedding,
+            start_tokens=np.zeros(B, "int32"),
+            end_token=1,
+            initial_state=cell.get_initial_state(
+                batch_size=B * K, dtype="float32"
+            ),
+        )
+        assert cell.output_size == 5
+        config = json.loads(json.dumps(decoder.get_config()))
+        assert config["beam_width"] == K
+        results.append(ops.convert_to_numpy(outputs.predicted_ids))
+    assert results[0].shape == (B, 3, K)
+    np.testing.assert_array_equal(results[1], results[0])

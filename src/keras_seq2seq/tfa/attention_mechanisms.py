@@ -22,6 +22,8 @@ subclassed `keras.Model`'s `call`, as TFA's NMT tutorial does, or use
 `keras_seq2seq.AttentionDecoder`, which takes the memory as an argument.
 """
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -286,6 +288,19 @@ def _check_mask(mask, memory):
         )
 
 
+def python_int(value):
+    """A NumPy integer as a Python int; any other value unchanged.
+
+    TFA's layers took sizes (`units`, `attention_layer_size`, `beam_width`)
+    that are NumPy integers, read from an array or a config; Keras 3's
+    `Dense` and the native layers want a Python int, which also keeps the
+    configs JSON. Other values reach the checks that refuse them.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
+
+
 def _resolve(layer, path):
     for name in path.split("."):
         layer = getattr(layer, name, None)
@@ -339,6 +354,7 @@ class BahdanauAttention(AttentionMechanism):
         name="BahdanauAttention",
         **kwargs,
     ):
+        units = python_int(units)
         core = attention.BahdanauAttention(
             units,
             normalize=normalize,
@@ -393,6 +409,7 @@ class LuongAttention(AttentionMechanism):
         name="LuongAttention",
         **kwargs,
     ):
+        units = python_int(units)
         core = attention.LuongAttention(
             units,
             scale=scale,

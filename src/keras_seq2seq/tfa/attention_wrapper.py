@@ -15,6 +15,7 @@ from keras_seq2seq.tfa.alignment_history import (
     restore_histories,
     stack_histories,
 )
+from keras_seq2seq.tfa.attention_mechanisms import python_int
 from keras_seq2seq.tfa.attention_wrapper_state import AttentionWrapperState
 from keras_seq2seq.tfa.general_attention_step import general_attention_step
 from keras_seq2seq.tfa.wrapper_checks import (
@@ -99,6 +100,9 @@ class AttentionWrapper(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
+        attention_layer_size = keras.tree.map_structure(
+            python_int, attention_layer_size
+        )
         mechanisms = mechanism_list(attention_mechanism)
         check_options(cell_input_fn, attention_fn)
         if attention_layer_size is not None and attention_layer is not None:

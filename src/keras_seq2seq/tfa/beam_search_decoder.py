@@ -9,6 +9,7 @@ from keras_seq2seq.decoding.beam_step import (
     initial_beams,
     reorder_beams,
 )
+from keras_seq2seq.tfa.attention_mechanisms import python_int
 from keras_seq2seq.tfa.attention_wrapper import AttentionWrapperState
 from keras_seq2seq.tfa.beam_search_outputs import (
     BeamSearchDecoderOutput,
@@ -83,6 +84,7 @@ class BeamSearchDecoder(CellDecoder):
         output_all_scores=False,
         **kwargs,
     ):
+        beam_width = python_int(beam_width)
         check_arguments(
             beam_width,
             embedding_fn,

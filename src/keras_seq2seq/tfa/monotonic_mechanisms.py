@@ -17,7 +17,10 @@ import keras
 from keras import ops
 
 from keras_seq2seq import attention
-from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
+from keras_seq2seq.tfa.attention_mechanisms import (
+    AttentionMechanism,
+    python_int,
+)
 
 
 class MonotonicAttentionMechanism(AttentionMechanism):
@@ -83,6 +86,7 @@ class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
         name="BahdanauMonotonicAttention",
         **kwargs,
     ):
+        units = python_int(units)
         core = attention.BahdanauMonotonicAttention(
             units,
             normalize=normalize,
@@ -155,6 +159,7 @@ class LuongMonotonicAttention(MonotonicAttentionMechanism):
         name="LuongMonotonicAttention",
         **kwargs,
     ):
+        units = python_int(units)
         core = attention.LuongMonotonicAttention(
             units,
             scale=scale,
