@@ -8,6 +8,7 @@ resolving the values is `keras_seq2seq.nmt.config`'s work.
 """
 
 import dataclasses
+import os
 
 
 def _option(default, help_text, **extra):
@@ -24,6 +25,18 @@ def default_of(field: dataclasses.Field):
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return field.default
+
+
+def path(text: str) -> str:
+    """A file or folder option as a shell reads a word: `~/x` is `x` in
+    the home folder. The shell leaves a `~` after `=` as it is
+    (`--runs-dir=~/runs`), and so does YAML: the run went into a folder
+    named "~" in the current folder."""
+    return os.path.expanduser(text)
+
+
+# The config keys that name files or folders: read with `path`.
+FILE_KEYS = ("data", "dev", "runs_dir")
 
 
 @dataclasses.dataclass

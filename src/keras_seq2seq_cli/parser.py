@@ -12,7 +12,13 @@ import os
 import types
 import typing
 
-from keras_seq2seq_cli.options import DATES_DEFAULTS, Config, default_of
+from keras_seq2seq_cli.options import (
+    DATES_DEFAULTS,
+    FILE_KEYS,
+    Config,
+    default_of,
+    path,
+)
 
 COMMANDS = ("train", "translate", "evaluate", "plot", "average", "serve")
 
@@ -102,6 +108,8 @@ def _add_config_flags(parser):
             )
             continue
         item = {int: int, float: float}.get(_scalar_type(kind), str)
+        if field.name in FILE_KEYS:
+            item = path
         extra = {"nargs": meta["nargs"]} if "nargs" in meta else {}
         if meta.get("nargs") == "+":  # files: --data, --dev
             extra["action"] = _FilesOnce
@@ -139,13 +147,15 @@ def _add_run_command(commands, name, help, description, after_data=False):
         description=description,
     )
     extra = {"nargs": "?", "action": _RunAfterData} if after_data else {}
-    parser.add_argument("run", metavar="RUN", help="run folder", **extra)
+    parser.add_argument(
+        "run", type=path, metavar="RUN", help="run folder", **extra
+    )
     return parser
 
 
 def _add_model_option(parser, help="model file inside RUN"):
     parser.add_argument(
-        "--model", default="model.keras", metavar="FILE", help=help
+        "--model", default="model.keras", type=path, metavar="FILE", help=help
     )
 
 
@@ -203,6 +213,7 @@ def _add_train(commands):
     )
     train.add_argument(
         "--config",
+        type=path,
         metavar="FILE.yaml",
         help="YAML file of config keys; flags override it",
     )
@@ -235,6 +246,7 @@ def _add_translate(commands):
     )
     translate.add_argument(
         "--input",
+        type=path,
         metavar="FILE",
         help="file of sentences, one per line ('-': stdin)",
     )
@@ -266,6 +278,7 @@ def _add_evaluate(commands):
         "--data",
         nargs="+",
         action=_FilesOnce,
+        type=path,
         required=True,
         metavar="FILE",
         help="a TSV file or two aligned plain-text files",
@@ -289,10 +302,14 @@ def _add_evaluate(commands):
     _add_search_options(evaluate)
     _add_model_option(evaluate)
     evaluate.add_argument(
-        "--json", metavar="OUT", help="also write the scores to this JSON file"
+        "--json",
+        type=path,
+        metavar="OUT",
+        help="also write the scores to this JSON file",
     )
     evaluate.add_argument(
         "--output",
+        type=path,
         metavar="FILE",
         help="also write the translations, one per line",
     )
@@ -311,6 +328,7 @@ def _add_plot(commands):
     plot.add_argument(
         "--output",
         default="attention.png",
+        type=path,
         metavar="FILE.png",
         help="where to write the PNG",
     )

@@ -22,7 +22,7 @@ from keras_seq2seq.nmt.data import (
     read_numbered_pairs,
     split_lines,
 )
-from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
 from keras_seq2seq.nmt.translator import Translator
 
 
@@ -123,6 +123,27 @@ def _warn_unused_penalty(args) -> None:
         )
 
 
+@contextlib.contextmanager
+def _memory_of_search(beam: int):
+    """Says what to lower when a search runs out of memory: a beam of K
+    keeps K hypotheses of each of a batch's 64 inputs, so `--beam 1000`
+    over a vocabulary of 4000 pieces asked for gigabytes at once."""
+    try:
+        yield
+    except Exception as error:
+        if not is_out_of_memory(error):
+            raise
+        fix = (
+            f"lower --beam-size {beam}"
+            if beam > 1
+            else "lower the input lengths, or free memory"
+        )
+        raise RunError(
+            f"out of memory translating with --beam-size {beam} "
+            f"({type(error).__name__}); {fix}"
+        ) from error
+
+
 def translate(args) -> int:
     """`seq2seq translate`: one line per input (n-best: N lines each)."""
     _warn_unused_penalty(args)
@@ -150,9 +171,10 @@ def translate(args) -> int:
     found = []
     try:
         for start in range(0, len(sentences), CHUNK):
-            chunk = translator.translate(
-                sentences[start : start + CHUNK], **search
-            )
+            with _memory_of_search(args.beam):
+                chunk = translator.translate(
+                    sentences[start : start + CHUNK], **search
+                )
             _write_lines(_output_lines(chunk, start, args.n_best))
             found.extend(chunk)
     except KeyboardInterrupt:
@@ -264,12 +286,13 @@ def evaluate(args) -> int:
     pairs = [pair for _, pair in numbered]
     sources = [source for source, _ in pairs]
     search = {"beam": args.beam, "length_penalty": args.length_penalty}
-    start = time.perf_counter()
-    translator.warm_up(sources, **search)  # compiling is not translating
-    warm_up = time.perf_counter() - start
-    start = time.perf_counter()
-    found = translator.translate(sources, **search)
-    seconds = time.perf_counter() - start
+    with _memory_of_search(args.beam):
+        start = time.perf_counter()
+        translator.warm_up(sources, **search)  # compiling: not translating
+        warm_up = time.perf_counter() - start
+        start = time.perf_counter()
+        found = translator.translate(sources, **search)
+        seconds = time.perf_counter() - start
     # The line a user can open: blank lines and a header are not pairs.
     _warn_truncated(
         found,
@@ -315,9 +338,10 @@ def plot(args) -> int:
         raise RunError(f"--output must end in .png; got {output}")
     run_folder.check_can_write("--output", output)
     translator = Translator.load(args.run, args.model)
-    [[best, *_]] = translator.translate(
-        [args.sentence], beam=args.beam, length_penalty=args.length_penalty
-    )
+    with _memory_of_search(args.beam):
+        [[best, *_]] = translator.translate(
+            [args.sentence], beam=args.beam, length_penalty=args.length_penalty
+        )
     if not best.source_tokens:  # only characters the vocabulary drops
         raise RunError(
             "the sentence has nothing the model reads (its characters are "

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq_cli import options
 from keras_seq2seq_cli.options import DATES_DEFAULTS, Config
 from keras_seq2seq_cli.options import default_of as default_of  # re-exported
 
@@ -133,6 +134,13 @@ def read_yaml(path: str | os.PathLike) -> dict:
         except RunError as error:  # else the file went unnamed
             message = f"config file {path}: {error}; fix it there"
             raise RunError(message) from None
+    # `runs_dir: ~/runs` is the home folder's, as the flag's is.
+    for key in set(options.FILE_KEYS) & set(values):
+        value = values[key]
+        if isinstance(value, list):
+            values[key] = [options.path(v) for v in value]
+        elif isinstance(value, str):
+            values[key] = options.path(value)
     return values
 
 

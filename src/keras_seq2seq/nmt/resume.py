@@ -65,6 +65,7 @@ def reopen(path: Path, overrides: dict) -> Resumed:
     option it cannot change, or a damaged run."""
     run = run_folder.open_run(path)
     state = run_folder.read_state(path)
+    run_folder.check_can_train_in(path)  # before the hour of training
     saved = dataclasses.replace(run.config)
     _locate_corpus(run.config, path, overrides, "corpus" in state)
     new_paths = None

@@ -15,3 +15,16 @@ class RunError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+def is_out_of_memory(error: Exception) -> bool:
+    """A failed allocation, on any backend: TensorFlow's
+    `ResourceExhaustedError`, JAX's `RESOURCE_EXHAUSTED`, torch's
+    `OutOfMemoryError` or CPU allocator, Python's `MemoryError`."""
+    names = ("MemoryError", "ResourceExhaustedError", "OutOfMemoryError")
+    text = str(error)
+    return (
+        type(error).__name__ in names
+        or "RESOURCE_EXHAUSTED" in text
+        or "not enough memory" in text
+    )

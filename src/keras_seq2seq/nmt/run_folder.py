@@ -300,6 +300,26 @@ def check_can_write(flag: str, path: Path) -> None:
     os.unlink(probe)
 
 
+def check_can_train_in(path: Path) -> None:
+    """A `RunError` unless `train` can write new files in the run folder
+    `path` and its checkpoints folder: a run copied read-only (another
+    user's, a read-only mount) trained a whole validation period before
+    its first checkpoint failed."""
+    for folder in (path, path / "checkpoints"):
+        if not folder.is_dir():
+            continue
+        try:
+            handle, probe = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+        except OSError as error:
+            raise RunError(
+                f"cannot write in the run folder {folder} ({error.strerror}),"
+                " where training writes its checkpoints; make it writable, "
+                "or copy the run to a folder you can write and resume that"
+            ) from None
+        os.close(handle)
+        os.unlink(probe)
+
+
 def write_text(path: Path, text: str) -> None:
     """Writes `text` atomically (temporary file, then `os.replace`); into
     stdout itself where `path` is stdout's file (`/dev/stdout`): opened

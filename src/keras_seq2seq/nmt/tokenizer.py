@@ -10,6 +10,7 @@ sentencepiece model), so later commands read it back without the corpus.
 import io
 import json
 import os
+import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -106,6 +107,21 @@ class Tokenizer:
         """The ids of `text`, without bos or eos."""
         if self.processor is not None:
             return list(self.processor.encode(text, out_type=int))
+        ids = self._char_ids(text)
+        if UNK_ID not in ids:
+            return ids
+        # "ó" may be typed as "o" and a combining accent (U+0301), or the
+        # corpus may be written so: the same text to a reader, two unknown
+        # pieces to the vocabulary. Sentencepiece normalises (NFKC); here
+        # the canonical form with the fewest unknown pieces is read, the
+        # text as given when it reads as well.
+        forms = [
+            self._char_ids(unicodedata.normalize(form, text))
+            for form in ("NFC", "NFD")
+        ]
+        return min([ids, *forms], key=lambda found: found.count(UNK_ID))
+
+    def _char_ids(self, text: str) -> list[int]:
         return [self._ids.get(c, UNK_ID) for c in text]
 
     def tokens(self, ids: Iterable[int]) -> list[str]:

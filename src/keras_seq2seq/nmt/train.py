@@ -27,7 +27,7 @@ from keras_seq2seq.nmt import corpus, data, dates, run_folder
 from keras_seq2seq.nmt import resume as resume_lib
 from keras_seq2seq.nmt.devices import distribute, train_step
 from keras_seq2seq.nmt.progress import Progress
-from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.validator import Validator
 from keras_seq2seq.seeding import set_random_seed
@@ -126,7 +126,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             try:
                 _fit(run, model, encoded, dev, state)
             except Exception as error:
-                if not _is_out_of_memory(error):
+                if not is_out_of_memory(error):
                     raise
                 raise RunError(
                     f"out of memory in a step on batches of "
@@ -211,19 +211,6 @@ def _sigterm_as_ctrl_c():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _is_out_of_memory(error: Exception) -> bool:
-    """A failed allocation, on any backend: TensorFlow's
-    `ResourceExhaustedError`, JAX's `RESOURCE_EXHAUSTED`, torch's
-    `OutOfMemoryError` or CPU allocator, Python's `MemoryError`."""
-    names = ("MemoryError", "ResourceExhaustedError", "OutOfMemoryError")
-    text = str(error)
-    return (
-        type(error).__name__ in names
-        or "RESOURCE_EXHAUSTED" in text
-        or "not enough memory" in text
-    )
 
 
 def _say_how_to_resume(config, path: Path, given: dict) -> None:

@@ -1,0 +1,138 @@
+"""What a demanding user meets, tenth round: a `~/` path where the shell
+does not expand it (`--runs-dir=~/runs`, a config file's `data:
+~/train.tsv`); a beam too wide for memory; a letter typed as a base
+letter and a combining accent; a resume of a run folder it cannot write.
+
+Each test pins one defect, on the tiny run of `conftest.py` or files the
+test writes; none trains a model (the training loop is replaced where it
+would start).
+"""
+
+import errno
+import os
+import shutil
+import unicodedata
+
+import pytest
+from cli_support import one_error_line, train_argv, tsv_corpus
+
+from keras_seq2seq.cli import main
+from keras_seq2seq.nmt.tokenizer import Tokenizer
+from keras_seq2seq.nmt.translator import Translator
+
+
+@pytest.fixture
+def trains_nothing(monkeypatch):
+    """Replaces the training loop: records the run folder it was given,
+    and the run ends at once (no checkpoint)."""
+    seen = []
+
+    def record(run, model, encoded, dev, state):
+        seen.append(run.path)
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", record)
+    return seen
+
+
+def test_a_tilde_path_is_the_home_folder_as_a_shell_reads_it(
+    trained_run, corpus, tmp_path, monkeypatch, capsys, trains_nothing
+):
+    # The shell leaves `~` alone after `=` and in a YAML file: the run
+    # went into a folder named "~" in the current folder (printed as
+    # "~/runs/x", which reads as the home folder), and a config file's
+    # `data: ~/train.tsv` was "not found".
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    home.mkdir()
+    tsv_corpus(home / "train.tsv", 40)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    small = ["--tokenizer", "char", "--batch-size", "8", "--dev-size", "4"]
+    argv = ["train", "--data=~/train.tsv", "--runs-dir=~/runs", *small]
+    assert main([*argv, "--name", "flags"]) == 0
+    config = work / "run.yaml"
+    config.write_text("data: ~/train.tsv\nruns_dir: ~/runs\n", "utf-8")
+    argv = ["train", "--config", str(config), *small]
+    assert main([*argv, "--name", "file"]) == 0
+    assert trains_nothing == [home / "runs" / "flags", home / "runs" / "file"]
+    assert sorted(os.listdir(work)) == ["run.yaml"]  # no folder "~"
+    # The other commands' files too: `--json=~/scores.json`.
+    test = str(corpus / "test.tsv")
+    argv = ["evaluate", str(trained_run), "--data", test]
+    assert main([*argv, "--json=~/scores.json"]) == 0
+    assert (home / "scores.json").is_file()
+    assert sorted(os.listdir(work)) == ["run.yaml"]
+    capsys.readouterr()
+
+
+class ResourceExhaustedError(Exception):
+    """As TensorFlow names a failed allocation."""
+
+
+def test_a_beam_too_wide_for_memory_names_the_beam(
+    trained_run, corpus, tmp_path, monkeypatch, capsys
+):
+    # `--beam 1000` on a vocabulary of 4000 pieces asked TensorFlow for
+    # 3.17 GiB at once; the error line said "ResourceExhaustedError: ...;
+    # rerun with --debug for the traceback", not what to lower.
+    def exhausted(self, batch, beam, n_best, length_penalty):
+        raise ResourceExhaustedError(
+            "Out of memory while trying to allocate 3.17GiB. [Op:counted]"
+        )
+
+    monkeypatch.setattr(Translator, "_translate_batch", exhausted)
+    for argv in (
+        ["translate", str(trained_run), "--beam", "20", "Go."],
+        ["evaluate", str(trained_run), "--data", str(corpus / "test.tsv"),
+         "--beam", "20"],
+        ["plot", str(trained_run), "Go.", "--beam", "20", "--output",
+         str(tmp_path / "go.png")],
+    ):  # fmt: skip
+        assert main(argv) == 1
+        one_error_line(capsys, "out of memory", "--beam-size 20", "lower")
+
+
+def test_a_letter_with_a_combining_accent_reads_as_the_same_letter():
+    # "canción" typed as "n" + U+0301 (macOS input, a copy from a PDF):
+    # the character vocabulary, learnt from "ó", read the two as unknown
+    # pieces; sentencepiece (NFKC) read both forms alike.
+    word = "canci\u00f3n"
+    decomposed = unicodedata.normalize("NFD", word)
+    assert decomposed != word
+    composed_vocabulary = Tokenizer.train([word], "char")
+    assert composed_vocabulary.encode(decomposed) == (
+        composed_vocabulary.encode(word)
+    )
+    # A corpus written decomposed reads a composed input alike.
+    decomposed_vocabulary = Tokenizer.train([decomposed], "char")
+    assert decomposed_vocabulary.encode(word) == (
+        decomposed_vocabulary.encode(decomposed)
+    )
+    # What the vocabulary holds as given is read as given.
+    both = Tokenizer.train([word, decomposed], "char")
+    assert both.encode(word) != both.encode(decomposed)
+
+
+def test_a_resume_of_a_run_it_cannot_write_fails_before_training(
+    trained_run, tmp_path, monkeypatch, capsys, trains_nothing
+):
+    # A run folder copied read-only (another user's, a read-only mount):
+    # the resume trained a whole validation period (500 steps by
+    # default), then its first checkpoint failed to write.
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    real_open = os.open
+
+    def denied(path, flags, *args, **kwargs):
+        # As chmod 555 does (root ignores it): no new file in the run.
+        if os.path.dirname(os.fspath(path)) in (
+            str(run),
+            str(run / "checkpoints"),
+        ) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", denied)
+    argv = train_argv(tmp_path, "--resume", "--name", "copy")
+    assert main([*argv, "--max-steps", "8"]) == 1
+    one_error_line(capsys, str(run), "Permission denied")
+    assert trains_nothing == []
