@@ -1,7 +1,8 @@
 """What a demanding user meets, tenth round: a `~/` path where the shell
 does not expand it (`--runs-dir=~/runs`, a config file's `data:
 ~/train.tsv`); a beam too wide for memory; a letter typed as a base
-letter and a combining accent; a resume of a run folder it cannot write.
+letter and a combining accent; a resume of a run folder it cannot write;
+an attention map of pieces its font cannot draw (Chinese, emoji).
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -14,11 +15,11 @@ import shutil
 import unicodedata
 
 import pytest
-from cli_support import one_error_line, train_argv, tsv_corpus
+from cli_support import WARNING, one_error_line, train_argv, tsv_corpus
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt.tokenizer import Tokenizer
-from keras_seq2seq.nmt.translator import Translator
+from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
 
 @pytest.fixture
@@ -136,3 +137,43 @@ def test_a_resume_of_a_run_it_cannot_write_fails_before_training(
     assert main([*argv, "--max-steps", "8"]) == 1
     one_error_line(capsys, str(run), "Permission denied")
     assert trains_nothing == []
+
+
+def test_pieces_the_font_cannot_draw_are_one_warning_line(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    # Chinese pieces or an emoji in the heat map: matplotlib wrote two
+    # lines per character to stderr ("plot.py:74: UserWarning: Glyph
+    # 26085 (\N{CJK UNIFIED IDEOGRAPH-65E5}) missing from font(s) DejaVu
+    # Sans." and the source line), ten for this sentence.
+    found = Hypothesis(
+        "\u4f60\u597d\U0001f44d",
+        -1.0,
+        ["\u2581\u65e5\u672c", "\u2581ok"],
+        ["\u2581\u4f60\u597d", "\U0001f44d"],
+        [[0.7, 0.3], [0.2, 0.8]],
+    )
+    monkeypatch.setattr(
+        Translator, "translate", lambda self, sentences, **search: [[found]]
+    )
+    output = tmp_path / "cjk.png"
+    argv = [
+        "plot",
+        str(trained_run),
+        "\u65e5\u672c ok",
+        "--output",
+        str(output),
+    ]
+    assert main(argv) == 0
+    assert output.is_file()
+    captured = capsys.readouterr()
+    assert captured.out == found.text + "\n"
+    [warning] = [
+        line
+        for line in captured.err.splitlines()
+        if "attention heat map:" not in line
+    ]
+    assert warning.startswith(WARNING), warning
+    for character in "\u65e5\u672c\u4f60\u597d\U0001f44d":
+        assert character in warning
+    assert "boxes" in warning and "serve" in warning

@@ -348,8 +348,15 @@ def plot(args) -> int:
             "dropped by the source vocabulary); give one to translate"
         )
     _warn_truncated([[best]], translator.max_source_length)
-    save_attention_png(best, output)
+    missing = save_attention_png(best, output)
     print(best.text)
+    if missing:
+        print(
+            f"seq2seq: warning: the heat map's font has no glyph for "
+            f"{' '.join(missing)}, drawn as boxes (the translation above is "
+            "whole); `seq2seq serve` draws its map with the browser's fonts",
+            file=sys.stderr,
+        )
     print(f"attention heat map: {output}", file=sys.stderr)
     return 0
 

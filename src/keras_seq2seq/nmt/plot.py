@@ -1,6 +1,8 @@
 """The attention heat map of one translation, as a PNG."""
 
 import os
+import re
+import warnings
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -110,9 +112,35 @@ def _place(figure, axes, bar, n_source: int, n_target: int) -> None:
     )
 
 
-def save_attention_png(hypothesis, path: str | os.PathLike) -> None:
-    """Writes `attention_figure(hypothesis)` to `path` atomically."""
-    figure = attention_figure(hypothesis)
-    write_atomically(
-        path, lambda temporary: figure.savefig(temporary, dpi=DPI, format="png")
-    )
+# Matplotlib's warning for a character its font cannot draw (as a box).
+_NO_GLYPH = re.compile(r"^Glyph (\d+) .*missing from font")
+
+
+def save_attention_png(hypothesis, path: str | os.PathLike) -> list[str]:
+    """Writes `attention_figure(hypothesis)` to `path` atomically.
+
+    Returns:
+        The characters of the labels that the font has no glyph for
+        (Chinese, emoji: drawn as boxes), each once, in order. Matplotlib
+        warns twice per character and draw; the caller says it once.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure = attention_figure(hypothesis)
+        write_atomically(
+            path,
+            lambda temporary: figure.savefig(temporary, dpi=DPI, format="png"),
+        )
+    missing = []
+    for warning in caught:
+        found = _NO_GLYPH.match(str(warning.message))
+        if found is None:  # not ours to quiet
+            warnings.warn_explicit(
+                warning.message,
+                warning.category,
+                warning.filename,
+                warning.lineno,
+            )
+        elif chr(int(found[1])) not in missing:
+            missing.append(chr(int(found[1])))
+    return missing
