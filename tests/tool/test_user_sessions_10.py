@@ -2,22 +2,28 @@
 does not expand it (`--runs-dir=~/runs`, a config file's `data:
 ~/train.tsv`); a beam too wide for memory; a letter typed as a base
 letter and a combining accent; a resume of a run folder it cannot write;
-an attention map of pieces its font cannot draw (Chinese, emoji).
+an attention map of pieces its font cannot draw (Chinese, emoji); the
+URL `serve --host ::1` prints.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
 would start).
 """
 
+import asyncio
 import errno
 import os
 import shutil
+import socket
 import unicodedata
+import urllib.parse
+from types import SimpleNamespace
 
 import pytest
 from cli_support import WARNING, one_error_line, train_argv, tsv_corpus
 
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt import serve
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
@@ -177,3 +183,27 @@ def test_pieces_the_font_cannot_draw_are_one_warning_line(
     for character in "\u65e5\u672c\u4f60\u597d\U0001f44d":
         assert character in warning
     assert "boxes" in warning and "serve" in warning
+
+
+def test_serve_on_an_ipv6_address_prints_a_url_that_opens(monkeypatch):
+    # `serve --host ::1` said "serving run on http://::1:41919/": not a
+    # URL (a browser or curl reads "::1:41919" as a host), where RFC 3986
+    # writes an IPv6 address in brackets: http://[::1]:41919/.
+    if not socket.has_ipv6:
+        pytest.skip("this Python has no IPv6 support to bind ::1 with")
+    lines = []
+
+    def serving_line(text, **kwargs):
+        lines.append(text)
+        raise KeyboardInterrupt  # stop here, as Ctrl-C would
+
+    monkeypatch.setattr(serve, "print", serving_line, raising=False)
+    translator = SimpleNamespace(translate=None, max_source_length=80)
+    for host in ("::1", "127.0.0.1"):
+        app = serve.make_app(translator)
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(serve._run_until_stopped(app, host, 0, "run"))
+        url = lines[-1].split(" on ")[1].split()[0]
+        parts = urllib.parse.urlsplit(url)
+        assert parts.hostname == host, url
+        assert 0 < parts.port < 65536, url

@@ -157,9 +157,11 @@ async def _run_until_stopped(app, host, port, run_dir):
         loop = asyncio.get_running_loop()
         # Before the line: a supervisor may stop the server once it reads it.
         loop.add_signal_handler(signal.SIGTERM, stop.set)
-        # Tests and scripts read the port from this line.
+        # Tests and scripts read the port from this line. An IPv6 address
+        # is in brackets in a URL (RFC 3986): http://[::1]:8000/.
+        shown = f"[{host}]" if ":" in host else host
         print(
-            f"serving {run_dir} on http://{host}:{bound}/ "
+            f"serving {run_dir} on http://{shown}:{bound}/ "
             f"(backend {keras.backend.backend()}; Ctrl-C stops)",
             file=sys.stderr,
             flush=True,
