@@ -144,3 +144,54 @@ def test_wrapper_and_beam_search_take_numpy_integer_sizes():
         results.append(ops.convert_to_numpy(outputs.predicted_ids))
     assert results[0].shape == (B, 3, K)
     np.testing.assert_array_equal(results[1], results[0])
+
+
+SAMPLERS = {
+    "sample_embedding": lambda seed: tfa.SampleEmbeddingSampler(seed=seed),
+    "scheduled_embedding": lambda seed: tfa.ScheduledEmbeddingTrainingSampler(
+        0.5, seed=seed, scheduling_seed=seed
+    ),
+    "scheduled_output": lambda seed: tfa.ScheduledOutputTrainingSampler(
+        0.5, seed=seed
+    ),
+}
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_a_sampler_takes_a_numpy_integer_seed(name):
+    # TensorFlow's random ops took it; the draws are those of the int.
+    logits = np.random.default_rng(6).normal(size=(B, V)).astype("float32")
+    inputs = np.zeros((B, T, V), "float32")
+    draws = []
+    for seed in (7, np.int64(7)):
+        sampler = SAMPLERS[name](seed)
+        if name == "sample_embedding":
+            sampler.initialize(np.eye(V, dtype="float32"), [0] * B, 1)
+        elif name == "scheduled_embedding":
+            sampler.initialize(inputs, embedding=np.eye(V, dtype="float32"))
+        else:
+            sampler.initialize(inputs)
+        config = json.loads(json.dumps(sampler.get_config()))
+        assert config["seed"] == 7
+        steps = [sampler.sample(t, logits, None) for t in range(4)]
+        draws.append(np.stack([ops.convert_to_numpy(s) for s in steps]))
+    np.testing.assert_array_equal(draws[1], draws[0])
+
+
+def test_numpy_seeds_and_penalty_weights_save_as_python_numbers():
+    mechanism = tfa.LuongMonotonicAttention(
+        C, MEMORY, LENGTHS, sigmoid_noise=1.0, sigmoid_noise_seed=np.int64(8)
+    )
+    assert (
+        json.loads(json.dumps(mechanism.get_config()))["sigmoid_noise_seed"]
+        == 8
+    )
+    decoder = tfa.BeamSearchDecoder(
+        keras.layers.GRUCell(C),
+        K,
+        length_penalty_weight=np.float32(0.5),
+        coverage_penalty_weight=np.float64(0.25),
+    )
+    config = json.loads(json.dumps(decoder.get_config()))
+    assert config["length_penalty_weight"] == 0.5
+    assert config["coverage_penalty_weight"] == 0.25

@@ -22,13 +22,12 @@ subclassed `keras.Model`'s `call`, as TFA's NMT tutorial does, or use
 `keras_seq2seq.AttentionDecoder`, which takes the memory as an argument.
 """
 
-import numbers
-
 import keras
 from keras import ops
 
 from keras_seq2seq import attention
 from keras_seq2seq.ops import keras_mask, sequence_mask
+from keras_seq2seq.tfa.scalars import python_int
 
 
 class AttentionMechanism(keras.layers.Layer):
@@ -286,19 +285,6 @@ def _check_mask(mask, memory):
             f"Received: memory_mask.shape={mask_shape}, "
             f"memory.shape={memory_shape}"
         )
-
-
-def python_int(value):
-    """A NumPy integer as a Python int; any other value unchanged.
-
-    TFA's layers took sizes (`units`, `attention_layer_size`, `beam_width`)
-    that are NumPy integers, read from an array or a config; Keras 3's
-    `Dense` and the native layers want a Python int, which also keeps the
-    configs JSON. Other values reach the checks that refuse them.
-    """
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)
-    return value
 
 
 def _resolve(layer, path):

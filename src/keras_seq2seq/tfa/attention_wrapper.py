@@ -15,9 +15,9 @@ from keras_seq2seq.tfa.alignment_history import (
     restore_histories,
     stack_histories,
 )
-from keras_seq2seq.tfa.attention_mechanisms import python_int
 from keras_seq2seq.tfa.attention_wrapper_state import AttentionWrapperState
 from keras_seq2seq.tfa.general_attention_step import general_attention_step
+from keras_seq2seq.tfa.scalars import python_int
 from keras_seq2seq.tfa.wrapper_checks import (
     batch_size_of,
     check_batch_size,

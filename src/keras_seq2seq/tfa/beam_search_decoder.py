@@ -9,7 +9,6 @@ from keras_seq2seq.decoding.beam_step import (
     initial_beams,
     reorder_beams,
 )
-from keras_seq2seq.tfa.attention_mechanisms import python_int
 from keras_seq2seq.tfa.attention_wrapper import AttentionWrapperState
 from keras_seq2seq.tfa.beam_search_outputs import (
     BeamSearchDecoderOutput,
@@ -19,6 +18,7 @@ from keras_seq2seq.tfa.beam_search_outputs import (
 from keras_seq2seq.tfa.cell_decoder import CellDecoder
 from keras_seq2seq.tfa.functions import gather_tree_from_array
 from keras_seq2seq.tfa.samplers.sampler import start_and_end_tokens
+from keras_seq2seq.tfa.scalars import python_float, python_int
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -85,6 +85,8 @@ class BeamSearchDecoder(CellDecoder):
         **kwargs,
     ):
         beam_width = python_int(beam_width)
+        length_penalty_weight = python_float(length_penalty_weight)
+        coverage_penalty_weight = python_float(coverage_penalty_weight)
         check_arguments(
             beam_width,
             embedding_fn,

@@ -17,10 +17,8 @@ import keras
 from keras import ops
 
 from keras_seq2seq import attention
-from keras_seq2seq.tfa.attention_mechanisms import (
-    AttentionMechanism,
-    python_int,
-)
+from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
+from keras_seq2seq.tfa.scalars import python_int
 
 
 class MonotonicAttentionMechanism(AttentionMechanism):
@@ -87,6 +85,7 @@ class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
         **kwargs,
     ):
         units = python_int(units)
+        sigmoid_noise_seed = python_int(sigmoid_noise_seed)
         core = attention.BahdanauMonotonicAttention(
             units,
             normalize=normalize,
@@ -160,6 +159,7 @@ class LuongMonotonicAttention(MonotonicAttentionMechanism):
         **kwargs,
     ):
         units = python_int(units)
+        sigmoid_noise_seed = python_int(sigmoid_noise_seed)
         core = attention.LuongMonotonicAttention(
             units,
             scale=scale,

@@ -7,6 +7,7 @@ from keras_seq2seq.tfa.samplers.greedy_embedding_sampler import (
     GreedyEmbeddingSampler,
 )
 from keras_seq2seq.tfa.samplers.sampler import categorical_ids, seed_generator
+from keras_seq2seq.tfa.scalars import python_int
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -34,8 +35,8 @@ class SampleEmbeddingSampler(GreedyEmbeddingSampler):
                 f"Received: softmax_temperature={softmax_temperature!r}"
             )
         self.softmax_temperature = softmax_temperature
-        self.seed = seed
-        self._seed_generator = seed_generator(seed)
+        self.seed = python_int(seed)
+        self._seed_generator = seed_generator(self.seed)
 
     def sample(self, time, outputs, state):
         logits = ops.cast(outputs, "float32")

@@ -13,6 +13,7 @@ from keras_seq2seq.tfa.samplers.sampler import (
     seed_generator,
 )
 from keras_seq2seq.tfa.samplers.training_sampler import TrainingSampler
+from keras_seq2seq.tfa.scalars import python_int
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -59,10 +60,10 @@ class ScheduledEmbeddingTrainingSampler(TrainingSampler):
             sampling_probability, type(self).__name__
         )
         self.embedding_fn = embedding_fn
-        self.seed = seed
-        self.scheduling_seed = scheduling_seed
-        self._seed_generator = seed_generator(seed)
-        self._scheduling_generator = seed_generator(scheduling_seed)
+        self.seed = python_int(seed)
+        self.scheduling_seed = python_int(scheduling_seed)
+        self._seed_generator = seed_generator(self.seed)
+        self._scheduling_generator = seed_generator(self.scheduling_seed)
         self._lookup = None
 
     def initialize(

@@ -10,6 +10,7 @@ from keras_seq2seq.tfa.samplers.sampler import (
     seed_generator,
 )
 from keras_seq2seq.tfa.samplers.training_sampler import TrainingSampler
+from keras_seq2seq.tfa.scalars import python_int
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -51,9 +52,9 @@ class ScheduledOutputTrainingSampler(TrainingSampler):
         self.sampling_probability = check_probability(
             sampling_probability, type(self).__name__
         )
-        self.seed = seed
+        self.seed = python_int(seed)
         self.next_inputs_fn = next_inputs_fn
-        self._seed_generator = seed_generator(seed)
+        self._seed_generator = seed_generator(self.seed)
         self._auxiliary = None
 
     def initialize(
