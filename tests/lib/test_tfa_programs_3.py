@@ -179,13 +179,19 @@ def test_a_sampler_takes_a_numpy_integer_seed(name):
 
 
 def test_numpy_seeds_and_penalty_weights_save_as_python_numbers():
-    mechanism = tfa.LuongMonotonicAttention(
-        C, MEMORY, LENGTHS, sigmoid_noise=1.0, sigmoid_noise_seed=np.int64(8)
-    )
-    assert (
-        json.loads(json.dumps(mechanism.get_config()))["sigmoid_noise_seed"]
-        == 8
-    )
+    for cls in (tfa.BahdanauMonotonicAttention, tfa.LuongMonotonicAttention):
+        mechanism = cls(
+            C,
+            MEMORY,
+            LENGTHS,
+            sigmoid_noise=np.float32(0.5),
+            sigmoid_noise_seed=np.int64(8),
+            score_bias_init=np.float32(-1.0),
+        )
+        config = json.loads(json.dumps(mechanism.get_config()))
+        assert config["sigmoid_noise_seed"] == 8
+        assert config["sigmoid_noise"] == 0.5
+        assert config["score_bias_init"] == -1.0
     decoder = tfa.BeamSearchDecoder(
         keras.layers.GRUCell(C),
         K,

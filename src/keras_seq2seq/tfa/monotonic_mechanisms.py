@@ -18,7 +18,7 @@ from keras import ops
 
 from keras_seq2seq import attention
 from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
-from keras_seq2seq.tfa.scalars import python_int
+from keras_seq2seq.tfa.scalars import python_float, python_int
 
 
 class MonotonicAttentionMechanism(AttentionMechanism):
@@ -86,6 +86,8 @@ class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
     ):
         units = python_int(units)
         sigmoid_noise_seed = python_int(sigmoid_noise_seed)
+        sigmoid_noise = python_float(sigmoid_noise)
+        score_bias_init = python_float(score_bias_init)
         core = attention.BahdanauMonotonicAttention(
             units,
             normalize=normalize,
@@ -160,6 +162,8 @@ class LuongMonotonicAttention(MonotonicAttentionMechanism):
     ):
         units = python_int(units)
         sigmoid_noise_seed = python_int(sigmoid_noise_seed)
+        sigmoid_noise = python_float(sigmoid_noise)
+        score_bias_init = python_float(score_bias_init)
         core = attention.LuongMonotonicAttention(
             units,
             scale=scale,
