@@ -31,7 +31,17 @@ def path(text: str) -> str:
     """A file or folder option as a shell reads a word: `~/x` is `x` in
     the home folder. The shell leaves a `~` after `=` as it is
     (`--runs-dir=~/runs`), and so does YAML: the run went into a folder
-    named "~" in the current folder."""
+    named "~" in the current folder.
+
+    Raises:
+        ValueError: for an empty `text` (`--json "$OUT"` with OUT unset),
+            which names no file: `evaluate` wrote no JSON file and said
+            nothing, `--runs-dir ""` trained into the current folder.
+    """
+    if not text.strip():
+        raise ValueError(
+            "is empty; give a file or folder name (is a shell variable unset?)"
+        )
     return os.path.expanduser(text)
 
 

@@ -23,6 +23,15 @@ from keras_seq2seq_cli.options import (
 COMMANDS = ("train", "translate", "evaluate", "plot", "average", "serve")
 
 
+def _path(text: str) -> str:
+    """`options.path` as an argparse type: an empty path is a usage
+    error."""
+    try:
+        return path(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} {error}") from None
+
+
 class _DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Ends an option's help with its default, unless the default is None
     or False (an unset option, an off switch: nothing worth showing) or
@@ -109,7 +118,7 @@ def _add_config_flags(parser):
             continue
         item = {int: int, float: float}.get(_scalar_type(kind), str)
         if field.name in FILE_KEYS:
-            item = path
+            item = _path
         extra = {"nargs": meta["nargs"]} if "nargs" in meta else {}
         if meta.get("nargs") == "+":  # files: --data, --dev
             extra["action"] = _FilesOnce
@@ -148,14 +157,14 @@ def _add_run_command(commands, name, help, description, after_data=False):
     )
     extra = {"nargs": "?", "action": _RunAfterData} if after_data else {}
     parser.add_argument(
-        "run", type=path, metavar="RUN", help="run folder", **extra
+        "run", type=_path, metavar="RUN", help="run folder", **extra
     )
     return parser
 
 
 def _add_model_option(parser, help="model file inside RUN"):
     parser.add_argument(
-        "--model", default="model.keras", type=path, metavar="FILE", help=help
+        "--model", default="model.keras", type=_path, metavar="FILE", help=help
     )
 
 
@@ -213,7 +222,7 @@ def _add_train(commands):
     )
     train.add_argument(
         "--config",
-        type=path,
+        type=_path,
         metavar="FILE.yaml",
         help="YAML file of config keys; flags override it",
     )
@@ -246,7 +255,7 @@ def _add_translate(commands):
     )
     translate.add_argument(
         "--input",
-        type=path,
+        type=_path,
         metavar="FILE",
         help="file of sentences, one per line ('-': stdin)",
     )
@@ -278,7 +287,7 @@ def _add_evaluate(commands):
         "--data",
         nargs="+",
         action=_FilesOnce,
-        type=path,
+        type=_path,
         required=True,
         metavar="FILE",
         help="a TSV file or two aligned plain-text files",
@@ -303,13 +312,13 @@ def _add_evaluate(commands):
     _add_model_option(evaluate)
     evaluate.add_argument(
         "--json",
-        type=path,
+        type=_path,
         metavar="OUT",
         help="also write the scores to this JSON file",
     )
     evaluate.add_argument(
         "--output",
-        type=path,
+        type=_path,
         metavar="FILE",
         help="also write the translations, one per line",
     )
@@ -328,7 +337,7 @@ def _add_plot(commands):
     plot.add_argument(
         "--output",
         default="attention.png",
-        type=path,
+        type=_path,
         metavar="FILE.png",
         help="where to write the PNG",
     )

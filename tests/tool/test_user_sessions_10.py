@@ -3,7 +3,8 @@ does not expand it (`--runs-dir=~/runs`, a config file's `data:
 ~/train.tsv`); a beam too wide for memory; a letter typed as a base
 letter and a combining accent; a resume of a run folder it cannot write;
 an attention map of pieces its font cannot draw (Chinese, emoji); the
-URL `serve --host ::1` prints.
+URL `serve --host ::1` prints; an empty path (`--json "$OUT"` with OUT
+unset).
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -207,3 +208,35 @@ def test_serve_on_an_ipv6_address_prints_a_url_that_opens(monkeypatch):
         parts = urllib.parse.urlsplit(url)
         assert parts.hostname == host, url
         assert 0 < parts.port < 65536, url
+
+
+def test_an_empty_file_or_folder_option_is_refused(
+    trained_run, corpus, tmp_path, monkeypatch, capsys, trains_nothing
+):
+    # `--json "$OUT"` with OUT unset: evaluate wrote no JSON file and said
+    # nothing; `--runs-dir ""` trained into the current folder;
+    # `--input ""` read stdin instead of a file.
+    monkeypatch.chdir(tmp_path)
+    run, test = str(trained_run), str(corpus / "test.tsv")
+    for argv in (
+        ["evaluate", run, "--data", test, "--json", ""],
+        ["evaluate", run, "--data", test, "--output", ""],
+        ["translate", run, "--input", "", "Go."],
+        ["translate", run, "--model", "", "Go."],
+        ["plot", run, "Go.", "--output", ""],
+        ["translate", "", "Go."],
+        ["train", "--data", test, "--runs-dir", "", "--name", "x"],
+        ["train", "--data", "", "--name", "x"],
+        ["train", "--config", "", "--name", "x"],
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "is empty" in err, (argv, err)
+    config = tmp_path / "run.yaml"
+    config.write_text(f"data: {test}\nruns_dir: ''\n", "utf-8")
+    assert main(["train", "--config", str(config), "--name", "x"]) == 1
+    one_error_line(capsys, str(config), "runs_dir", "is empty")
+    assert trains_nothing == []
+    assert sorted(os.listdir(tmp_path)) == ["run.yaml"]

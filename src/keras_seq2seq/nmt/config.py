@@ -137,10 +137,13 @@ def read_yaml(path: str | os.PathLike) -> dict:
     # `runs_dir: ~/runs` is the home folder's, as the flag's is.
     for key in set(options.FILE_KEYS) & set(values):
         value = values[key]
-        if isinstance(value, list):
-            values[key] = [options.path(v) for v in value]
-        elif isinstance(value, str):
-            values[key] = options.path(value)
+        try:
+            if isinstance(value, list):
+                values[key] = [options.path(v) for v in value]
+            elif isinstance(value, str):
+                values[key] = options.path(value)
+        except ValueError as error:
+            raise RunError(f"config file {path}: {key} {error}") from None
     return values
 
 
