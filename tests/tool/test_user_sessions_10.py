@@ -4,7 +4,7 @@ does not expand it (`--runs-dir=~/runs`, a config file's `data:
 letter and a combining accent; a resume of a run folder it cannot write;
 an attention map of pieces its font cannot draw (Chinese, emoji); the
 URL `serve --host ::1` prints; an empty path (`--json "$OUT"` with OUT
-unset).
+unset); exact match against references with no-break spaces.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -24,9 +24,10 @@ import pytest
 from cli_support import WARNING, one_error_line, train_argv, tsv_corpus
 
 from keras_seq2seq.cli import main
-from keras_seq2seq.nmt import serve
+from keras_seq2seq.nmt import scoring, serve
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
+from shared_data import DATA
 
 
 @pytest.fixture
@@ -240,3 +241,37 @@ def test_an_empty_file_or_folder_option_is_refused(
     one_error_line(capsys, str(config), "runs_dir", "is empty")
     assert trains_nothing == []
     assert sorted(os.listdir(tmp_path)) == ["run.yaml"]
+
+
+def test_a_reference_with_no_break_spaces_is_matched_exactly():
+    # French Tatoeba writes "là !" with a narrow no-break space (U+202F)
+    # or a no-break space (U+00A0) before "!", "?", ":" (171 of the 2000
+    # test pairs). Sentencepiece reads and writes them as plain spaces, so
+    # no model could match them: its own pieces of the reference scored
+    # BLEU 100, chrF 100 and exact match 0.
+    with open(DATA / "tatoeba-eng-fra" / "test.tsv", encoding="utf-8") as f:
+        references = [
+            line.rstrip("\n").split("\t")[1]
+            for line in f
+            if "\u202f" in line or "\u00a0" in line
+        ][:60]
+    assert len(references) == 60
+    vocabulary = Tokenizer.train(references, "sentencepiece", 200)
+    own = [vocabulary.decode(vocabulary.encode(r)) for r in references]
+    assert own != references  # the spaces the pieces cannot write
+    scores = scoring.score(own, references)
+    assert scores["bleu"] == pytest.approx(100)
+    assert scores["exact_match"] == 1.0
+    # Other words are still other words, and a missing space is missing.
+    assert (
+        scoring.score(["Je suis ici !"], ["Je suis l\u00e0\u202f!"])[
+            "exact_match"
+        ]
+        == 0.0
+    )
+    assert (
+        scoring.score(["Je suis l\u00e0!"], ["Je suis l\u00e0\u202f!"])[
+            "exact_match"
+        ]
+        == 0.0
+    )
