@@ -4,7 +4,8 @@ does not expand it (`--runs-dir=~/runs`, a config file's `data:
 letter and a combining accent; a resume of a run folder it cannot write;
 an attention map of pieces its font cannot draw (Chinese, emoji); the
 URL `serve --host ::1` prints; an empty path (`--json "$OUT"` with OUT
-unset); exact match against references with no-break spaces.
+unset); exact match against references with no-break spaces; a model file
+given where the run folder goes.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -275,3 +276,18 @@ def test_a_reference_with_no_break_spaces_is_matched_exactly():
         ]
         == 0.0
     )
+
+
+def test_a_model_file_given_as_the_run_names_its_folder(trained_run, capsys):
+    # `translate runs/x/averaged.keras "Go."` (the path `average` printed)
+    # said "run folder runs/x/averaged.keras not found; train one", of a
+    # file that is there.
+    for name in ("model.keras", "checkpoints"):
+        given = trained_run / name
+        if name == "checkpoints":
+            given = sorted(given.iterdir())[-1]
+        assert main(["translate", str(given), "Go."]) == 1
+        line = one_error_line(capsys, str(given), "is a file", "--model")
+        assert "not found" not in line
+        relative = given.relative_to(trained_run)
+        assert f"{trained_run} --model {relative}" in line

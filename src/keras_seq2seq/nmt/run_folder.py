@@ -194,6 +194,8 @@ def check_not_foreign(path: Path, resume: bool) -> None:
 def open_run(run_dir: str | os.PathLike) -> Run:
     """The config and vocabularies of a run; a `RunError` if unusable."""
     path = Path(run_dir)
+    if path.is_file():
+        raise RunError(_file_as_run(path))
     if not path.is_dir():
         raise RunError(
             f"run folder {path} not found; train one with `seq2seq train`"
@@ -211,6 +213,19 @@ def open_run(run_dir: str | os.PathLike) -> Run:
     source = Tokenizer.load(path, "source", config.tokenizer)
     target = Tokenizer.load(path, "target", config.tokenizer)
     return Run(path, config, source, target)
+
+
+def _file_as_run(path: Path) -> str:
+    """What to say of a file given as the run folder: a model of the run
+    (the path `average` printed) goes to `--model`."""
+    for folder in path.parents[:2]:
+        if is_run_folder(folder):
+            model = path.relative_to(folder)
+            return (
+                f"{path} is a file, not a run folder; give the run and the "
+                f"model file apart: {folder} --model {model}"
+            )
+    return f"{path} is a file, not a run folder; give the folder `train` wrote"
 
 
 def load_model(path: str | os.PathLike, compile: bool = False) -> Seq2Seq:
