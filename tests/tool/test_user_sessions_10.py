@@ -5,7 +5,8 @@ letter and a combining accent; a resume of a run folder it cannot write;
 an attention map of pieces its font cannot draw (Chinese, emoji); the
 URL `serve --host ::1` prints; an empty path (`--json "$OUT"` with OUT
 unset); exact match against references with no-break spaces; a model file
-given where the run folder goes.
+given where the run folder goes; a serve request that runs out of
+memory.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -22,6 +23,7 @@ import urllib.parse
 from types import SimpleNamespace
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 from cli_support import WARNING, one_error_line, train_argv, tsv_corpus
 
 from keras_seq2seq.cli import main
@@ -291,3 +293,25 @@ def test_a_model_file_given_as_the_run_names_its_folder(trained_run, capsys):
         assert "not found" not in line
         relative = given.relative_to(trained_run)
         assert f"{trained_run} --model {relative}" in line
+
+
+def test_serve_says_a_request_ran_out_of_memory():
+    # A beam of 16 over 32 long sentences that does not fit: the answer
+    # was 500 "internal error; see the server log", as for a bug.
+    class Exhausted:
+        max_source_length = 80
+        source_tokenizer = SimpleNamespace(encode=list)
+
+        def translate(self, sentences, beam=1, n_best=1, length_penalty=0):
+            raise ResourceExhaustedError("OOM when allocating tensor")
+
+    async def post(body):
+        app = serve.make_app(Exhausted())
+        async with TestClient(TestServer(app)) as client:
+            answer = await client.post("/translate", json=body)
+            return answer.status, await answer.json()
+
+    status, answer = asyncio.run(post({"sentences": ["Go."], "beam": 16}))
+    assert status == 503
+    assert "out of memory" in answer["error"]
+    assert "smaller beam" in answer["error"]

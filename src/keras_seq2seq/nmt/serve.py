@@ -14,7 +14,8 @@ keeps accepting requests while the model works. Every bad request gets a
 4xx with a one-line JSON message (`{"error": "..."}`): 400 for malformed
 JSON or wrong types, 413 for a body over the size limit, 422 for values
 out of bounds (too many sentences, a sentence too long, a beam too big
-for the limit or the target vocabulary).
+for the limit or the target vocabulary); 503 for a request that runs
+the model out of memory.
 One log line per request goes to stderr.
 """
 
@@ -35,7 +36,7 @@ from aiohttp import web
 from keras_seq2seq.nmt.data import lone_surrogate
 from keras_seq2seq.nmt.listen_address import address_error, check_address
 from keras_seq2seq.nmt.request_batcher import RequestBatcher
-from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
 
 LOG = logging.getLogger("keras_seq2seq.serve")
 # `beam_size` is the library's word for `beam`; a request may use either.
@@ -253,6 +254,14 @@ async def _translate(request):
         found = await app[BATCHER].translate(sentences, beam, n_best, penalty)
     except RunError as error:  # options the model cannot search with
         raise _RequestError(422, str(error)) from None
+    except Exception as error:
+        if not is_out_of_memory(error):
+            raise  # a bug: 500
+        raise _RequestError(
+            503,
+            f"out of memory translating {len(sentences)} sentences with "
+            f"beam {beam}; send fewer sentences or ask for a smaller beam",
+        ) from None
     return web.json_response(
         {"translations": [[_hypothesis(h) for h in hs] for hs in found]}
     )
