@@ -6,7 +6,7 @@ an attention map of pieces its font cannot draw (Chinese, emoji); the
 URL `serve --host ::1` prints; an empty path (`--json "$OUT"` with OUT
 unset); exact match against references with no-break spaces; a model file
 given where the run folder goes; a serve request that runs out of
-memory.
+memory; `average --last 3` of a run with 2 checkpoints so far.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -24,7 +24,13 @@ from types import SimpleNamespace
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from cli_support import WARNING, one_error_line, train_argv, tsv_corpus
+from cli_support import (
+    WARNING,
+    one_error_line,
+    train_argv,
+    tsv_corpus,
+    warning_lines,
+)
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import scoring, serve
@@ -315,3 +321,25 @@ def test_serve_says_a_request_ran_out_of_memory():
     assert status == 503
     assert "out of memory" in answer["error"]
     assert "smaller beam" in answer["error"]
+
+
+def test_average_of_a_young_run_does_not_blame_keep_checkpoints(
+    trained_run, tmp_path, capsys
+):
+    # A run of 2 checkpoints that keeps 5: `average --last 3` said the run
+    # "keeps (2; see --keep-checkpoints)", as if the setting were 2.
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "young")
+    assert main(["average", str(run), "--last", "3"]) == 0
+    [warning] = warning_lines(capsys)
+    assert "has 2 so far" in warning and "keeps 5" in warning, warning
+    assert "averaging those 2" in warning
+    # A run that keeps 2 (--keep-checkpoints 2) is told so.
+    config = run / "config.yaml"
+    text = config.read_text("utf-8")
+    assert "keep_checkpoints: 5\n" in text
+    config.write_text(
+        text.replace("keep_checkpoints: 5", "keep_checkpoints: 2")
+    )
+    assert main(["average", str(run), "--last", "3"]) == 0
+    [warning] = warning_lines(capsys)
+    assert "keeps 2 (--keep-checkpoints)" in warning, warning

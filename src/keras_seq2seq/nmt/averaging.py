@@ -38,10 +38,16 @@ def average_checkpoints(run_dir, last: int, output: str) -> Path:
         raise RunError(f"{run.path} has no checkpoints; train it first")
     chosen = found[-last:]
     if len(found) < last:
+        keep = run.config.keep_checkpoints
+        # A young run has fewer than it keeps: the setting is not why.
+        has = (
+            f"keeps {keep} (--keep-checkpoints)"
+            if len(found) >= keep
+            else f"has {len(found)} so far (it keeps {keep})"
+        )
         print(
             f"seq2seq: warning: --last {last} asks for more checkpoints than "
-            f"{run.path} keeps ({len(found)}; see --keep-checkpoints); "
-            f"averaging those {len(found)}",
+            f"{run.path} {has}; averaging those {len(found)}",
             file=sys.stderr,
         )
     model = run_folder.load_model(chosen[-1])
