@@ -105,44 +105,47 @@ def test_a_mechanism_takes_numpy_integer_units(cls):
     np.testing.assert_array_equal(got, want)
 
 
-def test_wrapper_and_beam_search_take_numpy_integer_sizes():
-    embedding = np.random.default_rng(4).normal(size=(V, 3))
-    embedding = embedding.astype("float32")
-    results = []
+def test_a_wrapper_takes_numpy_integer_attention_layer_sizes():
+    inputs = np.ones((B, 3), "float32")
+    outputs = []
     for size in (int, np.int64):
         keras.utils.set_random_seed(5)
-        mechanisms = [
-            tfa.LuongAttention(
-                size(C),
-                tfa.tile_batch(MEMORY, size(K)),
-                tfa.tile_batch(LENGTHS, size(K)),
-            )
-            for _ in range(2)
-        ]
+        mechanisms = [tfa.LuongAttention(C, MEMORY, LENGTHS) for _ in "ab"]
         cell = tfa.AttentionWrapper(
             keras.layers.GRUCell(C),
             mechanisms,
             attention_layer_size=[size(3), size(2)],
         )
+        state = cell.get_initial_state(batch_size=B, dtype="float32")
+        outputs.append(ops.convert_to_numpy(cell(inputs, state)[0]))
+        assert cell.output_size == 5
+        config = json.loads(json.dumps(cell.get_config()))
+        assert config["attention_layer_size"] == [3, 2]
+    assert outputs[0].shape == (B, 5)
+    np.testing.assert_array_equal(outputs[1], outputs[0])
+
+
+def test_beam_search_takes_a_numpy_integer_beam_width():
+    embedding = np.random.default_rng(4).normal(size=(V, 3))
+    results = []
+    for beam_width in (K, np.int64(K)):
+        keras.utils.set_random_seed(5)
         decoder = tfa.BeamSearchDecoder(
-            cell,
-            size(K),
+            keras.layers.GRUCell(C),
+            beam_width,
             output_layer=keras.layers.Dense(V),
-            maximum_iterations=3,
+            maximum_iterations=2,
         )
-        outputs, _, lengths = decoder(
-            embedding,
+        outputs, _, _ = decoder(
+            embedding.astype("float32"),
             start_tokens=np.zeros(B, "int32"),
             end_token=1,
-            initial_state=cell.get_initial_state(
-                batch_size=B * K, dtype="float32"
-            ),
+            initial_state=np.zeros((B * K, C), "float32"),
         )
-        assert cell.output_size == 5
         config = json.loads(json.dumps(decoder.get_config()))
         assert config["beam_width"] == K
         results.append(ops.convert_to_numpy(outputs.predicted_ids))
-    assert results[0].shape == (B, 3, K)
+    assert results[0].shape == (B, 2, K)
     np.testing.assert_array_equal(results[1], results[0])
 
 
@@ -201,3 +204,78 @@ def test_numpy_seeds_and_penalty_weights_save_as_python_numbers():
     config = json.loads(json.dumps(decoder.get_config()))
     assert config["length_penalty_weight"] == 0.5
     assert config["coverage_penalty_weight"] == 0.25
+
+
+# --- `tfa.seq2seq.sampler.categorical_sample` and `bernoulli_sample`:
+# public functions of TFA's sampler module, which its `InferenceSampler`
+# examples (TFA's unit tests) pass as `sample_fn`. They were missing
+# (AttributeError). TFA's shapes: `sample_shape + batch shape`, the batch
+# shape being the logits' without the last axis (categorical) or all of
+# it (Bernoulli); `dtype` int32 unless given.
+
+
+def softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_categorical_sample_draws_from_the_softmax_in_tfas_shapes():
+    sample = tfa.seq2seq.sampler.categorical_sample
+    peaked = np.array([[0.0, 50.0, 0.0], [50.0, 0.0, 0.0]], "float32")
+    ids = sample(logits=peaked)
+    assert keras.backend.standardize_dtype(ids.dtype) == "int32"
+    np.testing.assert_array_equal(ops.convert_to_numpy(ids), [1, 0])
+    rank3 = np.broadcast_to(peaked, (4, 2, 3))
+    ids = sample(rank3, dtype="int16", sample_shape=[5], seed=1)
+    assert keras.backend.standardize_dtype(ids.dtype) == "int16"
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(ids), np.broadcast_to([1, 0], (5, 4, 2))
+    )
+    logits = np.array([[0.5, -1.0, 1.0]], "float32")
+    ids = ops.convert_to_numpy(sample(logits, sample_shape=4000, seed=2))
+    assert ids.shape == (4000, 1)
+    frequencies = np.bincount(ids[:, 0], minlength=3) / 4000
+    np.testing.assert_allclose(frequencies, softmax(logits)[0], atol=0.03)
+
+
+def test_bernoulli_sample_draws_ones_with_the_probability():
+    sample = tfa.seq2seq.sampler.bernoulli_sample
+    flags = sample(probs=np.array([[0.0, 1.0, 1.0]], "float32"), dtype="bool")
+    assert keras.backend.standardize_dtype(flags.dtype) == "bool"
+    np.testing.assert_array_equal(ops.convert_to_numpy(flags), [[0, 1, 1]])
+    logits = np.array([-40.0, 40.0], "float32")
+    ones = sample(logits=logits, sample_shape=(2, 3), seed=3)
+    assert keras.backend.standardize_dtype(ones.dtype) == "int32"
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(ones), np.broadcast_to([0, 1], (2, 3, 2))
+    )
+    logits = np.array([np.log(0.3 / 0.7)], "float32")  # sigmoid: 0.3
+    ones = ops.convert_to_numpy(sample(logits=logits, sample_shape=4000))
+    assert ones.shape == (4000, 1)
+    np.testing.assert_allclose(ones.mean(), 0.3, atol=0.03)
+
+
+def test_tfas_multilabel_inference_sampler_program_decodes():
+    # TFA's `test_step_with_inference_helper_multilabel`, run to the end:
+    # each step's sample is a vector of Bernoulli flags, fed back as
+    # floats; a row ends when its flag `end` is set.
+    depth, end = 7, 6
+    sampler = tfa.InferenceSampler(
+        lambda x: tfa.seq2seq.sampler.bernoulli_sample(logits=x, dtype="bool"),
+        sample_shape=[depth],
+        sample_dtype="bool",
+        end_fn=lambda sample_ids: sample_ids[:, end],
+        next_inputs_fn=lambda x: ops.cast(x, "float32"),
+    )
+    cell = keras.layers.LSTMCell(depth)
+    decoder = tfa.BasicDecoder(cell, sampler, maximum_iterations=3)
+    start = np.eye(depth, dtype="float32")[[0] * 3]
+    state = [np.zeros((3, depth), "float32")] * 2
+    outputs, _, lengths = decoder(start, initial_state=state)
+    flags = ops.convert_to_numpy(outputs.sample_id)
+    assert flags.dtype == bool and flags.shape[::2] == (3, depth)
+    steps = flags.shape[1]
+    for row, length in zip(flags, ops.convert_to_numpy(lengths), strict=True):
+        ended = np.flatnonzero(row[:, end])
+        assert length == (ended[0] + 1 if ended.size else steps)
+    assert steps == 3 or flags[:, :, end].any(axis=1).all()

@@ -8,7 +8,11 @@ from keras_seq2seq.tfa.samplers.inference_sampler import InferenceSampler
 from keras_seq2seq.tfa.samplers.sample_embedding_sampler import (
     SampleEmbeddingSampler,
 )
-from keras_seq2seq.tfa.samplers.sampler import Sampler
+from keras_seq2seq.tfa.samplers.sampler import (
+    Sampler,
+    bernoulli_sample,
+    categorical_sample,
+)
 from keras_seq2seq.tfa.samplers.scheduled_embedding_training_sampler import (
     ScheduledEmbeddingTrainingSampler,
 )
@@ -26,4 +30,6 @@ __all__ = [
     "ScheduledEmbeddingTrainingSampler",
     "ScheduledOutputTrainingSampler",
     "TrainingSampler",
+    "bernoulli_sample",
+    "categorical_sample",
 ]

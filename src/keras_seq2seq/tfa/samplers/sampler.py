@@ -1,6 +1,9 @@
 """TFA's `Sampler` interface and the random draws the samplers share."""
 
+import numbers
+
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -166,6 +169,70 @@ def check_probability(sampling_probability, sampler):
             f"vector. Received shape: {tuple(probability.shape)}"
         )
     return probability
+
+
+def categorical_sample(logits, dtype="int32", sample_shape=(), seed=None):
+    """Ids drawn from `softmax(logits)` over the last axis (TFA's
+    `tfa.seq2seq.sampler.categorical_sample`, an `InferenceSampler`'s
+    usual `sample_fn`).
+
+    Args:
+        logits: float tensor `(..., V)`.
+        dtype: the ids' dtype. Defaults to `"int32"`.
+        sample_shape: int or tuple of ints: draws per row, as a leading
+            shape. Defaults to `()` (one draw).
+        seed: optional int or `keras.random.SeedGenerator`. Defaults to
+            `None`.
+
+    Returns:
+        tensor `sample_shape + logits.shape[:-1]` of `dtype`.
+    """
+    logits = ops.convert_to_tensor(logits)
+    shape = _sample_shape(sample_shape)
+    batch_shape = tuple(ops.shape(logits))[:-1]
+    flat = ops.reshape(logits, (-1, ops.shape(logits)[-1]))  # (N, V)
+    count = int(np.prod(shape))
+    draws = keras.random.categorical(
+        ops.cast(flat, "float32"), count, seed=seed
+    )
+    draws = ops.reshape(ops.transpose(draws), shape + batch_shape)
+    return ops.cast(draws, dtype)
+
+
+def bernoulli_sample(
+    probs=None, logits=None, dtype="int32", sample_shape=(), seed=None
+):
+    """1 with probability `probs` (or `sigmoid(logits)`), else 0, for
+    every entry (TFA's `tfa.seq2seq.sampler.bernoulli_sample`).
+
+    Args:
+        probs: optional float tensor of probabilities.
+        logits: optional float tensor, used when `probs` is `None`.
+        dtype: the draws' dtype (`"bool"` for flags). Defaults to
+            `"int32"`.
+        sample_shape: int or tuple of ints: draws per entry, as a leading
+            shape. Defaults to `()` (one draw).
+        seed: optional int or `keras.random.SeedGenerator`. Defaults to
+            `None`.
+
+    Returns:
+        tensor `sample_shape + probs.shape` of `dtype`.
+    """
+    if probs is None:
+        probs = ops.sigmoid(ops.convert_to_tensor(logits))
+    probs = ops.convert_to_tensor(probs)
+    shape = _sample_shape(sample_shape) + tuple(ops.shape(probs))
+    uniform = keras.random.uniform(
+        shape, dtype=keras.backend.standardize_dtype(probs.dtype), seed=seed
+    )
+    return ops.cast(ops.less(uniform, probs), dtype)
+
+
+def _sample_shape(sample_shape):
+    """TFA's `sample_shape` (an int or a sequence of ints) as a tuple."""
+    if isinstance(sample_shape, numbers.Integral):
+        return (int(sample_shape),)
+    return tuple(int(n) for n in sample_shape)
 
 
 def start_and_end_tokens(start_tokens, end_token):
