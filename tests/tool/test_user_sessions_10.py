@@ -6,7 +6,8 @@ an attention map of pieces its font cannot draw (Chinese, emoji); the
 URL `serve --host ::1` prints; an empty path (`--json "$OUT"` with OUT
 unset); exact match against references with no-break spaces; a model file
 given where the run folder goes; a serve request that runs out of
-memory; `average --last 3` of a run with 2 checkpoints so far.
+memory; `average --last 3` of a run with 2 checkpoints so far;
+`--columns 1 1`.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -343,3 +344,19 @@ def test_average_of_a_young_run_does_not_blame_keep_checkpoints(
     assert main(["average", str(run), "--last", "3"]) == 0
     [warning] = warning_lines(capsys)
     assert "keeps 2 (--keep-checkpoints)" in warning, warning
+
+
+def test_the_same_column_for_source_and_target_is_refused(
+    trained_run, corpus, tmp_path, capsys, trains_nothing
+):
+    # `--columns 1 1` (a slip for `1 0`): evaluate translated the
+    # references and scored them against themselves, train learnt to
+    # copy its sources; neither said a word.
+    test = str(corpus / "test.tsv")
+    for argv in (
+        ["evaluate", str(trained_run), "--data", test, "--columns", "1", "1"],
+        train_argv(tmp_path, "--data", test, "--columns", "0", "0"),
+    ):
+        assert main(argv) == 1
+        one_error_line(capsys, "--columns", "same column")
+    assert trains_nothing == []

@@ -277,6 +277,7 @@ def evaluate(args) -> int:
             f"--columns must be two indices >= 0 (0 is the first column); "
             f"got {shown}"
         )
+    config_lib.check_columns_differ(args.columns)
     # Checked first: a typo would otherwise cost the whole translation.
     _check_outputs(args)
     translator = Translator.load(args.run, args.model)

@@ -251,8 +251,21 @@ def _check_ranges(config: Config) -> None:
         raise RunError(
             f"columns must be two indices >= 0; got {config.columns}"
         )
+    check_columns_differ(config.columns)
     if config.name is not None:
         check_name(config.name)
+
+
+def check_columns_differ(columns) -> None:
+    """A `RunError` for one column as both source and target (`--columns
+    1 1`, a slip for `1 0`): a model that learns to copy, or references
+    scored against themselves, said nothing."""
+    if columns[0] == columns[1]:
+        raise RunError(
+            f"--columns {columns[0]} {columns[1]} names the same column for "
+            "source and target; give two columns (0 1, or 1 0 for the "
+            "other direction)"
+        )
 
 
 def check_name(name: str) -> None:
