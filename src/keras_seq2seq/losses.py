@@ -55,8 +55,9 @@ def sequence_loss(
     the uniform one: `ce = (1 - e) * ce_target + e * mean_v(-log p_v)`
     (Szegedy et al. 2016, arXiv:1512.00567, section 7).
 
-    Log-probabilities are computed in `float32` whatever the dtype of
-    `logits`, so that half-precision models get the same loss.
+    Log-probabilities are computed in `float32` for half-precision or
+    float32 `logits`, so that half-precision models get the same loss, and
+    in `float64` for float64 `logits`, as TFA computes in their dtype.
 
     Args:
         logits: float tensor `(B, T, V)`: unnormalised scores.
@@ -75,7 +76,8 @@ def sequence_loss(
         label_smoothing: float in `[0, 1)`. Defaults to `0.0`.
 
     Returns:
-        float32 tensor of shape `(B, T)`, `(B,)`, `(T,)` or `()` (table).
+        float32 (float64 for float64 `logits`) tensor of shape `(B, T)`,
+        `(B,)`, `(T,)` or `()` (table).
 
     Raises:
         ValueError: for an average flag combined with a sum flag, a
@@ -100,13 +102,19 @@ def sequence_loss(
     _check_label_smoothing(label_smoothing, softmax_loss_function)
     logits = ops.convert_to_tensor(logits)
     targets = ops.convert_to_tensor(targets)
-    weights = ops.cast(weights, "float32")
+    weights = ops.cast(weights, _loss_dtype(logits))
     _check_ranks(logits, targets, weights)
     if softmax_loss_function is None:
         ce = _token_cross_entropy(logits, targets, label_smoothing)
     else:
         ce = _custom_cross_entropy(logits, targets, softmax_loss_function)
     return _reduce_weighted(ce * weights, weights, **flags)
+
+
+def _loss_dtype(logits):
+    """float64 for float64 logits (TFA's dtype), else float32."""
+    dtype = keras.backend.standardize_dtype(logits.dtype)
+    return "float64" if dtype == "float64" else "float32"
 
 
 def _check_reduction_flags(
@@ -202,14 +210,16 @@ def check_axes(shape, logits_shape, name="targets"):
 
 
 def _token_cross_entropy(logits, targets, label_smoothing=0.0):
-    """Unweighted cross-entropy `(B, T)`, in float32, from `(B, T, V)` logits.
+    """Unweighted cross-entropy `(B, T)`, in float32 (float64 for float64
+    logits), from `(B, T, V)` logits.
 
     `targets` are ids `(B, T)` or distributions `(B, T, V)`; see
     `sequence_loss` for `label_smoothing`.
     """
-    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    dtype = _loss_dtype(logits)
+    log_probs = ops.log_softmax(ops.cast(logits, dtype), axis=-1)
     if len(targets.shape) == 3:
-        ce = -ops.sum(ops.cast(targets, "float32") * log_probs, axis=-1)
+        ce = -ops.sum(ops.cast(targets, dtype) * log_probs, axis=-1)
     else:
         ids = ops.cast(targets, "int32")[..., None]  # (B, T, 1)
         ce = -ops.take_along_axis(log_probs, ids, axis=-1)[..., 0]
@@ -229,7 +239,7 @@ def _custom_cross_entropy(logits, targets, softmax_loss_function):
     labels = ops.reshape(targets, (batch * steps, *targets.shape[2:]))
     flat_logits = ops.reshape(logits, (batch * steps, vocab))  # (B*T, V)
     ce = softmax_loss_function(labels=labels, logits=flat_logits)
-    return ops.reshape(ops.cast(ce, "float32"), (batch, steps))
+    return ops.reshape(ops.cast(ce, _loss_dtype(logits)), (batch, steps))
 
 
 def _reduce_weighted(
@@ -255,10 +265,14 @@ def _reduce_weighted(
     if average_across_timesteps or average_across_batch:
         denominator = weights
     else:
-        denominator = ops.cast(ops.not_equal(weights, 0.0), "float32")
-    return ops.divide_no_nan(
-        ops.sum(weighted_ce, axis=axes), ops.sum(denominator, axis=axes)
-    )
+        denominator = ops.cast(ops.not_equal(weights, 0.0), weights.dtype)
+    numerator = ops.sum(weighted_ce, axis=axes)
+    denominator = ops.sum(denominator, axis=axes)
+    # `divide_no_nan` by hand: Keras' PyTorch one returns float32 for
+    # float64.
+    empty = ops.equal(denominator, 0.0)
+    quotient = numerator / ops.where(empty, 1.0, denominator)
+    return ops.where(empty, ops.zeros_like(quotient), quotient)
 
 
 class _KerasMaskWeights(keras.losses.Loss):

@@ -279,3 +279,47 @@ def test_tfas_multilabel_inference_sampler_program_decodes():
         ended = np.flatnonzero(row[:, end])
         assert length == (ended[0] + 1 if ended.size else steps)
     assert steps == 3 or flags[:, :, end].any(axis=1).all()
+
+
+# --- float64 logits: TFA's `sequence_loss` computes in the logits' dtype
+# (`sparse_softmax_cross_entropy_with_logits` in float64), so a float64
+# program got float64 losses. They were rounded to float32 (~1e-7 off).
+# JAX without x64 has no float64: there the arrays are float32 already.
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        {},
+        {"average_across_timesteps": False, "average_across_batch": False},
+        {
+            "average_across_timesteps": False,
+            "average_across_batch": False,
+            "sum_over_timesteps": True,
+        },
+    ],
+    ids=["averages", "none", "sum_over_timesteps"],
+)
+def test_sequence_loss_of_float64_logits_is_float64(flags):
+    rng = np.random.default_rng(9)
+    logits = rng.normal(scale=3.0, size=(3, 4, 5))
+    targets = rng.integers(0, 5, (3, 4))
+    weights = np.array([[1, 1, 0.5, 0], [1, 0, 0, 0], [0, 0, 0, 0]])
+    dtype = keras.backend.standardize_dtype(ops.convert_to_tensor(logits).dtype)
+    tolerance = 1e-12 if dtype == "float64" else 1e-6
+    loss = tfa.sequence_loss(logits, targets, weights, **flags)
+    assert keras.backend.standardize_dtype(loss.dtype) == dtype
+    log_probs = logits - logits.max(-1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
+    ce = -np.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
+    ce = ce * weights
+    if not flags:  # TFA's default: sum / sum of the weights
+        want = ce.sum() / weights.sum()
+    elif "sum_over_timesteps" in flags:  # per row, over non-zero weights
+        count = (weights != 0).sum(1)
+        want = np.where(count > 0, ce.sum(1) / np.maximum(count, 1), 0.0)
+    else:
+        want = ce
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(loss), want, rtol=tolerance, atol=tolerance
+    )
