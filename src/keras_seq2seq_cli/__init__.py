@@ -41,8 +41,26 @@ def _stderr_to_devnull():
         os.close(saved)
 
 
+def _stderr_if_closed():
+    """Gives a closed stderr (`2>&-`: a daemon, a cron job) /dev/null, so
+    that the command still runs: Python has no `sys.stderr` then (the
+    launcher's flush of it failed before Keras was imported), and the
+    next file opened would take descriptor 2 and get TensorFlow's log."""
+    if sys.stderr is not None:
+        return
+    try:
+        os.fstat(2)
+    except OSError:  # closed: take it, so no file of ours gets it
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != 2:
+            os.dup2(null, 2)
+            os.close(null)
+    sys.stderr = open(2, "w", errors="backslashreplace", closefd=False)
+
+
 def main(argv=None) -> int:
     """Runs one `seq2seq` command; returns the exit status."""
+    _stderr_if_closed()
     args = parse_args(argv)  # --help and usage errors exit here
     level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     quiet = _stderr_to_devnull() if level == "3" else contextlib.nullcontext()

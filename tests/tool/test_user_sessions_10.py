@@ -7,7 +7,7 @@ URL `serve --host ::1` prints; an empty path (`--json "$OUT"` with OUT
 unset); exact match against references with no-break spaces; a model file
 given where the run folder goes; a serve request that runs out of
 memory; `average --last 3` of a run with 2 checkpoints so far;
-`--columns 1 1`.
+`--columns 1 1`; stdout or stderr closed (`>&-`, `2>&-`).
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -17,10 +17,14 @@ would start).
 import asyncio
 import errno
 import os
+import shlex
 import shutil
 import socket
+import subprocess
+import sys
 import unicodedata
 import urllib.parse
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -360,3 +364,36 @@ def test_the_same_column_for_source_and_target_is_refused(
         assert main(argv) == 1
         one_error_line(capsys, "--columns", "same column")
     assert trains_nothing == []
+
+
+def test_translate_with_stdout_closed_is_one_error_line(
+    trained_run, monkeypatch, capsys
+):
+    # `seq2seq translate RUN "Go." >&-`: "AttributeError: 'NoneType'
+    # object has no attribute 'write'; rerun with --debug", after the
+    # model had loaded and translated.
+    def refuse(*args, **kwargs):
+        raise AssertionError("loaded the model with nowhere to write")
+
+    monkeypatch.setattr(Translator, "load", refuse)
+    monkeypatch.setattr("sys.stdout", None)
+    assert main(["translate", str(trained_run), "Go."]) == 1
+    one_error_line(capsys, "stdout is closed", "> FILE")
+
+
+def test_translate_with_stderr_closed_still_translates(trained_run, tmp_path):
+    # `seq2seq translate RUN "Go." 2>&-` (a daemon, a cron job): the
+    # launcher flushed the missing stderr before it imported Keras, and
+    # the command died with status 1 and no translation.
+    out = tmp_path / "out.txt"
+    seq2seq = Path(sys.executable).with_name("seq2seq")
+    command = (
+        f"exec {shlex.quote(str(seq2seq))} translate "
+        f"{shlex.quote(str(trained_run))} Go. Hi. >{shlex.quote(str(out))} "
+        "2>&-"
+    )
+    # As a user's shell runs it: TensorFlow's log level unset.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run(["bash", "-c", command], env=env, timeout=120)
+    assert done.returncode == 0
+    assert len(out.read_text("utf-8").splitlines()) == 2

@@ -146,6 +146,11 @@ def _memory_of_search(beam: int):
 
 def translate(args) -> int:
     """`seq2seq translate`: one line per input (n-best: N lines each)."""
+    if sys.stdout is None:  # `>&-`: else found after the translating
+        raise RunError(
+            "stdout is closed, so the translations have nowhere to go; "
+            "send them to a file: > FILE"
+        )
     _warn_unused_penalty(args)
     reads_stdin = not args.sentences and args.input in (None, "-")
     if reads_stdin and sys.stdin is None:  # `<&-`: Python has no stdin
