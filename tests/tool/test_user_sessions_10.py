@@ -7,7 +7,8 @@ URL `serve --host ::1` prints; an empty path (`--json "$OUT"` with OUT
 unset); exact match against references with no-break spaces; a model file
 given where the run folder goes; a serve request that runs out of
 memory; `average --last 3` of a run with 2 checkpoints so far;
-`--columns 1 1`; stdout or stderr closed (`>&-`, `2>&-`).
+`--columns 1 1`; stdout or stderr closed (`>&-`, `2>&-`);
+`--vocab-size` with `--tokenizer char`.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -397,3 +398,18 @@ def test_translate_with_stderr_closed_still_translates(trained_run, tmp_path):
     done = subprocess.run(["bash", "-c", command], env=env, timeout=120)
     assert done.returncode == 0
     assert len(out.read_text("utf-8").splitlines()) == 2
+
+
+def test_a_vocabulary_size_for_characters_is_said_to_change_nothing(
+    tmp_path, capsys, no_training
+):
+    # `--tokenizer char --vocab-size 50`: the vocabulary held every
+    # character of the corpus (whatever their number), silently.
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--tokenizer", "char")
+    main([*argv, "--vocab-size", "50", "--name", "sized"])
+    [warning] = warning_lines(capsys)
+    assert "--vocab-size 50" in warning and "--tokenizer char" in warning
+    assert "changes nothing" in warning
+    main([*argv, "--name", "unsized"])
+    assert warning_lines(capsys) == []

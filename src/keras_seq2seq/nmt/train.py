@@ -106,7 +106,9 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
                 run, model, state = resumed.run, resumed.model, resumed.state
             else:
                 _check_no_checkpoints(path)
-                asked = "dev_size" in {**file_values, **flag_values}
+                given = {**file_values, **flag_values}
+                _warn_if_vocab_size_unused(config, given)
+                asked = "dev_size" in given
                 run, encoded, dev, fingerprint = _new_run(config, path, asked)
                 set_random_seed(config.seed)  # the initial weights
                 model = build_model(
@@ -144,6 +146,18 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             _say_how_to_resume(config, path, given)
         raise
     return path
+
+
+def _warn_if_vocab_size_unused(config, given: dict) -> None:
+    """A warning for a `--vocab-size` given to a character vocabulary,
+    which holds every character of its side, however many."""
+    if "vocab_size" in given and config.tokenizer == "char":
+        print(
+            f"seq2seq: warning: --vocab-size {config.vocab_size} sizes "
+            "sentencepiece vocabularies; with --tokenizer char (every "
+            "character of the corpus) it changes nothing",
+            file=sys.stderr,
+        )
 
 
 def _check_batch_splits(batch_size: int, devices: int) -> None:
