@@ -21,6 +21,7 @@ TensorFlow's whole log.
 
 import contextlib
 import os
+import signal
 import sys
 
 from keras_seq2seq_cli.parser import parse_args
@@ -67,6 +68,10 @@ def main(argv=None) -> int:
     try:
         with quiet:
             from keras_seq2seq import cli
+    except KeyboardInterrupt:
+        # Ctrl-C in the seconds the import takes: as later, one line.
+        print("seq2seq: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     except (ImportError, ValueError) as error:
         # Keras raises ValueError for an unknown KERAS_BACKEND.
         backend = os.environ.get("KERAS_BACKEND", "tensorflow")

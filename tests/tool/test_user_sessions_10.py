@@ -8,7 +8,7 @@ unset); exact match against references with no-break spaces; a model file
 given where the run folder goes; a serve request that runs out of
 memory; `average --last 3` of a run with 2 checkpoints so far;
 `--columns 1 1`; stdout or stderr closed (`>&-`, `2>&-`);
-`--vocab-size` with `--tokenizer char`.
+`--vocab-size` with `--tokenizer char`; Ctrl-C while Keras imports.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -413,3 +413,35 @@ def test_a_vocabulary_size_for_characters_is_said_to_change_nothing(
     assert "changes nothing" in warning
     main([*argv, "--name", "unsized"])
     assert warning_lines(capsys) == []
+
+
+class _CtrlCOnImport:
+    """A finder that raises Ctrl-C's `KeyboardInterrupt` when `name` is
+    imported, as a Ctrl-C in the seconds TensorFlow takes to import."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def find_spec(self, name, path=None, target=None):
+        if name == self.name:
+            raise KeyboardInterrupt
+        return None
+
+
+def test_ctrl_c_while_keras_imports_is_one_line(
+    trained_run, monkeypatch, capsys
+):
+    # Ctrl-C in the first seconds of any command (a typo seen after
+    # Enter): a 40-line traceback through TensorFlow's import, and no
+    # "interrupted" line.
+    import keras_seq2seq
+    import keras_seq2seq_cli
+
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # no stderr redirect
+    monkeypatch.delattr(keras_seq2seq, "cli")
+    monkeypatch.delitem(sys.modules, "keras_seq2seq.cli")
+    finder = _CtrlCOnImport("keras_seq2seq.cli")
+    monkeypatch.setattr(sys, "meta_path", [finder, *sys.meta_path])
+    assert keras_seq2seq_cli.main(["translate", str(trained_run), "Go."]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["seq2seq: interrupted"], err
