@@ -1,10 +1,13 @@
 """`keras_seq2seq.tfa` run as TFA programs, third round.
 
 Each test is a way TFA 0.23 programs call `tfa.seq2seq` that an earlier
-version of this module got wrong, or a contract of TFA's that no other
-test pins: `gather_tree` on parent ids TFA's kernel refused, and the
-other corners named in each test. Expected values come from TFA's source
-and unit tests, read for behaviour and written here in NumPy.
+version of this module got wrong: `gather_tree` on the parent ids and end
+tokens TFA's kernel refused; sizes, seeds and weights given as NumPy
+scalars; the sampler module's `categorical_sample` and `bernoulli_sample`
+(an `InferenceSampler`'s `sample_fn`); and `sequence_loss` on float64
+logits. Expected values come from TFA's source and unit tests, read for
+behaviour and written here in NumPy, or from the same program run with
+Python numbers.
 """
 
 import json
@@ -17,11 +20,11 @@ from keras import ops
 import keras_seq2seq.tfa as tfa
 from keras_seq2seq.decoding.compile import compiled
 
-# --- gather_tree: TFA's kernel checks every parent id its walk reads
-# ("Saw invalid parent id -1 at (batch, time, beam) == (0, 0, 1)") and
-# that `end_token` is a scalar. Its walk reads the parents of steps 1 to
-# length - 1 along each beam's path, never those of step 0 or past the
-# length. The arrays are TFA's `beam_search_ops_test.py`'s.
+# --- gather_tree: TFA's kernel raised (InvalidArgumentError, naming the
+# parent id) for a parent id outside the beam that its walk reads, and for
+# an `end_token` that is not a scalar. Its walk reads the parents of steps
+# 1 to length - 1 along each beam's path, never those of step 0 or past
+# the length. The arrays are TFA's `beam_search_ops_test.py`'s.
 
 
 def time_major(x):
@@ -149,6 +152,10 @@ def test_beam_search_takes_a_numpy_integer_beam_width():
     np.testing.assert_array_equal(results[1], results[0])
 
 
+# --- NumPy seeds and penalty weights: TensorFlow's random ops took a
+# NumPy integer seed (Keras' `SeedGenerator` refuses one), and a NumPy
+# float kept in a config is no JSON (`model.save` failed).
+
 SAMPLERS = {
     "sample_embedding": lambda seed: tfa.SampleEmbeddingSampler(seed=seed),
     "scheduled_embedding": lambda seed: tfa.ScheduledEmbeddingTrainingSampler(
@@ -162,7 +169,7 @@ SAMPLERS = {
 
 @pytest.mark.parametrize("name", SAMPLERS)
 def test_a_sampler_takes_a_numpy_integer_seed(name):
-    # TensorFlow's random ops took it; the draws are those of the int.
+    # The draws are those of the int.
     logits = np.random.default_rng(6).normal(size=(B, V)).astype("float32")
     inputs = np.zeros((B, T, V), "float32")
     draws = []
