@@ -8,7 +8,8 @@ unset); exact match against references with no-break spaces; a model file
 given where the run folder goes; a serve request that runs out of
 memory; `average --last 3` of a run with 2 checkpoints so far;
 `--columns 1 1`; stdout or stderr closed (`>&-`, `2>&-`);
-`--vocab-size` with `--tokenizer char`; Ctrl-C while Keras imports.
+`--vocab-size` with `--tokenizer char`; Ctrl-C while Keras imports; SIGTERM
+in a long translate.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -20,6 +21,7 @@ import errno
 import os
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -445,3 +447,34 @@ def test_ctrl_c_while_keras_imports_is_one_line(
     assert keras_seq2seq_cli.main(["translate", str(trained_run), "Go."]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["seq2seq: interrupted"], err
+
+
+def test_sigterm_in_a_long_translate_keeps_the_lines_done(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    # `timeout 1h seq2seq translate --input big.txt > out.txt` (or a job
+    # scheduler's stop): SIGTERM killed the process at once, without the
+    # line that says how many inputs the output holds, which Ctrl-C
+    # gives; `train` already stops alike for both.
+    text = tmp_path / "big.txt"
+    text.write_text("".join(f"Sentence {i}.\n" for i in range(3000)))
+    done = []
+
+    def terminated(self, sentences, **search):
+        if len(done) + len(sentences) > 2500:
+            os.kill(os.getpid(), signal.SIGTERM)  # while these translate
+        done.extend(sentences)
+        return [[Hypothesis(s.upper(), 0.0, [], [], [])] for s in sentences]
+
+    monkeypatch.setattr(Translator, "translate", terminated)
+    argv = ["translate", str(trained_run), "--input", str(text)]
+    assert main(argv) == 128 + signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines == [f"SENTENCE {i}." for i in range(2048)]
+    assert captured.err.splitlines() == [
+        "seq2seq: translated 2048 of 3000 inputs before the interrupt; the "
+        "output holds their lines",
+        "seq2seq: interrupted",
+    ]

@@ -7,10 +7,8 @@ warnings to stderr; files are written atomically.
 import contextlib
 import json
 import os
-import signal
 import stat
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from keras_seq2seq.nmt.data import (
     read_numbered_pairs,
     split_lines,
 )
+from keras_seq2seq.nmt.interrupts import interrupts_held, sigterm_as_ctrl_c
 from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
 from keras_seq2seq.nmt.translator import Translator
 
@@ -174,19 +173,24 @@ def translate(args) -> int:
         "length_penalty": args.length_penalty,
     }
     found = []
-    try:
-        for start in range(0, len(sentences), CHUNK):
-            with _memory_of_search(args.beam):
-                chunk = translator.translate(
-                    sentences[start : start + CHUNK], **search
-                )
-            _write_lines(_output_lines(chunk, start, args.n_best))
-            found.extend(chunk)
-    except KeyboardInterrupt:
-        done = f"translated {len(found)} of {len(sentences)} inputs"
-        kept = "; the output holds their lines" if found else ""
-        print(f"seq2seq: {done} before the interrupt{kept}", file=sys.stderr)
-        raise
+    with sigterm_as_ctrl_c():  # `timeout`, a scheduler: as Ctrl-C
+        try:
+            for start in range(0, len(sentences), CHUNK):
+                with _memory_of_search(args.beam):
+                    chunk = translator.translate(
+                        sentences[start : start + CHUNK], **search
+                    )
+                # Counted first: an interrupt held while the lines are
+                # written is raised once they are out.
+                found.extend(chunk)
+                _write_lines(_output_lines(chunk, start, args.n_best))
+        except KeyboardInterrupt:
+            done = f"translated {len(found)} of {len(sentences)} inputs"
+            kept = "; the output holds their lines" if found else ""
+            print(
+                f"seq2seq: {done} before the interrupt{kept}", file=sys.stderr
+            )
+            raise
     _warn_truncated(found, translator.max_source_length)
     return 0
 
@@ -213,11 +217,11 @@ def _output_lines(found, first: int, n_best: int) -> list[str]:
 
 def _write_lines(lines: list[str]) -> None:
     """Writes whole lines to stdout, and flushes them. Into a file, Ctrl-C
-    waits until they are out, so the file never ends in part of a line;
-    not into a pipe, which a reader that stopped reading (`| less`) would
-    block, and Ctrl-C with it."""
+    (or SIGTERM) waits until they are out, so the file never ends in part
+    of a line; not into a pipe, which a reader that stopped reading
+    (`| less`) would block, and Ctrl-C with it."""
     into_file = _is_regular_file(sys.stdout)
-    with _sigint_held() if into_file else contextlib.nullcontext():
+    with interrupts_held() if into_file else contextlib.nullcontext():
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
 
@@ -227,23 +231,6 @@ def _is_regular_file(stream) -> bool:
         return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
     except (OSError, ValueError, AttributeError):  # a StringIO, pytest's
         return False
-
-
-@contextlib.contextmanager
-def _sigint_held():
-    """Holds SIGINT (Ctrl-C) back until the block ends, where Python
-    raises its `KeyboardInterrupt`; only the main thread gets signals,
-    and Windows has no signal mask."""
-    if not hasattr(signal, "pthread_sigmask") or (
-        threading.current_thread() is not threading.main_thread()
-    ):
-        yield
-        return
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _check_outputs(args) -> None:

@@ -10,12 +10,9 @@ numbered by its first step (`on_epoch_begin`) and last step
 metrics.csv lists them.
 """
 
-import contextlib
 import math
 import shlex
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import corpus, data, dates, run_folder
 from keras_seq2seq.nmt import resume as resume_lib
 from keras_seq2seq.nmt.devices import distribute, train_step
+from keras_seq2seq.nmt.interrupts import sigterm_as_ctrl_c
 from keras_seq2seq.nmt.progress import Progress
 from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
 from keras_seq2seq.nmt.tokenizer import Tokenizer
@@ -91,7 +89,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     try:
         # The model is built (or loaded) and trained on `devices` devices.
         with (
-            _sigterm_as_ctrl_c(),
+            sigterm_as_ctrl_c(),
             run_folder.lock(path, create=not resume),
             distribute(config.devices),
         ):
@@ -198,33 +196,6 @@ def _check_no_checkpoints(path: Path) -> None:
             "state.json to resume them; give another --name, or delete "
             f"{path / 'checkpoints'} to train a new run there"
         )
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C would be: the same clean-up, and the
-    exit status a shell gives a process that SIGTERM ends (128 + 15)."""
-
-    exit_status = 128 + signal.SIGTERM
-
-
-@contextlib.contextmanager
-def _sigterm_as_ctrl_c():
-    """SIGTERM (`timeout`, `kill`, a job scheduler's preemption) stops
-    the run as Ctrl-C does: a run without a checkpoint is removed, one
-    with a checkpoint says how to resume. Without it, the process died at
-    once and said nothing. Only the main thread may set a handler."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum, frame):
-        raise Terminated
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _say_how_to_resume(config, path: Path, given: dict) -> None:
