@@ -14,8 +14,11 @@ from keras_seq2seq.decoding.step import (
     batch_size_of,
     call_step,
     check_int,
+    read,
     run_loop,
+    stacked,
     start_tokens,
+    step_buffer,
     write,
 )
 from keras_seq2seq.ops import tile_beams
@@ -154,7 +157,7 @@ def beam_search(
         beams, state, tokens = carry
         log_probs, state, weights = call_step(step_fn, tokens, state, constants)
         beams, state = extend(t, beams, log_probs, state, weights, *options)
-        tokens = ops.reshape(ops.take(beams["step_ids"], t, axis=0), (-1,))
+        tokens = ops.reshape(read(beams["step_ids"], t), (-1,))
         return beams, state, tokens
 
     first = 0  # traced, step 0 above is dead code; the loop runs it
@@ -162,7 +165,7 @@ def beam_search(
         beams, state = extend(
             0, beams, log_probs, next_state, weights, *options
         )
-        tokens = ops.reshape(beams["step_ids"][0], (-1,))
+        tokens = ops.reshape(read(beams["step_ids"], 0), (-1,))
         first = 1
     steps, (beams, _, _) = run_loop(
         advance,
@@ -172,7 +175,12 @@ def beam_search(
         lambda carry: carry[0]["finished"],
         first,
     )
+    beams.update((name, stacked(beams[name])) for name in STEP_BUFFERS)
     return finalize(beams, steps, eos_id, n_best, return_raw)
+
+
+# The beam state's per-step buffers, `(T, B, K, ...)`.
+STEP_BUFFERS = ("step_ids", "parent_ids", "step_scores", "step_weights")
 
 
 def tile_structure(structure, beam_size):
@@ -186,9 +194,7 @@ def start(batch_size, beam_size, max_length, source_steps, eos_id):
     """The beam state before step 0, and the empty per-step buffers."""
     coverage = ops.zeros((batch_size, beam_size, source_steps), "float32")
     steps_shape = (max_length, batch_size, beam_size)
-    return {
-        **initial_beams(batch_size, beam_size, coverage),
-        "scores": ops.zeros((batch_size, beam_size), dtype="float32"),
+    buffers = {
         "step_ids": ops.full(steps_shape, eos_id, dtype="int32"),
         "parent_ids": ops.broadcast_to(
             ops.arange(beam_size, dtype="int32"), steps_shape
@@ -197,6 +203,11 @@ def start(batch_size, beam_size, max_length, source_steps, eos_id):
         "step_weights": ops.zeros(
             steps_shape + (source_steps,), dtype="float32"
         ),
+    }
+    return {
+        **initial_beams(batch_size, beam_size, coverage),
+        "scores": ops.zeros((batch_size, beam_size), dtype="float32"),
+        **{name: step_buffer(buffers[name]) for name in STEP_BUFFERS},
     }
 
 

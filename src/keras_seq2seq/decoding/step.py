@@ -37,6 +37,7 @@ values, no `.numpy()`. The searches call it inside `ops.while_loop`, and
 `attention_step` builds the step function of an `AttentionRNNCell` model.
 """
 
+import collections
 import numbers
 
 import keras
@@ -164,10 +165,52 @@ def _count(outputs):
     return len(outputs) if isinstance(outputs, (tuple, list)) else 1
 
 
+StepList = collections.namedtuple("StepList", ["fill", "steps"])
+StepList.__doc__ = """A per-step buffer of a Python loop: what it holds
+before the loop, and the steps written so far, as a tuple.
+
+On eager PyTorch, where the search loop is a Python loop (`run_loop`),
+Keras' `slice_update` copies the whole buffer at every write (S2S-M
+greedy: the `(T, B, Ts)` weights, 30 times a call); a write there appends
+the step instead, and `stacked` builds the buffer once, after the loop.
+"""
+
+
+def step_buffer(buffer):
+    """`buffer` `(T, ...)` as the loop writes it: itself in a traced loop,
+    a `StepList` in a Python loop."""
+    return StepList(buffer, ()) if loops_run_eagerly() else buffer
+
+
 def write(buffer, t, value):
-    """Writes `value` `(...)` at step `t` of time-major `buffer` `(T, ...)`."""
+    """Writes `value` `(...)` at step `t` of time-major `buffer` `(T, ...)`.
+
+    A `StepList` is written in order, step after step (`t` is its length).
+    """
+    if isinstance(buffer, StepList):
+        return StepList(buffer.fill, (*buffer.steps, value))
     start = [t] + [0] * (len(buffer.shape) - 1)
     return ops.slice_update(buffer, start, ops.expand_dims(value, 0))
+
+
+def read(buffer, t):
+    """Step `t` `(...)` of a buffer that `write` wrote."""
+    if isinstance(buffer, StepList):
+        return buffer.steps[t]
+    return ops.take(buffer, t, axis=0)
+
+
+def stacked(buffer):
+    """The buffer `(T, ...)`: a `StepList`'s steps, then its fill."""
+    if not isinstance(buffer, StepList):
+        return buffer
+    written = len(buffer.steps)
+    if written == 0:
+        return buffer.fill
+    steps = ops.stack(buffer.steps)
+    if written == buffer.fill.shape[0]:
+        return steps
+    return ops.concatenate([steps, buffer.fill[written:]], axis=0)
 
 
 def run_loop(advance, carry, max_length, stop_early, is_finished, first=0):
@@ -330,9 +373,13 @@ def decode(
         "finished": ops.zeros((batch_size,), dtype="bool"),
         "scores": ops.zeros((batch_size,), dtype="float32"),
         "lengths": ops.zeros((batch_size,), dtype="int32"),
-        "ids": ops.full((max_length, batch_size), eos_id, dtype="int32"),
-        "weights": ops.zeros(
-            (max_length, batch_size, weights.shape[-1]), dtype="float32"
+        "ids": step_buffer(
+            ops.full((max_length, batch_size), eos_id, dtype="int32")
+        ),
+        "weights": step_buffer(
+            ops.zeros(
+                (max_length, batch_size, weights.shape[-1]), dtype="float32"
+            )
         ),
     }
 
@@ -371,9 +418,9 @@ def decode(
         first,
     )
     return {
-        "ids": ops.transpose(rows["ids"]),
+        "ids": ops.transpose(stacked(rows["ids"])),
         "scores": rows["scores"],
         "lengths": rows["lengths"],
-        "weights": ops.transpose(rows["weights"], (1, 0, 2)),
+        "weights": ops.transpose(stacked(rows["weights"]), (1, 0, 2)),
         "steps": steps,
     }
