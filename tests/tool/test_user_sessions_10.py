@@ -9,7 +9,7 @@ given where the run folder goes; a serve request that runs out of
 memory; `average --last 3` of a run with 2 checkpoints so far;
 `--columns 1 1`; stdout or stderr closed (`>&-`, `2>&-`);
 `--vocab-size` with `--tokenizer char`; Ctrl-C while Keras imports; SIGTERM
-in a long translate.
+in a long translate; the progress line on an 80-column terminal.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -18,6 +18,7 @@ would start).
 
 import asyncio
 import errno
+import io
 import os
 import shlex
 import shutil
@@ -30,6 +31,7 @@ import urllib.parse
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from cli_support import (
@@ -41,7 +43,9 @@ from cli_support import (
 )
 
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt import progress as progress_lib
 from keras_seq2seq.nmt import scoring, serve
+from keras_seq2seq.nmt.progress import Progress
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
 from shared_data import DATA
@@ -478,3 +482,29 @@ def test_sigterm_in_a_long_translate_keeps_the_lines_done(
         "output holds their lines",
         "seq2seq: interrupted",
     ]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_the_progress_line_fits_an_80_column_terminal(monkeypatch):
+    # Step 12,345 of the default 100,000 with hours left: the line took
+    # 82 columns, so an 80-column terminal wrapped it and `\r` redrew only
+    # its last row: a new line scrolled up twice a second.
+    monkeypatch.setenv("COLUMNS", "80")
+    clock = iter([0.0, 0.0, 3600.0])
+    monkeypatch.setattr(progress_lib.time, "monotonic", lambda: next(clock))
+    stream = _Terminal()
+    progress = Progress(100_000, token_counts=[4000] * 12345, stream=stream)
+    optimizer = SimpleNamespace(iterations=np.int64(10))
+    progress.set_model(SimpleNamespace(optimizer=optimizer))
+    progress.on_train_begin()
+    progress.on_epoch_begin(10)
+    optimizer.iterations = np.int64(12345)
+    progress.on_train_batch_end(0, {"loss": 3.1234})
+    [line] = [part for part in stream.getvalue().split("\r") if part]
+    shown = line.replace("\x1b[K", "")
+    assert "step 12345/100000" in shown and "left" in shown, shown
+    assert len(shown) < 80, (len(shown), shown)

@@ -1,5 +1,6 @@
 """The training progress line: step, loss, tokens/s and time left."""
 
+import shutil
 import sys
 import time
 
@@ -71,13 +72,19 @@ class Progress(keras.callbacks.Callback):
         fraction = min(
             1.0, max(step / self.max_steps, elapsed / (elapsed + left))
         )
-        filled = int(BAR_WIDTH * fraction)
-        bar = "#" * filled + "." * (BAR_WIDTH - filled)
-        self.stream.write(
-            f"\r[{bar}] step {step}/{self.max_steps}  loss {float(loss):.4f}  "
-            f"{self.tokens_per_second:,.0f} tok/s  "
-            f"{_clock(left)} left \x1b[K"
+        text = (
+            f"step {step}/{self.max_steps}  loss {float(loss):.4f}  "
+            f"{self.tokens_per_second:,.0f} tok/s  {_clock(left)} left"
         )
+        # A line as wide as the terminal wraps, and `\r` redraws only its
+        # last row: a new row would scroll up at every redraw. The bar
+        # gives way first.
+        room = shutil.get_terminal_size().columns - 1
+        width = min(BAR_WIDTH, room - len(text) - 3)
+        if width >= 5:
+            filled = int(width * fraction)
+            text = f"[{'#' * filled}{'.' * (width - filled)}] {text}"
+        self.stream.write(f"\r{text[:room]}\x1b[K")
         self.stream.flush()
 
     def clear(self):
