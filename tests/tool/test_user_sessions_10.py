@@ -9,7 +9,8 @@ given where the run folder goes; a serve request that runs out of
 memory; `average --last 3` of a run with 2 checkpoints so far;
 `--columns 1 1`; stdout or stderr closed (`>&-`, `2>&-`);
 `--vocab-size` with `--tokenizer char`; Ctrl-C while Keras imports; SIGTERM
-in a long translate; the progress line on an 80-column terminal.
+in a long translate; the progress line on an 80-column terminal;
+`--columns` with two aligned files.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -508,3 +509,28 @@ def test_the_progress_line_fits_an_80_column_terminal(monkeypatch):
     shown = line.replace("\x1b[K", "")
     assert "step 12345/100000" in shown and "left" in shown, shown
     assert len(shown) < 80, (len(shown), shown)
+
+
+def test_columns_with_two_aligned_files_are_refused(
+    trained_run, corpus, tmp_path, capsys, trains_nothing
+):
+    # `--columns 1 0` picks TSV columns: with two aligned files it was
+    # ignored, and the corpus read in the direction it was not meant to.
+    pairs = [
+        line.split("\t")[:2]
+        for line in (corpus / "test.tsv").read_text("utf-8").splitlines()
+    ]
+    english, spanish = tmp_path / "test.en", tmp_path / "test.es"
+    english.write_text("".join(e + "\n" for e, _ in pairs), "utf-8")
+    spanish.write_text("".join(s + "\n" for _, s in pairs), "utf-8")
+    files = [str(spanish), str(english)]
+    for argv in (
+        ["evaluate", str(trained_run), "--data", *files, "--columns", "1", "0"],
+        train_argv(tmp_path, "--data", *files, "--columns", "1", "0"),
+    ):
+        assert main(argv) == 1
+        one_error_line(capsys, "--columns", "--reverse")
+    assert trains_nothing == []
+    # The default columns, or --reverse, read them.
+    argv = ["evaluate", str(trained_run), "--data", *files, "--reverse"]
+    assert main(argv) == 0

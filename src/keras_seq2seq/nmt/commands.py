@@ -270,6 +270,7 @@ def evaluate(args) -> int:
             f"got {shown}"
         )
     config_lib.check_columns_differ(args.columns)
+    config_lib.check_columns_of_files(args.columns, args.data)
     # Checked first: a typo would otherwise cost the whole translation.
     _check_outputs(args)
     translator = Translator.load(args.run, args.model)

@@ -252,6 +252,8 @@ def _check_ranges(config: Config) -> None:
             f"columns must be two indices >= 0; got {config.columns}"
         )
     check_columns_differ(config.columns)
+    if config.data is not None:
+        check_columns_of_files(config.columns, config.data)
     if config.name is not None:
         check_name(config.name)
 
@@ -265,6 +267,18 @@ def check_columns_differ(columns) -> None:
             f"--columns {columns[0]} {columns[1]} names the same column for "
             "source and target; give two columns (0 1, or 1 0 for the "
             "other direction)"
+        )
+
+
+def check_columns_of_files(columns, files) -> None:
+    """A `RunError` for `--columns` other than `0 1` given with two
+    aligned files: the columns pick TSV columns, and were ignored, so the
+    corpus was read in the direction it was not meant to."""
+    if len(files) == 2 and list(columns) != [0, 1]:
+        raise RunError(
+            f"--columns {columns[0]} {columns[1]} picks columns of one TSV "
+            "file, but the corpus is two aligned files (source, then "
+            "target); give --reverse, or the files in the other order"
         )
 
 
