@@ -10,7 +10,8 @@ memory; `average --last 3` of a run with 2 checkpoints so far;
 `--columns 1 1`; stdout or stderr closed (`>&-`, `2>&-`);
 `--vocab-size` with `--tokenizer char`; Ctrl-C while Keras imports; SIGTERM
 in a long translate; the progress line on an 80-column terminal;
-`--columns` with two aligned files.
+`--columns` with two aligned files; the resume command of a run
+named `-old`.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model (the training loop is replaced where it
@@ -49,6 +50,7 @@ from keras_seq2seq.nmt import scoring, serve
 from keras_seq2seq.nmt.progress import Progress
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
+from keras_seq2seq_cli.parser import parse_args
 from shared_data import DATA
 
 
@@ -534,3 +536,31 @@ def test_columns_with_two_aligned_files_are_refused(
     # The default columns, or --reverse, read them.
     argv = ["evaluate", str(trained_run), "--data", *files, "--reverse"]
     assert main(argv) == 0
+
+
+def test_the_resume_command_of_a_run_named_with_a_dash_parses(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    # A run made with `--name=-old`: after Ctrl-C, the command said
+    # `seq2seq train --resume --name -old`, which argparse refuses
+    # ("expected one argument"): the printed command did not resume.
+    runs = tmp_path / "-runs"
+    shutil.copytree(trained_run, runs / "-old")
+
+    def stop(run, model, encoded, dev, state):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", stop)
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "--resume", "--runs-dir=-runs", "--name=-old"]
+    assert main([*argv, "--max-steps", "8"]) == 130
+    [said] = [
+        line
+        for line in capsys.readouterr().err.splitlines()
+        if "continue it with" in line
+    ]
+    command = shlex.split(said.split("`")[1])
+    assert command[0] == "seq2seq"
+    args = parse_args(command[1:])
+    assert (args.resume, args.runs_dir, args.name) == (True, "-runs", "-old")
+    assert args.max_steps == 8

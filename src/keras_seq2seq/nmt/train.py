@@ -203,17 +203,25 @@ def _say_how_to_resume(config, path: Path, given: dict) -> None:
     with the options a resume `given` them changed (config.yaml keeps the
     run's own: without them the next resume would drop them)."""
     state = run_folder.read_state(path)
-    command = ["seq2seq", "train", "--resume", "--name", config.name]
+    command = ["seq2seq", "train", "--resume", *_flag("--name", config.name)]
     if Path(config.runs_dir) != Path(config_lib.Config.runs_dir):
-        command += ["--runs-dir", config.runs_dir]
+        command += _flag("--runs-dir", config.runs_dir)
     for key in (*resume_lib.RESUMABLE_KEYS, "devices"):
         if key in given:
-            command += ["--" + key.replace("_", "-"), str(given[key])]
+            command += _flag("--" + key.replace("_", "-"), given[key])
     print(
         f"seq2seq: {path} keeps its checkpoint of step {state['step']}; "
         f"continue it with `{shlex.join(command)}`",
         file=sys.stderr,
     )
+
+
+def _flag(flag: str, value) -> list[str]:
+    """`flag value`, or `flag=value` for a value that starts with "-",
+    which argparse would read as the next option (`--name -old`:
+    "expected one argument")."""
+    value = str(value)
+    return [f"{flag}={value}"] if value.startswith("-") else [flag, value]
 
 
 def _new_run(config, path, dev_size_given: bool):
