@@ -330,3 +330,34 @@ def test_sequence_loss_of_float64_logits_is_float64(flags):
     np.testing.assert_allclose(
         ops.convert_to_numpy(loss), want, rtol=tolerance, atol=tolerance
     )
+
+
+# --- A sample shape given as an int: TFA made it `tf.TensorShape(n)`,
+# the shape `(n,)`, in `InferenceSampler(sample_shape=...)` and
+# `CustomSampler(sample_ids_shape=...)`; `tuple(n)` raised TypeError.
+
+
+def test_an_int_sample_shape_is_a_vector_of_that_size():
+    inference = tfa.InferenceSampler(
+        lambda x: x, 5, "float32", end_fn=lambda ids: ids[:, 0] > 2.0
+    )
+    custom = tfa.CustomSampler(
+        lambda inputs: (np.zeros(B, bool), inputs),
+        lambda time, outputs, state: outputs,
+        lambda time, outputs, state, sample_ids: (
+            np.zeros(B, bool),
+            outputs,
+            state,
+        ),
+        sample_ids_shape=5,
+        sample_ids_dtype="float32",
+    )
+    for sampler in (inference, custom):
+        assert sampler.sample_ids_shape == (5,)
+        decoder = tfa.BasicDecoder(
+            keras.layers.SimpleRNNCell(5), sampler, maximum_iterations=2
+        )
+        outputs, _, _ = decoder(
+            np.ones((B, 5), "float32"), initial_state=np.zeros((B, 5))
+        )
+        assert tuple(outputs.sample_id.shape) == (B, 2, 5)

@@ -3,7 +3,10 @@
 import keras
 from keras import ops
 
-from keras_seq2seq.tfa.samplers.sampler import BatchTrackingSampler
+from keras_seq2seq.tfa.samplers.sampler import (
+    BatchTrackingSampler,
+    shape_tuple,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -19,7 +22,8 @@ class CustomSampler(BatchTrackingSampler):
         sample_fn: `(time, outputs, state) -> sample_ids` (keyword call).
         next_inputs_fn: `(time, outputs, state, sample_ids) -> (finished,
             next_inputs, next_state)` (keyword call).
-        sample_ids_shape: optional tuple, one row's sample id shape.
+        sample_ids_shape: optional tuple, one row's sample id shape (an
+            int `n`: `(n,)`, as TFA's `tf.TensorShape(n)`).
             Defaults to `None` (scalars).
         sample_ids_dtype: optional dtype. Defaults to `None` (`"int32"`).
     """
@@ -51,7 +55,7 @@ class CustomSampler(BatchTrackingSampler):
         self.initialize_fn = initialize_fn
         self.sample_fn = sample_fn
         self.next_inputs_fn = next_inputs_fn
-        self._sample_ids_shape = tuple(sample_ids_shape or ())
+        self._sample_ids_shape = shape_tuple(sample_ids_shape or ())
         self._sample_ids_dtype = sample_ids_dtype or "int32"
 
     @property

@@ -3,7 +3,10 @@
 import keras
 from keras import ops
 
-from keras_seq2seq.tfa.samplers.sampler import BatchTrackingSampler
+from keras_seq2seq.tfa.samplers.sampler import (
+    BatchTrackingSampler,
+    shape_tuple,
+)
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -14,7 +17,8 @@ class InferenceSampler(BatchTrackingSampler):
 
     Args:
         sample_fn: callable `outputs -> sample_ids`.
-        sample_shape: tuple, one row's sample shape.
+        sample_shape: tuple, one row's sample shape (an int `n`: `(n,)`,
+            as TFA's `tf.TensorShape(n)`).
         sample_dtype: the samples' dtype.
         end_fn: callable `sample_ids -> finished` (bool `(B,)`).
         next_inputs_fn: optional callable `sample_ids -> next_inputs`.
@@ -37,7 +41,7 @@ class InferenceSampler(BatchTrackingSampler):
             if not callable(fn):
                 raise ValueError(f"`{name}` must be callable. Received: {fn!r}")
         self.sample_fn = sample_fn
-        self.sample_shape = tuple(sample_shape)
+        self.sample_shape = shape_tuple(sample_shape)
         self.sample_dtype = sample_dtype
         self.end_fn = end_fn
         self.next_inputs_fn = next_inputs_fn

@@ -188,7 +188,7 @@ def categorical_sample(logits, dtype="int32", sample_shape=(), seed=None):
         tensor `sample_shape + logits.shape[:-1]` of `dtype`.
     """
     logits = ops.convert_to_tensor(logits)
-    shape = _sample_shape(sample_shape)
+    shape = shape_tuple(sample_shape)
     batch_shape = tuple(ops.shape(logits))[:-1]
     flat = ops.reshape(logits, (-1, ops.shape(logits)[-1]))  # (N, V)
     count = int(np.prod(shape))
@@ -221,14 +221,14 @@ def bernoulli_sample(
     if probs is None:
         probs = ops.sigmoid(ops.convert_to_tensor(logits))
     probs = ops.convert_to_tensor(probs)
-    shape = _sample_shape(sample_shape) + tuple(ops.shape(probs))
+    shape = shape_tuple(sample_shape) + tuple(ops.shape(probs))
     uniform = keras.random.uniform(
         shape, dtype=keras.backend.standardize_dtype(probs.dtype), seed=seed
     )
     return ops.cast(ops.less(uniform, probs), dtype)
 
 
-def _sample_shape(sample_shape):
+def shape_tuple(sample_shape):
     """TFA's `sample_shape` (an int or a sequence of ints) as a tuple."""
     if isinstance(sample_shape, numbers.Integral):
         return (int(sample_shape),)
