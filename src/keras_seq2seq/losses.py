@@ -47,9 +47,12 @@ def sequence_loss(
     | both `sum_over_*` | `sum ce / sum nz(w)` | `()` |
 
     Each division gives 0 where its denominator is 0 (an all-zero-weight
-    row or step), never NaN. An `average_*` flag cannot be combined with a
-    `sum_over_*` flag. Rank-3 `targets` are distributions over the
-    vocabulary: `ce = -sum_v targets[..., v] * log softmax(logits)[..., v]`.
+    row or step), never NaN. A position of weight 0 adds nothing, whatever
+    its target or logits; a target id outside `[0, V)` with a non-zero
+    weight makes `ce` NaN there, on every backend. An `average_*` flag
+    cannot be combined with a `sum_over_*` flag. Rank-3 `targets` are
+    distributions over the vocabulary:
+    `ce = -sum_v targets[..., v] * log softmax(logits)[..., v]`.
 
     With `label_smoothing = e > 0` the target distribution is mixed with
     the uniform one: `ce = (1 - e) * ce_target + e * mean_v(-log p_v)`
@@ -108,7 +111,9 @@ def sequence_loss(
         ce = _token_cross_entropy(logits, targets, label_smoothing)
     else:
         ce = _custom_cross_entropy(logits, targets, softmax_loss_function)
-    return _reduce_weighted(ce * weights, weights, **flags)
+    # A position of weight 0 adds nothing, even a NaN (an unknown id).
+    weighted_ce = ops.where(weights == 0, 0.0, ce * weights)
+    return _reduce_weighted(weighted_ce, weights, **flags)
 
 
 def _loss_dtype(logits):
@@ -221,8 +226,13 @@ def _token_cross_entropy(logits, targets, label_smoothing=0.0):
     if len(targets.shape) == 3:
         ce = -ops.sum(ops.cast(targets, dtype) * log_probs, axis=-1)
     else:
-        ids = ops.cast(targets, "int32")[..., None]  # (B, T, 1)
+        # An id outside the vocabulary gives NaN on every backend (a
+        # gather there would wrap, clamp, fill or raise, by backend).
+        ids = ops.cast(targets, "int32")
+        known = ops.logical_and(ids >= 0, ids < ops.shape(log_probs)[-1])
+        ids = ops.where(known, ids, 0)[..., None]  # (B, T, 1)
         ce = -ops.take_along_axis(log_probs, ids, axis=-1)[..., 0]
+        ce = ops.where(known, ce, float("nan"))
     if not label_smoothing:
         return ce
     uniform_ce = -ops.mean(log_probs, axis=-1)  # (B, T)

@@ -208,6 +208,34 @@ def test_softmax_loss_function_gets_flat_labels_and_logits():
         )
 
 
+@pytest.mark.parametrize("flags", [{}, {"average_across_batch": False}])
+def test_unknown_ids_are_nan_where_weighted_and_ignored_elsewhere(flags):
+    # Every backend alike: PyTorch gave a number, JAX NaN, TensorFlow an
+    # error. An unweighted position (padding marked -1) changes nothing.
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(2, 3, 5)).astype("float32")
+    ids = np.array([[1, 4, 0], [2, 3, 1]])
+    weights = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]], "float32")
+    want = to_numpy(sequence_loss(logits, ids, weights, **flags))
+    for bad in (-1, 5, 1000):
+        padded = ids.copy()
+        padded[0, 2] = padded[1, 1] = padded[1, 2] = bad
+        got = to_numpy(sequence_loss(logits, padded, weights, **flags))
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        loss = SequenceLoss()
+        np.testing.assert_allclose(
+            to_numpy(loss(padded, logits, sample_weight=weights)),
+            to_numpy(loss(ids, logits, sample_weight=weights)),
+            rtol=1e-6,
+        )
+        weighted = ids.copy()
+        weighted[0, 1] = bad
+        got = to_numpy(sequence_loss(logits, weighted, weights, **flags))
+        assert np.isnan(np.ravel(got)[0]), (bad, got)
+        if flags:  # The other row keeps its loss.
+            np.testing.assert_allclose(got[1], want[1], rtol=1e-6)
+
+
 def test_pad_id_gives_padded_positions_no_weight():
     rng = np.random.default_rng(5)
     logits, targets, real = random_batch(rng)
