@@ -21,6 +21,7 @@ from keras_seq2seq.nmt.data import (
     split_lines,
 )
 from keras_seq2seq.nmt.interrupts import interrupts_held, sigterm_as_ctrl_c
+from keras_seq2seq.nmt.line_stream import line_chunks
 from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
 from keras_seq2seq.nmt.translator import Translator
 
@@ -40,26 +41,25 @@ def train(args) -> int:
     return 0
 
 
-def _sentences(args) -> list[str]:
+def _sentences(args) -> list[str] | None:
+    """The sentences of the arguments or of `--input FILE`; `None` for
+    stdin, which `translate` reads chunk by chunk (`line_chunks`)."""
     if args.sentences and args.input:
         raise RunError("give sentences as arguments or --input, not both")
     if args.sentences:
         for number, sentence in enumerate(args.sentences, start=1):
             _check_utf8_argument(sentence, f"sentence {number}")
         return list(args.sentences)
-    if args.input and args.input != "-":  # `-`: stdin, as for most tools
-        path = Path(args.input)
-        if path.is_dir():
-            raise RunError(f"input file {path} is a folder; give a file")
-        if not path.exists():  # a pipe, <(cut -f1 test.tsv), is read
-            raise RunError(f"input file {path} not found")
-        data = path.read_bytes()
-    else:
-        data = sys.stdin.buffer.read()
+    if args.input in (None, "-"):  # `-`: stdin, as for most tools
+        return None
+    path = Path(args.input)
+    if path.is_dir():
+        raise RunError(f"input file {path} is a folder; give a file")
+    if not path.exists():  # a pipe, <(cut -f1 test.tsv), is read
+        raise RunError(f"input file {path} not found")
     # A byte-order mark (Windows editors write one) is not text: a
     # character model would read it as an unknown piece.
-    where = args.input if args.input not in (None, "-") else "the input"
-    return split_lines(decode_utf8(data, where))
+    return split_lines(decode_utf8(path.read_bytes(), args.input))
 
 
 def _check_utf8_argument(text: str, what: str) -> None:
@@ -167,25 +167,35 @@ def translate(args) -> int:
         )
     translator = Translator.load(args.run, args.model)
     sentences = _sentences(args)
+    if sentences is None:
+        chunks = line_chunks(sys.stdin.buffer, CHUNK, "the input")
+    else:
+        chunks = (
+            sentences[start : start + CHUNK]
+            for start in range(0, len(sentences), CHUNK)
+        )
     search = {
         "beam": args.beam,
         "n_best": args.n_best,
         "length_penalty": args.length_penalty,
     }
-    found = []
+    found, given = [], 0
     with sigterm_as_ctrl_c():  # `timeout`, a scheduler: as Ctrl-C
         try:
-            for start in range(0, len(sentences), CHUNK):
+            for inputs in chunks:
+                given += len(inputs)
                 with _memory_of_search(args.beam):
-                    chunk = translator.translate(
-                        sentences[start : start + CHUNK], **search
-                    )
+                    chunk = translator.translate(inputs, **search)
                 # Counted first: an interrupt held while the lines are
                 # written is raised once they are out.
+                start = len(found)
                 found.extend(chunk)
                 _write_lines(_output_lines(chunk, start, args.n_best))
         except KeyboardInterrupt:
-            done = f"translated {len(found)} of {len(sentences)} inputs"
+            if sentences is None:
+                done = f"translated {len(found)} of the {given} inputs read"
+            else:
+                done = f"translated {len(found)} of {len(sentences)} inputs"
             kept = "; the output holds their lines" if found else ""
             print(
                 f"seq2seq: {done} before the interrupt{kept}", file=sys.stderr
@@ -198,7 +208,8 @@ def translate(args) -> int:
 # Inputs translated, then written, at a time: Ctrl-C keeps the lines of
 # the chunks done (a long file's hour of work), and a pipe gets them as
 # they come. Each chunk is sorted by length into batches, so a chunk of
-# 16 batches loses little to padding.
+# 16 batches loses little to padding. From a pipe or a terminal a chunk
+# also ends where the lines waiting do.
 CHUNK = 1024
 
 

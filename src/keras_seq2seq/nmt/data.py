@@ -47,20 +47,23 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
-def decode_utf8(data: bytes, where: str) -> str:
+def decode_utf8(data: bytes, where: str, first_line: int = 1) -> str:
     """The text of `data`, without a byte-order mark (not part of the
     first line); a `RunError` naming `where` and the line that is not
     UTF-8, or saying that the file is UTF-16 (Windows "Unicode" text, as
-    Windows PowerShell's `>` writes)."""
+    Windows PowerShell's `>` writes). `data` may be a part of the text
+    that starts at line `first_line`; only the text's start holds a mark.
+    """
     try:
-        return data.decode("utf-8").removeprefix("\ufeff")
+        text = data.decode("utf-8")
+        return text.removeprefix("\ufeff") if first_line == 1 else text
     except UnicodeDecodeError as error:
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        if first_line == 1 and data.startswith((b"\xff\xfe", b"\xfe\xff")):
             raise RunError(
                 f"{where} is UTF-16 (it starts with a UTF-16 byte-order "
                 "mark), not UTF-8; save it as UTF-8"
             ) from None
-        line = data[: error.start].count(b"\n") + 1
+        line = data[: error.start].count(b"\n") + first_line
         raise RunError(
             f"{where} line {line} is not UTF-8; convert it to UTF-8"
         ) from None
