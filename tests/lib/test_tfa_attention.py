@@ -116,6 +116,35 @@ def test_set_weights_recomputes_keys_of_the_memory():
     )
 
 
+@pytest.mark.parametrize(
+    "make, projects_query",
+    [
+        (lambda memory: tfa.BahdanauAttention(4, memory), True),
+        (lambda memory: tfa.LuongAttention(4, memory), False),
+        (lambda memory: tfa.BahdanauMonotonicAttention(4, memory), True),
+        (lambda memory: tfa.LuongMonotonicAttention(4, memory), False),
+    ],
+)
+def test_memory_and_query_layers_have_tfa_names(make, projects_query):
+    # TFA's mechanisms expose the projections as `memory_layer` (memory to
+    # keys) and `query_layer` (None where the query is used as it is).
+    rng = np.random.default_rng(2)
+    memory = rng.normal(size=(2, 5, 3)).astype("float32")
+    mechanism = make(memory)
+    query = rng.normal(size=(2, 4)).astype("float32")
+    mechanism([query, mechanism.initial_alignments(2, "float32")])
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(mechanism.memory_layer(memory)),
+        ops.convert_to_numpy(mechanism.keys),
+        rtol=1e-6,
+    )
+    assert tuple(mechanism.memory_layer.kernel.shape) == (3, 4)
+    if projects_query:
+        assert tuple(mechanism.query_layer.kernel.shape) == (4, 4)
+    else:
+        assert mechanism.query_layer is None
+
+
 def test_setup_memory_through_call_masks_padding():
     rng = np.random.default_rng(1)
     memory = rng.normal(size=(2, 5, 3)).astype("float32")

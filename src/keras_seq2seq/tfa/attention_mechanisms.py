@@ -197,6 +197,17 @@ class AttentionMechanism(keras.layers.Layer):
             )
 
     @property
+    def memory_layer(self):
+        """TFA's name for the layer that projects the memory into keys."""
+        return self.core.key_dense
+
+    @property
+    def query_layer(self):
+        """TFA's name for the layer that projects the query; `None` where
+        the query is scored as it is (Luong's)."""
+        return getattr(self.core, "query_dense", None)
+
+    @property
     def memory_initialized(self):
         return self._memory is not None
 
