@@ -33,3 +33,31 @@ def tsv_corpus(path, count, start=0):
 def train_argv(tmp_path, *options):
     """`seq2seq train` with its runs under `tmp_path`, then `options`."""
     return ["train", "--runs-dir", str(tmp_path / "runs"), *options]
+
+
+def translate_interrupted(run, folder, monkeypatch, interrupt):
+    """`seq2seq translate RUN --input big.txt` over 3,000 numbered
+    sentences, with `interrupt()` called while the chunk that would pass
+    2,500 inputs translates. The translator is a stand-in that upper-cases
+    each sentence (imported here: only the tests that call this load it).
+
+    Returns:
+        `(status, inputs translated before the interrupt)`; the output and
+        the messages are in `capsys`.
+    """
+    from keras_seq2seq.cli import main
+    from keras_seq2seq.nmt.translator import Hypothesis, Translator
+
+    text = folder / "big.txt"
+    text.write_text("".join(f"Sentence {i}.\n" for i in range(3000)))
+    done = []
+
+    def translate(self, sentences, **search):
+        if len(done) + len(sentences) > 2500:
+            interrupt()  # while these translate
+        done.extend(sentences)
+        return [[Hypothesis(s.upper(), 0.0, [], [], [])] for s in sentences]
+
+    monkeypatch.setattr(Translator, "translate", translate)
+    status = main(["translate", str(run), "--input", str(text)])
+    return status, len(done)

@@ -40,6 +40,7 @@ from cli_support import (
     WARNING,
     one_error_line,
     train_argv,
+    translate_interrupted,
     tsv_corpus,
     warning_lines,
 )
@@ -463,19 +464,13 @@ def test_sigterm_in_a_long_translate_keeps_the_lines_done(
     # scheduler's stop): SIGTERM killed the process at once, without the
     # line that says how many inputs the output holds, which Ctrl-C
     # gives; `train` already stops alike for both.
-    text = tmp_path / "big.txt"
-    text.write_text("".join(f"Sentence {i}.\n" for i in range(3000)))
-    done = []
-
-    def terminated(self, sentences, **search):
-        if len(done) + len(sentences) > 2500:
-            os.kill(os.getpid(), signal.SIGTERM)  # while these translate
-        done.extend(sentences)
-        return [[Hypothesis(s.upper(), 0.0, [], [], [])] for s in sentences]
-
-    monkeypatch.setattr(Translator, "translate", terminated)
-    argv = ["translate", str(trained_run), "--input", str(text)]
-    assert main(argv) == 128 + signal.SIGTERM
+    status, _ = translate_interrupted(
+        trained_run,
+        tmp_path,
+        monkeypatch,
+        lambda: os.kill(os.getpid(), signal.SIGTERM),
+    )
+    assert status == 128 + signal.SIGTERM
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
     captured = capsys.readouterr()
     lines = captured.out.splitlines()

@@ -22,7 +22,13 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from cli_support import WARNING, one_error_line, train_argv, tsv_corpus
+from cli_support import (
+    WARNING,
+    one_error_line,
+    train_argv,
+    translate_interrupted,
+    tsv_corpus,
+)
 
 from conftest import head_pairs
 from keras_seq2seq.cli import main
@@ -262,21 +268,16 @@ def test_ctrl_c_in_a_long_translate_keeps_the_lines_done(
 ):
     # `translate --input big.txt > out.txt` translated every line before
     # it wrote one: Ctrl-C after an hour's work left out.txt empty.
-    text = tmp_path / "big.txt"
-    text.write_text("".join(f"Sentence {i}.\n" for i in range(3000)))
-    done = []
+    def ctrl_c():
+        raise KeyboardInterrupt
 
-    def interrupted(self, sentences, **search):
-        if len(done) + len(sentences) > 2500:
-            raise KeyboardInterrupt  # Ctrl-C while these translate
-        done.extend(sentences)
-        return [[Hypothesis(s.upper(), 0.0, [], [], [])] for s in sentences]
-
-    monkeypatch.setattr(Translator, "translate", interrupted)
-    assert main(["translate", str(trained_run), "--input", str(text)]) == 130
+    status, done = translate_interrupted(
+        trained_run, tmp_path, monkeypatch, ctrl_c
+    )
+    assert status == 130
     captured = capsys.readouterr()
     lines = captured.out.splitlines()  # whole lines, in input order
-    assert 0 < len(lines) == len(done)
+    assert 0 < len(lines) == done
     assert lines == [f"SENTENCE {i}." for i in range(len(lines))]
     assert captured.err.splitlines() == [
         f"seq2seq: translated {len(lines)} of 3000 inputs before the "
