@@ -1,5 +1,6 @@
 """Parity of `keras_seq2seq.tfa` mechanisms with TFA's fixtures."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -143,6 +144,59 @@ def test_memory_and_query_layers_have_tfa_names(make, projects_query):
         assert tuple(mechanism.query_layer.kernel.shape) == (4, 4)
     else:
         assert mechanism.query_layer is None
+
+
+BY_KIND = {
+    "bahdanau": tfa.BahdanauAttention,
+    "luong": tfa.LuongAttention,
+    "bahdanau_monotonic": tfa.BahdanauMonotonicAttention,
+    "luong_monotonic": tfa.LuongMonotonicAttention,
+}
+
+
+@pytest.mark.parametrize("kind", BY_KIND)
+def test_a_given_memory_or_query_layer_projects(kind):
+    # TFA's own AttentionWrapper tests build each mechanism with
+    # `memory_layer=Dense(depth, kernel_initializer="ones",
+    # use_bias=False)` (and a `query_layer=` for Bahdanau's): the same
+    # numbers as the default layers with those weights set.
+    rng = np.random.default_rng(4)
+    memory = rng.normal(size=(2, 5, 3)).astype("float32")
+    query = rng.normal(size=(2, 4)).astype("float32")
+    lengths = np.array([5, 2])
+    cls = BY_KIND[kind]
+    bahdanau = kind.startswith("bahdanau")
+    given = {"memory_layer": keras.layers.Dense(4, kernel_initializer="ones")}
+    if bahdanau:
+        given["query_layer"] = keras.layers.Dense(
+            4, use_bias=False, kernel_initializer="ones"
+        )
+    mechanism = cls(4, memory, lengths, **given)
+    state = mechanism.initial_alignments(2, "float32")
+    alignments, _ = mechanism([query, state])
+    assert mechanism.memory_layer is given["memory_layer"]
+    # Its weights stand where TFA's are: the memory layer's kernel, then
+    # its bias. Without the bias (zeros), they are the default layers'.
+    layer = given["memory_layer"]
+    weights = mechanism.weights
+    ids = [id(w) for w in weights]
+    assert ids.index(id(layer.bias)) == ids.index(id(layer.kernel)) + 1
+    default = cls(4, memory, lengths)
+    default([query, state])
+    default.set_weights(
+        [ops.convert_to_numpy(w) for w in weights if w is not layer.bias]
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(alignments),
+        ops.convert_to_numpy(default([query, state])[0]),
+        rtol=1e-6,
+    )
+    clone = cls.from_config(mechanism.get_config())
+    assert clone.get_config() == mechanism.get_config()
+    assert isinstance(clone.memory_layer, keras.layers.Dense)
+    if not bahdanau:
+        with pytest.raises(ValueError, match="query_layer"):
+            cls(4, query_layer=keras.layers.Dense(4))
 
 
 def test_setup_memory_through_call_masks_padding():

@@ -69,9 +69,12 @@ class BahdanauAttention(BaseAttention):
         )
 
     def build_score(self, query_depth, key_depth):
-        if query_depth is not None:  # Else built by its first query.
-            self.query_dense.build((None, query_depth))
-        self.key_dense.build((None, None, key_depth))
+        # Either projection may be a layer given built (TFA's
+        # `query_layer=`, `memory_layer=`).
+        if query_depth is not None and not self.query_dense.built:
+            self.query_dense.build((None, query_depth))  # Else at a query.
+        if not self.key_dense.built:
+            self.key_dense.build((None, None, key_depth))
         self.attention_v = self.add_weight(
             name="attention_v",
             shape=(self.units,),

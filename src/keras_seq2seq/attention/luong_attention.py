@@ -69,14 +69,16 @@ class LuongAttention(BaseAttention):
             self.attention_g = self.add_weight(
                 name="attention_g", shape=(), initializer="ones"
             )
-        self.key_dense = keras.layers.Dense(
-            units,
-            use_bias=False,
-            kernel_initializer=self.kernel_initializer,
-            dtype=self.dtype_policy,
-            name="key_dense",
-        )
-        self.key_dense.build((None, None, key_depth))
+        if self.key_dense is None:  # Else set by TFA's `memory_layer=`.
+            self.key_dense = keras.layers.Dense(
+                units,
+                use_bias=False,
+                kernel_initializer=self.kernel_initializer,
+                dtype=self.dtype_policy,
+                name="key_dense",
+            )
+        if not self.key_dense.built:
+            self.key_dense.build((None, None, key_depth))
 
     def compute_keys(self, key):
         return self.key_dense(key)  # (B, Tv, Hq)

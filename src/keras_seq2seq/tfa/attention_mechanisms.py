@@ -54,7 +54,8 @@ class AttentionMechanism(keras.layers.Layer):
         alignments, as in TFA. With `setup_memory=True`, the masked values.
     """
 
-    # Attribute paths of `core`'s variables in TFA's `get_weights()` order.
+    # Attribute paths of `core`'s variables, or of its layers (all their
+    # weights), in TFA's `get_weights()` order.
     WEIGHT_ORDER = ()
     # The constructor arguments that `get_config` returns.
     CONFIG_KEYS = ()
@@ -65,9 +66,26 @@ class AttentionMechanism(keras.layers.Layer):
         memory=None,
         memory_sequence_length=None,
         query_depth=None,
+        memory_layer=None,
+        query_layer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # TFA's `memory_layer=` and `query_layer=`: layers that project the
+        # memory into keys and the query, in place of the core's own.
+        if query_layer is not None and not hasattr(core, "query_dense"):
+            raise ValueError(
+                f"{type(self).__name__} scores the query as it is: it takes "
+                f"no query_layer. Received: query_layer={query_layer!r}"
+            )
+        self.given_layers = {}
+        for name, layer, attribute in (
+            ("memory_layer", memory_layer, "key_dense"),
+            ("query_layer", query_layer, "query_dense"),
+        ):
+            if layer is not None:
+                setattr(core, attribute, layer)
+                self.given_layers[name] = layer
         self.core = core
         self.query_depth = query_depth
         # As TFA's: the memory's Keras mask is taken (`call`), and the
@@ -179,15 +197,33 @@ class AttentionMechanism(keras.layers.Layer):
         config["kernel_initializer"] = keras.initializers.serialize(
             keras.initializers.get(self.kernel_initializer)
         )
+        for name, layer in self.given_layers.items():
+            config[name] = keras.saving.serialize_keras_object(layer)
         # As TFA's: the memory is a tensor, not configuration; a mechanism
         # made from the config has none until `setup_memory`.
         config["memory"] = None
         return {**super().get_config(), **config}
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in ("memory_layer", "query_layer"):
+            if isinstance(config.get(name), dict):
+                config[name] = keras.saving.deserialize_keras_object(
+                    config[name]
+                )
+        return cls(**config)
+
     @property
     def weights(self):
-        found = (_resolve(self.core, path) for path in self.WEIGHT_ORDER)
-        return [variable for variable in found if variable is not None]
+        weights = []
+        for path in self.WEIGHT_ORDER:
+            found = _resolve(self.core, path)
+            if isinstance(found, keras.layers.Layer):
+                weights.extend(found.weights)
+            elif found is not None:
+                weights.append(found)
+        return weights
 
     def set_weights(self, weights):
         super().set_weights(weights)
@@ -334,8 +370,8 @@ class BahdanauAttention(AttentionMechanism):
         "attention_v",
         "attention_g",
         "attention_b",
-        "query_dense.kernel",
-        "key_dense.kernel",
+        "query_dense",
+        "key_dense",
     )
     CONFIG_KEYS = ("units", "normalize", "probability_fn")
 
@@ -391,7 +427,7 @@ class LuongAttention(AttentionMechanism):
         name: Defaults to `"LuongAttention"`.
     """
 
-    WEIGHT_ORDER = ("attention_g", "key_dense.kernel")
+    WEIGHT_ORDER = ("attention_g", "key_dense")
     CONFIG_KEYS = ("units", "scale", "probability_fn")
 
     def __init__(

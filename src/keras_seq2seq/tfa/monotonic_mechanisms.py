@@ -57,8 +57,8 @@ class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
         "score_bias",
         "attention_g",
         "attention_b",
-        "query_dense.kernel",
-        "key_dense.kernel",
+        "query_dense",
+        "key_dense",
     )
     CONFIG_KEYS = (
         "units",
@@ -135,7 +135,7 @@ class LuongMonotonicAttention(MonotonicAttentionMechanism):
         name: Defaults to `"LuongMonotonicAttention"`.
     """
 
-    WEIGHT_ORDER = ("attention_g", "score_bias", "key_dense.kernel")
+    WEIGHT_ORDER = ("attention_g", "score_bias", "key_dense")
     CONFIG_KEYS = (
         "units",
         "scale",
