@@ -199,6 +199,32 @@ def test_a_given_memory_or_query_layer_projects(kind):
             cls(4, query_layer=keras.layers.Dense(4))
 
 
+@pytest.mark.parametrize("kind", BY_KIND)
+def test_build_by_shapes_then_weights_in_tfa_order(kind):
+    # As TFA's own test of a mechanism rebuilt from its config: built for
+    # the memory, given the weights a mechanism had before its first
+    # query, set up, built for the query, then given all the weights.
+    rng = np.random.default_rng(5)
+    memory = rng.normal(size=(3, 5, 6)).astype("float32")
+    query = rng.normal(size=(3, 4)).astype("float32")
+    state = rng.normal(size=(3, 5)).astype("float32")
+    cls = BY_KIND[kind]
+    mechanism = cls(4, memory)
+    before_query = mechanism.get_weights()
+    score = mechanism([query, state])
+    clone = cls.from_config(mechanism.get_config())
+    clone.build(memory.shape)
+    clone.set_weights(before_query)
+    clone(memory, setup_memory=True)
+    clone.build([query.shape, state.shape])
+    clone.set_weights(mechanism.get_weights())
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(clone([query, state])[0]),
+        ops.convert_to_numpy(score[0]),
+        rtol=1e-6,
+    )
+
+
 def test_setup_memory_through_call_masks_padding():
     rng = np.random.default_rng(1)
     memory = rng.normal(size=(2, 5, 3)).astype("float32")

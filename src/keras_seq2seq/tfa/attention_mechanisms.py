@@ -104,7 +104,27 @@ class AttentionMechanism(keras.layers.Layer):
             self.setup_memory(memory, memory_sequence_length, mask)
 
     def build(self, input_shape=None):
-        # The core is built by `setup_memory`, which knows the memory shape.
+        """Creates the weights that `input_shape` fixes, as TFA's did.
+
+        The core is built by `setup_memory`, which knows the memory shape;
+        TFA's programs (and its tests) may also build by shapes first, then
+        set weights: the memory's `(B, T, D)` creates the weights the memory
+        fixes, and `[query_shape, state_shape]` the query projection.
+        """
+        input_shape = _as_shape(input_shape)
+        if _is_shape(input_shape) and len(input_shape) == 3:
+            if not self.core.built:
+                self.core.build((None, self.query_depth), tuple(input_shape))
+        elif isinstance(input_shape, (list, tuple)) and input_shape:
+            query_shape = _as_shape(input_shape[0])
+            layer = self.query_layer
+            if (
+                self.core.built
+                and _is_shape(query_shape)
+                and layer is not None
+                and not layer.built
+            ):
+                layer.build((None, query_shape[-1]))
         self.built = True
 
     def setup_memory(
@@ -332,6 +352,18 @@ def _check_mask(mask, memory):
             f"Received: memory_mask.shape={mask_shape}, "
             f"memory.shape={memory_shape}"
         )
+
+
+def _as_shape(value):
+    """A TensorFlow `TensorShape` as a list; anything else as it is."""
+    return value.as_list() if hasattr(value, "as_list") else value
+
+
+def _is_shape(value):
+    """Whether `value` is one shape (a tuple or list of ints and `None`)."""
+    return isinstance(value, (list, tuple)) and all(
+        dim is None or isinstance(dim, int) for dim in value
+    )
 
 
 def _resolve(layer, path):
