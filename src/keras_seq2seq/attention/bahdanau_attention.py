@@ -53,20 +53,8 @@ class BahdanauAttention(BaseAttention):
             )
         self.units = units
         self.normalize = bool(normalize)
-        self.query_dense = keras.layers.Dense(
-            units,
-            use_bias=False,
-            kernel_initializer=self.kernel_initializer,
-            dtype=self.dtype_policy,
-            name="query_dense",
-        )
-        self.key_dense = keras.layers.Dense(
-            units,
-            use_bias=False,
-            kernel_initializer=self.kernel_initializer,
-            dtype=self.dtype_policy,
-            name="key_dense",
-        )
+        self.query_dense = self.projection(units, "query_dense")
+        self.key_dense = self.projection(units, "key_dense")
 
     def build_score(self, query_depth, key_depth):
         # Either projection may be a layer given built (TFA's

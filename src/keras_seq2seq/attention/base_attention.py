@@ -82,6 +82,17 @@ class BaseAttention(keras.layers.Layer):
         self.query_depth = None
         self.key_depth = None
 
+    def projection(self, units, name):
+        """A bias-free `Dense(units)` in the layer's initializer and dtype:
+        the query and key projections of the subclasses."""
+        return keras.layers.Dense(
+            units,
+            use_bias=False,
+            kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+
     def build(self, query_shape, value_shape, key_shape=None):
         check_shapes(query_shape, value_shape, key_shape)
         self.query_depth = query_shape[-1]

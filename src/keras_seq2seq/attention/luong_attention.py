@@ -70,13 +70,7 @@ class LuongAttention(BaseAttention):
                 name="attention_g", shape=(), initializer="ones"
             )
         if self.key_dense is None:  # Else set by TFA's `memory_layer=`.
-            self.key_dense = keras.layers.Dense(
-                units,
-                use_bias=False,
-                kernel_initializer=self.kernel_initializer,
-                dtype=self.dtype_policy,
-                name="key_dense",
-            )
+            self.key_dense = self.projection(units, "key_dense")
         if not self.key_dense.built:
             self.key_dense.build((None, None, key_depth))
 
