@@ -21,7 +21,7 @@ from keras_seq2seq.nmt.data import (
     split_lines,
 )
 from keras_seq2seq.nmt.interrupts import interrupts_held, sigterm_as_ctrl_c
-from keras_seq2seq.nmt.line_stream import line_chunks
+from keras_seq2seq.nmt.line_stream import chunks_of, line_chunks
 from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
 from keras_seq2seq.nmt.translator import Translator
 
@@ -170,10 +170,7 @@ def translate(args) -> int:
     if sentences is None:
         chunks = line_chunks(sys.stdin.buffer, CHUNK, "the input")
     else:
-        chunks = (
-            sentences[start : start + CHUNK]
-            for start in range(0, len(sentences), CHUNK)
-        )
+        chunks = chunks_of(sentences, CHUNK)
     search = {
         "beam": args.beam,
         "n_best": args.n_best,

@@ -28,9 +28,9 @@ def line_chunks(stream, size: int, where: str):
     """
     fd = _descriptor(stream)
     if fd is None:
-        lines = split_lines(decode_utf8(stream.read(), where))
-        for start in range(0, len(lines), size):
-            yield lines[start : start + size]
+        yield from chunks_of(
+            split_lines(decode_utf8(stream.read(), where)), size
+        )
         return
     pending, lines, first_line = b"", [], 1
     while data := os.read(fd, READ_SIZE):
@@ -51,6 +51,12 @@ def line_chunks(stream, size: int, where: str):
         lines += split_lines(decode_utf8(pending, where, first_line))
     if lines:
         yield lines
+
+
+def chunks_of(lines: list[str], size: int):
+    """Yields `lines` in lists of at most `size`, in order."""
+    for start in range(0, len(lines), size):
+        yield lines[start : start + size]
 
 
 def _descriptor(stream) -> int | None:
