@@ -9,8 +9,8 @@ structures and `get_weights()` order follow TensorFlow Addons 0.23.
 from keras_seq2seq.losses import SequenceLoss
 from keras_seq2seq.ops import monotonic_attention
 from keras_seq2seq.tfa import samplers
+from keras_seq2seq.tfa.attention_mechanism import AttentionMechanism
 from keras_seq2seq.tfa.attention_mechanisms import (
-    AttentionMechanism,
     BahdanauAttention,
     LuongAttention,
 )

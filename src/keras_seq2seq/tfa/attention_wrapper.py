@@ -44,10 +44,13 @@ class AttentionWrapper(keras.layers.Layer):
     `alignments`, `attention_state` and `alignment_history` are tuples (a
     list of one mechanism too, as in TFA).
 
-    One mechanism with the default cell input, attention layer and
-    attention function runs `keras_seq2seq.decoder.AttentionRNNCell` with
-    `query_order="luong"`; every other case runs TFA's step in
-    `general_attention_step.py`, with the same numbers.
+    One built-in mechanism with the default cell input, attention layer
+    and attention function runs `keras_seq2seq.decoder.AttentionRNNCell`
+    with `query_order="luong"`; every other case runs TFA's step in
+    `general_attention_step.py`, with the same numbers. A mechanism that
+    computes its own alignments (`_calculate_attention`: one written on
+    TFA's base class, or a subclass overriding it) is called at each
+    step, and its `next_state` is the state's `attention_state`.
 
     Args:
         cell: a Keras RNN cell.
@@ -131,9 +134,13 @@ class AttentionWrapper(keras.layers.Layer):
         self.is_multi = isinstance(attention_mechanism, (list, tuple))
         self.core = None
         self.attention_layers = layers
-        if self.is_multi or any(
-            option is not None
-            for option in (cell_input_fn, attention_layer, attention_fn)
+        if (
+            self.is_multi
+            or mechanisms[0].native_core is None
+            or any(
+                option is not None
+                for option in (cell_input_fn, attention_layer, attention_fn)
+            )
         ):
             if sizes is not None:
                 self.attention_layers = _dense_layers(sizes, mechanisms)
@@ -142,7 +149,7 @@ class AttentionWrapper(keras.layers.Layer):
             # computes in it (a float64 model stays float64).
             self.core = AttentionRNNCell(
                 cell,
-                mechanisms[0].core,
+                mechanisms[0].native_core,
                 query_order="luong",
                 attention_layer_size=sizes[0] if sizes else None,
                 input_feeding=True,
@@ -165,6 +172,11 @@ class AttentionWrapper(keras.layers.Layer):
             query_depth = cell_output_size(self.cell)
             for mechanism in self.attention_mechanisms:
                 check_query_depth(mechanism, query_depth)
+                if not mechanism.built:
+                    # A mechanism of a program's own builds its query
+                    # layer now, not in the first step's (compiled) loop.
+                    steps = memory_of(mechanism).values.shape[1]
+                    mechanism.build([(None, query_depth), (None, steps)])
         if self.core is not None:
             memory = memory_of(self.attention_mechanisms[0])
             self.core.build(tuple(inputs_shape), tuple(memory.values.shape))

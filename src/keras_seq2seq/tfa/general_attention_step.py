@@ -12,8 +12,10 @@ line by line:
    attention_layer_i)` and, when kept, alignments_i appended to its history;
 4. `attention = concat(attention_1, ..., attention_n)`.
 
-Each mechanism's weights and context come from its native layer (`core`);
-nothing here re-implements the attention math.
+Each built-in mechanism's weights and context come from its native layer
+(`core`); nothing here re-implements the attention math. A mechanism that
+computes its own alignments (`_calculate_attention`) is called, as TFA's
+wrapper called every mechanism.
 """
 
 import keras
@@ -52,22 +54,35 @@ def compute_attention(
 
     Returns:
         `(attention, alignments, next_attention_state)`: `(B, A)`,
-        `(B, Ts)` and `(B, Ts)` (the alignments, as in TFA).
+        `(B, Ts)` and the mechanism's next state (the built-in
+        mechanisms': the alignments, as in TFA).
     """
-    # The native layer's `attend` gives the weights and the context.
-    context, alignments = attention_mechanism.core.attend(
-        cell_output,
-        attention_mechanism._memory,
-        previous_weights=attention_state,
-        training=training,
-    )
+    core = attention_mechanism.native_core
+    if core is None:
+        # A mechanism that computes its own alignments and state: TFA's
+        # call, and the context is their weighted sum of the values.
+        alignments, next_state = attention_mechanism(
+            [cell_output, attention_state], training=training
+        )
+        values = attention_mechanism.values
+        weights = ops.cast(alignments, values.dtype)[:, None, :]
+        context = ops.matmul(weights, values)[:, 0]  # (B, Dv)
+    else:
+        # The native layer's `attend` gives the weights and the context.
+        context, alignments = core.attend(
+            cell_output,
+            attention_mechanism._memory,
+            previous_weights=attention_state,
+            training=training,
+        )
+        next_state = alignments
     if attention_layer is None:
         attention = context
     else:
         attention = attention_layer(
             ops.concatenate([cell_output, context], axis=-1)
         )
-    return attention, alignments, alignments
+    return attention, alignments, next_state
 
 
 def general_attention_step(wrapper, inputs, state, training=None):

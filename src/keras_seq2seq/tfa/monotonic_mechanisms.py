@@ -17,7 +17,7 @@ import keras
 from keras import ops
 
 from keras_seq2seq import attention
-from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
+from keras_seq2seq.tfa.attention_mechanism import AttentionMechanism
 from keras_seq2seq.tfa.scalars import python_float, python_int
 
 
@@ -100,9 +100,9 @@ class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
             name="core",
         )
         super().__init__(
-            core,
-            memory,
-            memory_sequence_length,
+            memory=memory,
+            memory_sequence_length=memory_sequence_length,
+            core=core,
             dtype=dtype,
             name=name,
             **kwargs,
@@ -176,9 +176,9 @@ class LuongMonotonicAttention(MonotonicAttentionMechanism):
             name="core",
         )
         super().__init__(
-            core,
-            memory,
-            memory_sequence_length,
+            memory=memory,
+            memory_sequence_length=memory_sequence_length,
+            core=core,
             query_depth=units,
             dtype=dtype,
             name=name,

@@ -4,7 +4,7 @@ where TFA has one)."""
 import keras
 from keras import ops
 
-from keras_seq2seq.tfa.attention_mechanisms import AttentionMechanism
+from keras_seq2seq.tfa.attention_mechanism import AttentionMechanism
 
 
 def mechanism_list(attention_mechanism):
