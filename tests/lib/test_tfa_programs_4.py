@@ -257,3 +257,42 @@ def test_an_overridden_calculation_sets_the_attention_state(cls):
         numpy(state.attention_state), history.sum(axis=0), atol=1e-6
     )
     np.testing.assert_allclose(numpy(state.alignments), history[-1], atol=1e-6)
+
+
+# --- A built-in mechanism's subclass with weights of its own: TFA built
+# every mechanism through `build(input_shape)` when its memory was set up,
+# so a subclass created its weights there. The built-in mechanisms here
+# built their native layer directly, never the subclass's `build`: its
+# weights did not exist at the first query (AttributeError). They come in
+# TFA's `get_weights()` order: the layer's own, then its sublayers'.
+
+
+class DecayingBahdanau(tfa.BahdanauAttention):
+    def build(self, input_shape):
+        super().build(input_shape)
+        if getattr(self, "decay", None) is None:
+            self.decay = self.add_weight(
+                name="decay", shape=(), initializer="zeros"
+            )
+
+    def _calculate_attention(self, query, state):
+        alignments, _ = super()._calculate_attention(query, state)
+        return alignments, self.decay * state + alignments
+
+
+def test_a_builtin_subclass_builds_its_own_weights_with_the_memory():
+    mechanism = DecayingBahdanau(U, MEMORY, LENGTHS)
+    decoder, run = teacher_forced(mechanism, alignment_history=True)
+    assert [tuple(w.shape) for w in mechanism.get_weights()] == [
+        (U,),
+        (),
+        (H, U),
+        (D, U),
+    ]
+    weights = mechanism.get_weights()
+    weights[1] = np.float32(0.5)
+    mechanism.set_weights(weights)
+    _, state = run()
+    history = numpy(state.alignment_history.stack())  # (3, B, T)
+    want = 0.25 * history[0] + 0.5 * history[1] + history[2]
+    np.testing.assert_allclose(numpy(state.attention_state), want, atol=1e-6)

@@ -225,6 +225,10 @@ class AttentionMechanism(keras.layers.Layer):
         if self.core is None:
             self._memory = self._prepare(memory, memory_mask)
             return
+        if not self.built:
+            # TFA's build on the memory's shape (a subclass's too, which
+            # may create weights of its own).
+            self.build(tuple(memory.shape))
         if not self.core.built:
             # Without a fixed query depth the native layer creates its query
             # projection at the first query, as TFA does.
@@ -377,17 +381,19 @@ class AttentionMechanism(keras.layers.Layer):
 
     @property
     def weights(self):
-        # The core's in TFA's order, then any a subclass added (a
-        # mechanism of a program's own: all of them, in Keras' order).
-        weights = []
+        # TFA's order (Keras 2's: a layer's own variables, then its
+        # sublayers'): the core's variables, any a subclass added, then
+        # the core's layers. A mechanism of a program's own: Keras' order.
+        variables, layer_weights = [], []
         for path in self.WEIGHT_ORDER:
             found = resolve(self.core, path)
             if isinstance(found, keras.layers.Layer):
-                weights.extend(found.weights)
+                layer_weights.extend(found.weights)
             elif found is not None:
-                weights.append(found)
-        listed = {id(w) for w in weights}
-        return weights + [w for w in super().weights if id(w) not in listed]
+                variables.append(found)
+        listed = {id(w) for w in variables + layer_weights}
+        added = [w for w in super().weights if id(w) not in listed]
+        return variables + added + layer_weights
 
     def set_weights(self, weights):
         super().set_weights(weights)
