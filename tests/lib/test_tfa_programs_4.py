@@ -296,3 +296,39 @@ def test_a_builtin_subclass_builds_its_own_weights_with_the_memory():
     history = numpy(state.alignment_history.stack())  # (3, B, T)
     want = 0.25 * history[0] + 0.5 * history[1] + history[2]
     np.testing.assert_allclose(numpy(state.attention_state), want, atol=1e-6)
+
+
+# --- A user attention layer: Keras 3 layers whose sublayers are made in
+# `__init__` need no `build`, and Keras builds them at their first call by
+# tracing `call`. The wrapper called their default `build` directly, which
+# warns that the layer "looks like it has unbuilt state" (an error where
+# warnings are). TFA built the attention layer at its first call.
+
+
+class TanhProjection(keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(units, activation="tanh")
+
+    def call(self, inputs):
+        return self.dense(inputs)
+
+
+def test_a_user_attention_layer_without_build_runs_as_its_dense():
+    inputs = INPUTS[:, 0]
+    outputs = []
+    for layer in (TanhProjection(3), keras.layers.Dense(3, activation="tanh")):
+        wrapper = tfa.AttentionWrapper(
+            keras.layers.GRUCell(H),
+            tfa.LuongAttention(H, MEMORY, LENGTHS),
+            attention_layer=layer,
+        )
+        assert wrapper.output_size == 3
+        state = wrapper.get_initial_state(batch_size=B, dtype="float32")
+        wrapper(inputs, state)  # builds every layer
+        outputs.append((wrapper, state))
+    (mine, state), (twin, _) = outputs
+    twin.set_weights(mine.get_weights())
+    np.testing.assert_allclose(
+        numpy(mine(inputs, state)[0]), numpy(twin(inputs, state)[0]), atol=1e-6
+    )

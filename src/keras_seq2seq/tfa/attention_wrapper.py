@@ -20,6 +20,7 @@ from keras_seq2seq.tfa.general_attention_step import general_attention_step
 from keras_seq2seq.tfa.scalars import python_int
 from keras_seq2seq.tfa.wrapper_checks import (
     batch_size_of,
+    build_layer,
     check_batch_size,
     check_options,
     check_query_depth,
@@ -194,8 +195,7 @@ class AttentionWrapper(keras.layers.Layer):
         for layer, depth in zip(
             self.attention_layers, self._attention_layer_inputs(), strict=True
         ):
-            if not layer.built:
-                layer.build((None, depth))
+            build_layer(layer, (None, depth))
 
     def _attention_layer_inputs(self):
         """The depth of each attention layer's input `[cell_output;

@@ -98,10 +98,24 @@ def output_depth(layer, input_depth):
     try:
         return layer.compute_output_shape((None, input_depth))[-1]
     except NotImplementedError:
-        if not layer.built:
-            layer.build((None, input_depth))
+        build_layer(layer, (None, input_depth))
         spec = layer.compute_output_spec(keras.KerasTensor((None, input_depth)))
         return spec.shape[-1]
+
+
+def build_layer(layer, input_shape):
+    """Builds `layer` for inputs of `input_shape` as Keras does at its
+    first call.
+
+    A layer with no `build` of its own (its sublayers made in `__init__`)
+    is traced first, which builds the sublayers: Keras warns when such a
+    layer's default `build` runs while a sublayer is unbuilt.
+    """
+    if layer.built:
+        return
+    if type(layer).build is keras.layers.Layer.build:
+        layer.compute_output_spec(keras.KerasTensor(input_shape))
+    layer.build(input_shape)
 
 
 def has_several_states(cell):
