@@ -46,7 +46,12 @@ def numpy(x):
 
 class AdditiveAttention(_BaseAttentionMechanism):
     def __init__(
-        self, units, memory=None, memory_sequence_length=None, **kwargs
+        self,
+        units,
+        memory=None,
+        memory_sequence_length=None,
+        probability_fn=None,
+        **kwargs,
     ):
         self.units = units
         self.attention_v = None
@@ -58,7 +63,8 @@ class AdditiveAttention(_BaseAttentionMechanism):
         )
         super().__init__(
             memory=memory,
-            probability_fn=lambda score, _: ops.softmax(score, axis=-1),
+            probability_fn=probability_fn
+            or (lambda score, _: ops.softmax(score, axis=-1)),
             query_layer=query_layer,
             memory_layer=memory_layer,
             memory_sequence_length=memory_sequence_length,
@@ -332,3 +338,48 @@ def test_a_user_attention_layer_without_build_runs_as_its_dense():
     np.testing.assert_allclose(
         numpy(mine(inputs, state)[0]), numpy(twin(inputs, state)[0]), atol=1e-6
     )
+
+
+# --- A mechanism copied from TFA's own: the usual way to write one was to
+# copy `BahdanauAttention` from TFA's source and edit it. Its constructor
+# turns the name of the probability function into the function with the
+# base class's `_process_probability_fn` (before `super().__init__`), and
+# TFA's monotonic start reads the memory's steps as `_alignments_size`.
+# Neither existed: AttributeError.
+
+
+class CopiedBahdanau(AdditiveAttention):
+    def __init__(self, units, memory, probability_fn="softmax", **kwargs):
+        self.probability_fn_name = probability_fn
+        probability_fn = self._process_probability_fn(probability_fn)
+        super().__init__(
+            units,
+            memory,
+            LENGTHS,
+            probability_fn=lambda score, _: probability_fn(score),
+            **kwargs,
+        )
+
+    def initial_alignments(self, batch_size, dtype):
+        first = ops.zeros((batch_size,), "int32")
+        return ops.one_hot(first, self._alignments_size, dtype=dtype)
+
+
+def test_a_mechanism_copied_from_tfas_source_takes_its_helpers():
+    mine = CopiedBahdanau(U, MEMORY, probability_fn="hardmax")
+    builtin = tfa.BahdanauAttention(
+        U, MEMORY, LENGTHS, probability_fn="hardmax"
+    )
+    query = RNG.normal(size=(B, H)).astype("float32")
+    state = mine.initial_state(B, "float32")
+    np.testing.assert_array_equal(numpy(state)[:, 0], 1.0)
+    mine([query, state])
+    builtin([query, state])
+    builtin.set_weights(mine.get_weights())
+    alignments, _ = mine([query, state])
+    np.testing.assert_array_equal(
+        numpy(alignments), numpy(builtin([query, state])[0])
+    )
+    np.testing.assert_array_equal(numpy(alignments).sum(axis=1), 1.0)
+    with pytest.raises(ValueError, match="Invalid probability function"):
+        CopiedBahdanau(U, MEMORY, probability_fn="sparsemax")

@@ -33,8 +33,10 @@ from keras import ops
 
 from keras_seq2seq.attention.base_attention import AttentionMemory
 from keras_seq2seq.ops import (
+    hardmax,
     keras_mask,
     mask_scores,
+    masked_softmax,
     sequence_mask,
     zero_padding,
 )
@@ -62,7 +64,10 @@ class AttentionMechanism(keras.layers.Layer):
     `(B, T, D)` when the memory is first set up (the memory layer), then
     with `[query_shape, state_shape]` before the first query (the query
     layer). `get_weights()` lists the layer's own weights, then the query
-    layer's and the memory layer's (TFA's order).
+    layer's and the memory layer's (TFA's order). TFA's helpers that
+    mechanisms copied from TFA's source call are here too:
+    `_process_probability_fn(name)`, `_alignments_size` and
+    `deserialize_inner_layer_from_config(config)`.
 
     Args:
         memory: optional `(B, T, D)` memory to set up now.
@@ -269,6 +274,22 @@ class AttentionMechanism(keras.layers.Layer):
 
         return masked_probability_fn
 
+    def _process_probability_fn(self, func_name):
+        """The function TFA's name stands for: `"softmax"` or `"hardmax"`
+        over the last axis (TFA's helper, which mechanisms copied from
+        TFA's call before `super().__init__`).
+
+        Raises:
+            ValueError: for another name.
+        """
+        functions = {"softmax": masked_softmax, "hardmax": hardmax}
+        if func_name not in functions:
+            raise ValueError(
+                f"Invalid probability function: {func_name!r}, options are "
+                f"{sorted(functions)}"
+            )
+        return functions[func_name]
+
     def __call__(self, inputs, *args, **kwargs):
         if kwargs.get("setup_memory"):
             # Keras would trace a symbolic memory into `call` as stand-in
@@ -451,6 +472,11 @@ class AttentionMechanism(keras.layers.Layer):
         they are not known before the computation runs (a `tf.function`
         over sources of any length), as TFA's."""
         return ops.shape(self._memory.values)[1]
+
+    @property
+    def _alignments_size(self):
+        # TFA's attribute, which its subclasses' `initial_alignments` read.
+        return self.alignments_size
 
     @property
     def state_size(self):
