@@ -383,3 +383,56 @@ def test_a_mechanism_copied_from_tfas_source_takes_its_helpers():
     np.testing.assert_array_equal(numpy(alignments).sum(axis=1), 1.0)
     with pytest.raises(ValueError, match="Invalid probability function"):
         CopiedBahdanau(U, MEMORY, probability_fn="sparsemax")
+
+
+# --- A built-in mechanism's subclass that writes the score out: it starts
+# from TFA's `_calculate_attention` of the class (to add a term to the
+# score, say), which reads the class's weights (`attention_v`, Luong's
+# `scale_weight`) and calls `self.probability_fn(score, state)`, TFA's
+# function of the `probability_fn` name with padded steps masked out. The
+# weights were the native layer's only (AttributeError), and
+# `probability_fn` was the name (TypeError: not callable).
+
+
+class WrittenOutBahdanau(tfa.BahdanauAttention):
+    def _calculate_attention(self, query, state):
+        processed_query = self.query_layer(query)[:, None, :]
+        score = ops.sum(
+            self.attention_v * ops.tanh(self.keys + processed_query), axis=2
+        )
+        alignments = self.probability_fn(score, state)
+        return alignments, alignments
+
+
+class WrittenOutLuong(tfa.LuongAttention):
+    def _calculate_attention(self, query, state):
+        score = self.scale_weight * ops.sum(query[:, None, :] * self.keys, 2)
+        alignments = self.probability_fn(score, state)
+        return alignments, alignments
+
+
+@pytest.mark.parametrize(
+    "cls, builtin, kwargs",
+    [
+        (WrittenOutBahdanau, tfa.BahdanauAttention, {}),
+        (WrittenOutLuong, tfa.LuongAttention, {"scale": True}),
+    ],
+    ids=["bahdanau", "luong"],
+)
+def test_a_builtin_subclass_scores_with_the_classs_weights(
+    cls, builtin, kwargs
+):
+    mine, twin = (c(H, MEMORY, LENGTHS, **kwargs) for c in (cls, builtin))
+    query = RNG.normal(size=(B, H)).astype("float32")
+    state = mine.initial_state(B, "float32")
+    mine([query, state])
+    twin([query, state])
+    weights = mine.get_weights()
+    weights[0] = np.full_like(weights[0], 1.5)  # v, or Luong's scale
+    mine.set_weights(weights)
+    twin.set_weights(weights)
+    alignments, _ = mine([query, state])
+    want, _ = twin([query, state])
+    np.testing.assert_allclose(numpy(alignments), numpy(want), atol=1e-6)
+    np.testing.assert_array_equal(numpy(alignments)[1, 3:], 0.0)
+    assert mine.get_config()["probability_fn"] == "softmax"

@@ -274,6 +274,16 @@ class AttentionMechanism(keras.layers.Layer):
 
         return masked_probability_fn
 
+    def name_probability_fn(self, name):
+        """Sets TFA's two attributes of a built-in mechanism's
+        `probability_fn` argument: `probability_fn_name`, the name (which
+        the config keeps), and `probability_fn`, its function `(score,
+        state)` with padded steps masked out, for a subclass's
+        `_calculate_attention` (the core computes its own)."""
+        self.probability_fn_name = name
+        function = self._process_probability_fn(name)
+        self.probability_fn = self._masked(lambda score, _: function(score))
+
     def _process_probability_fn(self, func_name):
         """The function TFA's name stands for: `"softmax"` or `"hardmax"`
         over the last axis (TFA's helper, which mechanisms copied from
@@ -373,6 +383,8 @@ class AttentionMechanism(keras.layers.Layer):
 
     def get_config(self):
         config = {name: getattr(self, name) for name in self.CONFIG_KEYS}
+        if "probability_fn" in config:
+            config["probability_fn"] = self.probability_fn_name  # TFA's
         if self.core is not None:
             config["kernel_initializer"] = keras.initializers.serialize(
                 keras.initializers.get(self.kernel_initializer)

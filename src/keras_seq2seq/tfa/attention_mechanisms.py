@@ -78,8 +78,22 @@ class BahdanauAttention(AttentionMechanism):
         )
         self.units = units
         self.normalize = normalize
-        self.probability_fn = probability_fn
+        self.name_probability_fn(probability_fn)
         self.kernel_initializer = kernel_initializer
+
+    # TFA's weights, for a subclass's `_calculate_attention`; `None`
+    # before the memory is set up, and `g`, `b` without `normalize`.
+    @property
+    def attention_v(self):
+        return getattr(self.core, "attention_v", None)
+
+    @property
+    def attention_g(self):
+        return getattr(self.core, "attention_g", None)
+
+    @property
+    def attention_b(self):
+        return getattr(self.core, "attention_b", None)
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -134,5 +148,12 @@ class LuongAttention(AttentionMechanism):
         )
         self.units = units
         self.scale = scale
-        self.probability_fn = probability_fn
+        self.name_probability_fn(probability_fn)
         self.kernel_initializer = kernel_initializer
+
+    @property
+    def scale_weight(self):
+        """TFA's scalar score scale `g`, for a subclass's
+        `_calculate_attention`; `None` without `scale` or before the
+        memory is set up."""
+        return getattr(self.core, "attention_g", None)
