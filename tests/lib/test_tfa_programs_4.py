@@ -436,3 +436,45 @@ def test_a_builtin_subclass_scores_with_the_classs_weights(
     np.testing.assert_allclose(numpy(alignments), numpy(want), atol=1e-6)
     np.testing.assert_array_equal(numpy(alignments)[1, 3:], 0.0)
     assert mine.get_config()["probability_fn"] == "softmax"
+
+
+# --- A user cell with its own initial state: TFA's wrapper starts from the
+# cell's `get_initial_state`, which a Keras 2 cell with one state returns
+# as one tensor `(B, H)`. The wrapper took the "first state" of it, its
+# first row `(H,)`, and the first step failed on the shapes.
+
+
+class HalfStartCell(keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.state_size = units
+        self.output_size = units
+        self.dense = keras.layers.Dense(units, activation="tanh")
+
+    def build(self, input_shape):
+        self.dense.build((None, input_shape[-1] + self.units))
+
+    def call(self, inputs, states):
+        previous = states[0] if isinstance(states, (list, tuple)) else states
+        output = self.dense(ops.concatenate([inputs, previous], axis=-1))
+        return output, output
+
+    def get_initial_state(self, batch_size=None):
+        return ops.full((batch_size, self.units), 0.5)
+
+
+@pytest.mark.parametrize("layer_size", [None, 3], ids=["plain", "layer"])
+def test_a_user_cell_starts_from_its_own_single_state(layer_size):
+    wrapper = tfa.AttentionWrapper(
+        HalfStartCell(H),
+        tfa.LuongAttention(H, MEMORY, LENGTHS),
+        attention_layer_size=layer_size,
+        cell_input_fn=None if layer_size else (lambda x, a: x),
+    )
+    state = wrapper.get_initial_state(batch_size=B, dtype="float32")
+    np.testing.assert_array_equal(numpy(state.cell_state), np.full((B, H), 0.5))
+    decoder = tfa.BasicDecoder(wrapper, tfa.TrainingSampler())
+    outputs, state, _ = decoder(INPUTS, initial_state=state)
+    assert tuple(outputs.rnn_output.shape) == (B, 3, layer_size or D)
+    assert tuple(state.cell_state.shape) == (B, H)

@@ -358,7 +358,11 @@ class AttentionWrapper(keras.layers.Layer):
             cell_state = self.initial_cell_state
         else:
             cell_state = zero_cell_state(self.cell, batch_size)
-            if not has_several_states(self.cell):
+            # Keras 3 cells give a list; a Keras 2 cell with one state, as
+            # TFA took it, its tensor.
+            if not has_several_states(self.cell) and isinstance(
+                cell_state, (list, tuple)
+            ):
                 cell_state = cell_state[0]
         alignments = [
             m.initial_alignments(batch_size, dtype) for m in mechanisms
