@@ -18,6 +18,11 @@ from keras_seq2seq.models.checks import (
     is_per_token,
 )
 from keras_seq2seq.models.generation import compiled_search, search_function
+from keras_seq2seq.models.prediction import (
+    are_rows,
+    logits_as_rows,
+    logits_from_rows,
+)
 from keras_seq2seq.models.scheduled_sampling import (
     check_scheduled_sampling,
     decode_with_sampling,
@@ -254,11 +259,7 @@ class Seq2Seq(keras.Model):
         memory, memory_mask, initial_state = self.encode(
             source_ids, training=training
         )
-        target_mask = ops.not_equal(target_in_ids, self.pad_id)
-        # The first target token is BOS even when pad_id == bos_id.
-        target_mask = ops.logical_or(
-            target_mask, ops.arange(ops.shape(target_in_ids)[1])[None] == 0
-        )
+        target_mask = self.target_mask(target_in_ids)
         if training and self.scheduled_sampling:
             outputs = self.decode_with_sampling(
                 target_in_ids, memory, memory_mask, initial_state, target_mask
@@ -275,6 +276,14 @@ class Seq2Seq(keras.Model):
             )
         outputs = self.dropout_layer(outputs, training=training)
         return self.output_layer(outputs)
+
+    def target_mask(self, target_in_ids):
+        """Bool `(B, Tt)`: True at real target steps (not `pad_id`)."""
+        target_mask = ops.not_equal(target_in_ids, self.pad_id)
+        # The first target token is BOS even when pad_id == bos_id.
+        return ops.logical_or(
+            target_mask, ops.arange(ops.shape(target_in_ids)[1])[None] == 0
+        )
 
     def decode_with_sampling(
         self, target_in_ids, memory, memory_mask, initial_state, target_mask
@@ -462,6 +471,49 @@ class Seq2Seq(keras.Model):
             input_signature=input_signature,
             **kwargs,
         )
+
+    def predict(
+        self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
+    ):
+        """`keras.Model.predict`, over batches of any target lengths.
+
+        Returns the logits `(N, T, V)` as a NumPy array in the model's
+        compute dtype, the same on every backend: `T` is the longest
+        target of the data, and every padded target step (`pad_id` in
+        `target_in_ids` after the first step, and the steps after a
+        shorter batch's end) has logits 0. Keras itself cannot join
+        batches of different lengths (see `models/prediction.py`);
+        callbacks see each batch's logits as `predict_step` returns them.
+        """
+        outputs = super().predict(
+            x,
+            batch_size=batch_size,
+            verbose=verbose,
+            steps=steps,
+            callbacks=callbacks,
+        )
+        return logits_from_rows(outputs) if are_rows(outputs) else outputs
+
+    def predict_on_batch(self, x):
+        """`keras.Model.predict_on_batch`: logits `(B, Tt, V)` as
+        `predict` gives them, zeros at padded target steps."""
+        outputs = super().predict_on_batch(x)
+        return logits_from_rows(outputs) if are_rows(outputs) else outputs
+
+    def predict_step(self, *args):
+        """Keras' predict step, its logits as `{"logits": (B * Tt, V),
+        "steps": (B,)}` (`models/prediction.py`), which `predict` joins
+        across batches of other lengths and lays out as `(N, T, V)`."""
+        # JAX's trainer passes `(state, data)` and takes `(outputs,
+        # state)` back; TensorFlow's and PyTorch's pass and take one.
+        outputs = super().predict_step(*args)
+        stateless = keras.backend.backend() == "jax"
+        logits = outputs[0] if stateless else outputs
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
+        if not (ops.is_tensor(logits) and len(logits.shape) == 3):
+            return outputs  # A subclass's `call` returned something else.
+        rows = logits_as_rows(logits, self.target_mask(x[1]))
+        return (rows, outputs[1]) if stateless else rows
 
     def make_train_function(self, force=False):
         # Before tracing: on TensorFlow a subclassed Keras model whose first

@@ -1,0 +1,51 @@
+"""`Seq2Seq.predict` over batches of different target lengths.
+
+Keras joins the outputs of `predict`'s batches along the batch axis: with
+NumPy on JAX and PyTorch, which fails when the batches' target lengths
+`Tt` differ, and as a `RaggedTensor` on TensorFlow; JAX and TensorFlow
+also join the batches of one execution (`steps_per_execution > 1`) inside
+the compiled predict function. So each batch leaves `predict_step` as one
+row of logits per target step, `(B * Tt, V)`, which joins along its first
+axis whatever `Tt` is, with the number of steps of each sequence, `(B,)`;
+`logits_from_rows` lays the joined rows out again as `(N, T, V)`, `T` the
+longest `Tt`, with zeros after each sequence's steps.
+"""
+
+import numpy as np
+from keras import ops
+
+# The keys of `predict_step`'s outputs that `logits_from_rows` reads.
+ROWS, STEPS = "logits", "steps"
+
+
+def logits_as_rows(logits, target_mask):
+    """`{ROWS: (B * Tt, V), STEPS: (B,)}` from logits `(B, Tt, V)`.
+
+    Logits at padded target steps (`target_mask` False) become zeros, as
+    those `logits_from_rows` adds after a sequence, so that a batch reads
+    the same whatever length other batches pad it to.
+    """
+    logits = ops.where(target_mask[..., None], logits, 0)
+    batch_size, steps, vocab_size = ops.shape(logits)
+    return {
+        ROWS: ops.reshape(logits, (-1, vocab_size)),
+        STEPS: ops.full((batch_size,), steps, dtype="int32"),
+    }
+
+
+def are_rows(outputs):
+    """Whether `outputs` are `logits_as_rows`' (a subclass may return its
+    own from `call` or `predict_step`)."""
+    return isinstance(outputs, dict) and set(outputs) == {ROWS, STEPS}
+
+
+def logits_from_rows(outputs):
+    """NumPy logits `(N, T, V)` from the joined outputs of `logits_as_rows`:
+    each sequence's rows, then zeros up to `T`, the longest `Tt`."""
+    rows = np.asarray(outputs[ROWS])
+    steps = np.asarray(outputs[STEPS])
+    width = int(steps.max(initial=0))
+    logits = np.zeros((len(steps), width, rows.shape[-1]), rows.dtype)
+    # Row-major order: sequence by sequence, step by step, as the rows.
+    logits[np.arange(width) < steps[:, None]] = rows
+    return logits

@@ -1,0 +1,129 @@
+"""The native API as demanding Keras users meet it, tenth audit round.
+
+This round plugs the library into Keras itself: `Seq2Seq.predict` over
+data whose batches have different lengths (a generator, a
+`keras.utils.PyDataset`), `generate` traced inside a user's compiled
+function or a TensorFlow `ExportArchive`, and the `.keras` round trip of
+a frozen model. Each test pins one defect of an earlier version: a
+backend's error (NumPy's "all the input array dimensions ... must match
+exactly" on JAX and PyTorch, a `RaggedTensor` on TensorFlow) or a wrong
+result where the documented one is expected. Expected values come from
+the same computation done another way (the model called batch by batch,
+padded with NumPy) or from identities that must hold.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from keras_seq2seq import Seq2Seq, SequenceLoss
+
+SMALL = dict(
+    embedding_dim=4,
+    encoder_units=4,
+    decoder_units=6,
+    attention_units=4,
+    attention_layer_size=5,
+)
+SOURCE = np.array([[3, 4, 5, 2], [6, 2, 0, 0], [7, 0, 0, 0]])
+TARGET_IN = np.array([[1, 3, 4], [1, 5, 0], [1, 0, 0]])
+TARGET_OUT = np.array([[3, 4, 2], [5, 2, 0], [2, 0, 0]])
+
+# Two batches of other source and target lengths, padded with 0 inside.
+BATCHES = [
+    (np.array([[3, 4, 2], [5, 2, 0]]), np.array([[1, 3, 4, 5], [1, 6, 0, 0]])),
+    (
+        np.array([[3, 4, 5, 6, 7, 2], [8, 2, 0, 0, 0, 0]]),
+        np.array([[1, 3, 4, 5, 6, 7], [1, 0, 0, 0, 0, 0]]),
+    ),
+]
+
+
+def small_model(**compile_options):
+    keras.utils.set_random_seed(0)
+    model = Seq2Seq(9, 10, **SMALL)
+    model.compile("sgd", SequenceLoss(), **compile_options)
+    model.build()
+    # A bias of zeros would make the logits of a padded target step (a
+    # zero decoder output) zeros already.
+    model.output_layer.bias.assign(np.linspace(-1.0, 1.0, 10))
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return small_model()
+
+
+def numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+def logits_padded_with_zeros(model, batches):
+    """The model called batch by batch, its logits zeroed at padded target
+    steps (not the first) and padded with zeros to the longest target."""
+    width = max(target.shape[1] for _, target in batches)
+    rows = []
+    for source, target in batches:
+        logits = numpy(model((source, target)))
+        real = (target != 0) | (np.arange(target.shape[1]) == 0)
+        logits = np.where(real[..., None], logits, 0.0)
+        padding = ((0, 0), (0, width - target.shape[1]), (0, 0))
+        rows.append(np.pad(logits, padding))
+    return np.concatenate(rows)
+
+
+class Batches(keras.utils.PyDataset):
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        return (self.batches[index],)
+
+
+def generator(batches):
+    for batch in batches:
+        yield (batch,)
+
+
+# --- `predict` on batches of different target lengths: Keras concatenates
+# the batches' logits with NumPy, which failed on JAX and PyTorch ("all the
+# input array dimensions except for the concatenation axis must match"),
+# and on TensorFlow it returned a `RaggedTensor`. Now every backend pads
+# the time axis with zeros to the longest target, and padded target steps
+# within a batch are zeros too.
+
+
+@pytest.mark.parametrize("kind", ["generator", "py_dataset"])
+def test_predict_pads_batches_of_other_lengths_with_zeros(kind, model):
+    data = generator(BATCHES) if kind == "generator" else Batches(BATCHES)
+    # A generator's length is unknown: without `steps`, Keras warns that
+    # it ran out of data.
+    got = model.predict(data, steps=len(BATCHES), verbose=0)
+    assert isinstance(got, np.ndarray)
+    want = logits_padded_with_zeros(model, BATCHES)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_predict_on_batch_gives_zeros_at_padded_target_steps(model):
+    got = model.predict_on_batch((SOURCE, TARGET_IN))
+    want = logits_padded_with_zeros(model, [(SOURCE, TARGET_IN)])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch",
+    reason="Keras' PyTorch trainer takes steps_per_execution=1 only",
+)
+def test_predict_joins_batches_of_one_execution_of_other_lengths():
+    # With `steps_per_execution=2`, JAX joins the two batches inside its
+    # predict function (`jnp.concatenate`), before `predict` does.
+    model = small_model(steps_per_execution=2)
+    got = model.predict(Batches(BATCHES), verbose=0)
+    want = logits_padded_with_zeros(model, BATCHES)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
