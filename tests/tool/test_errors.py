@@ -13,7 +13,7 @@ from pathlib import Path
 import keras
 import pytest
 import yaml
-from cli_support import ERROR
+from cli_support import ERROR, stderr_lines
 
 from keras_seq2seq.cli import main
 
@@ -279,7 +279,7 @@ def test_too_long_input_is_truncated_with_a_warning(trained_run, capsys):
     assert main(["translate", str(trained_run), long_sentence, "Go."]) == 0
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 2
-    [warning] = captured.err.strip().splitlines()
+    [warning] = stderr_lines(captured.err)
     assert warning.startswith("seq2seq: warning: input 1 ")
     assert f"first {limit}" in warning
 
@@ -327,7 +327,7 @@ def test_executable_translates_stdin_with_a_clean_stderr(trained_run):
     )
     assert done.returncode == 0, done.stderr
     assert len(done.stdout.splitlines()) == 3
-    assert done.stderr == ""
+    assert stderr_lines(done.stderr) == []
 
 
 def test_unknown_backend_is_one_line(tmp_path):

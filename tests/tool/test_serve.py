@@ -23,10 +23,11 @@ class ReversingTranslator:
     max_source_length = 40
     source_tokenizer = SimpleNamespace(encode=list)
 
-    def __init__(self, fail=False, delay=0.0):
+    def __init__(self, fail=False, delay=0.0, limit=None):
         self.calls = []
         self.fail = fail
         self.delay = delay
+        self.limit = limit  # longer translations are cut to it
 
     def translate(self, sentences, beam=1, n_best=1, length_penalty=0.0):
         self.calls.append((list(sentences), beam, n_best, length_penalty))
@@ -42,12 +43,15 @@ class ReversingTranslator:
         attention = [
             [float(j == n - 1 - i) for j in range(n)] for i in range(n)
         ]
+        cut = self.limit is not None and n > self.limit
+        kept = self.limit if cut else n
         return Hypothesis(
-            sentence[::-1],
+            sentence[::-1][:kept],
             -float(k),
             list(sentence),
-            list(sentence[::-1]),
-            attention,
+            list(sentence[::-1])[:kept],
+            attention[:kept],
+            at_length_limit=cut,
         )
 
 
@@ -87,13 +91,26 @@ def test_translate_returns_n_best_with_tokens_scores_and_attention():
         "source_tokens",
         "target_tokens",
         "attention",
+        "at_length_limit",
     }
-    assert best["text"] == "olleh"
+    assert best["text"] == "olleh" and best["at_length_limit"] is False
     assert [h["score"] for h in translations[0]] == [0.0, -1.0]
     assert best["source_tokens"] == list("hello")
     assert best["target_tokens"] == list("olleh")
     # Rows are target tokens, columns source tokens.
     assert best["attention"][0] == [0, 0, 0, 0, 1]
+
+
+def test_a_translation_cut_at_the_length_limit_says_so():
+    body = {"sentences": ["abc", "hello"]}
+    [(status, answer)] = _call(
+        ReversingTranslator(limit=3), [("POST", "/translate", body)]
+    )
+    assert status == 200
+    [[whole], [cut]] = answer["translations"]
+    assert whole["text"] == "cba" and whole["at_length_limit"] is False
+    assert cut["text"] == "oll" and cut["at_length_limit"] is True
+    assert len(cut["attention"]) == 3
 
 
 def test_beam_size_is_the_same_field_as_beam():

@@ -109,7 +109,7 @@ def test_a_beam_too_wide_for_memory_names_the_beam(
     # `--beam 1000` on a vocabulary of 4000 pieces asked TensorFlow for
     # 3.17 GiB at once; the error line said "ResourceExhaustedError: ...;
     # rerun with --debug for the traceback", not what to lower.
-    def exhausted(self, batch, beam, n_best, length_penalty):
+    def exhausted(self, batch, rows, beam, n_best, length_penalty):
         raise ResourceExhaustedError(
             "Out of memory while trying to allocate 3.17GiB. [Op:counted]"
         )

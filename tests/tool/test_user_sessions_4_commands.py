@@ -12,7 +12,7 @@ import os
 import shutil
 
 import pytest
-from cli_support import one_error_line
+from cli_support import one_error_line, stderr_lines
 
 from keras_seq2seq.cli import main
 
@@ -51,7 +51,7 @@ def test_a_closed_pipe_on_stdout_is_no_error_line(
         assert main(argv) == 141  # 128 + SIGPIPE, as a shell reports it
         pipe.write("x")
         pipe.flush()  # stdout now goes nowhere, without a second error
-    assert capsys.readouterr().err == ""
+    assert stderr_lines(capsys.readouterr().err) == []
 
 
 # --- translate with no sentence, on a terminal ---
@@ -78,7 +78,7 @@ def test_translate_reading_a_terminal_says_how_to_end(
     # Piped input gets no such line.
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Go.\n")))
     assert main(["translate", str(trained_run)]) == 0
-    assert capsys.readouterr().err == ""
+    assert stderr_lines(capsys.readouterr().err) == []
 
 
 # --- evaluate --output / --json over the corpus or the run ---

@@ -17,7 +17,7 @@ import threading
 from types import SimpleNamespace
 
 import pytest
-from cli_support import WARNING, one_error_line
+from cli_support import WARNING, one_error_line, stderr_lines
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import listen_address, run_folder, serve
@@ -94,7 +94,7 @@ def test_long_inputs_get_one_warning_that_counts_them(trained_run, capsys):
     assert main(["translate", str(trained_run), *inputs]) == 0
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 8
-    [warning] = captured.err.strip().splitlines()
+    [warning] = stderr_lines(captured.err)
     assert warning.startswith(WARNING + "6 inputs (1, 2, 4, 5, 6 and 1 more)")
     assert "model's 80 source tokens" in warning and "first 80" in warning
 

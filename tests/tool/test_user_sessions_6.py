@@ -25,6 +25,7 @@ import yaml
 from cli_support import (
     WARNING,
     one_error_line,
+    stderr_lines,
     train_argv,
     translate_interrupted,
     tsv_corpus,
@@ -52,7 +53,7 @@ def test_evaluate_names_the_file_lines_of_truncated_sources(
     test.write_text("".join([*lines, "\n", f"{LONG} 2\tlargo 2\n"]))
     argv = ["evaluate", str(trained_run), "--data", str(test), "--header"]
     assert main(argv) == 0
-    [warning] = capsys.readouterr().err.strip().splitlines()
+    [warning] = stderr_lines(capsys.readouterr().err)
     assert warning.startswith(f"{WARNING}2 sources ({test} lines 6, 8) are ")
     # Two aligned files, reversed: the source is the second file's line.
     english, spanish = tmp_path / "t.en", tmp_path / "t.es"
@@ -60,7 +61,7 @@ def test_evaluate_names_the_file_lines_of_truncated_sources(
     spanish.write_text(f"Ve.\n\n{LONG}\n")
     argv = ["evaluate", str(trained_run), "--data", str(english)]
     assert main([*argv, str(spanish), "--reverse"]) == 0
-    [warning] = capsys.readouterr().err.strip().splitlines()
+    [warning] = stderr_lines(capsys.readouterr().err)
     assert warning.startswith(f"{WARNING}the source on {spanish} line 3 is ")
 
 

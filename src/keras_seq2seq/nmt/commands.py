@@ -78,37 +78,53 @@ def _check_utf8_argument(text: str, what: str) -> None:
     )
 
 
-def _warn_truncated(found, limit, what="input", lines=None, where=None):
-    """One warning line for the inputs cut to the model's `limit` source
-    tokens: how many, and the first few of their numbers: 1-based, or
-    `lines`, the numbers of the lines of the file `where` they were read
-    from."""
-    numbers = [
-        number
-        for number, hypotheses in zip(
-            lines or range(1, len(found) + 1), found, strict=True
-        )
-        if hypotheses and hypotheses[0].truncated
-    ]
-    if not numbers:
-        return
-    if len(numbers) == 1:
-        which = f"{what} {numbers[0]} is"
-        if where is not None:
-            which = f"the {what} on {where} line {numbers[0]} is"
-        cut = f"its first {limit}"
-    else:
-        shown = ", ".join(map(str, numbers[:5]))
-        more = f" and {len(numbers) - 5} more" if len(numbers) > 5 else ""
+def _warn_cut(found, translator, what="input", lines=None, where=None):
+    """A warning line for the inputs cut to the model's source tokens, and
+    one for the translations cut at the search's length limit: how many,
+    and the first few of their numbers: 1-based, or `lines`, the numbers
+    of the lines of the file `where` they were read from."""
+    numbers = lines or range(1, len(found) + 1)
+
+    def which(attribute, noun, nouns):
+        """`(count, "N nouns (numbers) are")`."""
+        cut = [
+            number
+            for number, hypotheses in zip(numbers, found, strict=True)
+            if hypotheses and getattr(hypotheses[0], attribute)
+        ]
+        if not cut:
+            return 0, ""
+        if len(cut) == 1:
+            if where is not None:
+                return 1, f"the {noun} on {where} line {cut[0]} is"
+            return 1, f"{noun} {cut[0]} is"
+        shown = ", ".join(map(str, cut[:5]))
+        more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
         if where is not None:
             shown = f"{where} lines {shown}"
-        which = f"{len(numbers)} {what}s ({shown}{more}) are"
-        cut = f"the first {limit} of each"
-    print(
-        f"seq2seq: warning: {which} longer than the model's {limit} "
-        f"source tokens; translated {cut}",
-        file=sys.stderr,
-    )
+        return len(cut), f"{len(cut)} {nouns} ({shown}{more}) are"
+
+    count, inputs = which("truncated", what, f"{what}s")
+    if count:
+        limit = translator.max_source_length
+        each = f"its first {limit}" if count == 1 else f"the first {limit}"
+        print(
+            f"seq2seq: warning: {inputs} longer than the model's {limit} "
+            f"source tokens; translated {each}{' of each' * (count > 1)}",
+            file=sys.stderr,
+        )
+    nouns = ("translation", "translations")
+    if where is not None:
+        nouns = (f"translation of the {what}", f"translations of the {what}s")
+    count, translations = which("at_length_limit", *nouns)
+    if count:
+        print(
+            f"seq2seq: warning: {translations} cut at the search's length "
+            "limit, with no end token by then (the run's max_target_length, "
+            f"{translator.max_target_length} tokens, or for a short input "
+            "2 x its padded width + 10 if less)",
+            file=sys.stderr,
+        )
 
 
 def _warn_unused_penalty(args) -> None:
@@ -125,8 +141,8 @@ def _warn_unused_penalty(args) -> None:
 @contextlib.contextmanager
 def _memory_of_search(beam: int):
     """Says what to lower when a search runs out of memory: a beam of K
-    keeps K hypotheses of each of a batch's 64 inputs, so `--beam 1000`
-    over a vocabulary of 4000 pieces asked for gigabytes at once."""
+    keeps K hypotheses of each of a batch's inputs (up to 64), so `--beam
+    1000` over a vocabulary of 4000 pieces asks for gigabytes at once."""
     try:
         yield
     except Exception as error:
@@ -198,7 +214,7 @@ def translate(args) -> int:
                 f"seq2seq: {done} before the interrupt{kept}", file=sys.stderr
             )
             raise
-    _warn_truncated(found, translator.max_source_length)
+    _warn_cut(found, translator)
     return 0
 
 
@@ -296,9 +312,9 @@ def evaluate(args) -> int:
         found = translator.translate(sources, **search)
         seconds = time.perf_counter() - start
     # The line a user can open: blank lines and a header are not pairs.
-    _warn_truncated(
+    _warn_cut(
         found,
-        translator.max_source_length,
+        translator,
         "source",
         lines=[number for number, _ in numbered],
         where=args.data[-1 if args.reverse else 0],
@@ -349,7 +365,7 @@ def plot(args) -> int:
             "the sentence has nothing the model reads (its characters are "
             "dropped by the source vocabulary); give one to translate"
         )
-    _warn_truncated([[best]], translator.max_source_length)
+    _warn_cut([[best]], translator)
     missing = save_attention_png(best, output)
     print(best.text)
     if missing:

@@ -274,6 +274,7 @@ def _hypothesis(h):
         "source_tokens": h.source_tokens,
         "target_tokens": h.target_tokens,
         "attention": [[round(float(w), 5) for w in row] for row in h.attention],
+        "at_length_limit": bool(h.at_length_limit),
     }
 
 

@@ -7,7 +7,10 @@
 
 Inputs longer than the model's `max_source_length` tokens are truncated to
 it (the tool's documented policy) and their hypotheses say so
-(`truncated=True`); the command-line tool counts them in one warning line.
+(`truncated=True`). A translation that reaches the search's length limit
+without its end token is kept to the limit and says so
+(`at_length_limit=True`). The command-line tool counts each kind in one
+warning line.
 """
 
 import dataclasses
@@ -23,8 +26,10 @@ from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import PAD_ID
 
 # A compiled search is compiled once per input shape, which costs far more
-# than a few padded positions: every batch has `batch_size` rows and a
-# width from this short list (or `max_source_length`).
+# than a few padded positions: a batch's width comes from this short list
+# (or is `max_source_length`), and its rows are `batch_size`, or for a
+# call with fewer sentences the power of two that holds them (one
+# sentence is one row, not 64 rows' work and memory).
 WIDTHS = (16, 32, 64, 128, 256, 512)
 MAX_LENGTH_PENALTY = 10.0  # as serve's bound
 
@@ -45,6 +50,10 @@ class Hypothesis:
             `len(source_tokens)` weights.
         truncated: bool. The input was longer than `max_source_length`
             and was cut. Defaults to `False`.
+        at_length_limit: bool. The search stopped at its length limit
+            before the model wrote the end token: the translation may be
+            cut short. It keeps the limit's number of tokens. Defaults to
+            `False`.
     """
 
     text: str
@@ -53,6 +62,7 @@ class Hypothesis:
     target_tokens: list[str]
     attention: list[list[float]]
     truncated: bool = False
+    at_length_limit: bool = False
 
 
 class Translator:
@@ -66,8 +76,9 @@ class Translator:
         source_tokenizer, target_tokenizer: `nmt.tokenizer.Tokenizer`s
             whose vocabulary sizes match the model.
         max_source_length: int. Longer inputs are truncated.
-        max_target_length: int. Most output tokens, end token excluded.
-        batch_size: int. Sentences per model call. Defaults to `64`.
+        max_target_length: int. Most output tokens, end token excluded;
+            for inputs of width `w` (`WIDTHS`), at most `2 * w + 10`.
+        batch_size: int. Most sentences per model call. Defaults to `64`.
     """
 
     def __init__(
@@ -152,12 +163,13 @@ class Translator:
             (i for i, s in enumerate(sentences) if s.strip() and encoded[i][0]),
             key=lambda i: len(encoded[i][0]),
         )
+        rows = self._rows(len(order))
         with self._lock:
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
                 batch = [encoded[i] for i in chunk]
                 found = self._translate_batch(
-                    batch, beam, n_best, length_penalty
+                    batch, rows, beam, n_best, length_penalty
                 )
                 for i, hypotheses in zip(chunk, found, strict=True):
                     results[i] = hypotheses
@@ -166,16 +178,24 @@ class Translator:
     def warm_up(self, sentences: list[str], **search) -> None:
         """Compiles the search for every batch shape `sentences` will use.
 
-        Translates one sentence per width class, so that a timed
-        `translate(sentences, **search)` afterwards measures translation,
-        not compilation.
+        Translates one batch per width class, as many rows as
+        `translate(sentences, **search)` will give the model, so that it
+        measures translation, not compilation.
         """
         by_width = {}
         for sentence in sentences:
-            length = max(1, len(self._encode(sentence)[0]))
-            by_width.setdefault(self._width(length), sentence)
-        for sentence in by_width.values():
-            self.translate([sentence], **search)
+            ids = self._encode(sentence)[0]
+            if sentence.strip() and ids:  # else not given to the model
+                by_width.setdefault(self._width(len(ids)), []).append(sentence)
+        count = min(sum(map(len, by_width.values())), self.batch_size)
+        for sentence, *_ in by_width.values():
+            self.translate([sentence] * count, **search)
+
+    def _rows(self, count: int) -> int:
+        """Rows of each batch of a call translating `count` sentences."""
+        if count >= self.batch_size:
+            return self.batch_size
+        return min(1 << max(count - 1, 0).bit_length(), self.batch_size)
 
     def _width(self, longest: int) -> int:
         fitting = [w for w in WIDTHS if w >= longest]
@@ -189,15 +209,15 @@ class Translator:
         truncated = len(ids) > self.max_source_length
         return ids[: self.max_source_length], truncated
 
-    def _translate_batch(self, batch, beam, n_best, length_penalty):
+    def _translate_batch(self, batch, rows, beam, n_best, length_penalty):
         longest = max(1, max(len(ids) for ids, _ in batch))
         width = self._width(longest)
-        rows = max(self.batch_size, len(batch))
         source = np.full((rows, width), PAD_ID, dtype="int32")
         for row, (ids, _) in enumerate(batch):
             source[row, : len(ids)] = ids
         source[len(batch) :, 0] = self.model.eos_id  # filler rows: one token
-        max_length = min(self.max_target_length, 2 * width + 10) + 1
+        limit = min(self.max_target_length, 2 * width + 10)
+        max_length = limit + 1
         if beam == 1:
             out = self.model.generate(source, max_length=max_length)
             out = {
@@ -221,16 +241,18 @@ class Translator:
             }
         return [
             [
-                self._hypothesis(out, row, k, ids, truncated)
+                self._hypothesis(out, row, k, ids, truncated, limit)
                 for k in range(n_best)
             ]
             for row, (ids, truncated) in enumerate(batch)
         ]
 
-    def _hypothesis(self, out, row, k, source_ids, truncated):
+    def _hypothesis(self, out, row, k, source_ids, truncated, limit):
         ids = out["ids"][row, k, : out["lengths"][row, k]].tolist()
-        if ids and ids[-1] == self.model.eos_id:
-            ids = ids[:-1]
+        # The search's `max_length` is `limit + 1`, room for the end token;
+        # a row without one used it for a token past the limit.
+        at_length_limit = ids[-1] != self.model.eos_id
+        ids = ids[:limit] if at_length_limit else ids[:-1]
         weights = out["weights"][row, k, : len(ids), : len(source_ids)]
         return Hypothesis(
             text=self.target_tokenizer.decode(ids),
@@ -239,6 +261,7 @@ class Translator:
             target_tokens=self.target_tokenizer.tokens(ids),
             attention=weights.astype(float).tolist(),
             truncated=truncated,
+            at_length_limit=at_length_limit,
         )
 
 

@@ -1,0 +1,133 @@
+"""Translations the search cut at its length limit, and the rows of a batch.
+
+A model that has not learnt to end a sentence writes tokens until the
+search's length limit; before, its cut translations came out as if whole,
+with one token more than the run's `max_target_length`. And every model
+call had 64 rows, so one sentence cost 64 sentences' work and memory (a
+wide beam on one sentence asked for gigabytes).
+"""
+
+import shutil
+
+import numpy as np
+import pytest
+from cli_support import CUT, WARNING
+
+from keras_seq2seq.cli import main
+from keras_seq2seq.nmt import run_folder
+from keras_seq2seq.nmt.translator import Translator
+
+SENTENCES = ["Tom is here.", "I like it very much.", "Go."]
+LIMIT = 7  # the copies' max_target_length: below any width's 2 x width + 10
+
+
+def _run_whose_model_ends(trained_run, tmp_path, eos_bias):
+    """A copy of the trained run whose output layer gives the end token
+    the bias `eos_bias`: -1e9 never ends a sentence, +1e9 always does.
+    Its translations have at most `LIMIT` tokens."""
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    config = (run / "config.yaml").read_text(encoding="utf-8")
+    assert "\nmax_target_length: 80\n" in config
+    config = config.replace(
+        "\nmax_target_length: 80\n", f"\nmax_target_length: {LIMIT}\n"
+    )
+    (run / "config.yaml").write_text(config, encoding="utf-8")
+    model = run_folder.load_model(run / "model.keras")
+    kernel, bias = model.output_layer.get_weights()
+    kernel[:, model.eos_id] = 0.0
+    bias[model.eos_id] = eos_bias
+    model.output_layer.set_weights([kernel, bias])
+    model.save(run / "model.keras")
+    return run
+
+
+@pytest.fixture(scope="module")
+def endless_run(trained_run, tmp_path_factory):
+    return _run_whose_model_ends(
+        trained_run, tmp_path_factory.mktemp("a"), -1e9
+    )
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_translation_without_end_is_marked_and_kept_to_the_limit(
+    endless_run, beam
+):
+    translator = Translator.load(endless_run)
+    found = translator.translate(SENTENCES, beam=beam, n_best=beam)
+    for hypotheses in found:
+        for hypothesis in hypotheses:
+            assert hypothesis.at_length_limit
+            assert len(hypothesis.target_tokens) == LIMIT
+            assert len(hypothesis.attention) == LIMIT
+
+
+def test_translations_that_end_are_not_marked(trained_run, tmp_path):
+    translator = Translator.load(
+        _run_whose_model_ends(trained_run, tmp_path, 1e9)
+    )
+    [[first], [second], [third]] = translator.translate(SENTENCES)
+    for hypothesis in (first, second, third):
+        assert hypothesis.text == "" and hypothesis.target_tokens == []
+        assert not hypothesis.at_length_limit
+
+
+def test_translate_warns_of_the_cut_translations_in_one_line(
+    endless_run, capsys
+):
+    assert main(["translate", str(endless_run), *SENTENCES]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == len(SENTENCES)
+    [warning] = [line for line in err.splitlines() if line.startswith(WARNING)]
+    assert CUT in warning and "3 translations (1, 2, 3)" in warning
+    assert f"max_target_length, {LIMIT} tokens" in warning
+
+
+def test_evaluate_names_the_file_lines_of_cut_translations(
+    endless_run, corpus, capsys
+):
+    data = str(corpus / "test.tsv")
+    assert main(["evaluate", str(endless_run), "--data", data]) == 0
+    warnings = [
+        line for line in capsys.readouterr().err.splitlines() if CUT in line
+    ]
+    assert (
+        len(warnings) == 1 and "test.tsv lines 1, 2, 3, 4, 5 and" in warnings[0]
+    )
+
+
+class _Rows:
+    """Records the rows of each batch the model is given."""
+
+    def __init__(self, model):
+        self.generate = model.generate
+        self.rows = []
+
+    def __call__(self, source, **options):
+        self.rows.append(np.shape(source)[0])
+        return self.generate(source, **options)
+
+
+@pytest.mark.parametrize(
+    "count, rows", [(1, [1]), (3, [4]), (20, [32]), (64, [64]), (70, [64, 64])]
+)
+def test_a_batch_has_as_many_rows_as_it_needs(trained_run, count, rows):
+    translator = Translator.load(trained_run)
+    spy = _Rows(translator.model)
+    translator.model.generate = spy
+    sentences = [f"{SENTENCES[i % 3]} {i}" for i in range(count)]
+    one = translator.translate(sentences)
+    assert spy.rows == rows
+    # Each sentence alone: the same translation as in its batch.
+    for i in (0, count - 1):
+        [alone] = translator.translate([sentences[i]])
+        assert alone[0].text == one[i][0].text
+        np.testing.assert_allclose(alone[0].score, one[i][0].score, atol=1e-4)
+
+
+def test_a_wide_beam_on_one_sentence_searches_one_row(trained_run):
+    translator = Translator.load(trained_run)
+    spy = _Rows(translator.model)
+    translator.model.generate = spy
+    [hypotheses] = translator.translate(["Go."], beam=40, n_best=40)
+    assert spy.rows == [1] and len(hypotheses) == 40
