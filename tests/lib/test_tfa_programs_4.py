@@ -478,3 +478,27 @@ def test_a_user_cell_starts_from_its_own_single_state(layer_size):
     outputs, state, _ = decoder(INPUTS, initial_state=state)
     assert tuple(outputs.rnn_output.shape) == (B, 3, layer_size or D)
     assert tuple(state.cell_state.shape) == (B, H)
+
+
+# --- TFA's layer call to set the memory up: `mechanism([memory, lengths],
+# setup_memory=True)` builds the mechanism on `[memory_shape,
+# lengths_shape]`, which TFA's base `build` read as the memory's (its
+# memory was not set up yet). A mechanism on the base class took the list
+# for `[query_shape, state_shape]` and built its query layer for the
+# memory's depth: the first query raised.
+
+
+def test_a_base_class_mechanism_sets_its_memory_up_through_its_call():
+    mechanism = AdditiveAttention(U)
+    values = mechanism([MEMORY, LENGTHS], setup_memory=True)
+    np.testing.assert_array_equal(numpy(values)[1, 3:], 0.0)
+    twin, _ = twin_mechanisms()
+    query = RNG.normal(size=(B, H)).astype("float32")
+    state = twin.initial_state(B, "float32")
+    mechanism([query, state])
+    mechanism.set_weights(twin.get_weights())
+    np.testing.assert_allclose(
+        numpy(mechanism([query, state])[0]),
+        numpy(twin([query, state])[0]),
+        atol=1e-6,
+    )

@@ -176,26 +176,27 @@ class AttentionMechanism(keras.layers.Layer):
     def build(self, input_shape=None):
         """Creates the weights that `input_shape` fixes, as TFA's did.
 
-        The memory's `(B, T, D)` builds the memory layer (the core's
-        weights that the memory fixes), and `[query_shape, state_shape]`
-        the query layer. `setup_memory` builds on the memory's shape;
-        TFA's programs (and its tests) may also build by shapes first,
-        then set weights.
+        The memory's `(B, T, D)` (or `[memory_shape, lengths_shape]`,
+        from `mechanism([memory, lengths], setup_memory=True)`) builds the
+        memory layer (the core's weights that the memory fixes), and
+        `[query_shape, state_shape]` the query layer. `setup_memory`
+        builds on the memory's shape; TFA's programs (and its tests) may
+        also build by shapes first, then set weights.
         """
-        input_shape = as_shape(input_shape)
-        if is_shape(input_shape) and len(input_shape) == 3:
+        shape = as_shape(input_shape)
+        if isinstance(shape, (list, tuple)) and shape and not is_shape(shape):
+            shape = as_shape(shape[0])  # the memory's or the query's
+        layer = None
+        if is_shape(shape) and len(shape) == 3:
             if self.core is not None and not self.core.built:
-                self.core.build((None, self.query_depth), tuple(input_shape))
+                self.core.build((None, self.query_depth), tuple(shape))
             layer = self.memory_layer
-        elif isinstance(input_shape, (list, tuple)) and input_shape:
-            input_shape = as_shape(input_shape[0])
-            layer = self.query_layer
-            if self.core is not None and not self.core.built:
-                layer = None  # built with the core, at the memory's set-up
-        else:
-            layer = None
-        if is_shape(input_shape) and layer is not None and not layer.built:
-            layer.build(tuple(input_shape))
+        elif is_shape(shape) and len(shape) == 2:
+            # A core builds its query projection with the memory's set-up.
+            if self.core is None or self.core.built:
+                layer = self.query_layer
+        if layer is not None and not layer.built:
+            layer.build(tuple(shape))
         self.built = True
 
     def setup_memory(

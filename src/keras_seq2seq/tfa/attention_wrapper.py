@@ -173,9 +173,13 @@ class AttentionWrapper(keras.layers.Layer):
             query_depth = cell_output_size(self.cell)
             for mechanism in self.attention_mechanisms:
                 check_query_depth(mechanism, query_depth)
-                if not mechanism.built:
-                    # A mechanism of a program's own builds its query
-                    # layer now, not in the first step's (compiled) loop.
+                layer = mechanism.query_layer
+                if mechanism.native_core is None and (
+                    not mechanism.built or layer is not None and not layer.built
+                ):
+                    # A mechanism that computes its own alignments builds
+                    # for the query now (TFA's second build), not in the
+                    # first step's (compiled) loop.
                     steps = memory_of(mechanism).values.shape[1]
                     mechanism.build([(None, query_depth), (None, steps)])
         if self.core is not None:
