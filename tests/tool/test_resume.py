@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import keras
@@ -19,6 +20,11 @@ import pytest
 from conftest import TINY
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import run_folder
+from keras_seq2seq.nmt.interrupts import (
+    Terminated,
+    interrupts_held,
+    sigterm_as_ctrl_c,
+)
 
 
 def _state(run):
@@ -118,3 +124,56 @@ def test_checkpoint_write_that_dies_leaves_the_old_file(
     assert target.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
     assert isinstance(run_folder.load_model(target), keras.Model)
+
+
+def test_ctrl_c_while_a_checkpoint_is_written_keeps_the_run_files_agreeing(
+    corpus, tmp_path, monkeypatch, capsys
+):
+    # Ctrl-C between metrics.csv and state.json left state.json one
+    # validation behind the checkpoint, model.keras and metrics.csv it had
+    # written: a resume then repeated steps the metrics already held.
+    written = run_folder.write_text
+    metrics = []
+
+    def write_text(path, text):
+        written(path, text)
+        if path.name == "metrics.csv":
+            metrics.append(text)
+            if len(metrics) == 2:  # the validation at step 4
+                os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(run_folder, "write_text", write_text)
+    argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir",
+            str(tmp_path), "--name", "r", "--vocab-size", "120",
+            "--max-steps", "6", "--validate-every", "2", *TINY]  # fmt: skip
+    assert main(argv) == 130
+    run = tmp_path / "r"
+    state = _state(run)
+    assert state["step"] == 4
+    assert state["checkpoint"] == "step-0000004.keras"
+    assert [row["step"] for row in state["metrics"]] == [2, 4]
+    assert (run / "metrics.csv").read_text() == metrics[-1]
+    assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupts_held_hold_a_signal_that_another_thread_receives(signum):
+    # With other threads running (TensorFlow's and JAX's pools), the
+    # kernel gave the signal to one of them when the main thread blocked
+    # it, and Python raised in the main thread inside the block all the
+    # same.
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    done = []
+    try:
+        with sigterm_as_ctrl_c(), pytest.raises(KeyboardInterrupt) as raised:
+            with interrupts_held():
+                os.kill(os.getpid(), signum)
+                time.sleep(0.2)  # Python runs handlers between bytecodes
+                done.append("the block")
+    finally:
+        stop.set()
+        thread.join()
+    assert done == ["the block"]
+    assert isinstance(raised.value, Terminated) == (signum == signal.SIGTERM)

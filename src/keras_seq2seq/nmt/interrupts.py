@@ -1,6 +1,7 @@
 """SIGTERM handled as Ctrl-C, and signals held while output is written."""
 
 import contextlib
+import os
 import signal
 import threading
 
@@ -36,17 +37,36 @@ def sigterm_as_ctrl_c():
 @contextlib.contextmanager
 def interrupts_held():
     """Holds SIGINT (Ctrl-C) and SIGTERM back until the block ends, where
-    Python raises its `KeyboardInterrupt` (or `Terminated`); only the
-    main thread gets signals, and Windows has no signal mask."""
-    if not hasattr(signal, "pthread_sigmask") or (
-        threading.current_thread() is not threading.main_thread()
-    ):
+    the handler each had runs (Python's raises `KeyboardInterrupt`,
+    `sigterm_as_ctrl_c`'s `Terminated`; the default ends the process).
+
+    The handlers are swapped for ones that only note the signal. Blocking
+    the signals with the main thread's mask held nothing back: the kernel
+    gives a process's signal to any thread that does not block it
+    (TensorFlow's and JAX's pools), and Python then interrupts the main
+    thread all the same. Only the main thread may set a handler.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    held = signal.pthread_sigmask(
-        signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}
-    )
+    arrived = []
+
+    def note(signum, frame):
+        arrived.append((signum, frame))
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not None:  # None: set outside Python
+            previous[signum] = signal.signal(signum, note)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if arrived:
+            signum, frame = arrived[0]
+            handler = previous[signum]
+            if callable(handler):
+                handler(signum, frame)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), signum)

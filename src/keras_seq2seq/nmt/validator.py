@@ -12,6 +12,7 @@ import keras
 
 from keras_seq2seq.nmt import run_folder, scoring
 from keras_seq2seq.nmt.atomic import write_atomically
+from keras_seq2seq.nmt.interrupts import interrupts_held
 from keras_seq2seq.nmt.translator import Translator
 
 METRIC_FIELDS = (
@@ -115,17 +116,23 @@ class Validator(keras.callbacks.Callback):
         (path / "checkpoints").mkdir(exist_ok=True)
         checkpoint = path / "checkpoints" / f"step-{step:07d}.keras"
         run_folder.save_model(self.model, checkpoint)
-        if best:
-            write_atomically(
-                path / "model.keras", lambda t: shutil.copyfile(checkpoint, t)
+        # Ctrl-C or SIGTERM waits for the files that must agree: else
+        # state.json stayed a validation behind model.keras and metrics.csv.
+        with interrupts_held():
+            if best:
+                write_atomically(
+                    path / "model.keras",
+                    lambda t: shutil.copyfile(checkpoint, t),
+                )
+            self.state["metrics"].append(row)
+            run_folder.write_text(
+                path / "metrics.csv", _csv(self.state["metrics"])
             )
-        self.state["metrics"].append(row)
-        run_folder.write_text(path / "metrics.csv", _csv(self.state["metrics"]))
-        self.state["step"] = step
-        self.state["checkpoint"] = checkpoint.name
-        run_folder.write_text(
-            path / "state.json", json.dumps(self.state, indent=1)
-        )
+            self.state["step"] = step
+            self.state["checkpoint"] = checkpoint.name
+            run_folder.write_text(
+                path / "state.json", json.dumps(self.state, indent=1)
+            )
         for old in run_folder.checkpoints(path)[
             : -self.run.config.keep_checkpoints
         ]:
