@@ -41,7 +41,8 @@ class Hypothesis:
     Args:
         text: str. The translation, detokenised.
         score: float. Sum of the tokens' log-probs (beam: with the length
-            penalty), end token included.
+            penalty), end token included; at the length limit, the token
+            the search wrote past it instead.
         source_tokens: list of str. Pieces the model read (after any
             truncation).
         target_tokens: list of str. Pieces the model wrote, end token
