@@ -502,3 +502,52 @@ def test_a_base_class_mechanism_sets_its_memory_up_through_its_call():
         numpy(twin([query, state])[0]),
         atol=1e-6,
     )
+
+
+# --- A Keras layer as `cell_input_fn` (or `attention_fn`): TFA's wrapper
+# held it as an attribute, so Keras tracked its weights, which trained and
+# saved with the wrapper's. The wrapper's `weights` (TFA's order) listed
+# only the attention layers, the cell and the mechanisms: the layer's
+# weights were missing from `trainable_weights`, so `fit` never trained
+# them, and from `get_weights`. TFA's order is the order the attributes
+# were set in: attention layers, `attention_fn`, cell, mechanisms,
+# `cell_input_fn`.
+
+
+class MixedCellInput(keras.layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.dense = keras.layers.Dense(units)
+
+    def call(self, inputs, attention):
+        return self.dense(ops.concatenate([inputs, attention], axis=-1))
+
+
+def test_a_cell_input_layer_trains_with_the_wrapper():
+    mix = MixedCellInput(5)
+    wrapper = tfa.AttentionWrapper(
+        keras.layers.GRUCell(H),
+        tfa.LuongAttention(H, MEMORY, LENGTHS),
+        attention_layer_size=3,
+        cell_input_fn=mix,
+    )
+    state = wrapper.get_initial_state(batch_size=B, dtype="float32")
+    wrapper(INPUTS[:, 0], state)
+    trainable = [id(w) for w in wrapper.trainable_weights]
+    assert all(id(w) in trainable for w in mix.weights)
+    shapes = [tuple(w.shape) for w in wrapper.get_weights()]
+    # attention layer; GRU kernel, recurrent kernel, bias; Luong's keys;
+    # the cell input's kernel and bias.
+    assert shapes == [
+        (H + D, 3),
+        (5, 3 * H),
+        (H, 3 * H),
+        (2, 3 * H),
+        (D, H),
+        (E + 3, 5),
+        (5,),
+    ]
+    weights = wrapper.get_weights()
+    weights[-1] = np.full((5,), 2.0, "float32")
+    wrapper.set_weights(weights)
+    np.testing.assert_array_equal(numpy(mix.dense.bias), 2.0)

@@ -244,8 +244,8 @@ class AttentionWrapper(keras.layers.Layer):
     @property
     def weights(self):
         # TFA's order: the attention layers, the cell, the mechanisms (the
-        # order the layer tracks them in); Keras 2 lists the trainable
-        # variables first.
+        # order the layer tracks them in; see `_tfa_layers`); Keras 2 lists
+        # the trainable variables first.
         variables, seen = [], set()
         for layer in self._tfa_layers():
             for variable in layer.weights:
@@ -276,12 +276,21 @@ class AttentionWrapper(keras.layers.Layer):
             layer.set_weights([values[id(v)] for v in layer.weights])
 
     def _tfa_layers(self):
+        """The layers holding the wrapper's weights, in TFA's order: the
+        order its wrapper set them as attributes (Keras 2 tracked them
+        so), a Keras layer given as `attention_fn` or `cell_input_fn`
+        included."""
         if self.core is not None:
             own = [self.core.attention_layer]
         else:
             own = list(self.attention_layers or [])
-        own = [layer for layer in own if layer is not None]
-        return own + [self.cell] + list(self.attention_mechanisms)
+        layers = (
+            own
+            + [self.attention_fn, self.cell]
+            + list(self.attention_mechanisms)
+            + [self.cell_input_fn]
+        )
+        return [x for x in layers if isinstance(x, keras.layers.Layer)]
 
     @property
     def output_size(self):
