@@ -127,3 +127,71 @@ def test_predict_joins_batches_of_one_execution_of_other_lengths():
     got = model.predict(Batches(BATCHES), verbose=0)
     want = logits_padded_with_zeros(model, BATCHES)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def ids(result):
+    return numpy(result["ids"])
+
+
+# --- `generate` inside a function the user compiles (`tf.function`,
+# `jax.jit`) or exports (`keras.export.ExportArchive`): the check of the
+# source ids' range read their values with NumPy, and failed on traced
+# ids ("Cannot convert a symbolic tf.Tensor to a numpy array", JAX's
+# TracerArrayConversionError). Traced ids are not checked; a float
+# `max_length` on ids of unknown width is one clear error.
+
+
+def compiled_function(fn):
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn)
+    import jax
+
+    return jax.jit(fn)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch",
+    reason="PyTorch runs generate eagerly: its ids are never traced",
+)
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_generate_runs_inside_a_compiled_function(method, model):
+    want = ids(model.generate(SOURCE, method=method, max_length=6))
+    translate = compiled_function(
+        lambda source: model.generate(source, method=method, max_length=6)
+    )
+    got = ids(translate(ops.convert_to_tensor(SOURCE, "int32")))
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="an endpoint of any source width is a TensorFlow graph",
+)
+@pytest.mark.parametrize("method", ["greedy", "beam"])
+def test_an_export_archive_serves_generate_for_any_source_width(
+    method, model, tmp_path
+):
+    import tensorflow as tf
+
+    spec = keras.InputSpec(shape=(None, None), dtype="int32")
+    by_ratio = tf.function(
+        lambda source: model.generate(source)["ids"],  # max_length=2.0
+        input_signature=[tf.TensorSpec((None, None), "int32")],
+    )
+    with pytest.raises(ValueError, match="float `max_length` .* int"):
+        by_ratio.get_concrete_function()
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        "translate",
+        lambda source: model.generate(source, method, max_length=6)["ids"],
+        input_signature=[spec],
+    )
+    archive.write_out(str(tmp_path / "exported"), verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "exported"))
+    for source in (SOURCE, BATCHES[1][0]):
+        got = loaded.translate(tf.constant(source, "int32")).numpy()
+        want = ids(model.generate(source, method, max_length=6))
+        np.testing.assert_array_equal(got, want)

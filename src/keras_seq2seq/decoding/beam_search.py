@@ -147,7 +147,8 @@ def beam_search(
             "`beam_size` must be <= the vocabulary size. Received: "
             f"beam_size={beam_size}, log_probs.shape={tuple(log_probs.shape)}"
         )
-    source_steps = weights.shape[-1]
+    # Unknown (None) in a graph traced for sources of any length.
+    source_steps = ops.shape(weights)[-1]
     beams = start(batch_size, beam_size, max_length, source_steps, eos_id)
     if coverage_penalty == 0:
         del beams["coverage"]
@@ -225,7 +226,7 @@ def extend(t, beams, log_probs, state, weights, eos_id, alpha, coverage_weight):
     """
     beam_size = beams["log_probs"].shape[1]
     log_probs = ops.reshape(log_probs, (-1, beam_size, log_probs.shape[-1]))
-    weights = ops.reshape(weights, (-1, beam_size, weights.shape[-1]))
+    weights = ops.reshape(weights, (-1, beam_size, ops.shape(weights)[-1]))
     new, chosen = beam_step(
         beams, log_probs, weights, eos_id, alpha, coverage_weight
     )

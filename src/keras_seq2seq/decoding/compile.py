@@ -174,6 +174,30 @@ def no_gradients():
     return contextlib.nullcontext()
 
 
+def is_traced(tensor):
+    """Whether `tensor` is being traced, so that its values cannot be read.
+
+    - TensorFlow: a symbolic tensor of a graph (`tf.function`, an
+      `ExportArchive` endpoint).
+    - JAX: a tracer (`jax.jit`, `jax.grad`).
+    - PyTorch: any tensor while `torch.compile` traces.
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.is_symbolic_tensor(tensor)
+    if backend == "jax":
+        import jax
+
+        return isinstance(tensor, jax.core.Tracer)
+    if backend == "torch":
+        import torch
+
+        return torch.compiler.is_compiling()
+    return False
+
+
 def holds_array(value):
     """Whether a (nested) argument contains a tensor or a NumPy array."""
     return any(

@@ -377,8 +377,11 @@ def decode(
             ops.full((max_length, batch_size), eos_id, dtype="int32")
         ),
         "weights": step_buffer(
+            # `ops.shape`: the source length is unknown (None) in a graph
+            # traced for sources of any length.
             ops.zeros(
-                (max_length, batch_size, weights.shape[-1]), dtype="float32"
+                (max_length, batch_size, ops.shape(weights)[-1]),
+                dtype="float32",
             )
         ),
     }

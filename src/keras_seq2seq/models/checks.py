@@ -5,6 +5,8 @@ import math
 import keras
 from keras import ops
 
+from keras_seq2seq.decoding.compile import is_traced
+
 
 def expects_probabilities(loss):
     """Whether `loss` is a Keras cross-entropy on probabilities."""
@@ -52,12 +54,20 @@ def check_choice(name, value, choices):
         )
 
 
-def check_ratio(name, value):
-    """Raises `ValueError` unless the float `value` is finite and > 0."""
+def check_ratio(name, value, width):
+    """Raises `ValueError` unless the float `value` is finite and > 0 and
+    the source `width` it multiplies is known (not `None`, as in a graph
+    traced for ids of any width)."""
     if not (math.isfinite(value) and value > 0):
         raise ValueError(
             f"A float `{name}` is a ratio of the source width and must be "
             f"finite and > 0. Received: {name}={value!r}"
+        )
+    if width is None:
+        raise ValueError(
+            f"A float `{name}` is a ratio of the source width, unknown "
+            f"here (ids traced for any width): pass an int `{name}`, the "
+            f"number of steps. Received: {name}={value!r}"
         )
 
 
@@ -83,7 +93,9 @@ def check_source_ids(source_ids, vocab_size=None):
     shape `(B, Ts)` with `B, Ts >= 1` (a float id would be truncated, and
     a rank or an empty axis the encoder cannot run gave its own error) in
     `[0, vocab_size)` (an id outside it failed in the embedding's gather on
-    TensorFlow and PyTorch and was silently clipped on JAX)."""
+    TensorFlow and PyTorch and was silently clipped on JAX). The range of
+    traced ids (a user's `tf.function` or `jax.jit`, an export) is not
+    read: their values do not exist yet."""
     source_ids = ops.convert_to_tensor(source_ids)
     dtype = keras.backend.standardize_dtype(source_ids.dtype)
     shape = tuple(source_ids.shape)
@@ -97,7 +109,7 @@ def check_source_ids(source_ids, vocab_size=None):
             "with B >= 1 and Ts >= 1. Received: "
             f"shape={shape}, dtype={dtype}"
         )
-    if vocab_size is not None:
+    if vocab_size is not None and not is_traced(source_ids):
         ids = ops.convert_to_numpy(source_ids)
         low, high = int(ids.min()), int(ids.max())
         if low < 0 or high >= vocab_size:

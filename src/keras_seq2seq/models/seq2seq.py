@@ -379,7 +379,11 @@ class Seq2Seq(keras.Model):
         PyTorch runs eagerly) and kept on the model: later calls with the
         same options and shapes reuse it, and read the current weights. A
         float `max_length` is resolved from the padded width `Ts`, so it
-        stays fixed for a given shape.
+        stays fixed for a given shape. `generate` may itself run inside a
+        function one compiles or exports (`tf.function`, `jax.jit`,
+        `keras.export.ExportArchive`); ids traced there are not checked
+        against the vocabulary, and ids of unknown width `Ts` need an int
+        `max_length`.
 
         Args:
             source_ids: int `(B, Ts)`, padded with `pad_id`.
@@ -413,7 +417,8 @@ class Seq2Seq(keras.Model):
         Raises:
             ValueError: for `source_ids` that are not integer ids `(B, Ts)`
                 with `B, Ts >= 1`, a float `max_length` that is not a
-                positive ratio, or a bad search option.
+                positive ratio (or on ids traced for any width `Ts`), or a
+                bad search option.
         """
         check_choice("method", method, ("greedy", "sample", "beam"))
         check_bool("stop_early", stop_early)
@@ -424,8 +429,9 @@ class Seq2Seq(keras.Model):
         if isinstance(max_length, numbers.Real) and not isinstance(
             max_length, numbers.Integral
         ):
-            check_ratio("max_length", max_length)
-            max_length = int(max_length * source_ids.shape[1]) + 2
+            width = source_ids.shape[1]
+            check_ratio("max_length", max_length, width)
+            max_length = int(max_length * width) + 2
         options = {"max_length": max_length, "stop_early": stop_early}
         if method == "sample":
             seed = check_seed(seed)
