@@ -551,3 +551,47 @@ def test_a_cell_input_layer_trains_with_the_wrapper():
     weights[-1] = np.full((5,), 2.0, "float32")
     wrapper.set_weights(weights)
     np.testing.assert_array_equal(numpy(mix.dense.bias), 2.0)
+
+
+# --- A decoder subclass with a layer of its own: the decoders' `weights`
+# (TFA's order: the cell's, then the output layer's) left out every other
+# layer, so a `BasicDecoder` subclass's own layer (an input projection,
+# say) was missing from `trainable_weights` (never trained) and from
+# `get_weights`. TFA's Keras 2 layer tracked it after the two.
+
+
+class ProjectedInputDecoder(tfa.BasicDecoder):
+    def __init__(self, cell, sampler, **kwargs):
+        super().__init__(cell, sampler, **kwargs)
+        self.input_projection = keras.layers.Dense(E)
+
+    def step(self, time, inputs, state, training=None):
+        inputs = self.input_projection(inputs)
+        return super().step(time, inputs, state, training)
+
+
+def test_a_decoder_subclass_trains_its_own_layer():
+    decoder = ProjectedInputDecoder(
+        keras.layers.GRUCell(H),
+        tfa.TrainingSampler(),
+        output_layer=keras.layers.Dense(V),
+    )
+    decoder(INPUTS, initial_state=np.zeros((B, H), "float32"))
+    projection = decoder.input_projection.weights
+    trainable = [id(w) for w in decoder.trainable_weights]
+    assert all(id(w) in trainable for w in projection)
+    shapes = [tuple(w.shape) for w in decoder.get_weights()]
+    # GRU kernel, recurrent kernel, bias; output layer; the projection.
+    assert shapes == [
+        (E, 3 * H),
+        (H, 3 * H),
+        (2, 3 * H),
+        (H, V),
+        (V,),
+        (E, E),
+        (E,),
+    ]
+    weights = decoder.get_weights()
+    weights[-1] = np.full((E,), 2.0, "float32")
+    decoder.set_weights(weights)
+    np.testing.assert_array_equal(numpy(decoder.input_projection.bias), 2.0)

@@ -62,18 +62,42 @@ class CellDecoder(BaseDecoder):
 
     @property
     def weights(self):
-        layers = [self.cell] + (
-            [self.output_layer] if self.output_layer is not None else []
-        )
-        return [w for layer in layers for w in layer.weights]
+        # TFA's order: the cell's, the output layer's, then those of any
+        # layer a subclass added (Keras 2 tracked them in that order).
+        listed = [w for layer in self._tfa_layers() for w in layer.weights]
+        seen = {id(w) for w in listed}
+        return listed + [w for w in super().weights if id(w) not in seen]
 
     def set_weights(self, weights):
-        """Sets the cell's weights, then the output layer's (TFA's order)."""
+        """Sets the weights from a list in TFA's order (`weights`).
+
+        Raises:
+            ValueError: for a list of another length.
+        """
         weights = list(weights)
-        count = len(self.cell.weights)
-        self.cell.set_weights(weights[:count])
-        if self.output_layer is not None:
-            self.output_layer.set_weights(weights[count:])
+        variables = self.weights
+        if len(weights) != len(variables):
+            raise ValueError(
+                f"{type(self).__name__} has {len(variables)} weights (TFA's "
+                "order: the cell's, the output layer's, any other layer's); "
+                f"received {len(weights)}."
+            )
+        # Layer by layer: an `AttentionWrapper` cell recomputes the keys of
+        # its mechanisms' memory with the new weights.
+        start = 0
+        for layer in self._tfa_layers():
+            count = len(layer.weights)
+            layer.set_weights(weights[start : start + count])
+            start += count
+        for variable, value in zip(
+            variables[start:], weights[start:], strict=True
+        ):
+            variable.assign(value)
+
+    def _tfa_layers(self):
+        """The cell and the output layer, if any."""
+        layers = [self.cell, self.output_layer]
+        return [layer for layer in layers if layer is not None]
 
     def _new_dropout_masks(self):
         """Clears the dropout masks that Keras cells keep between calls.
