@@ -595,3 +595,40 @@ def test_a_decoder_subclass_trains_its_own_layer():
     weights[-1] = np.full((E,), 2.0, "float32")
     decoder.set_weights(weights)
     np.testing.assert_array_equal(numpy(decoder.input_projection.bias), 2.0)
+
+
+# The same for an `AttentionWrapper` subclass: its weights (TFA's order)
+# named the attention layers, the cell and the mechanisms only.
+
+
+class ProjectedWrapper(tfa.AttentionWrapper):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.projection = keras.layers.Dense(2)
+
+    @property
+    def output_size(self):
+        return 2
+
+    def call(self, inputs, state, training=None):
+        output, state = super().call(inputs, state, training=training)
+        return self.projection(output), state
+
+
+def test_a_wrapper_subclass_trains_its_own_layer():
+    wrapper = ProjectedWrapper(
+        keras.layers.GRUCell(H),
+        tfa.LuongAttention(H, MEMORY, LENGTHS),
+        attention_layer_size=3,
+    )
+    state = wrapper.get_initial_state(batch_size=B, dtype="float32")
+    output, _ = wrapper(INPUTS[:, 0], state)
+    assert tuple(output.shape) == (B, 2)
+    trainable = [id(w) for w in wrapper.trainable_weights]
+    assert all(id(w) in trainable for w in wrapper.projection.weights)
+    shapes = [tuple(w.shape) for w in wrapper.get_weights()]
+    assert shapes[-2:] == [(3, 2), (2,)]
+    weights = wrapper.get_weights()
+    weights[-1] = np.full((2,), 2.0, "float32")
+    wrapper.set_weights(weights)
+    np.testing.assert_array_equal(numpy(wrapper.projection.bias), 2.0)

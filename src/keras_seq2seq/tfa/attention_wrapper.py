@@ -244,14 +244,15 @@ class AttentionWrapper(keras.layers.Layer):
     @property
     def weights(self):
         # TFA's order: the attention layers, the cell, the mechanisms (the
-        # order the layer tracks them in; see `_tfa_layers`); Keras 2 lists
-        # the trainable variables first.
+        # order the layer tracks them in; see `_tfa_layers`), then those of
+        # any layer a subclass added; Keras 2 lists the trainable variables
+        # first.
         variables, seen = [], set()
-        for layer in self._tfa_layers():
-            for variable in layer.weights:
-                if id(variable) not in seen:
-                    seen.add(id(variable))
-                    variables.append(variable)
+        layer_weights = [layer.weights for layer in self._tfa_layers()]
+        for variable in sum(layer_weights, []) + super().weights:
+            if id(variable) not in seen:
+                seen.add(id(variable))
+                variables.append(variable)
         trainable = [v for v in variables if v.trainable]
         return trainable + [v for v in variables if not v.trainable]
 
@@ -266,14 +267,19 @@ class AttentionWrapper(keras.layers.Layer):
         if len(weights) != len(variables):
             raise ValueError(
                 f"AttentionWrapper has {len(variables)} weights (TFA's order: "
-                "attention layers, cell, mechanisms); received "
-                f"{len(weights)}."
+                "attention layers, cell, mechanisms, any other layer's); "
+                f"received {len(weights)}."
             )
         values = {id(v): w for v, w in zip(variables, weights, strict=True)}
         # Layer by layer: a mechanism's `set_weights` recomputes the keys of
         # a memory already set up, so that the new kernel takes effect.
+        done = set()
         for layer in self._tfa_layers():
             layer.set_weights([values[id(v)] for v in layer.weights])
+            done.update(id(v) for v in layer.weights)
+        for variable in variables:
+            if id(variable) not in done:  # a subclass's own layer's
+                variable.assign(values[id(variable)])
 
     def _tfa_layers(self):
         """The layers holding the wrapper's weights, in TFA's order: the
