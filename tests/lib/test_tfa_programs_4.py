@@ -5,11 +5,15 @@ own classes that an earlier version of this module got wrong: an attention
 mechanism written on TFA's base class (`_BaseAttentionMechanism`, whose
 constructor takes the memory, a probability function and the query and
 memory layers, and whose subclasses compute the alignments in
-`_calculate_attention`), and a built-in mechanism whose subclass overrides
-`_calculate_attention`. Expected values come from the same program written
-with the built-in class (its weights copied over), or from identities TFA
-documents (an attention state that sums the alignments equals the sum of
-the alignment history).
+`_calculate_attention`), or copied from TFA's source; a built-in
+mechanism's subclass that overrides `_calculate_attention` or `build`;
+user cells, attention layers and cell input layers inside
+`AttentionWrapper`; and decoder and wrapper subclasses with layers of
+their own. Expected values come from the same program written with the
+built-in class (its weights copied over), from identities TFA documents
+(an attention state that sums the alignments equals the sum of the
+alignment history), or from TFA's `get_weights()` order (the order its
+Keras 2 layers tracked their sublayers in).
 """
 
 import json
