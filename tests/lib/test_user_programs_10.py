@@ -195,3 +195,53 @@ def test_an_export_archive_serves_generate_for_any_source_width(
         got = loaded.translate(tf.constant(source, "int32")).numpy()
         want = ids(model.generate(source, method, max_length=6))
         np.testing.assert_array_equal(got, want)
+
+
+# --- A frozen model (`model.trainable = False`, as for a model served or
+# used as a fixed teacher) saved to `.keras`: `Seq2Seq.from_config`
+# dropped the `trainable` entry of its config, and the loaded model
+# trained every weight again.
+
+
+# Keras says so on TensorFlow and PyTorch (not on JAX): as it should.
+@pytest.mark.filterwarnings("ignore:The model does not have any trainable")
+def test_a_frozen_model_loads_frozen(tmp_path):
+    model = small_model()
+    model.trainable = False
+    path = str(tmp_path / "frozen.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert loaded.trainable is False
+    assert loaded.trainable_weights == []
+    before = [numpy(w) for w in loaded.weights]
+    loaded.compile("sgd", SequenceLoss())
+    loaded.fit((SOURCE, TARGET_IN), TARGET_OUT, verbose=0)
+    for weight, value in zip(loaded.weights, before, strict=True):
+        np.testing.assert_array_equal(numpy(weight), value)
+
+
+# --- `ModelCheckpoint(..., save_weights_only=True)` to a `.weights.h5`,
+# then the weights loaded into a new `Seq2Seq` of the same config (a new
+# process, a served model): Keras refused to load them into a model not
+# yet built ("Try building the model first"), although `Seq2Seq` builds
+# from its config alone.
+
+
+def test_checkpointed_weights_load_into_a_new_model(tmp_path):
+    model = small_model()
+    path = str(tmp_path / "best.weights.h5")
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(
+            path, monitor="loss", save_best_only=True, save_weights_only=True
+        ),
+        keras.callbacks.EarlyStopping(
+            monitor="loss", patience=1, restore_best_weights=True
+        ),
+    ]
+    x = (SOURCE, TARGET_IN)
+    model.fit(x, TARGET_OUT, epochs=2, callbacks=callbacks, verbose=0)
+    new = Seq2Seq.from_config(model.get_config())
+    new.load_weights(path)
+    for weight, value in zip(new.weights, model.weights, strict=True):
+        np.testing.assert_array_equal(numpy(weight), numpy(value))
+    np.testing.assert_array_equal(numpy(new(x)), numpy(model(x)))

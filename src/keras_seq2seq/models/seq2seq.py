@@ -108,7 +108,12 @@ class Seq2Seq(keras.Model):
         inputs: `(source_ids (B, Ts), target_in_ids (B, Tt))`, int.
 
     Returns:
-        logits `(B, Tt, V)`.
+        logits `(B, Tt, V)`, in the compute dtype: `float16` or `bfloat16`
+        under a mixed policy (`dtype="mixed_float16"`, or Keras' global
+        one), where `SequenceLoss` and Keras' losses still compute in
+        `float32`. `predict` returns them as NumPy, in that dtype, with
+        zeros at padded target steps; `generate`'s scores and weights are
+        `float32` under every policy.
     """
 
     def __init__(
@@ -478,6 +483,19 @@ class Seq2Seq(keras.Model):
             **kwargs,
         )
 
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """`keras.Model.load_weights`, building the model first if needed.
+
+        Keras loads weights only into a built model; `Seq2Seq` builds from
+        its config alone, so `Seq2Seq(**config).load_weights(path)` reads
+        a `ModelCheckpoint`'s `.weights.h5` as it is.
+        """
+        if not self.built:
+            self.build()
+        return super().load_weights(
+            filepath, skip_mismatch=skip_mismatch, **kwargs
+        )
+
     def predict(
         self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
     ):
@@ -620,14 +638,18 @@ class Seq2Seq(keras.Model):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config.pop("trainable", None)
+        trainable = config.pop("trainable", True)
         if isinstance(config.get("scheduled_sampling"), dict):
             config["scheduled_sampling"] = (
                 keras.saving.deserialize_keras_object(
                     config["scheduled_sampling"]
                 )
             )
-        return cls(**config)
+        model = cls(**config)
+        # Set after the sublayers exist, so that they are frozen too (the
+        # flags of single sublayers are not part of the config).
+        model.trainable = trainable
+        return model
 
 
 class _CarryMask(keras.layers.Layer):
