@@ -292,16 +292,24 @@ def _add_evaluate(commands):
         metavar="FILE",
         help="a TSV file or two aligned plain-text files",
     )
+    # Unset: the data is read as the run read its corpus (`train
+    # --reverse`, `--columns 1 0`), so a reversed run is scored in its own
+    # direction.
     evaluate.add_argument(
         "--columns",
         nargs=2,
         type=int,
-        default=[0, 1],
+        default=None,
         metavar="N",
-        help="TSV source and target columns",
+        help="TSV source and target columns (default: the run's, with "
+        "its --reverse; else 0 1)",
     )
     evaluate.add_argument(
-        "--reverse", action="store_true", help="swap source and target"
+        "--reverse",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="swap source and target (default: as the run was trained, "
+        "unless --columns is given)",
     )
     evaluate.add_argument(
         "--header",

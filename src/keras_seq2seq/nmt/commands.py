@@ -284,23 +284,38 @@ def _check_outputs(args) -> None:
         given[path.resolve()] = flag
 
 
+def _direction(args) -> tuple[list[int], bool]:
+    """`(columns, reverse)` of `evaluate`'s data: as given, or, with
+    neither `--columns` nor `--reverse`, as the run read its corpus files
+    (a run trained `--reverse` translates the other way: its test file,
+    read forward, was scored as translations of the target language).
+    Two aligned files take the run's `reverse`; its columns are a TSV's."""
+    if args.columns is not None or args.reverse is not None:
+        return args.columns or [0, 1], bool(args.reverse)
+    config = run_folder.open_run(args.run).config
+    if not config.data:  # the built-in corpus is read as it is
+        return [0, 1], False
+    columns = list(config.columns) if len(args.data) == 1 else [0, 1]
+    return columns, config.reverse
+
+
 def evaluate(args) -> int:
     """`seq2seq evaluate`: translate a corpus' sources and score them."""
     _warn_unused_penalty(args)
-    if min(args.columns) < 0:  # as `train` says; Python would count back
-        shown = " ".join(map(str, args.columns))
-        raise RunError(
-            f"--columns must be two indices >= 0 (0 is the first column); "
-            f"got {shown}"
-        )
-    config_lib.check_columns_differ(args.columns)
-    config_lib.check_columns_of_files(args.columns, args.data)
+    if args.columns is not None:
+        if min(args.columns) < 0:  # as `train` says; Python would count back
+            shown = " ".join(map(str, args.columns))
+            raise RunError(
+                f"--columns must be two indices >= 0 (0 is the first "
+                f"column); got {shown}"
+            )
+        config_lib.check_columns_differ(args.columns)
+        config_lib.check_columns_of_files(args.columns, args.data)
     # Checked first: a typo would otherwise cost the whole translation.
     _check_outputs(args)
+    columns, reverse = _direction(args)
     translator = Translator.load(args.run, args.model)
-    numbered = read_numbered_pairs(
-        args.data, args.columns, args.reverse, args.header
-    )
+    numbered = read_numbered_pairs(args.data, columns, reverse, args.header)
     pairs = [pair for _, pair in numbered]
     sources = [source for source, _ in pairs]
     search = {"beam": args.beam, "length_penalty": args.length_penalty}
@@ -317,7 +332,7 @@ def evaluate(args) -> int:
         translator,
         "source",
         lines=[number for number, _ in numbered],
-        where=args.data[-1 if args.reverse else 0],
+        where=args.data[-1 if reverse else 0],
     )
     texts = [hypotheses[0].text for hypotheses in found]
     scores = scoring.score(texts, [target for _, target in pairs])

@@ -112,12 +112,15 @@ class Tokenizer:
             return ids
         # "ó" may be typed as "o" and a combining accent (U+0301), or the
         # corpus may be written so: the same text to a reader, two unknown
-        # pieces to the vocabulary. Sentencepiece normalises (NFKC); here
-        # the canonical form with the fewest unknown pieces is read, the
-        # text as given when it reads as well.
+        # pieces to the vocabulary. A digit may come full width ("９", an
+        # East Asian keyboard), a space as a no-break space (a web page),
+        # "fi" as a ligature (a PDF). Sentencepiece normalises (NFKC); here
+        # the form with the fewest unknown pieces is read, canonical forms
+        # before compatibility ones, the text as given when it reads as
+        # well.
         forms = [
             self._char_ids(unicodedata.normalize(form, text))
-            for form in ("NFC", "NFD")
+            for form in ("NFC", "NFD", "NFKC", "NFKD")
         ]
         return min([ids, *forms], key=lambda found: found.count(UNK_ID))
 

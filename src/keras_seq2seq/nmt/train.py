@@ -79,6 +79,7 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
     run_folder.check_not_foreign(path, resume)
     if not resume:  # a resume's batch size is the run's: checked there
         _check_batch_splits(config.batch_size, config.devices)
+        _check_corpus_options(config, {**file_values, **flag_values})
     if not resume and (path / "state.json").exists():
         raise RunError(
             f"run folder {path} exists; continue it with --resume "
@@ -144,6 +145,38 @@ def train(file_values: dict, flag_values: dict, resume: bool = False):
             _say_how_to_resume(config, path, given)
         raise
     return path
+
+
+# Options that say how to read corpus files: the built-in corpus has its
+# own direction and dev split, so without `data` they would change nothing.
+CORPUS_FILE_KEYS = ("dev", "dev_size", "columns", "reverse", "header")
+
+
+def _check_corpus_options(config, given: dict) -> None:
+    """A `RunError` for a new run on the built-in dates corpus given an
+    option that reads corpus files (`--dev`, `--reverse`, ...): the dates
+    corpus was trained as it is, its own dev split and direction, while
+    config.yaml recorded the option (evaluate then read the test split
+    reversed, as the run said it was trained)."""
+    if config.data:
+        return
+    ignored = [
+        "--" + key.replace("_", "-")
+        for key in CORPUS_FILE_KEYS
+        if key in given
+        and given[key] is not None
+        and not config_lib.same_value(
+            key, given[key], config_lib.default_of(config_lib.FIELDS[key])
+        )
+    ]
+    if ignored:
+        names = ", ".join(ignored)
+        raise RunError(
+            f"{names} read{'s' * (len(ignored) == 1)} a corpus given with "
+            "--data, but no --data is given: the built-in dates corpus has "
+            "its own direction and dev split; give --data with your "
+            f"corpus, or drop {names}"
+        )
 
 
 def _warn_if_vocab_size_unused(config, given: dict) -> None:

@@ -1,0 +1,131 @@
+"""What a demanding user meets, eleventh round: a date typed with
+full-width digits or a no-break space on a character run; `evaluate` of
+a run trained `--reverse` (or `--columns 1 0`) on its own test file;
+corpus-file options (`--reverse`, `--dev`, `--header`, ...) given to a
+run on the built-in dates corpus.
+
+Each test pins one defect, on the tiny run of `conftest.py`, a copy of
+it, or files the test writes; none trains a model.
+"""
+
+import shutil
+
+from cli_support import one_error_line, train_argv
+
+from keras_seq2seq.cli import main
+from keras_seq2seq.nmt.tokenizer import UNK_ID, Tokenizer
+from keras_seq2seq.nmt.translator import Hypothesis, Translator
+
+
+def test_compatibility_characters_read_as_the_vocabularys_characters():
+    # "９/５/１８" (an East Asian keyboard's full-width digits) read as four
+    # unknown pieces on a dates run: `translate` answered 2008-05-08 for
+    # 9/5/18. Sentencepiece runs (NFKC) read it as "9/5/18"; so does a
+    # character run now, and a no-break space (a web page) as a space, a
+    # ligature (a PDF) as its letters.
+    chars = Tokenizer.train(["9/5/18", "9 may 2018", "fine"], "char")
+    assert chars.encode("\uff19/\uff15/\uff11\uff18") == chars.encode("9/5/18")
+    assert chars.encode("9\u00a0may\u00a02018") == chars.encode("9 may 2018")
+    assert chars.encode("\ufb01ne") == chars.encode("fine")
+    assert UNK_ID not in chars.encode("\uff19\u00a0may")
+    # What the vocabulary holds as given is read as given.
+    both = Tokenizer.train(["\uff19", "9"], "char")
+    assert both.encode("\uff19") != both.encode("9")
+
+
+def _reversed_copy(trained_run, tmp_path, columns=None):
+    """A copy of the run whose config.yaml says it was trained reversed
+    (Spanish to English on the corpus' `english<TAB>spanish` lines)."""
+    run = shutil.copytree(trained_run, tmp_path / "reversed")
+    config = (run / "config.yaml").read_text(encoding="utf-8")
+    config = config.replace("reverse: false", "reverse: true")
+    if columns is not None:
+        config = config.replace("reverse: true", "reverse: false")
+        config = config.replace("columns:\n- 0\n- 1", columns)
+    (run / "config.yaml").write_text(config, encoding="utf-8")
+    return run
+
+
+def _sources_evaluated(monkeypatch, argv):
+    """The sources `evaluate argv` translates (the translator is a
+    stand-in that echoes them)."""
+    given = []
+
+    def translate(self, sentences, **search):
+        given.extend(sentences)
+        return [[Hypothesis(s, 0.0, [], [], [])] for s in sentences]
+
+    monkeypatch.setattr(Translator, "translate", translate)
+    monkeypatch.setattr(Translator, "warm_up", lambda self, s, **o: None)
+    assert main(argv) == 0
+    return given
+
+
+def test_evaluate_reads_the_test_file_as_the_run_read_its_corpus(
+    trained_run, corpus, tmp_path, monkeypatch, capsys
+):
+    # `train --data train.tsv --reverse` (Spanish to English), then
+    # `evaluate RUN --data test.tsv`: the English column was translated
+    # and scored against the Spanish one, BLEU near 0 and no word said.
+    test = corpus / "test.tsv"
+    english, spanish = zip(
+        *(line.split("\t")[:2] for line in test.read_text().splitlines()),
+        strict=True,
+    )
+    spanish = [side.strip() for side in spanish]
+    run = _reversed_copy(trained_run, tmp_path)
+    argv = ["evaluate", str(run), "--data", str(test)]
+    assert _sources_evaluated(monkeypatch, argv) == spanish
+    # Given options say the direction: --no-reverse, --columns.
+    assert _sources_evaluated(monkeypatch, [*argv, "--no-reverse"]) == list(
+        english
+    )
+    assert _sources_evaluated(
+        monkeypatch, [*argv, "--columns", "0", "1"]
+    ) == list(english)
+    assert _sources_evaluated(monkeypatch, [*argv, "--reverse"]) == spanish
+    # Two aligned files are read as the run read them: reversed.
+    en, es = tmp_path / "test.en", tmp_path / "test.es"
+    en.write_text("".join(f"{s}\n" for s in english), encoding="utf-8")
+    es.write_text("".join(f"{s}\n" for s in spanish), encoding="utf-8")
+    aligned = ["evaluate", str(run), "--data", str(en), str(es)]
+    assert _sources_evaluated(monkeypatch, aligned) == spanish
+    # A run trained on --columns 1 0 is read on those columns.
+    swapped = _reversed_copy(
+        trained_run, tmp_path / "swapped", columns="columns:\n- 1\n- 0"
+    )
+    argv = ["evaluate", str(swapped), "--data", str(test)]
+    assert _sources_evaluated(monkeypatch, argv) == spanish
+    # A forward run stays forward.
+    argv = ["evaluate", str(trained_run), "--data", str(test)]
+    assert _sources_evaluated(monkeypatch, argv) == list(english)
+
+
+def test_corpus_file_options_without_data_are_refused(
+    tmp_path, capsys, no_training
+):
+    # `seq2seq train --reverse` (or --dev my_dev.tsv, --header, --columns
+    # 1 0) without --data trained the dates corpus forward on its own dev
+    # split, and config.yaml said `reverse: true`, `dev: my_dev.tsv`.
+    dev = tmp_path / "dev.tsv"
+    dev.write_text("a\tb\n", encoding="utf-8")
+    for options, names in (
+        (["--reverse"], ["--reverse"]),
+        (["--dev", str(dev)], ["--dev"]),
+        (["--header", "--columns", "1", "0"], ["--columns", "--header"]),
+        (["--dev-size", "50"], ["--dev-size"]),
+    ):
+        assert main(train_argv(tmp_path, *options)) == 1
+        one_error_line(capsys, "--data", "dates", *names)
+        assert not (tmp_path / "runs").exists()
+    # The same in a config file.
+    config = tmp_path / "run.yaml"
+    config.write_text("reverse: true\n", encoding="utf-8")
+    assert main(train_argv(tmp_path, "--config", str(config))) == 1
+    one_error_line(capsys, "--reverse", "--data")
+    # Their defaults, given, are no change.
+    argv = train_argv(
+        tmp_path, "--no-reverse", "--columns", "0", "1", "--dates-train-size", "200"
+    )
+    assert main([*argv, "--max-steps", "1"]) == 130  # no_training: Ctrl-C
+    assert len(no_training) == 1
