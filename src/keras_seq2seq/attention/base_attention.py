@@ -60,7 +60,9 @@ class BaseAttention(keras.layers.Layer):
     Returns:
         `(context, weights)`: `(B, [Tq,] Dv)` and `(B, [Tq,] Tv)`. Padded
         steps get weight 0; a row with no real step gives zero weights and a
-        zero context, never NaN.
+        zero context, never NaN. Both are in the layer's compute dtype
+        (`float16` or `bfloat16` under a mixed policy); the softmax itself
+        runs in `float32`.
     """
 
     def __init__(

@@ -53,7 +53,8 @@ class AttentionDecoder(keras.layers.Layer):
 
     Returns:
         `outputs` `(B, Tt, O)`; with `return_weights` or `return_state` a
-        list `[outputs, weights?, *final_cell_state?]`.
+        list `[outputs, weights?, *final_cell_state?]`, each in the layer's
+        compute dtype (`float16` or `bfloat16` under a mixed policy).
 
     Example:
 
