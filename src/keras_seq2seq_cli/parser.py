@@ -322,13 +322,13 @@ def _add_evaluate(commands):
         "--json",
         type=_path,
         metavar="OUT",
-        help="also write the scores to this JSON file",
+        help="also write the scores to this JSON file ('-': stdout)",
     )
     evaluate.add_argument(
         "--output",
         type=_path,
         metavar="FILE",
-        help="also write the translations, one per line",
+        help="also write the translations, one per line ('-': stdout)",
     )
 
 

@@ -8,6 +8,7 @@ Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model.
 """
 
+import json
 import shutil
 
 from cli_support import one_error_line, train_argv
@@ -124,8 +125,31 @@ def test_corpus_file_options_without_data_are_refused(
     assert main(train_argv(tmp_path, "--config", str(config))) == 1
     one_error_line(capsys, "--reverse", "--data")
     # Their defaults, given, are no change.
-    argv = train_argv(
-        tmp_path, "--no-reverse", "--columns", "0", "1", "--dates-train-size", "200"
-    )
+    defaults = ["--no-reverse", "--columns", "0", "1"]
+    argv = train_argv(tmp_path, *defaults, "--dates-train-size", "200")
     assert main([*argv, "--max-steps", "1"]) == 130  # no_training: Ctrl-C
     assert len(no_training) == 1
+
+
+def test_evaluate_output_dash_is_stdout_not_a_file_named_dash(
+    trained_run, corpus, tmp_path, monkeypatch, capsys
+):
+    # `translate --input -` reads stdin, but `evaluate --json -` wrote
+    # the scores to a file named "-" in the current folder.
+    monkeypatch.chdir(tmp_path)
+    test = str(corpus / "test.tsv")
+    argv = ["evaluate", str(trained_run), "--data", test]
+    assert main([*argv, "--json", "-"]) == 0
+    out = capsys.readouterr().out
+    scores, end = json.JSONDecoder().raw_decode(out)
+    assert scores["n"] == 12
+    assert out[end:].lstrip("\n").startswith("12 sentences")
+    argv = [*argv, "--output", "-"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.rstrip("\n").split("\n")
+    assert len(lines) == 12 + 3  # the translations, then the scores
+    assert lines[12].startswith("12 sentences")
+    assert not (tmp_path / "-").exists()
+    # Both to stdout would mix them.
+    assert main([*argv, "--json", "-"]) == 1
+    one_error_line(capsys, "'-'", "stdout")

@@ -265,6 +265,14 @@ def _check_outputs(args) -> None:
     for flag, name in (("--output", args.output), ("--json", args.json)):
         if not name:
             continue
+        if name == STDOUT and STDOUT in given:
+            raise RunError(
+                "--output and --json are both '-' (stdout); give a file "
+                "name to one of them"
+            )
+        if name == STDOUT:
+            given[STDOUT] = flag
+            continue
         path = Path(name)
         run_folder.check_can_write(flag, path)
         if path.resolve() in corpus:
@@ -282,6 +290,21 @@ def _check_outputs(args) -> None:
                 f"--output and --json name the same file {path}; give two"
             )
         given[path.resolve()] = flag
+
+
+# `--output -`, `--json -`: stdout, as `translate --input -` reads stdin
+# (most tools' convention); it wrote a file named "-".
+STDOUT = "-"
+
+
+def _write_output(name: str, text: str) -> None:
+    """Writes `evaluate`'s `text` to the file `name`, or to stdout for
+    `-`, before the scores."""
+    if name == STDOUT:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    run_folder.write_text(Path(name), text)
 
 
 def _direction(args) -> tuple[list[int], bool]:
@@ -340,12 +363,10 @@ def evaluate(args) -> int:
     scores["warm_up_seconds"] = warm_up
     scores["beam"] = args.beam
     if args.output:
-        run_folder.write_text(
-            Path(args.output), "".join(t + "\n" for t in texts)
-        )
+        _write_output(args.output, "".join(t + "\n" for t in texts))
     if args.json:
         text = json.dumps(scores, indent=1) + "\n"  # a text file's last line
-        run_folder.write_text(Path(args.json), text)
+        _write_output(args.json, text)
     count = scores["n"]
     print(
         f"{count} sentence{'s' if count != 1 else ''}, beam {args.beam}: "
