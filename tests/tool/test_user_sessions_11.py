@@ -153,3 +153,23 @@ def test_evaluate_output_dash_is_stdout_not_a_file_named_dash(
     # Both to stdout would mix them.
     assert main([*argv, "--json", "-"]) == 1
     one_error_line(capsys, "'-'", "stdout")
+
+
+def test_columns_with_a_dev_corpus_of_two_files_are_refused(
+    corpus, tmp_path, capsys, no_training
+):
+    # `--data train.tsv --columns 1 0 --dev dev.en dev.es`: training read
+    # Spanish to English, dev (two files, which columns do not pick) was
+    # read English to Spanish, so every validation scored the wrong
+    # direction and chose the best model by it.
+    en, es = tmp_path / "dev.en", tmp_path / "dev.es"
+    en.write_text("Go.\nRun.\n", encoding="utf-8")
+    es.write_text("Ve.\nCorre.\n", encoding="utf-8")
+    data = ["--data", str(corpus / "train.tsv")]
+    argv = train_argv(tmp_path, *data, "--dev", str(en), str(es))
+    assert main([*argv, "--columns", "1", "0"]) == 1
+    one_error_line(capsys, "--dev", "--columns 1 0", "--reverse")
+    assert not (tmp_path / "runs").exists()
+    # --reverse swaps both corpora: Spanish to English throughout.
+    assert main([*argv, "--reverse", "--max-steps", "1"]) == 130
+    assert no_training == [[("Ve.", "Go."), ("Corre.", "Run.")]]

@@ -254,6 +254,8 @@ def _check_ranges(config: Config) -> None:
     check_columns_differ(config.columns)
     if config.data is not None:
         check_columns_of_files(config.columns, config.data)
+    if config.dev is not None:
+        check_columns_of_files(config.columns, config.dev, "--dev")
     if config.name is not None:
         check_name(config.name)
 
@@ -270,16 +272,29 @@ def check_columns_differ(columns) -> None:
         )
 
 
-def check_columns_of_files(columns, files) -> None:
+def check_columns_of_files(columns, files, option=None) -> None:
     """A `RunError` for `--columns` other than `0 1` given with two
     aligned files: the columns pick TSV columns, and were ignored, so the
-    corpus was read in the direction it was not meant to."""
-    if len(files) == 2 and list(columns) != [0, 1]:
+    corpus was read in the direction it was not meant to. `option`
+    `"--dev"`: a dev corpus of two files beside a TSV training corpus,
+    whose columns it was not read by (dev scored the other direction)."""
+    if len(files) != 2 or list(columns) == [0, 1]:
+        return
+    shown = f"--columns {columns[0]} {columns[1]}"
+    if option == "--dev":
+        swap = ""
+        if list(columns) == [1, 0]:
+            swap = ", or --reverse in place of --columns 1 0 (it swaps both)"
         raise RunError(
-            f"--columns {columns[0]} {columns[1]} picks columns of one TSV "
-            "file, but the corpus is two aligned files (source, then "
-            "target); give --reverse, or the files in the other order"
+            f"{shown} picks columns of a TSV file, but --dev is two aligned "
+            "files, read as they are (source, then target), so dev would "
+            f"be scored in another direction; give a TSV dev file{swap}"
         )
+    raise RunError(
+        f"{shown} picks columns of one TSV "
+        "file, but the corpus is two aligned files (source, then "
+        "target); give --reverse, or the files in the other order"
+    )
 
 
 def check_name(name: str) -> None:
