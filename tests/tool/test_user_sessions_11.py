@@ -173,3 +173,59 @@ def test_columns_with_a_dev_corpus_of_two_files_are_refused(
     # --reverse swaps both corpora: Spanish to English throughout.
     assert main([*argv, "--reverse", "--max-steps", "1"]) == 130
     assert no_training == [[("Ve.", "Go."), ("Corre.", "Run.")]]
+
+
+def test_n_best_without_a_beam_says_to_give_the_beam(trained_run, capsys):
+    # `translate RUN --n-best 3 "..."` (the beam left at 1) said "n-best
+    # must be between 1 and the beam size 1; got 3": what, not how.
+    argv = ["translate", str(trained_run), "--n-best", "3", "Hello."]
+    assert main(argv) == 1
+    one_error_line(capsys, "n-best 3", "--beam-size 3")
+
+
+def test_the_runs_folder_given_as_the_run_names_its_runs(trained_run, capsys):
+    # `seq2seq translate runs "..."` (the runs folder, not a run in it)
+    # said only that runs has no config.yaml.
+    assert main(["translate", str(trained_run.parent), "Hello."]) == 1
+    one_error_line(capsys, "holds runs (tsv)", str(trained_run))
+
+
+def test_the_start_line_says_how_many_dev_pairs_each_score_reads(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    # On Tatoeba the start line said "2000 dev pairs" while each
+    # validation scored 1000 of them (--validation-size): a reader took
+    # the dev scores for the whole dev set's.
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+
+    def stop(model, x, y):
+        raise KeyboardInterrupt  # after the start line, before a step
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train.train_step", stop)
+    argv = train_argv(tmp_path, "--resume", "--name", "copy")
+    assert main([*argv, "--max-steps", "6", "--validation-size", "5"]) == 130
+    err = capsys.readouterr().err
+    [start] = [line for line in err.splitlines() if "resuming" in line]
+    assert "dev scores every 2 steps, on 5 of them" in start, start
+    assert run.is_dir()
+
+
+def test_the_attention_map_draws_dollar_signs_as_written(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    # Matplotlib reads "$...$" in a label as math: a piece "$x$" was drawn
+    # as an italic x, and "$^$" failed the plot ("ParseSyntaxException").
+    from keras_seq2seq.nmt.plot import attention_figure
+
+    found = Hypothesis(
+        "$5 $x$", -1.0, ["$^$", "$5"], ["$5", "$x$"], [[0.5] * 2] * 2
+    )
+    monkeypatch.setattr(Translator, "translate", lambda self, s, **o: [[found]])
+    png = tmp_path / "map.png"
+    argv = ["plot", str(trained_run), "$^$ $5", "--output", str(png)]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert png.stat().st_size > 0
+    axes = attention_figure(found).axes[0]
+    for labels in (axes.get_xticklabels(), axes.get_yticklabels()):
+        for label in labels:
+            assert not label.get_parse_math(), label.get_text()

@@ -57,8 +57,10 @@ def attention_figure(hypothesis) -> Figure:
         aspect="auto",
         interpolation="nearest",
     )
-    axes.set_xticks(range(len(source)), source, rotation=90)
-    axes.set_yticks(range(len(target)), target)
+    # Pieces as written: Matplotlib reads "$...$" as math (a piece "$x$"
+    # was drawn as an italic x, and "$^$" raised a ParseSyntaxException).
+    axes.set_xticks(range(len(source)), source, rotation=90, parse_math=False)
+    axes.set_yticks(range(len(target)), target, parse_math=False)
     axes.set_xlabel("source")
     axes.set_ylabel("output")
     figure.colorbar(image, cax=bar)

@@ -202,6 +202,15 @@ def open_run(run_dir: str | os.PathLike) -> Run:
         )
     config_path = path / "config.yaml"
     if not config_path.is_file():
+        # `translate runs "..."`: the runs folder, not a run in it.
+        runs = sorted(p for p in path.iterdir() if is_run_folder(p))
+        if runs:
+            names = ", ".join(p.name for p in runs[:5])
+            more = f" and {len(runs) - 5} more" if len(runs) > 5 else ""
+            raise RunError(
+                f"{path} is not a run folder but holds runs ({names}{more}); "
+                f"give one of them, e.g. {runs[0]}"
+            )
         raise RunError(
             f"{path} is not a run folder (no config.yaml); "
             "give the folder `seq2seq train` wrote"

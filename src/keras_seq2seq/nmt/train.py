@@ -365,11 +365,17 @@ def _fit(run, model, encoded, dev, state):
     batches = _batches(encoded, config, start, token_counts)
     every = config.validate_every
     period = "step" if every == 1 else f"{every} steps"
+    # Validation scores at most --validation-size of the dev pairs (1000
+    # of Tatoeba's 2000 by default): said, so that "2000 dev pairs" does
+    # not read as the pairs each score comes from.
+    scored = min(config.validation_size, len(dev))
+    of_dev = f", on {scored} of them" if scored < len(dev) else ""
     print(
         f"{'resuming' if start else 'training'} {run.path} at step {start}: "
         f"{len(encoded)} training pairs, {len(dev)} dev pairs, vocabularies "
         f"{run.source.vocab_size}/{run.target.vocab_size}, "
-        f"{model.count_params():,} parameters; dev scores every {period}",
+        f"{model.count_params():,} parameters; dev scores every {period}"
+        f"{of_dev}",
         file=sys.stderr,
         flush=True,
     )

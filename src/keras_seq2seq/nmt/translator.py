@@ -275,9 +275,13 @@ def _check_search(beam, n_best, length_penalty, vocab_size):
             f"beam {beam} is wider than the target vocabulary "
             f"({vocab_size} pieces); give a beam <= {vocab_size}"
         )
-    if not isinstance(n_best, int) or not 1 <= n_best <= beam:
+    if not isinstance(n_best, int) or n_best < 1:
+        raise RunError(f"n-best must be an integer >= 1; got {n_best!r}")
+    if n_best > beam:  # `--n-best 3` alone: greedy search keeps one
         raise RunError(
-            f"n-best must be between 1 and the beam size {beam}; got {n_best!r}"
+            f"n-best {n_best} is more than the beam size {beam}, the most "
+            f"hypotheses a search keeps; give a beam of at least {n_best} "
+            f"(--beam-size {n_best}), or a smaller n-best"
         )
     # GNMT's ((5 + length) / 6) ** alpha overflows float32 from alpha 33
     # at 80 tokens: every hypothesis then scored -inf and came out empty.
