@@ -2,10 +2,14 @@
 full-width digits or a no-break space on a character run; `evaluate` of
 a run trained `--reverse` (or `--columns 1 0`) on its own test file;
 corpus-file options (`--reverse`, `--dev`, `--header`, ...) given to a
-run on the built-in dates corpus.
+run on the built-in dates corpus; `evaluate --json -`; `--columns 1 0`
+with a dev corpus of two files; `--n-best 3` without a beam; the runs
+folder given as the run; the start line's dev pairs; an attention map of
+pieces holding `$`; `name: 2024` in a config file.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
-it, or files the test writes; none trains a model.
+it, or files the test writes; none trains a model (the training loop or
+its step is replaced where it would start).
 """
 
 import json
@@ -229,3 +233,20 @@ def test_the_attention_map_draws_dollar_signs_as_written(
     for labels in (axes.get_xticklabels(), axes.get_yticklabels()):
         for label in labels:
             assert not label.get_parse_math(), label.get_text()
+
+
+def test_a_config_name_yaml_reads_as_a_number_says_to_quote_it(
+    tmp_path, capsys, no_training
+):
+    # `name: 2024` (a run per year) in a config file: YAML reads a number,
+    # and the error said "config key 'name' must be str; got 2024", with
+    # no word of what to write.
+    config = tmp_path / "run.yaml"
+    for value, read in (("2024", "a number"), ("yes", "a boolean")):
+        config.write_text(f"name: {value}\n", encoding="utf-8")
+        assert main(train_argv(tmp_path, "--config", str(config))) == 1
+        one_error_line(capsys, str(config), read, "quotes", 'name: "..."')
+    config.write_text('name: "2024"\ndates_train_size: 200\n')
+    assert main(train_argv(tmp_path, "--config", str(config))) == 130
+    assert (tmp_path / "runs").is_dir() is False  # removed: no checkpoint
+    assert len(no_training) == 1

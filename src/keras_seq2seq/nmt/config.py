@@ -68,6 +68,13 @@ def _scalar(key, kind, value):
     )
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
+    if not ok and kind is str and isinstance(value, (int, float)):
+        # YAML reads `name: 2024` as a number, `name: yes` as a boolean.
+        raise RunError(
+            f"config key {key!r} must be text, but YAML read {value!r} as "
+            f"{'a boolean' if isinstance(value, bool) else 'a number'}; "
+            f'put the value in quotes ({key}: "...")'
+        )
     if not ok:
         raise RunError(
             f"config key {key!r} must be {kind.__name__}; got {value!r}"
