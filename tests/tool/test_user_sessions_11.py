@@ -15,7 +15,7 @@ its step is replaced where it would start).
 import json
 import shutil
 
-from cli_support import one_error_line, train_argv
+from cli_support import one_error_line, train_argv, warning_lines
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt.tokenizer import UNK_ID, Tokenizer
@@ -250,3 +250,18 @@ def test_a_config_name_yaml_reads_as_a_number_says_to_quote_it(
     assert main(train_argv(tmp_path, "--config", str(config))) == 130
     assert (tmp_path / "runs").is_dir() is False  # removed: no checkpoint
     assert len(no_training) == 1
+
+
+def test_a_dev_size_beside_a_dev_corpus_is_said_to_change_nothing(
+    corpus, tmp_path, capsys, no_training
+):
+    # `--data train.tsv --dev-size 100` with a dev.tsv beside it (as in
+    # ../shared/data): dev was dev.tsv's pairs, --dev-size was ignored
+    # without a word, and a user who wanted faster validations got none.
+    data = ["--data", str(corpus / "train.tsv")]
+    argv = train_argv(tmp_path, *data, "--dev-size", "5", "--max-steps", "1")
+    assert main(argv) == 130  # no_training: stopped before a checkpoint
+    [warning] = warning_lines(capsys)
+    for word in ("--dev-size 5", "dev.tsv (12 pairs)", "--validation-size"):
+        assert word in warning, warning
+    assert len(no_training[0]) == 12

@@ -94,8 +94,20 @@ DEV_OVERLAP_WARNING = 0.1
 def warn_if_dev_is_short(config: Config, train: Pairs, dev: Pairs) -> None:
     """A warning when `load` held out fewer dev pairs than `--dev-size`
     asks: it holds out at most a tenth of the corpus. A new run calls it
-    once; a resume does not repeat it."""
-    if not config.data or config.dev is not None or len(dev) >= config.dev_size:
+    once; a resume does not repeat it. With a dev corpus (`--dev`, or
+    dev.tsv beside the corpus) nothing is held out: it says that the
+    option changes nothing."""
+    if config.data and config.dev is not None:
+        print(
+            f"seq2seq: warning: --dev-size {config.dev_size} holds pairs "
+            f"out of training when there is no dev corpus, but dev is "
+            f"{' '.join(config.dev)} ({len(dev)} pairs), so it changes "
+            "nothing; --validation-size sets how many dev pairs each "
+            "validation scores",
+            file=sys.stderr,
+        )
+        return
+    if not config.data or len(dev) >= config.dev_size:
         return
     total = len(train) + len(dev)
     print(
