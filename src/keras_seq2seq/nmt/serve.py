@@ -320,7 +320,14 @@ def parse_request(body: bytes, limits, translator) -> tuple:
         raise _RequestError(400, "give 'beam' or 'beam_size', not both")
     beam_name = "beam_size" if "beam_size" in request else "beam"
     beam = _integer(request, beam_name, 1, limits.max_beam)
-    n_best = _integer(request, "n_best", 1, beam)
+    n_best = _integer(request, "n_best", 1, limits.max_beam)
+    if n_best > beam:  # "between 1 and 1; got 3" said what, not how
+        raise _RequestError(
+            422,
+            f"'n_best' {n_best} is more than {beam_name!r} {beam}, the most "
+            f"hypotheses a search keeps; ask for a {beam_name!r} of at "
+            f"least {n_best}",
+        )
     penalty = request.get("length_penalty", 0.0)
     if isinstance(penalty, bool) or not isinstance(penalty, (int, float)):
         raise _RequestError(400, "'length_penalty' must be a number")
