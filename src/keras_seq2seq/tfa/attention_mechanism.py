@@ -26,31 +26,32 @@ TFA's own functional use failed on TensorFlow 2 too (tensorflow/addons#1898,
 whose workaround was to disable eager execution). Set the memory up inside a
 subclassed `keras.Model`'s `call`, as TFA's NMT tutorial does, or use
 `keras_seq2seq.AttentionDecoder`, which takes the memory as an argument.
+
+This module holds the class: its construction, `build`, the memory's
+set-up and the call. Its TFA attributes and probability functions are in
+`mechanism_attributes.py`, its weights and config in `mechanism_weights.py`
+(mixins of the class).
 """
 
 import keras
 from keras import ops
 
 from keras_seq2seq.attention.base_attention import AttentionMemory
-from keras_seq2seq.ops import (
-    hardmax,
-    keras_mask,
-    mask_scores,
-    masked_softmax,
-    sequence_mask,
-    zero_padding,
-)
+from keras_seq2seq.ops import keras_mask, sequence_mask
+from keras_seq2seq.tfa.mechanism_attributes import MechanismAttributes
+from keras_seq2seq.tfa.mechanism_weights import MechanismWeights
 from keras_seq2seq.tfa.memory_checks import (
     as_shape,
     check_lengths,
     check_mask,
     check_values,
     is_shape,
-    resolve,
 )
 
 
-class AttentionMechanism(keras.layers.Layer):
+class AttentionMechanism(
+    MechanismAttributes, MechanismWeights, keras.layers.Layer
+):
     """Base of the TFA-style mechanisms, TFA's `_BaseAttentionMechanism`.
 
     A mechanism of a program's own (no `core`) is written as TFA's were:
@@ -123,12 +124,7 @@ class AttentionMechanism(keras.layers.Layer):
         query_depth=None,
         **kwargs,
     ):
-        for name, layer in (
-            ("query_layer", query_layer),
-            ("memory_layer", memory_layer),
-        ):
-            if layer is not None and not isinstance(layer, keras.layers.Layer):
-                raise TypeError(f"{name} is not a Layer: {layer!r}")
+        _check_layers(query_layer, memory_layer)
         if core is None and memory_layer is not None:
             if kwargs.get("dtype") is None:
                 kwargs["dtype"] = memory_layer.dtype_policy  # TFA's
@@ -164,14 +160,7 @@ class AttentionMechanism(keras.layers.Layer):
         self._memory = None
         self._raw_memory = None
         if memory is not None:
-            # TFA sets the memory up through `__call__`, which hands `call`
-            # the memory's Keras mask (an `Embedding(mask_zero=True)`
-            # encoder's outputs): without lengths, that mask is the
-            # memory's.
-            mask = None
-            if memory_sequence_length is None:
-                mask = keras_mask(memory)
-            self.setup_memory(memory, memory_sequence_length, mask)
+            self._setup_given_memory(memory, memory_sequence_length)
 
     def build(self, input_shape=None):
         """Creates the weights that `input_shape` fixes, as TFA's did.
@@ -244,6 +233,16 @@ class AttentionMechanism(keras.layers.Layer):
         self.built = True
         self._memory = self.core.prepare(memory, value_mask=memory_mask)
 
+    def _setup_given_memory(self, memory, memory_sequence_length):
+        """Sets up the constructor's `memory=`."""
+        # TFA sets the memory up through `__call__`, which hands `call`
+        # the memory's Keras mask (an `Embedding(mask_zero=True)`
+        # encoder's outputs): without lengths, that mask is the memory's.
+        mask = None
+        if memory_sequence_length is None:
+            mask = keras_mask(memory)
+        self.setup_memory(memory, memory_sequence_length, mask)
+
     def _prepare(self, memory, memory_mask):
         """The memory of a mechanism of a program's own: TFA's steps."""
         if not self.built:
@@ -260,46 +259,6 @@ class AttentionMechanism(keras.layers.Layer):
         layer = self.memory_layer
         keys = values if layer is None else layer(values)
         return AttentionMemory(keys, values, mask)
-
-    def _masked(self, probability_fn):
-        """`probability_fn` with padded memory steps masked out, as TFA's
-        base class wraps it: their scores are the lowest float (in
-        float32) before it, and their alignments 0 after it."""
-
-        def masked_probability_fn(score, state):
-            mask = self.memory_mask
-            alignments = probability_fn(
-                mask_scores(score, mask), ops.cast(state, "float32")
-            )
-            return ops.cast(zero_padding(alignments, mask), score.dtype)
-
-        return masked_probability_fn
-
-    def name_probability_fn(self, name):
-        """Sets TFA's two attributes of a built-in mechanism's
-        `probability_fn` argument: `probability_fn_name`, the name (which
-        the config keeps), and `probability_fn`, its function `(score,
-        state)` with padded steps masked out, for a subclass's
-        `_calculate_attention` (the core computes its own)."""
-        self.probability_fn_name = name
-        function = self._process_probability_fn(name)
-        self.probability_fn = self._masked(lambda score, _: function(score))
-
-    def _process_probability_fn(self, func_name):
-        """The function TFA's name stands for: `"softmax"` or `"hardmax"`
-        over the last axis (TFA's helper, which mechanisms copied from
-        TFA's call before `super().__init__`).
-
-        Raises:
-            ValueError: for another name.
-        """
-        functions = {"softmax": masked_softmax, "hardmax": hardmax}
-        if func_name not in functions:
-            raise ValueError(
-                f"Invalid probability function: {func_name!r}, options are "
-                f"{sorted(functions)}"
-            )
-        return functions[func_name]
 
     def __call__(self, inputs, *args, **kwargs):
         if kwargs.get("setup_memory"):
@@ -382,123 +341,12 @@ class AttentionMechanism(keras.layers.Layer):
     def compute_mask(self, inputs, mask=None):
         return None
 
-    def get_config(self):
-        config = {name: getattr(self, name) for name in self.CONFIG_KEYS}
-        if "probability_fn" in config:
-            config["probability_fn"] = self.probability_fn_name  # TFA's
-        if self.core is not None:
-            config["kernel_initializer"] = keras.initializers.serialize(
-                keras.initializers.get(self.kernel_initializer)
-            )
-        for name, layer in self.given_layers.items():
-            config[name] = keras.saving.serialize_keras_object(layer)
-        # As TFA's: the memory is a tensor, not configuration; a mechanism
-        # made from the config has none until `setup_memory`.
-        config["memory"] = None
-        return {**super().get_config(), **config}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**cls.deserialize_inner_layer_from_config(config))
-
-    @classmethod
-    def deserialize_inner_layer_from_config(cls, config, custom_objects=None):
-        """A copy of `config` with its `query_layer` and `memory_layer`
-        made layers again (TFA's helper for a subclass's `from_config`)."""
-        config = dict(config)
-        for name in ("memory_layer", "query_layer"):
-            if isinstance(config.get(name), dict):
-                config[name] = keras.saving.deserialize_keras_object(
-                    config[name], custom_objects=custom_objects
-                )
-        return config
-
-    @property
-    def weights(self):
-        # TFA's order (Keras 2's: a layer's own variables, then its
-        # sublayers'): the core's variables, any a subclass added, then
-        # the core's layers. A mechanism of a program's own: Keras' order.
-        variables, layer_weights = [], []
-        for path in self.WEIGHT_ORDER:
-            found = resolve(self.core, path)
-            if isinstance(found, keras.layers.Layer):
-                layer_weights.extend(found.weights)
-            elif found is not None:
-                variables.append(found)
-        listed = {id(w) for w in variables + layer_weights}
-        added = [w for w in super().weights if id(w) not in listed]
-        return variables + added + layer_weights
-
-    def set_weights(self, weights):
-        super().set_weights(weights)
-        if self._raw_memory is not None:
-            self.setup_memory(
-                self._raw_memory[0], memory_mask=self._raw_memory[1]
-            )
-
-    @property
-    def memory_layer(self):
-        """TFA's name for the layer that projects the memory into keys;
-        `None` where the keys are the memory (a mechanism of a program's
-        own without one)."""
-        if self.core is None:
-            return self.given_layers.get("memory_layer")
-        return self.core.key_dense
-
-    @property
-    def query_layer(self):
-        """TFA's name for the layer that projects the query; `None` where
-        the query is scored as it is (Luong's)."""
-        if self.core is None:
-            return self.given_layers.get("query_layer")
-        return getattr(self.core, "query_dense", None)
-
-    @property
-    def memory_initialized(self):
-        return self._memory is not None
-
-    @property
-    def keys(self):
-        """`(B, T, U)` projected keys of the memory."""
-        return self._memory.keys
-
-    @property
-    def values(self):
-        """`(B, T, D)` memory with padded steps zeroed."""
-        return self._memory.values
-
-    @property
-    def memory_mask(self):
-        """bool `(B, T)`, True where the memory is real."""
-        return self._memory.mask
-
-    @property
-    def batch_size(self):
-        """The memory's batch size: an int, or, where it is not known
-        before the computation runs (a TensorFlow graph's), an int scalar
-        tensor (TFA's)."""
-        return ops.shape(self._memory.values)[0]
-
-    @property
-    def alignments_size(self):
-        """The memory's steps `T`: an int, or an int scalar tensor where
-        they are not known before the computation runs (a `tf.function`
-        over sources of any length), as TFA's."""
-        return ops.shape(self._memory.values)[1]
-
-    @property
-    def _alignments_size(self):
-        # TFA's attribute, which its subclasses' `initial_alignments` read.
-        return self.alignments_size
-
-    @property
-    def state_size(self):
-        return self.alignments_size
-
-    def initial_alignments(self, batch_size, dtype):
-        """Alignments before the first step: zeros `(batch_size, T)`."""
-        return ops.zeros((batch_size, self.alignments_size), dtype=dtype)
-
-    def initial_state(self, batch_size, dtype):
-        """The attention state before the first step (the alignments)."""
-        return self.initial_alignments(batch_size, dtype)
+def _check_layers(query_layer, memory_layer):
+    """Raises TFA's TypeError for a given layer that is not a Keras layer."""
+    for name, layer in (
+        ("query_layer", query_layer),
+        ("memory_layer", memory_layer),
+    ):
+        if layer is not None and not isinstance(layer, keras.layers.Layer):
+            raise TypeError(f"{name} is not a Layer: {layer!r}")
