@@ -3,9 +3,10 @@ full-width digits or a no-break space on a character run; `evaluate` of
 a run trained `--reverse` (or `--columns 1 0`) on its own test file;
 corpus-file options (`--reverse`, `--dev`, `--header`, ...) given to a
 run on the built-in dates corpus; `evaluate --json -`; `--columns 1 0`
-with a dev corpus of two files; `--n-best 3` without a beam; the runs
-folder given as the run; the start line's dev pairs; an attention map of
-pieces holding `$`; `name: 2024` in a config file.
+with a dev corpus of two files; `--n-best 3` without a beam (and a serve
+request's `n_best` over its beam); the runs folder given as the run; the
+start line's dev pairs; an attention map of pieces holding `$`; `name:
+2024` in a config file; `--dev-size` beside a dev corpus.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop or
