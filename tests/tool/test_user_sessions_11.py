@@ -6,7 +6,8 @@ run on the built-in dates corpus; `evaluate --json -`; `--columns 1 0`
 with a dev corpus of two files; `--n-best 3` without a beam (and a serve
 request's `n_best` over its beam); the runs folder given as the run; the
 start line's dev pairs; an attention map of pieces holding `$`; `name:
-2024` in a config file; `--dev-size` beside a dev corpus.
+2024` in a config file; `--dev-size` beside a dev corpus;
+`--dates-train-size` with `--data`.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop or
@@ -288,3 +289,17 @@ def test_serve_says_to_ask_for_a_beam_for_n_best(trained_run):
     body = b'{"sentences": ["Go."], "n_best": 17, "beam": 16}'
     with pytest.raises(serve._RequestError, match="between 1 and 16"):
         serve.parse_request(body, limits, translator)
+
+
+def test_a_dates_train_size_with_data_is_said_to_change_nothing(
+    corpus, tmp_path, capsys, no_training
+):
+    # `--data train.tsv --dates-train-size 50000` (a user who wanted more
+    # pairs): the option sizes the built-in corpus alone, and was ignored
+    # without a word.
+    data = ["--data", str(corpus / "train.tsv")]
+    argv = train_argv(tmp_path, *data, "--dates-train-size", "50000")
+    assert main([*argv, "--max-steps", "1"]) == 130  # no_training
+    [warning] = warning_lines(capsys)
+    assert "--dates-train-size 50000" in warning, warning
+    assert "--data it changes nothing" in warning, warning

@@ -157,8 +157,19 @@ def _check_corpus_options(config, given: dict) -> None:
     option that reads corpus files (`--dev`, `--reverse`, ...): the dates
     corpus was trained as it is, its own dev split and direction, while
     config.yaml recorded the option (evaluate then read the test split
-    reversed, as the run said it was trained)."""
+    reversed, as the run said it was trained). With `data`, a warning
+    for `--dates-train-size`, which sizes the built-in corpus alone."""
     if config.data:
+        if given.get("dates_train_size") not in (
+            None,
+            config_lib.default_of(config_lib.FIELDS["dates_train_size"]),
+        ):
+            print(
+                f"seq2seq: warning: --dates-train-size "
+                f"{config.dates_train_size} sizes the built-in dates "
+                "corpus; with --data it changes nothing",
+                file=sys.stderr,
+            )
         return
     ignored = [
         "--" + key.replace("_", "-")
