@@ -1,5 +1,12 @@
 """TFA's `AttentionWrapper`: a cell with attention over one or more
-mechanisms."""
+mechanisms.
+
+This module holds the class: its construction, `build`, the attention's
+depth and the step (`call`). Its state sizes and initial state are in
+`wrapper_states.py`, its weights and config in `wrapper_weights.py`
+(mixins of the class); the step with options that the native cell does
+not have is `general_attention_step.py`.
+"""
 
 import keras
 from keras import ops
@@ -8,10 +15,8 @@ from keras_seq2seq.decoder.attention_rnn_cell import (
     AttentionRNNCell,
     DecoderState,
     cell_output_size,
-    zero_cell_state,
 )
 from keras_seq2seq.tfa.alignment_history import (
-    AlignmentHistory,
     restore_histories,
     stack_histories,
 )
@@ -30,10 +35,12 @@ from keras_seq2seq.tfa.wrapper_checks import (
     one_per_mechanism,
     output_depth,
 )
+from keras_seq2seq.tfa.wrapper_states import WrapperStates
+from keras_seq2seq.tfa.wrapper_weights import WrapperWeights
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
-class AttentionWrapper(keras.layers.Layer):
+class AttentionWrapper(WrapperStates, WrapperWeights, keras.layers.Layer):
     """TFA's `AttentionWrapper`: a cell with attention, TFA's (luong) order.
 
     The cell runs on `cell_input_fn(input_t, previous attention)` (default
@@ -109,12 +116,7 @@ class AttentionWrapper(keras.layers.Layer):
         )
         mechanisms = mechanism_list(attention_mechanism)
         check_options(cell_input_fn, attention_fn)
-        if attention_layer_size is not None and attention_layer is not None:
-            raise ValueError(
-                "Only one of attention_layer_size and attention_layer should "
-                f"be set. Received: attention_layer_size="
-                f"{attention_layer_size!r}, attention_layer={attention_layer!r}"
-            )
+        _check_one_attention_layer(attention_layer_size, attention_layer)
         sizes = one_per_mechanism(
             attention_layer_size, "attention_layer_size", "integer", mechanisms
         )
@@ -146,25 +148,11 @@ class AttentionWrapper(keras.layers.Layer):
             if sizes is not None:
                 self.attention_layers = _dense_layers(sizes, mechanisms)
         else:
-            # TFA's attention layer has its mechanism's dtype; the step
-            # computes in it (a float64 model stays float64).
-            self.core = AttentionRNNCell(
-                cell,
-                mechanisms[0].native_core,
-                query_order="luong",
-                attention_layer_size=sizes[0] if sizes else None,
-                input_feeding=True,
-                output_attention=output_attention,
-                dtype=mechanisms[0].dtype_policy,
-                name="core",
+            self.core = _native_cell(
+                cell, mechanisms[0], sizes, output_attention
             )
         if initial_cell_state is not None:
-            batch_size = batch_size_of(initial_cell_state)
-            for mechanism in mechanisms:
-                if mechanism.memory_initialized:
-                    check_batch_size(
-                        batch_size, mechanism.batch_size, "initial_cell_state"
-                    )
+            _check_initial_cell_state(initial_cell_state, mechanisms)
 
     def build(self, inputs_shape, state_shape=None):
         for mechanism in self.attention_mechanisms:
@@ -210,94 +198,6 @@ class AttentionWrapper(keras.layers.Layer):
             for mechanism in self.attention_mechanisms
         ]
 
-    def get_config(self):
-        # Not TFA's (its wrapper had none). The layers and functions are
-        # serialized as Keras objects; as for the mechanisms' memory, an
-        # `initial_cell_state` tensor is not configuration.
-        serialize = keras.saving.serialize_keras_object
-        config = {
-            "cell": serialize(self.cell),
-            "attention_mechanism": serialize(self.attention_mechanism),
-            "attention_layer_size": self.attention_layer_size,
-            "alignment_history": self.alignment_history,
-            "cell_input_fn": serialize(self.cell_input_fn),
-            "output_attention": self.output_attention,
-            "initial_cell_state": None,
-            "attention_layer": serialize(self.attention_layer),
-            "attention_fn": serialize(self.attention_fn),
-        }
-        return {**super().get_config(), **config}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for key in (
-            "cell",
-            "attention_mechanism",
-            "cell_input_fn",
-            "attention_layer",
-            "attention_fn",
-        ):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
-
-    @property
-    def weights(self):
-        # TFA's order: the attention layers, the cell, the mechanisms (the
-        # order the layer tracks them in; see `_tfa_layers`), then those of
-        # any layer a subclass added; Keras 2 lists the trainable variables
-        # first.
-        variables, seen = [], set()
-        layer_weights = [layer.weights for layer in self._tfa_layers()]
-        for variable in sum(layer_weights, []) + super().weights:
-            if id(variable) not in seen:
-                seen.add(id(variable))
-                variables.append(variable)
-        trainable = [v for v in variables if v.trainable]
-        return trainable + [v for v in variables if not v.trainable]
-
-    def set_weights(self, weights):
-        """Sets the weights from a list in TFA's order (`weights`).
-
-        Raises:
-            ValueError: for a list of another length or shapes.
-        """
-        variables = self.weights
-        weights = list(weights)
-        if len(weights) != len(variables):
-            raise ValueError(
-                f"AttentionWrapper has {len(variables)} weights (TFA's order: "
-                "attention layers, cell, mechanisms, any other layer's); "
-                f"received {len(weights)}."
-            )
-        values = {id(v): w for v, w in zip(variables, weights, strict=True)}
-        # Layer by layer: a mechanism's `set_weights` recomputes the keys of
-        # a memory already set up, so that the new kernel takes effect.
-        done = set()
-        for layer in self._tfa_layers():
-            layer.set_weights([values[id(v)] for v in layer.weights])
-            done.update(id(v) for v in layer.weights)
-        for variable in variables:
-            if id(variable) not in done:  # a subclass's own layer's
-                variable.assign(values[id(variable)])
-
-    def _tfa_layers(self):
-        """The layers holding the wrapper's weights, in TFA's order: the
-        order its wrapper set them as attributes (Keras 2 tracked them
-        so), a Keras layer given as `attention_fn` or `cell_input_fn`
-        included."""
-        if self.core is not None:
-            own = [self.core.attention_layer]
-        else:
-            own = list(self.attention_layers or [])
-        layers = (
-            own
-            + [self.attention_fn, self.cell]
-            + list(self.attention_mechanisms)
-            + [self.cell_input_fn]
-        )
-        return [x for x in layers if isinstance(x, keras.layers.Layer)]
-
     @property
     def output_size(self):
         if self.output_attention:
@@ -319,89 +219,6 @@ class AttentionWrapper(keras.layers.Layer):
         return sum(
             output_depth(layer, depth)
             for layer, depth in zip(self.attention_layers, inputs, strict=True)
-        )
-
-    def per_mechanism(self, field):
-        """A state field as a list with one entry per mechanism."""
-        return list(field) if self.is_multi else [field]
-
-    def item_or_tuple(self, entries):
-        """Per-mechanism entries as a state field: a tuple with a list of
-        mechanisms, else the one entry (TFA's `_item_or_tuple`)."""
-        entries = tuple(entries)
-        return entries if self.is_multi else entries[0]
-
-    @property
-    def state_size(self):
-        """The sizes of `AttentionWrapperState`'s fields (TFA's).
-
-        With it the wrapper runs in `keras.layers.RNN`, which hands the
-        state over as a list of the fields and gets a list back. With a
-        mask on JAX, give the layer `zero_output_for_mask=True`: Keras'
-        JAX loop otherwise takes the first state field for the previous
-        output, which here it is not.
-        """
-        sizes = [m.alignments_size for m in self.attention_mechanisms]
-        history = sizes if self.alignment_history else [()] * len(sizes)
-        return AttentionWrapperState(
-            cell_state=self.cell.state_size,
-            attention=self._attention_depth(),
-            alignments=self.item_or_tuple(sizes),
-            alignment_history=self.item_or_tuple(history),
-            attention_state=self.item_or_tuple(
-                m.state_size for m in self.attention_mechanisms
-            ),
-        )
-
-    def get_initial_state(self, inputs=None, batch_size=None, dtype=None):
-        """The zero state (cell state from `initial_cell_state` if given).
-
-        As in TFA, `inputs` (a step's inputs), when given, sets the batch
-        size and the dtype.
-
-        Raises:
-            ValueError: without a memory, or for a batch size other than
-                the memories'.
-        """
-        if inputs is not None:
-            batch_size = ops.shape(inputs)[0]
-            dtype = keras.backend.standardize_dtype(inputs.dtype)
-        dtype = dtype or self.compute_dtype
-        depth = self._attention_depth()  # raises without a memory
-        mechanisms = self.attention_mechanisms
-        for mechanism in mechanisms:
-            check_batch_size(
-                batch_size, mechanism.batch_size, "get_initial_state"
-            )
-        if self.initial_cell_state is not None:
-            cell_state = self.initial_cell_state
-        else:
-            cell_state = zero_cell_state(self.cell, batch_size)
-            # Keras 3 cells give a list; a Keras 2 cell with one state, as
-            # TFA took it, its tensor.
-            if not has_several_states(self.cell) and isinstance(
-                cell_state, (list, tuple)
-            ):
-                cell_state = cell_state[0]
-        alignments = [
-            m.initial_alignments(batch_size, dtype) for m in mechanisms
-        ]
-        histories = [
-            AlignmentHistory(
-                ops.zeros((0, batch_size, m.alignments_size), dtype)
-            )
-            if self.alignment_history
-            else ()
-            for m in mechanisms
-        ]
-        return AttentionWrapperState(
-            cell_state=cell_state,
-            attention=ops.zeros((batch_size, depth), dtype=dtype),
-            alignments=self.item_or_tuple(alignments),
-            alignment_history=self.item_or_tuple(histories),
-            attention_state=self.item_or_tuple(
-                m.initial_state(batch_size, dtype) for m in mechanisms
-            ),
         )
 
     def __call__(self, inputs, state, **kwargs):
@@ -491,3 +308,41 @@ def _dense_layers(sizes, mechanisms):
             zip(sizes, mechanisms, strict=True)
         )
     ]
+
+
+def _check_one_attention_layer(attention_layer_size, attention_layer):
+    """Raises for both `attention_layer_size` and `attention_layer`."""
+    if attention_layer_size is not None and attention_layer is not None:
+        raise ValueError(
+            "Only one of attention_layer_size and attention_layer should "
+            f"be set. Received: attention_layer_size="
+            f"{attention_layer_size!r}, attention_layer={attention_layer!r}"
+        )
+
+
+def _native_cell(cell, mechanism, sizes, output_attention):
+    """The native `AttentionRNNCell` that runs the wrapper's step for one
+    built-in mechanism with the default options."""
+    # TFA's attention layer has its mechanism's dtype; the step computes
+    # in it (a float64 model stays float64).
+    return AttentionRNNCell(
+        cell,
+        mechanism.native_core,
+        query_order="luong",
+        attention_layer_size=sizes[0] if sizes else None,
+        input_feeding=True,
+        output_attention=output_attention,
+        dtype=mechanism.dtype_policy,
+        name="core",
+    )
+
+
+def _check_initial_cell_state(initial_cell_state, mechanisms):
+    """Raises for an `initial_cell_state` whose batch size is not that of
+    the memories already set up."""
+    batch_size = batch_size_of(initial_cell_state)
+    for mechanism in mechanisms:
+        if mechanism.memory_initialized:
+            check_batch_size(
+                batch_size, mechanism.batch_size, "initial_cell_state"
+            )
