@@ -113,6 +113,20 @@ def twin_mechanisms(memory=MEMORY, lengths=LENGTHS):
     return mine, builtin
 
 
+def assert_scores_as(mechanism, model):
+    """Builds `mechanism` for a query, gives it the weights of `model` (a
+    mechanism over the same memory) and compares their alignments."""
+    query = RNG.normal(size=(B, H)).astype("float32")
+    state = model.initial_state(B, "float32")
+    mechanism([query, state])
+    mechanism.set_weights(model.get_weights())
+    np.testing.assert_allclose(
+        numpy(mechanism([query, state])[0]),
+        numpy(model([query, state])[0]),
+        atol=1e-6,
+    )
+
+
 def test_a_mechanism_on_tfas_base_class_scores_as_the_builtin_one():
     mine, builtin = twin_mechanisms()
     assert [tuple(w.shape) for w in mine.get_weights()] == [
@@ -209,15 +223,7 @@ def test_a_base_class_mechanism_saves_its_layers_in_its_config():
     rebuilt = AdditiveAttention.from_config(config)
     assert isinstance(rebuilt.query_layer, keras.layers.Dense)
     rebuilt.setup_memory(MEMORY, LENGTHS)
-    query = RNG.normal(size=(B, H)).astype("float32")
-    state = mine.initial_state(B, "float32")
-    rebuilt([query, state])
-    rebuilt.set_weights(mine.get_weights())
-    np.testing.assert_allclose(
-        numpy(rebuilt([query, state])[0]),
-        numpy(mine([query, state])[0]),
-        atol=1e-6,
-    )
+    assert_scores_as(rebuilt, mine)
 
 
 def test_a_base_class_mechanism_without_a_calculation_says_so():
@@ -497,15 +503,7 @@ def test_a_base_class_mechanism_sets_its_memory_up_through_its_call():
     values = mechanism([MEMORY, LENGTHS], setup_memory=True)
     np.testing.assert_array_equal(numpy(values)[1, 3:], 0.0)
     twin, _ = twin_mechanisms()
-    query = RNG.normal(size=(B, H)).astype("float32")
-    state = twin.initial_state(B, "float32")
-    mechanism([query, state])
-    mechanism.set_weights(twin.get_weights())
-    np.testing.assert_allclose(
-        numpy(mechanism([query, state])[0]),
-        numpy(twin([query, state])[0]),
-        atol=1e-6,
-    )
+    assert_scores_as(mechanism, twin)
 
 
 # --- A Keras layer as `cell_input_fn` (or `attention_fn`): TFA's wrapper
