@@ -54,6 +54,26 @@ def check_choice(name, value, choices):
         )
 
 
+def check_bridge(bridge, encoder_units, bidirectional, decoder_units):
+    """Raises `ValueError` when `bridge="last"` would hand the decoder an
+    encoder state (`encoder_units`, twice when `bidirectional`) of another
+    depth than `decoder_units`."""
+    encoder_depth = encoder_units * (2 if bidirectional else 1)
+    if bridge == "last" and encoder_depth != decoder_units:
+        raise ValueError(
+            "bridge='last' needs the encoder state depth "
+            f"({encoder_depth}) to equal decoder_units ({decoder_units})."
+        )
+
+
+def check_dropout(dropout):
+    """Raises `ValueError` unless `0 <= dropout < 1`."""
+    if not 0 <= dropout < 1:
+        raise ValueError(
+            f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
+        )
+
+
 def check_ratio(name, value, width):
     """Raises `ValueError` unless the float `value` is finite and > 0 and
     the source `width` it multiplies is known (not `None`, as in a graph

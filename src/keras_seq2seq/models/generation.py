@@ -2,6 +2,8 @@
 search over the decoder's step, compiled once per method, options and
 source shape and kept on the model."""
 
+import numbers
+
 from keras import ops
 
 from keras_seq2seq.decoding.beam_search import beam_search
@@ -10,7 +12,13 @@ from keras_seq2seq.decoding.compile import (
     no_gradients,
 )
 from keras_seq2seq.decoding.greedy import greedy_search
-from keras_seq2seq.decoding.sampling import sample
+from keras_seq2seq.decoding.sampling import check_seed, sample
+from keras_seq2seq.models.checks import (
+    check_bool,
+    check_choice,
+    check_ratio,
+    check_source_ids,
+)
 
 # Compiled searches kept per model (one per method, options and shape).
 CACHE_SIZE = 8
@@ -65,3 +73,113 @@ def search_function(model, method, options):
             )
 
     return run
+
+
+class GenerationMixin:
+    """`Seq2Seq.generate`: the searches above, checked and compiled.
+
+    Reads the model's `source_vocab_size`, `encode`, `decoder`,
+    `target_embedding`, `output_layer`, `bos_id` and `eos_id`.
+    """
+
+    def generate(
+        self,
+        source_ids,
+        method="greedy",
+        max_length=2.0,
+        beam_size=5,
+        length_penalty=0.0,
+        coverage_penalty=0.0,
+        n_best=1,
+        temperature=1.0,
+        top_k=None,
+        top_p=None,
+        seed=None,
+        stop_early=True,
+        jit_compile=True,
+    ):
+        """Translates a batch of source ids.
+
+        The encoder runs once; the search drives the decoder's single step
+        (`AttentionRNNCell`) with keys computed once per source. Beam search
+        repeats the memory once and reorders only the decoder state.
+
+        The whole call (encoder, memory, search) is compiled once per
+        method, options and source shape (`decoding.compile`: XLA on
+        TensorFlow, a plain graph for greedy search; `jax.jit` on JAX;
+        PyTorch runs eagerly) and kept on the model: later calls with the
+        same options and shapes reuse it, and read the current weights. A
+        float `max_length` is resolved from the padded width `Ts`, so it
+        stays fixed for a given shape. `generate` may itself run inside a
+        function one compiles or exports (`tf.function`, `jax.jit`,
+        `keras.export.ExportArchive`); ids traced there are not checked
+        against the vocabulary, and ids of unknown width `Ts` need an int
+        `max_length`.
+
+        Args:
+            source_ids: int `(B, Ts)`, padded with `pad_id`.
+            method: str. `"greedy"`, `"sample"` or `"beam"`. Defaults to
+                `"greedy"`.
+            max_length: int, or float: a ratio of `Ts` (plus 2 for the end
+                token). Defaults to `2.0`.
+            beam_size: int. Beams for `"beam"`. Defaults to `5`.
+            length_penalty: float. GNMT length penalty weight. Defaults to
+                `0.0`.
+            coverage_penalty: float. TFA's coverage penalty weight. Defaults
+                to `0.0`.
+            n_best: int. Hypotheses returned by `"beam"`. Defaults to `1`.
+            temperature, top_k, top_p, seed: for `"sample"`. An int `seed`
+                (in `[0, 2**32)`) is part of the compiled program;
+                `seed=None` (Keras' global seed) and a
+                `keras.random.SeedGenerator`, which advances at every call,
+                run eagerly.
+            stop_early: bool. Stop once every row has ended. Defaults to
+                `True`.
+            jit_compile: bool. Compile and cache the search; `False` runs
+                it eagerly (same results, except that TensorFlow's XLA
+                draws other samples for `"sample"` than its eager ops, each
+                as repeatable). Defaults to `True`.
+
+        Returns:
+            dict: `ids`, `scores`, `lengths` and `weights` (greedy and
+            sampling: `(B, T)`, `(B,)`, `(B,)`, `(B, T, Ts)`; beam: with an
+            `n_best` axis after `B`), and `steps`. Ids end with `eos_id`.
+
+        Raises:
+            ValueError: for `source_ids` that are not integer ids `(B, Ts)`
+                with `B, Ts >= 1`, a float `max_length` that is not a
+                positive ratio (or on ids traced for any width `Ts`), or a
+                bad search option.
+        """
+        check_choice("method", method, ("greedy", "sample", "beam"))
+        check_bool("stop_early", stop_early)
+        check_bool("jit_compile", jit_compile)
+        source_ids = check_source_ids(source_ids, self.source_vocab_size)
+        # A float (NumPy's too: np.float32 is no Python float) is a ratio
+        # of the source length; an int, a number of steps.
+        if isinstance(max_length, numbers.Real) and not isinstance(
+            max_length, numbers.Integral
+        ):
+            width = source_ids.shape[1]
+            check_ratio("max_length", max_length, width)
+            max_length = int(max_length * width) + 2
+        options = {"max_length": max_length, "stop_early": stop_early}
+        if method == "sample":
+            seed = check_seed(seed)
+            options.update(
+                temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
+            )
+            # A compiled search holds a `SeedGenerator`'s state as it was
+            # traced (on JAX every call drew the same tokens): only an int
+            # seed is compiled.
+            jit_compile = jit_compile and isinstance(seed, int)
+        if method == "beam":
+            options.update(
+                beam_size=beam_size,
+                length_penalty=length_penalty,
+                coverage_penalty=coverage_penalty,
+                n_best=n_best,
+            )
+        if not jit_compile:
+            return search_function(self, method, options)(source_ids)
+        return compiled_search(self, method, options)(source_ids)

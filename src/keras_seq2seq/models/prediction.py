@@ -11,6 +11,7 @@ axis whatever `Tt` is, with the number of steps of each sequence, `(B,)`;
 longest `Tt`, with zeros after each sequence's steps.
 """
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -49,3 +50,55 @@ def logits_from_rows(outputs):
     # Row-major order: sequence by sequence, step by step, as the rows.
     logits[np.arange(width) < steps[:, None]] = rows
     return logits
+
+
+class PredictionMixin:
+    """`Seq2Seq`'s `predict`, `predict_on_batch` and `predict_step`, over
+    batches of any target lengths (the rows above).
+
+    Reads the model's `target_mask`; mixed into `Seq2Seq` before
+    `keras.Model`, whose methods `super()` calls.
+    """
+
+    def predict(
+        self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
+    ):
+        """`keras.Model.predict`, over batches of any target lengths.
+
+        Returns the logits `(N, T, V)` as a NumPy array in the model's
+        compute dtype, the same on every backend: `T` is the longest
+        target of the data, and every padded target step (`pad_id` in
+        `target_in_ids` after the first step, and the steps after a
+        shorter batch's end) has logits 0. Keras itself cannot join
+        batches of different lengths (see `models/prediction.py`);
+        callbacks see each batch's logits as `predict_step` returns them.
+        """
+        outputs = super().predict(
+            x,
+            batch_size=batch_size,
+            verbose=verbose,
+            steps=steps,
+            callbacks=callbacks,
+        )
+        return logits_from_rows(outputs) if are_rows(outputs) else outputs
+
+    def predict_on_batch(self, x):
+        """`keras.Model.predict_on_batch`: logits `(B, Tt, V)` as
+        `predict` gives them, zeros at padded target steps."""
+        outputs = super().predict_on_batch(x)
+        return logits_from_rows(outputs) if are_rows(outputs) else outputs
+
+    def predict_step(self, *args):
+        """Keras' predict step, its logits as `{"logits": (B * Tt, V),
+        "steps": (B,)}` (`models/prediction.py`), which `predict` joins
+        across batches of other lengths and lays out as `(N, T, V)`."""
+        # JAX's trainer passes `(state, data)` and takes `(outputs,
+        # state)` back; TensorFlow's and PyTorch's pass and take one.
+        outputs = super().predict_step(*args)
+        stateless = keras.backend.backend() == "jax"
+        logits = outputs[0] if stateless else outputs
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
+        if not (ops.is_tensor(logits) and len(logits.shape) == 3):
+            return outputs  # A subclass's `call` returned something else.
+        rows = logits_as_rows(logits, self.target_mask(x[1]))
+        return (rows, outputs[1]) if stateless else rows

@@ -1,42 +1,38 @@
-"""Seq2Seq: an RNN encoder, an attention decoder and an output projection."""
+"""Seq2Seq: an RNN encoder, an attention decoder and an output projection.
 
-import numbers
+This module holds the model's construction, configuration and the
+teacher-forced forward pass (`call`, `encode`). The rest of its methods
+come from mixins beside it: `generate` (`generation.py`), `predict` over
+batches of any target lengths (`prediction.py`), and the loss, metrics and
+loss checks of `fit` and `evaluate` (`training.py`). Its layers are made in
+`sublayers.py`, its arguments checked with `checks.py`.
+"""
 
 import keras
 from keras import ops
 
-from keras_seq2seq.decoding.sampling import check_seed
 from keras_seq2seq.decoding.step import check_int
-from keras_seq2seq.losses import axes_differ
 from keras_seq2seq.models.checks import (
     check_bool,
+    check_bridge,
     check_choice,
+    check_dropout,
     check_pair,
-    check_ratio,
-    check_source_ids,
-    expects_probabilities,
-    is_per_token,
 )
-from keras_seq2seq.models.generation import compiled_search, search_function
-from keras_seq2seq.models.prediction import (
-    are_rows,
-    logits_as_rows,
-    logits_from_rows,
-)
+from keras_seq2seq.models.generation import GenerationMixin
+from keras_seq2seq.models.prediction import PredictionMixin
 from keras_seq2seq.models.scheduled_sampling import (
     check_scheduled_sampling,
     decode_with_sampling,
     sampling_probability,
 )
 from keras_seq2seq.models.sublayers import (
+    ATTENTIONS,
+    BRIDGES,
     CELLS,
-    attention_decoder,
-    bridge_denses,
-    encoder_rnns,
+    make_sublayers,
 )
-
-ATTENTIONS = ("bahdanau", "luong")
-BRIDGES = ("dense", "last", "zero")
+from keras_seq2seq.models.training import TrainingMixin
 
 # S2S-M, the reference benchmark workload (shared/bench/S2S-M.md).
 PRESETS = {
@@ -58,7 +54,7 @@ PRESETS = {
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
-class Seq2Seq(keras.Model):
+class Seq2Seq(GenerationMixin, PredictionMixin, TrainingMixin, keras.Model):
     """An attention encoder-decoder for token ids, trained with `fit`.
 
     `source ids -> Embedding -> (bi)RNN encoder -> bridge -> AttentionDecoder
@@ -162,12 +158,7 @@ class Seq2Seq(keras.Model):
         pad_id = check_int("pad_id", pad_id, 0, both)
         bos_id = check_int("bos_id", bos_id, 0, both)
         eos_id = check_int("eos_id", eos_id, 0, target_vocab_size)
-        encoder_depth = encoder_units * (2 if bidirectional else 1)
-        if bridge == "last" and encoder_depth != decoder_units:
-            raise ValueError(
-                "bridge='last' needs the encoder state depth "
-                f"({encoder_depth}) to equal decoder_units ({decoder_units})."
-            )
+        check_bridge(bridge, encoder_units, bidirectional, decoder_units)
         self.source_vocab_size = source_vocab_size
         self.target_vocab_size = target_vocab_size
         self.embedding_dim = embedding_dim
@@ -186,54 +177,9 @@ class Seq2Seq(keras.Model):
         self.bos_id = bos_id
         self.eos_id = eos_id
         self.scheduled_sampling = check_scheduled_sampling(scheduled_sampling)
-        if not 0 <= dropout < 1:
-            raise ValueError(
-                f"`dropout` must be in [0, 1). Received: dropout={dropout!r}"
-            )
+        check_dropout(dropout)
         self.dropout = dropout
-        # Every sublayer takes the model's policy (`dtype=`, else Keras'
-        # global one), so that `Seq2Seq(..., dtype="mixed_float16")` trains
-        # in mixed precision and a saved model loads with its policy.
-        policy = self.dtype_policy
-        self.dropout_layer = keras.layers.Dropout(
-            dropout, dtype=policy, name="dropout"
-        )
-        self.sampling_seed = None
-        self.sampling_step = None
-        if self.scheduled_sampling is not None:
-            self.sampling_seed = keras.random.SeedGenerator(
-                name="sampling_seed"
-            )
-
-        self.source_embedding = keras.layers.Embedding(
-            source_vocab_size,
-            embedding_dim,
-            dtype=policy,
-            name="source_embedding",
-        )
-        self.target_embedding = keras.layers.Embedding(
-            target_vocab_size,
-            embedding_dim,
-            dtype=policy,
-            name="target_embedding",
-        )
-        self.encoder = encoder_rnns(
-            cell, encoder_units, encoder_layers, bidirectional, policy
-        )
-        self.bridge_layers = bridge_denses(bridge, cell, decoder_units, policy)
-        self.decoder = attention_decoder(
-            cell,
-            decoder_units,
-            attention,
-            attention_units,
-            query_order,
-            attention_layer_size,
-            input_feeding,
-            policy,
-        )
-        self.output_layer = keras.layers.Dense(
-            target_vocab_size, dtype=policy, name="output_layer"
-        )
+        make_sublayers(self)
 
     @classmethod
     def from_preset(cls, name, **overrides):
@@ -356,108 +302,6 @@ class Seq2Seq(keras.Model):
             ]
         return x, mask, list(states)
 
-    def generate(
-        self,
-        source_ids,
-        method="greedy",
-        max_length=2.0,
-        beam_size=5,
-        length_penalty=0.0,
-        coverage_penalty=0.0,
-        n_best=1,
-        temperature=1.0,
-        top_k=None,
-        top_p=None,
-        seed=None,
-        stop_early=True,
-        jit_compile=True,
-    ):
-        """Translates a batch of source ids.
-
-        The encoder runs once; the search drives the decoder's single step
-        (`AttentionRNNCell`) with keys computed once per source. Beam search
-        repeats the memory once and reorders only the decoder state.
-
-        The whole call (encoder, memory, search) is compiled once per
-        method, options and source shape (`decoding.compile`: XLA on
-        TensorFlow, a plain graph for greedy search; `jax.jit` on JAX;
-        PyTorch runs eagerly) and kept on the model: later calls with the
-        same options and shapes reuse it, and read the current weights. A
-        float `max_length` is resolved from the padded width `Ts`, so it
-        stays fixed for a given shape. `generate` may itself run inside a
-        function one compiles or exports (`tf.function`, `jax.jit`,
-        `keras.export.ExportArchive`); ids traced there are not checked
-        against the vocabulary, and ids of unknown width `Ts` need an int
-        `max_length`.
-
-        Args:
-            source_ids: int `(B, Ts)`, padded with `pad_id`.
-            method: str. `"greedy"`, `"sample"` or `"beam"`. Defaults to
-                `"greedy"`.
-            max_length: int, or float: a ratio of `Ts` (plus 2 for the end
-                token). Defaults to `2.0`.
-            beam_size: int. Beams for `"beam"`. Defaults to `5`.
-            length_penalty: float. GNMT length penalty weight. Defaults to
-                `0.0`.
-            coverage_penalty: float. TFA's coverage penalty weight. Defaults
-                to `0.0`.
-            n_best: int. Hypotheses returned by `"beam"`. Defaults to `1`.
-            temperature, top_k, top_p, seed: for `"sample"`. An int `seed`
-                (in `[0, 2**32)`) is part of the compiled program;
-                `seed=None` (Keras' global seed) and a
-                `keras.random.SeedGenerator`, which advances at every call,
-                run eagerly.
-            stop_early: bool. Stop once every row has ended. Defaults to
-                `True`.
-            jit_compile: bool. Compile and cache the search; `False` runs
-                it eagerly (same results, except that TensorFlow's XLA
-                draws other samples for `"sample"` than its eager ops, each
-                as repeatable). Defaults to `True`.
-
-        Returns:
-            dict: `ids`, `scores`, `lengths` and `weights` (greedy and
-            sampling: `(B, T)`, `(B,)`, `(B,)`, `(B, T, Ts)`; beam: with an
-            `n_best` axis after `B`), and `steps`. Ids end with `eos_id`.
-
-        Raises:
-            ValueError: for `source_ids` that are not integer ids `(B, Ts)`
-                with `B, Ts >= 1`, a float `max_length` that is not a
-                positive ratio (or on ids traced for any width `Ts`), or a
-                bad search option.
-        """
-        check_choice("method", method, ("greedy", "sample", "beam"))
-        check_bool("stop_early", stop_early)
-        check_bool("jit_compile", jit_compile)
-        source_ids = check_source_ids(source_ids, self.source_vocab_size)
-        # A float (NumPy's too: np.float32 is no Python float) is a ratio
-        # of the source length; an int, a number of steps.
-        if isinstance(max_length, numbers.Real) and not isinstance(
-            max_length, numbers.Integral
-        ):
-            width = source_ids.shape[1]
-            check_ratio("max_length", max_length, width)
-            max_length = int(max_length * width) + 2
-        options = {"max_length": max_length, "stop_early": stop_early}
-        if method == "sample":
-            seed = check_seed(seed)
-            options.update(
-                temperature=temperature, top_k=top_k, top_p=top_p, seed=seed
-            )
-            # A compiled search holds a `SeedGenerator`'s state as it was
-            # traced (on JAX every call drew the same tokens): only an int
-            # seed is compiled.
-            jit_compile = jit_compile and isinstance(seed, int)
-        if method == "beam":
-            options.update(
-                beam_size=beam_size,
-                length_penalty=length_penalty,
-                coverage_penalty=coverage_penalty,
-                n_best=n_best,
-            )
-        if not jit_compile:
-            return search_function(self, method, options)(source_ids)
-        return compiled_search(self, method, options)(source_ids)
-
     def export(
         self,
         filepath,
@@ -495,115 +339,6 @@ class Seq2Seq(keras.Model):
         return super().load_weights(
             filepath, skip_mismatch=skip_mismatch, **kwargs
         )
-
-    def predict(
-        self, x, batch_size=None, verbose="auto", steps=None, callbacks=None
-    ):
-        """`keras.Model.predict`, over batches of any target lengths.
-
-        Returns the logits `(N, T, V)` as a NumPy array in the model's
-        compute dtype, the same on every backend: `T` is the longest
-        target of the data, and every padded target step (`pad_id` in
-        `target_in_ids` after the first step, and the steps after a
-        shorter batch's end) has logits 0. Keras itself cannot join
-        batches of different lengths (see `models/prediction.py`);
-        callbacks see each batch's logits as `predict_step` returns them.
-        """
-        outputs = super().predict(
-            x,
-            batch_size=batch_size,
-            verbose=verbose,
-            steps=steps,
-            callbacks=callbacks,
-        )
-        return logits_from_rows(outputs) if are_rows(outputs) else outputs
-
-    def predict_on_batch(self, x):
-        """`keras.Model.predict_on_batch`: logits `(B, Tt, V)` as
-        `predict` gives them, zeros at padded target steps."""
-        outputs = super().predict_on_batch(x)
-        return logits_from_rows(outputs) if are_rows(outputs) else outputs
-
-    def predict_step(self, *args):
-        """Keras' predict step, its logits as `{"logits": (B * Tt, V),
-        "steps": (B,)}` (`models/prediction.py`), which `predict` joins
-        across batches of other lengths and lays out as `(N, T, V)`."""
-        # JAX's trainer passes `(state, data)` and takes `(outputs,
-        # state)` back; TensorFlow's and PyTorch's pass and take one.
-        outputs = super().predict_step(*args)
-        stateless = keras.backend.backend() == "jax"
-        logits = outputs[0] if stateless else outputs
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(args[-1])
-        if not (ops.is_tensor(logits) and len(logits.shape) == 3):
-            return outputs  # A subclass's `call` returned something else.
-        rows = logits_as_rows(logits, self.target_mask(x[1]))
-        return (rows, outputs[1]) if stateless else rows
-
-    def make_train_function(self, force=False):
-        # Before tracing: on TensorFlow a subclassed Keras model whose first
-        # training trace raised cannot train after `compile` again (Keras
-        # 3.15; a graph error at the first step).
-        self._check_loss()
-        return super().make_train_function(force)
-
-    def make_test_function(self, force=False):
-        self._check_loss()
-        return super().make_test_function(force)
-
-    def _check_loss(self):
-        if expects_probabilities(self.loss):
-            # The model outputs logits: such a loss trains on wrong numbers
-            # (NaN on JAX).
-            raise ValueError(
-                "Seq2Seq outputs logits: compile with loss="
-                "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
-                f" or keras_seq2seq.SequenceLoss(). Received: loss="
-                f"{self.loss!r}"
-            )
-
-    def compute_loss(
-        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
-    ):
-        self._check_loss()  # also for training loops of one's own
-        y = _ids_without_trailing_axis(y, y_pred)
-        _check_target_axes(y, y_pred)
-        weight = self._token_weights(y, sample_weight, y_pred.dtype)
-        if is_per_token(self.loss):
-            # One row per token: on PyTorch, Keras' sparse cross-entropy
-            # moves the class axis of a (B, T, V) tensor to axis 1 and
-            # takes the softmax across strides (copies and strided passes:
-            # 0.13 s of a 1.2 s S2S-M step); (B * T, V) rows are contiguous.
-            # The mean over positions is the same number.
-            vocab_size = ops.shape(y_pred)[-1]
-            y = ops.reshape(y, (-1,))
-            y_pred = ops.reshape(y_pred, (-1, vocab_size))
-            weight = ops.reshape(weight, (-1,))
-        return super().compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=weight, training=training
-        )
-
-    def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        # As in the loss, padded targets count in no compiled metric: the
-        # logits carry the target padding as their Keras mask, which Keras'
-        # `metrics` and `weighted_metrics` read, as for the outputs of a
-        # masked functional model.
-        y = _ids_without_trailing_axis(y, y_pred)
-        y_pred = _CARRY_MASK(y_pred, mask=ops.not_equal(y, self.pad_id))
-        if sample_weight is not None:
-            sample_weight = self._token_weights(y, sample_weight, y_pred.dtype)
-        return super().compute_metrics(x, y, y_pred, sample_weight)
-
-    def _token_weights(self, y, sample_weight, dtype):
-        """`(B, T)`: 0 at padded targets, else `sample_weight` (or 1)."""
-        weight = ops.cast(ops.not_equal(y, self.pad_id), dtype)
-        if sample_weight is None:
-            return weight
-        sample_weight = ops.cast(sample_weight, dtype)
-        # (B,) one weight per sentence, or (B, T) per token: (B, 1) or
-        # (B, T). A reshape, not a rank test: in a TensorFlow graph the
-        # rank of a (B, T) `sample_weight` may be unknown.
-        batch_size = ops.shape(weight)[0]
-        return weight * ops.reshape(sample_weight, (batch_size, -1))
 
     def get_config(self):
         config = {
@@ -650,66 +385,6 @@ class Seq2Seq(keras.Model):
         # flags of single sublayers are not part of the config).
         model.trainable = trainable
         return model
-
-
-class _CarryMask(keras.layers.Layer):
-    """Returns its input, carrying `mask` as its Keras mask.
-
-    A layer's `compute_mask` is the public way to attach a Keras mask on
-    every backend (JAX arrays keep it outside the array).
-    """
-
-    def __init__(self):
-        super().__init__(name="carry_mask")
-        self.supports_masking = True
-
-    def call(self, inputs, mask=None):
-        return inputs
-
-    def compute_mask(self, inputs, mask=None):
-        return mask
-
-
-# One instance for every model: it holds nothing, and a layer made inside a
-# compiled step (`torch.compile` of `fit` with `jit_compile=True`) failed.
-_CARRY_MASK = _CarryMask()
-
-
-def _ids_without_trailing_axis(y, y_pred):
-    """Target ids `(B, T)` from Keras' sparse layout `(B, T, 1)` too.
-
-    Keras' sparse losses and metrics take ids with a trailing axis of 1
-    (`np.expand_dims(targets, -1)`); `SequenceLoss` read them as
-    distributions over a vocabulary of 1 and refused them. In a TensorFlow
-    graph retraced for the other layout, `y` has an unknown rank (which
-    failed even with Keras' sparse cross-entropy): ids are then reshaped to
-    the `(B, T)` of the logits.
-    """
-    if y is None:
-        return y
-    try:
-        rank = len(y.shape)
-    except ValueError:  # A TensorFlow shape of unknown rank.
-        return ops.reshape(y, ops.shape(y_pred)[:2])
-    if rank == 3 and y.shape[-1] == 1:
-        return ops.squeeze(y, axis=-1)
-    return y
-
-
-def _check_target_axes(y, y_pred):
-    """Raises `ValueError` unless the target ids have the (static) batch
-    and time axes of the logits, which are those of `target_in_ids`: a
-    target shifted by one token the wrong way gave a backend's
-    broadcasting error from the padding weights."""
-    if y is None or len(y.shape) != 2:
-        return
-    if axes_differ(y.shape, y_pred.shape):
-        raise ValueError(
-            "The target ids (y, `target_out_ids`) must have the shape "
-            "(B, Tt) of `target_in_ids`. Received: y.shape="
-            f"{tuple(y.shape)}, target_in_ids of shape "
-            f"{tuple(y_pred.shape[:2])}"
-        )
 
 
 def _rnn_mask(mask):

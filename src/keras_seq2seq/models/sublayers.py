@@ -7,6 +7,8 @@ from keras_seq2seq.decoder import AttentionDecoder
 
 CELLS = {"gru": keras.layers.GRUCell, "lstm": keras.layers.LSTMCell}
 RNNS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+ATTENTIONS = ("bahdanau", "luong")
+BRIDGES = ("dense", "last", "zero")
 
 
 def encoder_rnns(cell, units, layers, bidirectional, policy):
@@ -72,4 +74,56 @@ def attention_decoder(
         input_feeding=input_feeding,
         dtype=policy,
         name="decoder",
+    )
+
+
+def make_sublayers(model):
+    """Sets the layers a `Seq2Seq` is made of (and its scheduled-sampling
+    seed) as its attributes, from the arguments it holds."""
+    # Every sublayer takes the model's policy (`dtype=`, else Keras'
+    # global one), so that `Seq2Seq(..., dtype="mixed_float16")` trains
+    # in mixed precision and a saved model loads with its policy.
+    policy = model.dtype_policy
+    model.dropout_layer = keras.layers.Dropout(
+        model.dropout, dtype=policy, name="dropout"
+    )
+    model.sampling_seed = None
+    model.sampling_step = None
+    if model.scheduled_sampling is not None:
+        model.sampling_seed = keras.random.SeedGenerator(name="sampling_seed")
+
+    model.source_embedding = keras.layers.Embedding(
+        model.source_vocab_size,
+        model.embedding_dim,
+        dtype=policy,
+        name="source_embedding",
+    )
+    model.target_embedding = keras.layers.Embedding(
+        model.target_vocab_size,
+        model.embedding_dim,
+        dtype=policy,
+        name="target_embedding",
+    )
+    model.encoder = encoder_rnns(
+        model.cell,
+        model.encoder_units,
+        model.encoder_layers,
+        model.bidirectional,
+        policy,
+    )
+    model.bridge_layers = bridge_denses(
+        model.bridge, model.cell, model.decoder_units, policy
+    )
+    model.decoder = attention_decoder(
+        model.cell,
+        model.decoder_units,
+        model.attention,
+        model.attention_units,
+        model.query_order,
+        model.attention_layer_size,
+        model.input_feeding,
+        policy,
+    )
+    model.output_layer = keras.layers.Dense(
+        model.target_vocab_size, dtype=policy, name="output_layer"
     )

@@ -1,0 +1,149 @@
+"""What `fit` and `evaluate` compute from a `Seq2Seq`'s logits.
+
+`TrainingMixin` gives `Seq2Seq` Keras' training hooks: the compiled loss
+and metrics weight padded targets 0 whatever loss or metric is compiled,
+target ids come in Keras' sparse layout `(B, T, 1)` too, and a loss that
+expects probabilities (the model outputs logits) is refused before the
+first trace.
+"""
+
+import keras
+from keras import ops
+
+from keras_seq2seq.losses import axes_differ
+from keras_seq2seq.models.checks import expects_probabilities, is_per_token
+
+
+class TrainingMixin:
+    """`Seq2Seq`'s `compute_loss`, `compute_metrics` and the checks of the
+    compiled loss before `fit` or `evaluate` traces a step.
+
+    Reads the model's `loss` and `pad_id`; mixed into `Seq2Seq` before
+    `keras.Model`, whose methods `super()` calls.
+    """
+
+    def make_train_function(self, force=False):
+        # Before tracing: on TensorFlow a subclassed Keras model whose first
+        # training trace raised cannot train after `compile` again (Keras
+        # 3.15; a graph error at the first step).
+        self._check_loss()
+        return super().make_train_function(force)
+
+    def make_test_function(self, force=False):
+        self._check_loss()
+        return super().make_test_function(force)
+
+    def _check_loss(self):
+        if expects_probabilities(self.loss):
+            # The model outputs logits: such a loss trains on wrong numbers
+            # (NaN on JAX).
+            raise ValueError(
+                "Seq2Seq outputs logits: compile with loss="
+                "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
+                f" or keras_seq2seq.SequenceLoss(). Received: loss="
+                f"{self.loss!r}"
+            )
+
+    def compute_loss(
+        self, x=None, y=None, y_pred=None, sample_weight=None, training=True
+    ):
+        self._check_loss()  # also for training loops of one's own
+        y = _ids_without_trailing_axis(y, y_pred)
+        _check_target_axes(y, y_pred)
+        weight = self._token_weights(y, sample_weight, y_pred.dtype)
+        if is_per_token(self.loss):
+            # One row per token: on PyTorch, Keras' sparse cross-entropy
+            # moves the class axis of a (B, T, V) tensor to axis 1 and
+            # takes the softmax across strides (copies and strided passes:
+            # 0.13 s of a 1.2 s S2S-M step); (B * T, V) rows are contiguous.
+            # The mean over positions is the same number.
+            vocab_size = ops.shape(y_pred)[-1]
+            y = ops.reshape(y, (-1,))
+            y_pred = ops.reshape(y_pred, (-1, vocab_size))
+            weight = ops.reshape(weight, (-1,))
+        return super().compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=weight, training=training
+        )
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        # As in the loss, padded targets count in no compiled metric: the
+        # logits carry the target padding as their Keras mask, which Keras'
+        # `metrics` and `weighted_metrics` read, as for the outputs of a
+        # masked functional model.
+        y = _ids_without_trailing_axis(y, y_pred)
+        y_pred = _CARRY_MASK(y_pred, mask=ops.not_equal(y, self.pad_id))
+        if sample_weight is not None:
+            sample_weight = self._token_weights(y, sample_weight, y_pred.dtype)
+        return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    def _token_weights(self, y, sample_weight, dtype):
+        """`(B, T)`: 0 at padded targets, else `sample_weight` (or 1)."""
+        weight = ops.cast(ops.not_equal(y, self.pad_id), dtype)
+        if sample_weight is None:
+            return weight
+        sample_weight = ops.cast(sample_weight, dtype)
+        # (B,) one weight per sentence, or (B, T) per token: (B, 1) or
+        # (B, T). A reshape, not a rank test: in a TensorFlow graph the
+        # rank of a (B, T) `sample_weight` may be unknown.
+        batch_size = ops.shape(weight)[0]
+        return weight * ops.reshape(sample_weight, (batch_size, -1))
+
+
+class _CarryMask(keras.layers.Layer):
+    """Returns its input, carrying `mask` as its Keras mask.
+
+    A layer's `compute_mask` is the public way to attach a Keras mask on
+    every backend (JAX arrays keep it outside the array).
+    """
+
+    def __init__(self):
+        super().__init__(name="carry_mask")
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        return inputs
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+
+# One instance for every model: it holds nothing, and a layer made inside a
+# compiled step (`torch.compile` of `fit` with `jit_compile=True`) failed.
+_CARRY_MASK = _CarryMask()
+
+
+def _ids_without_trailing_axis(y, y_pred):
+    """Target ids `(B, T)` from Keras' sparse layout `(B, T, 1)` too.
+
+    Keras' sparse losses and metrics take ids with a trailing axis of 1
+    (`np.expand_dims(targets, -1)`); `SequenceLoss` read them as
+    distributions over a vocabulary of 1 and refused them. In a TensorFlow
+    graph retraced for the other layout, `y` has an unknown rank (which
+    failed even with Keras' sparse cross-entropy): ids are then reshaped to
+    the `(B, T)` of the logits.
+    """
+    if y is None:
+        return y
+    try:
+        rank = len(y.shape)
+    except ValueError:  # A TensorFlow shape of unknown rank.
+        return ops.reshape(y, ops.shape(y_pred)[:2])
+    if rank == 3 and y.shape[-1] == 1:
+        return ops.squeeze(y, axis=-1)
+    return y
+
+
+def _check_target_axes(y, y_pred):
+    """Raises `ValueError` unless the target ids have the (static) batch
+    and time axes of the logits, which are those of `target_in_ids`: a
+    target shifted by one token the wrong way gave a backend's
+    broadcasting error from the padding weights."""
+    if y is None or len(y.shape) != 2:
+        return
+    if axes_differ(y.shape, y_pred.shape):
+        raise ValueError(
+            "The target ids (y, `target_out_ids`) must have the shape "
+            "(B, Tt) of `target_in_ids`. Received: y.shape="
+            f"{tuple(y.shape)}, target_in_ids of shape "
+            f"{tuple(y_pred.shape[:2])}"
+        )
