@@ -126,6 +126,17 @@ def test_checkpoint_write_that_dies_leaves_the_old_file(
     assert isinstance(run_folder.load_model(target), keras.Model)
 
 
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C raises `KeyboardInterrupt`, as in a terminal: a process
+    started in the background by a shell (`make -j`, `cmd &`) inherits
+    SIGINT ignored, and Python then installs no handler for it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_while_a_checkpoint_is_written_keeps_the_run_files_agreeing(
     corpus, tmp_path, monkeypatch, capsys
 ):
@@ -156,6 +167,7 @@ def test_ctrl_c_while_a_checkpoint_is_written_keeps_the_run_files_agreeing(
     assert "--resume" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("ctrl_c")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupts_held_hold_a_signal_that_another_thread_receives(signum):
     # With other threads running (TensorFlow's and JAX's pools), the
