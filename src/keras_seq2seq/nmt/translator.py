@@ -161,7 +161,11 @@ class Translator:
         ]
         # Sorted by length, so that a batch holds inputs of similar width.
         order = sorted(
-            (i for i, s in enumerate(sentences) if s.strip() and encoded[i][0]),
+            (
+                i
+                for i, s in enumerate(sentences)
+                if _given_to_model(s, encoded[i][0])
+            ),
             key=lambda i: len(encoded[i][0]),
         )
         rows = self._rows(len(order))
@@ -186,16 +190,15 @@ class Translator:
         by_width = {}
         for sentence in sentences:
             ids = self._encode(sentence)[0]
-            if sentence.strip() and ids:  # else not given to the model
+            if _given_to_model(sentence, ids):
                 by_width.setdefault(self._width(len(ids)), []).append(sentence)
         count = min(sum(map(len, by_width.values())), self.batch_size)
         for sentence, *_ in by_width.values():
             self.translate([sentence] * count, **search)
 
     def _rows(self, count: int) -> int:
-        """Rows of each batch of a call translating `count` sentences."""
-        if count >= self.batch_size:
-            return self.batch_size
+        """Rows of each batch of a call translating `count` sentences: the
+        power of two that holds them, at most `batch_size`."""
         return min(1 << max(count - 1, 0).bit_length(), self.batch_size)
 
     def _width(self, longest: int) -> int:
@@ -264,6 +267,12 @@ class Translator:
             truncated=truncated,
             at_length_limit=at_length_limit,
         )
+
+
+def _given_to_model(sentence: str, ids: list[int]) -> bool:
+    """Whether `translate` gives the model `sentence` (read as `ids`): not
+    a blank one, nor one the source vocabulary reads nothing of."""
+    return bool(sentence.strip() and ids)
 
 
 def _check_search(beam, n_best, length_penalty, vocab_size):
