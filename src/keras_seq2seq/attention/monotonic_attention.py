@@ -57,6 +57,12 @@ class MonotonicMixin:
     def probabilities(self, scores, mask, previous_weights, training):
         # Cast: outside `__call__` (`attend`), mixed policies do not autocast.
         scores = scores + ops.cast(self.score_bias, scores.dtype)
+        return self.monotonic_weights(scores, mask, previous_weights, training)
+
+    def monotonic_weights(self, scores, mask, previous_weights, training):
+        """The alignments of scores that hold the score bias already: the
+        noise while training, the stopping probabilities, the recurrence
+        of `mode` (TFA's `_monotonic_probability_fn`)."""
         if training and self.seed_generator is not None:
             scores = scores + self.sigmoid_noise * keras.random.normal(
                 ops.shape(scores), dtype=scores.dtype, seed=self.seed_generator

@@ -23,8 +23,26 @@ def _check_probability_fn(probability_fn):
     return probability_fn
 
 
+class BahdanauWeights:
+    """TFA's weights of a Bahdanau score (a mixin of the Bahdanau
+    mechanisms), for a subclass's `_calculate_attention`: `None` before
+    the memory is set up, and `g`, `b` without `normalize`."""
+
+    @property
+    def attention_v(self):
+        return getattr(self.core, "attention_v", None)
+
+    @property
+    def attention_g(self):
+        return getattr(self.core, "attention_g", None)
+
+    @property
+    def attention_b(self):
+        return getattr(self.core, "attention_b", None)
+
+
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
-class BahdanauAttention(AttentionMechanism):
+class BahdanauAttention(BahdanauWeights, AttentionMechanism):
     """TFA's `BahdanauAttention(units, memory, memory_sequence_length, ...)`.
 
     Args:
@@ -80,20 +98,6 @@ class BahdanauAttention(AttentionMechanism):
         self.normalize = normalize
         self.name_probability_fn(probability_fn)
         self.kernel_initializer = kernel_initializer
-
-    # TFA's weights, for a subclass's `_calculate_attention`; `None`
-    # before the memory is set up, and `g`, `b` without `normalize`.
-    @property
-    def attention_v(self):
-        return getattr(self.core, "attention_v", None)
-
-    @property
-    def attention_g(self):
-        return getattr(self.core, "attention_g", None)
-
-    @property
-    def attention_b(self):
-        return getattr(self.core, "attention_b", None)
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")

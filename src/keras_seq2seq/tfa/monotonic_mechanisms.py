@@ -18,6 +18,7 @@ from keras import ops
 
 from keras_seq2seq import attention
 from keras_seq2seq.tfa.attention_mechanism import AttentionMechanism
+from keras_seq2seq.tfa.attention_mechanisms import BahdanauWeights
 from keras_seq2seq.tfa.scalars import python_float, python_int
 
 
@@ -32,8 +33,33 @@ class MonotonicAttentionMechanism(AttentionMechanism):
         return ops.one_hot(first, self.alignments_size, dtype=dtype)
 
 
+class CoreMonotonicMechanism(MonotonicAttentionMechanism):
+    """Base of the built-in monotonic mechanisms: TFA's attributes over
+    the native layer `core`, for a subclass's `_calculate_attention`
+    (which adds `attention_score_bias` to its score, then calls
+    `probability_fn(score, state)`).
+
+    `probability_fn` is TFA's monotonic probability function of the
+    class's `mode`, with padded memory steps masked out; it adds no
+    sigmoid noise (the built-in call adds it only while training, and a
+    subclass's calculation is not told whether it trains).
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.probability_fn = self._masked(self._monotonic_probability)
+
+    def _monotonic_probability(self, score, state):
+        return self.core.monotonic_weights(score, None, state, training=False)
+
+    @property
+    def attention_score_bias(self):
+        """TFA's scalar score bias; `None` before the memory is set up."""
+        return getattr(self.core, "score_bias", None)
+
+
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
-class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
+class BahdanauMonotonicAttention(BahdanauWeights, CoreMonotonicMechanism):
     """TFA's `BahdanauMonotonicAttention`.
 
     Args:
@@ -117,7 +143,7 @@ class BahdanauMonotonicAttention(MonotonicAttentionMechanism):
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
-class LuongMonotonicAttention(MonotonicAttentionMechanism):
+class LuongMonotonicAttention(CoreMonotonicMechanism):
     """TFA's `LuongMonotonicAttention`.
 
     Args:
@@ -191,3 +217,9 @@ class LuongMonotonicAttention(MonotonicAttentionMechanism):
         self.score_bias_init = score_bias_init
         self.mode = mode
         self.kernel_initializer = kernel_initializer
+
+    @property
+    def attention_g(self):
+        """TFA's scalar score scale; `None` without `scale` or before the
+        memory is set up."""
+        return getattr(self.core, "attention_g", None)
