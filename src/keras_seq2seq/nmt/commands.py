@@ -36,7 +36,9 @@ def train(args) -> int:
         for name in config_lib.FIELDS
         if getattr(args, name, None) is not None
     }
-    path = train_run(file_values, flags, resume=args.resume)
+    path = train_run(
+        file_values, flags, resume=args.resume, config_file=args.config
+    )
     print(path)
     return 0
 
@@ -307,15 +309,15 @@ def _write_output(name: str, text: str) -> None:
     run_folder.write_text(Path(name), text)
 
 
-def _direction(args) -> tuple[list[int], bool]:
+def _direction(args, config) -> tuple[list[int], bool]:
     """`(columns, reverse)` of `evaluate`'s data: as given, or, with
-    neither `--columns` nor `--reverse`, as the run read its corpus files
-    (a run trained `--reverse` translates the other way: its test file,
-    read forward, was scored as translations of the target language).
-    Two aligned files take the run's `reverse`; its columns are a TSV's."""
+    neither `--columns` nor `--reverse`, as the run (of `config`) read its
+    corpus files (a run trained `--reverse` translates the other way: its
+    test file, read forward, was scored as translations of the target
+    language). Two aligned files take the run's `reverse`; its columns are
+    a TSV's."""
     if args.columns is not None or args.reverse is not None:
         return args.columns or [0, 1], bool(args.reverse)
-    config = run_folder.open_run(args.run).config
     if not config.data:  # the built-in corpus is read as it is
         return [0, 1], False
     columns = list(config.columns) if len(args.data) == 1 else [0, 1]
@@ -336,8 +338,9 @@ def evaluate(args) -> int:
         config_lib.check_columns_of_files(args.columns, args.data)
     # Checked first: a typo would otherwise cost the whole translation.
     _check_outputs(args)
-    columns, reverse = _direction(args)
-    translator = Translator.load(args.run, args.model)
+    run = run_folder.open_run(args.run)
+    columns, reverse = _direction(args, run.config)
+    translator = Translator.from_run(run, args.model)
     numbered = read_numbered_pairs(args.data, columns, reverse, args.header)
     pairs = [pair for _, pair in numbered]
     sources = [source for source, _ in pairs]

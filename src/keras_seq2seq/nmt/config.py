@@ -192,8 +192,12 @@ def load_mapping(path: Path) -> dict:
     return values
 
 
-def resolve(file_values: dict, flag_values: dict) -> Config:
-    """Defaults, then dates defaults (no data), then the file, then flags."""
+def resolve(
+    file_values: dict, flag_values: dict, config_file: str | None = None
+) -> Config:
+    """Defaults, then dates defaults (no data), then the file, then flags.
+    A value out of range that the file `config_file` gave is a `RunError`
+    naming the file (else it read as a flag's)."""
     values = {**file_values, **flag_values}
     merged = {}
     if not values.get("data"):
@@ -201,59 +205,78 @@ def resolve(file_values: dict, flag_values: dict) -> Config:
     merged.update(values)
     check_keys(merged, "options")
     config = Config(**{k: coerce(k, v) for k, v in merged.items()})
-    _check_ranges(config)
+    try:
+        _check_ranges(config)
+    except _OutOfRange as error:
+        if error.key in flag_values or error.key not in file_values:
+            raise RunError(str(error)) from None
+        raise RunError(
+            f"config file {config_file}: {error}; fix it there"
+        ) from None
     if config.name is None:
         config.name = _default_name(config)
     return config
 
 
+class _OutOfRange(RunError):
+    """A value out of its range, and the key that gave it."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+# What each number must be. learning_rate, clip_norm: inf made Keras'
+# clipping divide inf by inf, NaN at the first step ("lower
+# --learning-rate"); seed: what every backend's seeding takes.
+POSITIVE = (
+    "vocab_size", "max_source_length", "max_target_length",
+    "embedding_dim", "encoder_units", "encoder_layers", "decoder_units",
+    "attention_units", "attention_layer_size", "batch_size", "max_steps",
+    "validate_every", "validation_size", "patience", "keep_checkpoints",
+    "dates_train_size", "dev_size",
+)  # fmt: skip
+RANGES = {
+    **dict.fromkeys(POSITIVE, ("must be >= 1", lambda v: v >= 1)),
+    **dict.fromkeys(
+        ("warmup_steps", "decay_steps", "max_minutes"),
+        ("must be >= 0 (0: none)", lambda v: 0 <= v < math.inf),
+    ),
+    "target_exact_match": (
+        "is a fraction in [0, 1] (0: never)",
+        lambda v: 0 <= v <= 1,
+    ),
+    "seed": ("must be in [0, 2**32)", lambda v: 0 <= v < 2**32),
+    "dropout": ("must be in [0, 1)", lambda v: 0 <= v < 1),
+    **dict.fromkeys(
+        ("learning_rate", "clip_norm"),
+        ("must be > 0 and finite", lambda v: 0 < v < math.inf),
+    ),
+}
+
+
 def _check_ranges(config: Config) -> None:
-    positive = (
-        "vocab_size",
-        "max_source_length",
-        "max_target_length",
-        "embedding_dim",
-        "encoder_units",
-        "encoder_layers",
-        "decoder_units",
-        "attention_units",
-        "attention_layer_size",
-        "batch_size",
-        "max_steps",
-        "validate_every",
-        "validation_size",
-        "patience",
-        "keep_checkpoints",
-        "dates_train_size",
-        "dev_size",
-    )
-    for key in positive:
-        if getattr(config, key) < 1:
-            raise RunError(f"{key} must be >= 1; got {getattr(config, key)}")
-    for key in ("warmup_steps", "decay_steps", "max_minutes"):
-        value = getattr(config, key)
-        if not 0 <= value < math.inf:
-            raise RunError(f"{key} must be >= 0 (0: none); got {value}")
-    if not 0 <= config.target_exact_match <= 1:
-        raise RunError(
-            "target_exact_match is a fraction in [0, 1] (0: never); "
-            f"got {config.target_exact_match}"
-        )
-    if not 0 <= config.seed < 2**32:  # what every backend's seeding takes
-        raise RunError(f"seed must be in [0, 2**32); got {config.seed}")
-    if not 0 <= config.dropout < 1:
-        raise RunError(f"dropout must be in [0, 1); got {config.dropout}")
-    # inf: Keras' clipping divides by the norm (inf / inf, NaN at the
-    # first step, reported as "lower --learning-rate").
-    for key in ("learning_rate", "clip_norm"):
-        if not 0 < getattr(config, key) < math.inf:
-            raise RunError(
-                f"{key} must be > 0 and finite; got {getattr(config, key)}"
-            )
-    if config.data is not None and len(config.data) not in (1, 2):
-        raise RunError("data takes one TSV file or two plain-text files")
-    if config.dev is not None and len(config.dev) not in (1, 2):
-        raise RunError("dev takes one TSV file or two plain-text files")
+    """An `_OutOfRange` for the first value of `config` out of its range."""
+    for key, (rule, holds) in RANGES.items():
+        if not holds(getattr(config, key)):
+            raise _OutOfRange(key, f"{key} {rule}; got {getattr(config, key)}")
+    for key in PATH_KEYS:  # data, dev
+        if getattr(config, key) is not None:
+            if len(getattr(config, key)) not in (1, 2):
+                raise _OutOfRange(
+                    key, f"{key} takes one TSV file or two plain-text files"
+                )
+    for key, check in (
+        ("columns", _check_columns),
+        ("name", lambda c: c.name is None or check_name(c.name)),
+    ):
+        try:
+            check(config)
+        except RunError as error:
+            raise _OutOfRange(key, str(error)) from None
+
+
+def _check_columns(config: Config) -> None:
     if len(config.columns) != 2 or min(config.columns) < 0:
         raise RunError(
             f"columns must be two indices >= 0; got {config.columns}"
@@ -263,8 +286,6 @@ def _check_ranges(config: Config) -> None:
         check_columns_of_files(config.columns, config.data)
     if config.dev is not None:
         check_columns_of_files(config.columns, config.dev, "--dev")
-    if config.name is not None:
-        check_name(config.name)
 
 
 def check_columns_differ(columns) -> None:

@@ -79,8 +79,8 @@ def reopen(path: Path, overrides: dict) -> Resumed:
     _check_overrides(run.config, overrides)
     for leftover in path.rglob(".tmp-*"):  # writes cut short by a kill
         leftover.unlink()
-    for key, value in overrides.items():
-        if key in RESUMABLE_KEYS:
+    for key, value in overrides.items():  # saved with its checkpoints
+        if key in (*RESUMABLE_KEYS, "devices"):
             setattr(run.config, key, config_lib.coerce(key, value))
     if not isinstance(state.get("checkpoint"), str) or not isinstance(
         state.get("step"), int

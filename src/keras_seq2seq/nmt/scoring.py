@@ -1,10 +1,15 @@
 """Corpus scores: sacreBLEU's BLEU and chrF, and exact match."""
 
+import unicodedata
+
 from sacrebleu.metrics import BLEU, CHRF
 
 
 def score(hypotheses: list[str], references: list[str]) -> dict:
-    """BLEU, chrF (sacreBLEU defaults), exact match and their signatures.
+    """BLEU, chrF (sacreBLEU defaults), exact match and their signatures,
+    of both sides in NFC: "é" written as one character or as "e" and
+    U+0301 (a file saved on macOS) is the same letter, which sacreBLEU
+    and `==` compare by code points.
 
     Returns:
         dict: `bleu` and `chrf` (0..100), `exact_match` (a fraction; see
@@ -17,6 +22,8 @@ def score(hypotheses: list[str], references: list[str]) -> dict:
     n = len(references)
     if n == 0:
         raise ValueError("nothing to score: no references")
+    hypotheses = [unicodedata.normalize("NFC", h) for h in hypotheses]
+    references = [unicodedata.normalize("NFC", r) for r in references]
     bleu, chrf = BLEU(), CHRF()
     exact = sum(
         _spaced(h) == _spaced(r)

@@ -128,9 +128,22 @@ def serve(
     check_address(host, port)
     _log_to_stderr()
     translator = Translator.load(run_dir, model_file)
-    translator.translate(["0"])  # compile before the first request
+    _warm_up(translator, limits.get("max_batch", _Limits.max_batch))
     app = make_app(translator, **limits)
     asyncio.run(_run_until_stopped(app, host, port, run_dir))
+
+
+def _warm_up(translator, max_batch: int) -> None:
+    """Compiles greedy search on short sentences for each batch a request
+    may give it: the translator pads a batch's rows to a power of two (1,
+    2, 4, ... up to `max_batch`), each a shape of its own. Beam search
+    and longer sentences compile at their first request."""
+    rows = 1
+    while True:
+        translator.translate(["0"] * rows)
+        if rows >= min(max_batch, translator.batch_size):
+            return
+        rows *= 2
 
 
 def _check_options(port: int, limits: dict) -> None:

@@ -71,9 +71,15 @@ def build_model(config, source_vocab_size, target_vocab_size) -> Seq2Seq:
     return model
 
 
-def train(file_values: dict, flag_values: dict, resume: bool = False):
-    """Trains a run; returns its folder. See `nmt.config.Config`."""
-    config = config_lib.resolve(file_values, flag_values)
+def train(
+    file_values: dict,
+    flag_values: dict,
+    resume: bool = False,
+    config_file: str | None = None,
+):
+    """Trains a run; returns its folder. See `nmt.config.Config`.
+    `file_values` are those of the YAML file `config_file`."""
+    config = config_lib.resolve(file_values, flag_values, config_file)
     path = Path(config.runs_dir) / config.name
     run_folder.check_folders(Path(config.runs_dir), path)
     run_folder.check_not_foreign(path, resume)

@@ -16,7 +16,6 @@ warning line.
 import dataclasses
 import os
 import threading
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -104,8 +103,14 @@ class Translator:
         cls, run_dir: str | os.PathLike, model_file: str = "model.keras"
     ) -> "Translator":
         """Reads a run folder; a `RunError` if it is missing or broken."""
-        run = run_folder.open_run(run_dir)
-        path = Path(run_dir) / model_file
+        return cls.from_run(run_folder.open_run(run_dir), model_file)
+
+    @classmethod
+    def from_run(
+        cls, run: run_folder.Run, model_file: str = "model.keras"
+    ) -> "Translator":
+        """The translator of the opened run `run` (`run_folder.open_run`)."""
+        path = run.path / model_file
         if model_file != "model.keras" and not path.is_file():
             models = [p.name for p in sorted(run.path.glob("*.keras"))]
             models += [

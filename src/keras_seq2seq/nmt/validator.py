@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 
+from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import run_folder, scoring
 from keras_seq2seq.nmt.atomic import write_atomically
 from keras_seq2seq.nmt.interrupts import interrupts_held
@@ -33,11 +34,13 @@ class Validator(keras.callbacks.Callback):
     Runs at the end of each Keras epoch (one validation period). It
     translates the dev sources greedily, scores BLEU, chrF and exact match,
     saves `checkpoints/step-N.keras` (keeping the newest few), copies it to
-    `model.keras` when the dev score is the best so far, appends to
-    `metrics.csv` and saves `state.json`, each file atomically and the
-    state last, so a killed run resumes from a complete checkpoint. It
-    stops training on the time budget, on `patience` validations without
-    progress, or once dev exact match reaches `target_exact_match`.
+    `model.keras` when the dev score is the best so far, writes the
+    config it trained with to `config.yaml` (a resume's `--max-steps`,
+    ...), appends to `metrics.csv` and saves `state.json`, each file
+    atomically and the state last, so a killed run resumes from a
+    complete checkpoint. It stops training on the time budget, on
+    `patience` validations without progress, or once dev exact match
+    reaches `target_exact_match`.
 
     Args:
         run: `run_folder.Run`. The run being trained.
@@ -124,6 +127,11 @@ class Validator(keras.callbacks.Callback):
                     path / "model.keras",
                     lambda t: shutil.copyfile(checkpoint, t),
                 )
+            # What trained to this step: a resume's --max-steps, ...
+            run_folder.write_text(
+                path / "config.yaml",
+                config_lib.to_yaml(config_lib.absolute_paths(self.run.config)),
+            )
             self.state["metrics"].append(row)
             run_folder.write_text(
                 path / "metrics.csv", _csv(self.state["metrics"])
