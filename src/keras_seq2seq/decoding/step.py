@@ -74,16 +74,20 @@ def attention_step(cell, output_layer, embedding):
     return step_fn
 
 
-def check_int(name, value, minimum, limit=None):
-    """`value` as a Python int; `ValueError` unless an integer in
-    `[minimum, limit)` (no upper bound when `limit` is `None`).
+def python_int(value):
+    """A NumPy integer (`lengths.max()`) as a Python int, which is what
+    shapes, configs and compiled searches take; any other value (a bool,
+    a tensor, a string) unchanged, for the caller to accept or refuse."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    return value
 
-    NumPy integers (`lengths.max()`) are integers too: they are accepted and
-    returned as `int`, which is what shapes, configs and compiled searches
-    take.
+
+def check_int(name, value, minimum, limit=None):
+    """`value` as a Python int (`python_int`); `ValueError` unless an
+    integer in `[minimum, limit)` (no upper bound when `limit` is `None`).
     """
-    if not isinstance(value, bool) and isinstance(value, numbers.Integral):
-        value = int(value)
+    value = python_int(value)
     bad = isinstance(value, bool) or not isinstance(value, int)
     if bad or value < minimum or (limit is not None and value >= limit):
         bound = f" and < {limit}" if limit is not None else ""

@@ -10,12 +10,10 @@ layer's config is no JSON (`model.save` fails). The constructors of
 
 import numbers
 
+# One conversion of integers for the library and this module.
+from keras_seq2seq.decoding.step import python_int
 
-def python_int(value):
-    """A NumPy integer as a Python int; any other value unchanged."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return int(value)
-    return value
+__all__ = ["python_float", "python_int"]
 
 
 def python_float(value):
