@@ -3,7 +3,7 @@
 The loop is a plain `train_on_batch` loop (batches change shape with
 bucketing, which Keras' generator adapters do not allow) driving Keras
 callbacks: `Progress` (the progress line, the time budget), `Validator`
-(dev scores, checkpoints, stopping) and `keras.callbacks.TensorBoard`.
+(dev scores, checkpoints, stopping) and `ScalarLog` (TensorBoard scalars).
 One Keras "epoch" is one validation period of `validate_every` steps,
 numbered by its first step (`on_epoch_begin`) and last step
 (`on_epoch_end`), so TensorBoard plots the dev scores over steps, as
@@ -26,6 +26,7 @@ from keras_seq2seq.nmt.devices import distribute, train_step
 from keras_seq2seq.nmt.interrupts import sigterm_as_ctrl_c
 from keras_seq2seq.nmt.progress import Progress
 from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
+from keras_seq2seq.nmt.scalar_log import ScalarLog
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.validator import Validator
 from keras_seq2seq.seeding import set_random_seed
@@ -373,11 +374,9 @@ def _fit(run, model, encoded, dev, state):
     token_counts = [0] * start
     progress = Progress(config.max_steps, deadline, token_counts)
     validator = Validator(run, dev, state, progress, deadline)
-    tensorboard = keras.callbacks.TensorBoard(
-        str(run.path / "tensorboard"), update_freq="epoch", write_graph=False
-    )
+    scalars = ScalarLog(run.path / "tensorboard")
     callbacks = keras.callbacks.CallbackList(
-        [progress, validator, tensorboard], model=model
+        [progress, validator, scalars], model=model
     )
     batches = _batches(encoded, config, start, token_counts)
     every = config.validate_every
