@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # S2S-M, the demo and the library's tests on one NVIDIA GPU, in a fixed time.
 #
-# Usage: bench/gpu.sh OUT_DIR [SECONDS]
+# Usage: bench/gpu.sh OUT_DIR [SECONDS [PHASES]]
 #
 # Needs python3 with Keras 3, JAX (CUDA) and PyTorch (CUDA), and for the
 # demo sentencepiece, sacrebleu, matplotlib and PyYAML; the tests read the
 # TFA fixtures from $SEQ2SEQ_SHARED. In order, each phase given what is
-# left of SECONDS (default 540):
+# left of SECONDS (default 540); PHASES (default "bench demo tests")
+# names the phases to run:
 #   1. S2S-M in float32 on the GPU: JAX, PyTorch and the reference
 #      (bench/s2s_m.py --device cuda), alone on the GPU;
 #   2. `make demo`'s script on JAX (examples/demo.sh: train, translate,
@@ -17,6 +18,7 @@
 set -u
 out=${1:?usage: bench/gpu.sh OUT_DIR [SECONDS]}
 end=$(($(date +%s) + ${2:-540}))
+phases=" ${3:-bench demo tests} "
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src:$PWD/tests${PYTHONPATH:+:$PYTHONPATH}"
@@ -35,17 +37,18 @@ python3 -c 'import keras, jax, torch; print("keras", keras.__version__,
     "jax", jax.__version__, jax.devices(), "torch", torch.__version__,
     torch.cuda.get_device_name())' 2>&1 | tail -1 | tee -a "$out/gpu.txt"
 
-timeout "$(left 200 300)" python3 bench/s2s_m.py --device cuda \
+[[ $phases == *" bench "* ]] && { timeout "$(left 200 300)" python3 bench/s2s_m.py --device cuda \
     --backends jax,torch,reference --json "$out/s2s_m_gpu.json" \
     >"$out/s2s_m_gpu.txt" 2>"$out/s2s_m_gpu.err"
-echo "[s2s_m_gpu] exit $?" >>"$out/s2s_m_gpu.txt"
+echo "[s2s_m_gpu] exit $?" >>"$out/s2s_m_gpu.txt"; }
 
+[[ $phases == *" demo "* ]] && {
 start=$(date +%s)
 PY=python3 KERAS_BACKEND=jax timeout "$(left 240 100)" bash examples/demo.sh \
     >"$out/demo_jax.txt" 2>&1
 echo "[demo_jax] exit $? after $(($(date +%s) - start)) s" >>"$out/demo_jax.txt"
 cp demo-out/test.json "$out/demo_jax_test.json" 2>/dev/null
-cp runs/dates/metrics.csv "$out/demo_jax_metrics.csv" 2>/dev/null
+cp runs/dates/metrics.csv "$out/demo_jax_metrics.csv" 2>/dev/null; }
 
 # The tests share the GPU: JAX must not take 75 % of its memory up front.
 export XLA_PYTHON_CLIENT_PREALLOCATE=false
@@ -63,11 +66,12 @@ pytest_on() { # log name, backend, workers, matmul precision or "", paths
         "$@" >"$out/$name.log" 2>&1
     printf '\n[%s] exit %s\n' "$name" $? >>"$out/$name.log"
 }
+[[ $phases == *" tests "* ]] && {
 # shellcheck disable=SC2086
 pytest_on tests_torch torch 10 "" tests/lib &
 # shellcheck disable=SC2086
 pytest_on parity_jax_float32 jax 5 float32 $parity &
-wait
+wait; }
 
 cat "$out/s2s_m_gpu.txt"
 tail -3 "$out/s2s_m_gpu.err"
