@@ -3,13 +3,18 @@
 an out-of-range value of a `--config` file that did not name the file; a
 translation in composed accents scored against references in decomposed
 ones; a server's first request of a few sentences compiling its search
-again; `evaluate` reading the run folder twice.
+again; `evaluate` reading the run folder twice; a test file without the
+columns the run read; a resume refusing a `--config` file's value;
+translations written to a full disk.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop or
 its step is replaced where it would start).
 """
 
+import errno
+import io
+import os
 import shutil
 
 import yaml
@@ -166,3 +171,73 @@ def test_evaluate_opens_the_run_once(corpus, trained_run, monkeypatch, capsys):
     test = str(corpus / "test.tsv")
     assert main(["evaluate", str(trained_run), "--data", test]) == 0
     assert len(opened) == 1
+
+
+# --- 6. evaluate on a file without the run's columns ---
+
+
+def test_evaluate_names_the_runs_columns_a_test_file_lacks(
+    trained_run, corpus, tmp_path, capsys
+):
+    # A run trained on a 3-column file with --columns 2 0, evaluated on a
+    # 2-column test file, said "line 1 has 2 columns but --columns needs
+    # 3": no --columns was given; the columns were the run's.
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    config = (run / "config.yaml").read_text(encoding="utf-8")
+    config = config.replace("columns:\n- 0\n- 1", "columns:\n- 2\n- 0")
+    (run / "config.yaml").write_text(config, encoding="utf-8")
+    test = str(corpus / "test.tsv")
+    assert main(["evaluate", str(run), "--data", test]) == 1
+    one_error_line(
+        capsys,
+        f"{test} line 1 has 2 columns",
+        "the run's --columns 2 0",
+        "give --columns",
+    )
+    # Given on the command line, the flag is named as before.
+    assert (
+        main(["evaluate", str(run), "--data", test, "--columns", "0", "3"]) == 1
+    )
+    line = one_error_line(capsys, "line 1 has 2 columns but --columns needs 4")
+    assert "the run's" not in line
+
+
+def test_a_resume_refusing_a_config_files_value_names_the_file(
+    trained_run, tmp_path, capsys, no_training
+):
+    # `train --config run.yaml --resume` after an edit of run.yaml said
+    # "--resume cannot change batch_size 32 (the run's: 16)": no
+    # --batch-size was typed.
+    shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    config = tmp_path / "run.yaml"
+    config.write_text("batch_size: 32\n", encoding="utf-8")
+    argv = train_argv(tmp_path, "--name", "copy", "--resume")
+    assert main([*argv, "--config", str(config)]) == 1
+    one_error_line(
+        capsys, "cannot change batch_size 32", f"config file {config}", "16"
+    )
+    assert main([*argv, "--batch-size", "8"]) == 1
+    line = one_error_line(capsys, "cannot change batch_size 8 (the run's: 16)")
+    assert "config file" not in line
+
+
+# --- 7. Translations into a full disk ---
+
+
+class _FullDisk(io.StringIO):
+    """stdout sent to a file on a full disk (`> /mnt/full/out.txt`)."""
+
+    def write(self, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_translations_into_a_full_disk_say_stdout(
+    trained_run, monkeypatch, capsys
+):
+    # "OSError: [Errno 28] No space left on device; rerun with --debug
+    # for the traceback": a bug to debug, and no word of what was written.
+    monkeypatch.setattr("sys.stdout", _FullDisk())
+    assert main(["translate", str(trained_run), "Go.", "Hi."]) == 1
+    one_error_line(
+        capsys, "cannot write the translations to stdout", "No space left"
+    )

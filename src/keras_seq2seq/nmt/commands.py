@@ -15,6 +15,7 @@ from pathlib import Path
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import run_folder, scoring
 from keras_seq2seq.nmt.data import (
+    TooFewColumns,
     decode_utf8,
     lone_surrogate,
     read_numbered_pairs,
@@ -247,9 +248,17 @@ def _write_lines(lines: list[str]) -> None:
     of a line; not into a pipe, which a reader that stopped reading
     (`| less`) would block, and Ctrl-C with it."""
     into_file = _is_regular_file(sys.stdout)
-    with interrupts_held() if into_file else contextlib.nullcontext():
-        sys.stdout.write("".join(line + "\n" for line in lines))
-        sys.stdout.flush()
+    try:
+        with interrupts_held() if into_file else contextlib.nullcontext():
+            sys.stdout.write("".join(line + "\n" for line in lines))
+            sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: ends quietly (cli.run)
+        raise
+    except OSError as error:  # `> FILE` on a full disk: no bug to debug
+        raise RunError(
+            f"cannot write the translations to stdout: {error.strerror}; "
+            "check where stdout goes and its free disk space"
+        ) from None
 
 
 def _is_regular_file(stream) -> bool:
@@ -341,7 +350,17 @@ def evaluate(args) -> int:
     run = run_folder.open_run(args.run)
     columns, reverse = _direction(args, run.config)
     translator = Translator.from_run(run, args.model)
-    numbered = read_numbered_pairs(args.data, columns, reverse, args.header)
+    try:
+        numbered = read_numbered_pairs(args.data, columns, reverse, args.header)
+    except TooFewColumns as error:
+        if args.columns is not None:
+            raise
+        # The columns were the run's: "--columns needs 3" named no flag given.
+        raise RunError(
+            f"{error.where}, but the run's --columns "
+            f"{error.columns[0]} {error.columns[1]} (its config.yaml) need "
+            f"{max(error.columns) + 1}; give --columns for this file"
+        ) from None
     pairs = [pair for _, pair in numbered]
     sources = [source for source, _ in pairs]
     search = {"beam": args.beam, "length_penalty": args.length_penalty}

@@ -184,6 +184,16 @@ def _check_not_only_a_header(pairs, where) -> None:
         )
 
 
+class TooFewColumns(RunError):
+    """A TSV line with fewer columns than `--columns` reads."""
+
+    def __init__(self, path, number: int, count: int, columns):
+        self.where = f"{path} line {number} has {count} columns"
+        self.columns = columns
+        need = max(columns) + 1
+        super().__init__(f"{self.where} but --columns needs {need}")
+
+
 def _read_tsv(path, columns, header=False):
     need = max(columns) + 1
 
@@ -195,10 +205,7 @@ def _read_tsv(path, columns, header=False):
                 "source<TAB>target"
             )
         if len(fields) < need:
-            raise RunError(
-                f"{path} line {number} has {len(fields)} columns but "
-                f"--columns needs {need}"
-            )
+            raise TooFewColumns(path, number, len(fields), columns)
         return (fields[columns[0]].strip(), fields[columns[1]].strip())
 
     # Blank lines (trailing or separating) are skipped.

@@ -60,9 +60,10 @@ class Resumed:
     validation_size_was: int
 
 
-def reopen(path: Path, overrides: dict) -> Resumed:
+def reopen(path: Path, overrides: dict, config_file=None) -> Resumed:
     """The run in `path` with its newest checkpoint; a `RunError` for an
-    option it cannot change, or a damaged run."""
+    option it cannot change (naming `config_file` for the values of
+    `overrides` that it gave), or a damaged run."""
     run = run_folder.open_run(path)
     state = run_folder.read_state(path)
     run_folder.check_can_train_in(path)  # before the hour of training
@@ -76,7 +77,7 @@ def reopen(path: Path, overrides: dict) -> Resumed:
         new_paths = dataclasses.replace(
             saved, **{k: getattr(run.config, k) for k in config_lib.PATH_KEYS}
         )
-    _check_overrides(run.config, overrides)
+    _check_overrides(run.config, overrides, config_file)
     for leftover in path.rglob(".tmp-*"):  # writes cut short by a kill
         leftover.unlink()
     for key, value in overrides.items():  # saved with its checkpoints
@@ -281,9 +282,10 @@ def _names_the_file(given: str, saved: str) -> bool:
     return list(Path(given).resolve().parts[-len(tail) :]) == tail
 
 
-def _check_overrides(config, overrides) -> None:
+def _check_overrides(config, overrides, config_file=None) -> None:
     """A `RunError` for an option a resume would otherwise drop silently:
-    one that is neither resumable nor the run's own value."""
+    one that is neither resumable nor the run's own value. `config_file`:
+    `(path, keys)`, the `--config` file and the keys that it gave."""
     fixed = [
         key
         for key, value in overrides.items()
@@ -291,8 +293,11 @@ def _check_overrides(config, overrides) -> None:
         and not config_lib.same_value(key, value, getattr(config, key))
     ]
     if fixed:
+        path, keys = config_file or (None, ())
         given = ", ".join(
-            f"{key} {overrides[key]!r} (the run's: {getattr(config, key)!r})"
+            f"{key} {overrides[key]!r} ("
+            + (f"config file {path}; " if key in keys else "")
+            + f"the run's: {getattr(config, key)!r})"
             for key in fixed
         )
         raise RunError(

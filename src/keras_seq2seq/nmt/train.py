@@ -102,8 +102,11 @@ def train(
             distribute(config.devices),
         ):
             if resume:
+                from_file = set(file_values) - set(flag_values)
                 resumed = resume_lib.reopen(
-                    path, {**file_values, **flag_values}
+                    path,
+                    {**file_values, **flag_values},
+                    (config_file, from_file),
                 )
                 _check_batch_splits(
                     resumed.run.config.batch_size, config.devices
