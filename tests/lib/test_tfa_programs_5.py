@@ -12,6 +12,7 @@ in NumPy (`tests/reference.py`) with the weights the test sets, and TFA's
 `get_weights()` order.
 """
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -185,3 +186,105 @@ def test_a_monotonic_subclass_computes_tfas_alignments(
     np.testing.assert_allclose(numpy(alignments), want, atol=1e-5)
     np.testing.assert_array_equal(numpy(next_state), numpy(alignments))
     np.testing.assert_array_equal(numpy(alignments)[1, 3:], 0.0)
+
+
+# --- A cell of the program's own whose state is a tuple holding an
+# `AttentionWrapper`'s state (attention on the bottom layer, a GRU on top,
+# as GNMT), searched with `BeamSearchDecoder`. TFA's decoder leaves every
+# `TensorArray` of the cell state in place while it reorders the beams,
+# reorders them all at the end, and takes the coverage penalty's
+# alignments from the `AttentionWrapperState`s of a tuple of cell states.
+# Only a wrapper state at the top was handled: the search split the nested
+# alignment history as a tensor of rows and refused the tiled state
+# (ValueError), and it refused the coverage penalty.
+
+K, V, E = 3, 7, 3
+
+
+class AttentionBelowCell(keras.layers.Layer):
+    def __init__(self, wrapper, units, **kwargs):
+        super().__init__(**kwargs)
+        self.wrapper = wrapper
+        self.top = keras.layers.GRUCell(units)
+        self.state_size = (wrapper.state_size, units)
+        self.output_size = units
+
+    def call(self, inputs, states):
+        output, bottom = self.wrapper(inputs, states[0])
+        output, top = self.top(output, states[1])
+        return output, (bottom, top)
+
+    def get_initial_state(self, batch_size):
+        bottom = self.wrapper.get_initial_state(
+            batch_size=batch_size, dtype="float32"
+        )
+        return bottom, ops.zeros((batch_size, self.output_size))
+
+
+def tuple_state_beam_search(reorder):
+    keras.utils.set_random_seed(3)
+    memory = tfa.tile_batch(MEMORY, K)
+    wrapper = tfa.AttentionWrapper(
+        keras.layers.LSTMCell(H),
+        tfa.BahdanauAttention(U, memory, tfa.tile_batch(LENGTHS, K)),
+        attention_layer_size=H,
+        alignment_history=True,
+    )
+    cell = AttentionBelowCell(wrapper, H)
+    decoder = tfa.BeamSearchDecoder(
+        cell,
+        K,
+        embedding_fn=keras.layers.Embedding(V, E),
+        output_layer=keras.layers.Dense(V),
+        length_penalty_weight=0.6,
+        coverage_penalty_weight=0.4,
+        reorder_tensor_arrays=reorder,
+        maximum_iterations=6,
+    )
+    return decoder(
+        None,
+        start_tokens=np.ones(B, "int32"),
+        end_token=2,
+        initial_state=cell.get_initial_state(B * K),
+    )
+
+
+def test_beam_search_over_a_tuple_state_accumulates_each_hypothesis():
+    outputs, state, _ = tuple_state_beam_search(reorder=False)
+    history = state.cell_state[0].alignment_history.stack()  # (T, B*K, Ts)
+    steps = history.shape[0]
+    history = numpy(history).reshape(steps, B, K, T)
+    parents = numpy(outputs.beam_search_decoder_output.parent_ids)
+    lengths = numpy(state.lengths)
+    want = np.zeros((B, K, T))
+    for b in range(B):
+        for j in range(K):
+            slot = j  # walked back: the slot hypothesis j held after step t
+            for t in range(steps - 1, -1, -1):
+                parent = parents[b, t, slot]
+                if t < lengths[b, j]:  # its own alignments at step t
+                    want[b, j] += history[t, b, parent]
+                slot = parent
+    np.testing.assert_allclose(
+        numpy(state.accumulated_attention_probs), want, atol=1e-5
+    )
+    assert 0 < want[..., 3:].sum() and (want[1, :, 3:] == 0).all()
+
+
+def test_beam_search_over_a_tuple_state_reorders_the_nested_history():
+    raw_outputs, raw_state, _ = tuple_state_beam_search(reorder=False)
+    outputs, state, _ = tuple_state_beam_search(reorder=True)
+    np.testing.assert_array_equal(
+        numpy(outputs.predicted_ids), numpy(raw_outputs.predicted_ids)
+    )
+    parents = ops.transpose(
+        raw_outputs.beam_search_decoder_output.parent_ids, (1, 0, 2)
+    )
+    want = tfa.gather_tree_from_array(
+        raw_state.cell_state[0].alignment_history.stack(),
+        parents,
+        raw_state.lengths,
+    )
+    np.testing.assert_allclose(
+        numpy(state.cell_state[0].alignment_history), numpy(want)
+    )

@@ -179,12 +179,14 @@ class BeamSearchDecoder(CellDecoder):
         check_tiled(initial_state, batch_size, self.beam_width)
         coverage = None
         if self.coverage_penalty_weight > 0:
-            if not isinstance(initial_state, AttentionWrapperState):
+            alignments = attention_probs(initial_state)
+            if alignments is None:
                 raise ValueError(
                     "`coverage_penalty_weight` > 0 needs an AttentionWrapper "
-                    f"cell state. Received: {type(initial_state).__name__}"
+                    "cell state (or a tuple of cell states holding one). "
+                    f"Received: {type(initial_state).__name__}"
                 )
-            coverage = self._split(mean_alignments(initial_state))
+            coverage = self._split(alignments)
         beams = initial_beams(batch_size, self.beam_width, coverage)
         state = BeamSearchDecoderState(
             cell_state=map_rows(self._split, initial_state),
@@ -211,7 +213,7 @@ class BeamSearchDecoder(CellDecoder):
         weights = None
         if self.coverage_penalty_weight > 0:
             beams["coverage"] = state.accumulated_attention_probs
-            weights = self._split(mean_alignments(cell_state))
+            weights = self._split(attention_probs(cell_state))
         beams, chosen = beam_step(
             beams,
             self._split(log_probs),
@@ -255,16 +257,19 @@ class BeamSearchDecoder(CellDecoder):
         predicted_ids = gather_tree(
             outputs.predicted_ids, outputs.parent_ids, longest, self._end_token
         )
-        cell_state = final_state.cell_state
-        if self.reorder_tensor_arrays and has_history(cell_state):
-            history = keras.tree.map_structure(
-                lambda h: gather_tree_from_array(
-                    h.stack(), outputs.parent_ids, final_state.lengths
-                ),
-                cell_state.alignment_history,
-            )
+        if self.reorder_tensor_arrays:
+
+            def reorder(wrapper_state):
+                history = keras.tree.map_structure(
+                    lambda h: gather_tree_from_array(
+                        h.stack(), outputs.parent_ids, final_state.lengths
+                    ),
+                    wrapper_state.alignment_history,
+                )
+                return wrapper_state._replace(alignment_history=history)
+
             final_state = final_state._replace(
-                cell_state=cell_state._replace(alignment_history=history)
+                cell_state=map_wrapper_states(reorder, final_state.cell_state)
             )
         final = FinalBeamSearchDecoderOutput(
             predicted_ids=predicted_ids, beam_search_decoder_output=outputs
@@ -311,8 +316,9 @@ def check_tiled(initial_state, batch_size, beam_width):
 
     Row counts that are not known statically are not compared.
     """
-    if has_history(initial_state):
-        initial_state = initial_state._replace(alignment_history=())
+    initial_state = map_wrapper_states(
+        lambda s: s._replace(alignment_history=()), initial_state
+    )
     expected = batch_size * beam_width if isinstance(batch_size, int) else None
     for x in keras.tree.flatten(initial_state):
         rows = tuple(ops.shape(x))[0] if len(ops.shape(x)) else None
@@ -346,30 +352,48 @@ def embedding_function(embedding_fn, embedding):
     return lambda ids: ops.take(embedding, ids, axis=0)
 
 
-def has_history(cell_state):
-    """Whether the state keeps alignment histories (one per mechanism)."""
-    return isinstance(cell_state, AttentionWrapperState) and bool(
-        keras.tree.flatten(cell_state.alignment_history)
+def attention_probs(cell_state):
+    """The alignments of TFA's coverage penalty (`get_attention_probs`):
+    those of the `AttentionWrapperState` `cell_state`, or the mean of those
+    of the wrapper states in the tuple or list `cell_state` (a
+    `StackedRNNCells`' state), each averaged over its mechanisms; `None`
+    where there is none."""
+    if isinstance(cell_state, AttentionWrapperState):
+        cell_state = [cell_state]
+    if not isinstance(cell_state, (list, tuple)):
+        return None
+    probs = []
+    for state in cell_state:
+        if isinstance(state, AttentionWrapperState):
+            alignments = keras.tree.flatten(state.alignments)
+            probs.append(ops.mean(ops.stack(alignments, axis=-1), axis=-1))
+    if not probs:
+        return None
+    return probs[0] if len(probs) == 1 else ops.mean(ops.stack(probs, -1), -1)
+
+
+def map_wrapper_states(fn, cell_state):
+    """`cell_state` with `fn(s)` in place of each `AttentionWrapperState`
+    `s` in it, at any depth (a wrapper in `StackedRNNCells`)."""
+    return keras.tree.traverse(
+        lambda x: fn(x) if isinstance(x, AttentionWrapperState) else None,
+        cell_state,
     )
-
-
-def mean_alignments(cell_state):
-    """The alignments, averaged over several mechanisms as TFA's coverage
-    penalty does (`attention_probs_from_attn_state`)."""
-    alignments = cell_state.alignments
-    if isinstance(alignments, (list, tuple)):
-        return ops.mean(ops.stack(list(alignments), axis=-1), axis=-1)
-    return alignments
 
 
 def map_rows(fn, cell_state):
     """`fn` on every leaf with one row per beam; not on the time-major
-    `alignment_history`, which grows by one step per call (TFA's
-    `TensorArray`, which TFA's beam search leaves in place too)."""
-    if isinstance(cell_state, AttentionWrapperState):
-        history = cell_state.alignment_history
-        rows = keras.tree.map_structure(
-            fn, cell_state._replace(alignment_history=())
-        )
-        return rows._replace(alignment_history=history)
-    return keras.tree.map_structure(fn, cell_state)
+    alignment histories of the wrapper states in it, which grow by one
+    step per call (TFA's `TensorArray`s, which TFA's beam search leaves in
+    place too)."""
+
+    def visit(x):
+        if isinstance(x, AttentionWrapperState):
+            history = x.alignment_history
+            rows = keras.tree.map_structure(
+                fn, x._replace(alignment_history=())
+            )
+            return rows._replace(alignment_history=history)
+        return None if keras.tree.is_nested(x) else fn(x)
+
+    return keras.tree.traverse(visit, cell_state)
