@@ -275,19 +275,19 @@ def test_serve_says_to_ask_for_a_beam_for_n_best(trained_run):
     # {"sentences": [...], "n_best": 3} (the beam left at 1) answered
     # "'n_best' must be between 1 and 1; got 3": what, not how.
     translator = Translator.load(trained_run)
-    limits = serve._Limits()
+    limits = serve.Limits()
     for body, beam in (
         (b'{"sentences": ["Go."], "n_best": 3}', "beam"),
         (b'{"sentences": ["Go."], "beam_size": 2, "n_best": 3}', "beam_size"),
     ):
-        with pytest.raises(serve._RequestError) as refused:
+        with pytest.raises(serve.RequestError) as refused:
             serve.parse_request(body, limits, translator)
         assert refused.value.status == 422
         message = str(refused.value)
         assert "'n_best' 3 is more than" in message, message
         assert f"{beam!r} of at least 3" in message, message
     body = b'{"sentences": ["Go."], "n_best": 17, "beam": 16}'
-    with pytest.raises(serve._RequestError, match="between 1 and 16"):
+    with pytest.raises(serve.RequestError, match="between 1 and 16"):
         serve.parse_request(body, limits, translator)
 
 

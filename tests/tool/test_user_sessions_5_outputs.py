@@ -172,7 +172,7 @@ def test_average_into_a_run_it_cannot_write_fails_before_loading(
 
 
 def test_serve_reads_a_json_body_with_a_byte_order_mark():
-    limits = serve._Limits()
+    limits = serve.Limits()
     translator = SimpleNamespace(
         max_source_length=40, source_tokenizer=SimpleNamespace(encode=list)
     )
@@ -183,7 +183,7 @@ def test_serve_reads_a_json_body_with_a_byte_order_mark():
         1,
         0.0,
     )
-    with pytest.raises(serve._RequestError, match="the body is empty"):
+    with pytest.raises(serve.RequestError, match="the body is empty"):
         serve.parse_request(b" \n", limits, translator)
 
 

@@ -122,12 +122,12 @@ def read_request(trained_run):
         max_source_length=80,
         source_tokenizer=Tokenizer.load(trained_run, "source", "sentencepiece"),
     )
-    return lambda body: serve.parse_request(body, serve._Limits(), translator)
+    return lambda body: serve.parse_request(body, serve.Limits(), translator)
 
 
 def test_serve_answers_400_for_a_lone_surrogate(read_request):
     # Valid JSON, not text: the request got a 500 "internal error".
-    with pytest.raises(serve._RequestError, match="lone surrogate") as error:
+    with pytest.raises(serve.RequestError, match="lone surrogate") as error:
         read_request(b'{"sentences": ["Go.", "caf\\udce9"]}')
     assert error.value.status == 400
     assert "sentences[1]" in str(error.value)
@@ -136,7 +136,7 @@ def test_serve_answers_400_for_a_lone_surrogate(read_request):
 def test_serve_answers_400_for_a_number_of_5000_digits(read_request):
     # json.loads raises ValueError, not JSONDecodeError: it got a 500.
     body = b'{"sentences": ["Go."], "beam": ' + b"9" * 5000 + b"}"
-    with pytest.raises(serve._RequestError, match="too many digits") as error:
+    with pytest.raises(serve.RequestError, match="too many digits") as error:
         read_request(body)
     assert error.value.status == 400
 
@@ -163,7 +163,7 @@ def test_a_sentence_the_vocabulary_reads_nothing_of_is_blank(
 def test_serve_answers_400_for_a_sentence_of_nothing_the_model_reads(
     read_request,
 ):
-    with pytest.raises(serve._RequestError, match="nothing the model reads"):
+    with pytest.raises(serve.RequestError, match="nothing the model reads"):
         read_request('{"sentences": ["Go.", "\u200b"]}'.encode())
 
 

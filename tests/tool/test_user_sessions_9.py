@@ -73,9 +73,9 @@ def test_a_serve_request_giving_a_field_twice_is_refused(trained_run):
     # JSON keeps the last of two equal keys: the first sentences were
     # dropped without a word, and the answer looked complete.
     translator = Translator.load(trained_run)
-    limits = serve._Limits()
+    limits = serve.Limits()
     body = b'{"sentences": ["Go.", "Hi."], "beam": 1, "sentences": ["Run."]}'
-    with pytest.raises(serve._RequestError) as refused:
+    with pytest.raises(serve.RequestError) as refused:
         serve.parse_request(body, limits, translator)
     assert refused.value.status == 400
     assert "'sentences' is given twice" in str(refused.value)

@@ -23,9 +23,7 @@ import asyncio
 import contextvars
 import dataclasses
 import importlib.resources
-import json
 import logging
-import math
 import signal
 import sys
 import time
@@ -33,35 +31,17 @@ import time
 import keras
 from aiohttp import web
 
-from keras_seq2seq.nmt.data import lone_surrogate
 from keras_seq2seq.nmt.listen_address import address_error, check_address
 from keras_seq2seq.nmt.request_batcher import RequestBatcher
 from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
+from keras_seq2seq.nmt.serve_request import Limits, RequestError, parse_request
 
 LOG = logging.getLogger("keras_seq2seq.serve")
-# `beam_size` is the library's word for `beam`; a request may use either.
-FIELDS = ("sentences", "beam", "beam_size", "n_best", "length_penalty")
 TRANSLATOR = web.AppKey("translator", object)
 BATCHER = web.AppKey("batcher", RequestBatcher)
 LIMITS = web.AppKey("limits", object)
 # What the log line adds about a request (sentence count, the error).
 NOTE = contextvars.ContextVar("note", default="")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Limits:
-    max_body_bytes: int = 65536  # 413 above
-    max_sentences: int = 32  # sentences per request
-    max_chars: int = 1000  # characters per sentence
-    max_beam: int = 16
-    batch_wait_ms: float = 5.0  # how long a batch waits for more requests
-    max_batch: int = 64  # sentences per model call
-
-
-class _RequestError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
 
 
 def make_app(translator, **limits) -> web.Application:
@@ -77,7 +57,7 @@ def make_app(translator, **limits) -> web.Application:
     Returns:
         a `web.Application`; its batcher stops when the app cleans up.
     """
-    bounds = _Limits(**limits)
+    bounds = Limits(**limits)
     # aiohttp refuses bodies past client_max_size with a 413 itself.
     app = web.Application(
         client_max_size=bounds.max_body_bytes, middlewares=[_guard]
@@ -128,7 +108,7 @@ def serve(
     check_address(host, port)
     _log_to_stderr()
     translator = Translator.load(run_dir, model_file)
-    _warm_up(translator, limits.get("max_batch", _Limits.max_batch))
+    _warm_up(translator, limits.get("max_batch", Limits.max_batch))
     app = make_app(translator, **limits)
     asyncio.run(_run_until_stopped(app, host, port, run_dir))
 
@@ -201,7 +181,7 @@ async def _guard(request, handler):
     NOTE.set("")
     try:
         response = await handler(request)
-    except _RequestError as error:
+    except RequestError as error:
         response = _json_error(error.status, str(error))
         NOTE.set(f" {error}")
     except web.HTTPException as error:  # aiohttp's own: 404, 405, 413
@@ -266,11 +246,11 @@ async def _translate(request):
     try:
         found = await app[BATCHER].translate(sentences, beam, n_best, penalty)
     except RunError as error:  # options the model cannot search with
-        raise _RequestError(422, str(error)) from None
+        raise RequestError(422, str(error)) from None
     except Exception as error:
         if not is_out_of_memory(error):
             raise  # a bug: 500
-        raise _RequestError(
+        raise RequestError(
             503,
             f"out of memory translating {len(sentences)} sentences with "
             f"beam {beam}; send fewer sentences or ask for a smaller beam",
@@ -289,139 +269,3 @@ def _hypothesis(h):
         "attention": [[round(float(w), 5) for w in row] for row in h.attention],
         "at_length_limit": bool(h.at_length_limit),
     }
-
-
-def parse_request(body: bytes, limits, translator) -> tuple:
-    """Checks a `/translate` body; returns `(sentences, beam, n_best,
-    length_penalty)` or raises an error carrying its HTTP status."""
-    if not body.strip():
-        raise _RequestError(
-            400, "the body is empty; send a JSON object with 'sentences'"
-        )
-    try:
-        # JSON may start with a byte-order mark (RFC 8259 lets a reader
-        # ignore it), as some Windows tools write one.
-        request = json.loads(
-            body.decode("utf-8").removeprefix("\ufeff"),
-            object_pairs_hook=_object_of_distinct_keys,
-        )
-    except _KeyTwice as twice:  # JSON would keep the last value, silently
-        raise _RequestError(
-            400, f"field {twice.key!r} is given twice; give it once"
-        ) from None
-    except UnicodeDecodeError:
-        raise _RequestError(400, "the body is not UTF-8") from None
-    except json.JSONDecodeError as error:
-        raise _RequestError(400, f"malformed JSON: {error}") from None
-    except ValueError:  # no int of over 4300 digits: int_max_str_digits
-        raise _RequestError(
-            400, "malformed JSON: a number has too many digits"
-        ) from None
-    except RecursionError:
-        raise _RequestError(400, "malformed JSON: nested too deeply") from None
-    if not isinstance(request, dict):
-        raise _RequestError(
-            400, "the body must be a JSON object with 'sentences'"
-        )
-    unknown = sorted(set(request) - set(FIELDS))
-    if unknown:
-        raise _RequestError(
-            400, f"unknown field {unknown[0]!r}; fields are {', '.join(FIELDS)}"
-        )
-    sentences = _sentences(request, limits, translator)
-    if "beam" in request and "beam_size" in request:
-        raise _RequestError(400, "give 'beam' or 'beam_size', not both")
-    beam_name = "beam_size" if "beam_size" in request else "beam"
-    beam = _integer(request, beam_name, 1, limits.max_beam)
-    n_best = _integer(request, "n_best", 1, limits.max_beam)
-    if n_best > beam:  # "between 1 and 1; got 3" said what, not how
-        raise _RequestError(
-            422,
-            f"'n_best' {n_best} is more than {beam_name!r} {beam}, the most "
-            f"hypotheses a search keeps; ask for a {beam_name!r} of at "
-            f"least {n_best}",
-        )
-    penalty = request.get("length_penalty", 0.0)
-    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)):
-        raise _RequestError(400, "'length_penalty' must be a number")
-    if not 0 <= penalty <= 10 or not math.isfinite(penalty):
-        raise _RequestError(422, "'length_penalty' must be in [0, 10]")
-    return sentences, beam, n_best, float(penalty)
-
-
-class _KeyTwice(Exception):
-    def __init__(self, key: str):
-        super().__init__(key)
-        self.key = key
-
-
-def _object_of_distinct_keys(pairs: list) -> dict:
-    """A JSON object's dict; `_KeyTwice` for a key written twice, which
-    `json` would resolve by dropping the first value (a client's sentences
-    lost without a word)."""
-    found = {}
-    for key, value in pairs:
-        if key in found:
-            raise _KeyTwice(key)
-        found[key] = value
-    return found
-
-
-def _sentences(request, limits, translator):
-    if "sentences" not in request:
-        raise _RequestError(
-            400, "missing field 'sentences' (a list of strings)"
-        )
-    sentences = request["sentences"]
-    if not isinstance(sentences, list) or not sentences:
-        raise _RequestError(
-            400, "'sentences' must be a non-empty list of strings"
-        )
-    if len(sentences) > limits.max_sentences:
-        raise _RequestError(
-            422,
-            f"too many sentences: {len(sentences)}; "
-            f"the limit is {limits.max_sentences}",
-        )
-    longest = translator.max_source_length
-    for i, sentence in enumerate(sentences):
-        if not isinstance(sentence, str):
-            raise _RequestError(400, f"sentences[{i}] is not a string")
-        if not sentence.strip():
-            raise _RequestError(400, f"sentences[{i}] is empty")
-        bad = lone_surrogate(sentence)
-        if bad is not None:  # JSON may escape one: "\udce9"
-            raise _RequestError(
-                400,
-                f"sentences[{i}] holds a lone surrogate (U+{ord(bad):04X}), "
-                "which is not text; send UTF-8 text",
-            )
-        if len(sentence) > limits.max_chars:
-            raise _RequestError(
-                422,
-                f"sentences[{i}] has {len(sentence)} "
-                f"characters; the limit is {limits.max_chars}",
-            )
-        tokens = len(translator.source_tokenizer.encode(sentence.strip()))
-        if not tokens:  # only characters the vocabulary drops: U+200B
-            raise _RequestError(
-                400, f"sentences[{i}] has nothing the model reads"
-            )
-        if tokens > longest:
-            raise _RequestError(
-                422,
-                f"sentences[{i}] has {tokens} tokens; "
-                f"the model reads at most {longest}",
-            )
-    return sentences
-
-
-def _integer(request, name, low, high):
-    value = request.get(name, 1)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _RequestError(400, f"{name!r} must be an integer")
-    if not low <= value <= high:
-        raise _RequestError(
-            422, f"{name!r} must be between {low} and {high}; got {value}"
-        )
-    return value
