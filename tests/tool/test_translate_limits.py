@@ -9,6 +9,7 @@ wide beam on one sentence asked for gigabytes).
 
 import shutil
 
+import keras
 import numpy as np
 import pytest
 from cli_support import CUT, WARNING
@@ -60,6 +61,42 @@ def test_a_translation_without_end_is_marked_and_kept_to_the_limit(
             assert hypothesis.at_length_limit
             assert len(hypothesis.target_tokens) == LIMIT
             assert len(hypothesis.attention) == LIMIT
+
+
+def _log_prob(translator, sentence, ids):
+    """The model's log-prob of the target `ids` for `sentence`, each token
+    scored after the ones before it (teacher forcing), in float64."""
+    model = translator.model
+    source = np.array([translator.source_tokenizer.encode(sentence)], "int32")
+    target_in = np.array([[model.bos_id, *ids[:-1]]], "int32")
+    logits = keras.ops.convert_to_numpy(model((source, target_in)))[0]
+    logits = logits.astype("float64")
+    top = logits.max(axis=-1, keepdims=True)
+    log_probs = logits - top - np.log(np.exp(logits - top).sum(-1))[:, None]
+    return log_probs[np.arange(len(ids)), ids].sum()
+
+
+@pytest.mark.parametrize(
+    "beam, length_penalty", [(1, 0.0), (3, 0.0), (3, 0.6)]
+)
+def test_a_cut_translation_scores_the_tokens_it_keeps(
+    endless_run, beam, length_penalty
+):
+    # The search ran one step past the limit (room for the end token);
+    # the score was that of the longer path, not of the translation.
+    translator = Translator.load(endless_run)
+    found = translator.translate(
+        SENTENCES, beam=beam, n_best=beam, length_penalty=length_penalty
+    )
+    pieces = translator.target_tokenizer.pieces
+    penalty = ((5 + LIMIT) / 6) ** length_penalty  # GNMT's, as the search
+    for sentence, hypotheses in zip(SENTENCES, found, strict=True):
+        for hypothesis in hypotheses:
+            ids = [pieces.index(piece) for piece in hypothesis.target_tokens]
+            want = _log_prob(translator, sentence, ids) / penalty
+            assert hypothesis.score == pytest.approx(want, abs=1e-3)
+        scores = [hypothesis.score for hypothesis in hypotheses]
+        assert scores == sorted(scores, reverse=True)  # best first still
 
 
 def test_translations_that_end_are_not_marked(trained_run, tmp_path):

@@ -20,6 +20,7 @@ import threading
 import keras
 import numpy as np
 
+from keras_seq2seq.decoding.beam_step import length_penalty_of
 from keras_seq2seq.nmt import run_folder
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import PAD_ID
@@ -40,8 +41,9 @@ class Hypothesis:
     Args:
         text: str. The translation, detokenised.
         score: float. Sum of the tokens' log-probs (beam: with the length
-            penalty), end token included; at the length limit, the token
-            the search wrote past it instead.
+            penalty), end token included; at the length limit, of the
+            tokens kept (the search's own score also counts the token it
+            wrote past the limit).
         source_tokens: list of str. Pieces the model read (after any
             truncation).
         target_tokens: list of str. Pieces the model wrote, end token
@@ -248,13 +250,48 @@ class Translator:
                 for k, v in out.items()
                 if k != "steps"
             }
-        return [
+        found = [
             [
                 self._hypothesis(out, row, k, ids, truncated, limit)
                 for k in range(n_best)
             ]
             for row, (ids, truncated) in enumerate(batch)
         ]
+        cut = [
+            (row, k)
+            for row, hypotheses in enumerate(found)
+            for k, hypothesis in enumerate(hypotheses)
+            if hypothesis.at_length_limit
+        ]
+        if cut:
+            rows, ks = np.array(cut).T
+            totals = self._log_probs(source[rows], out["ids"][rows, ks, :limit])
+            if beam > 1:  # the search's GNMT penalty, at the kept length
+                totals /= float(length_penalty_of(float(limit), length_penalty))
+            for (row, k), total in zip(cut, totals, strict=True):
+                found[row][k].score = float(total)
+            for hypotheses in found:
+                hypotheses.sort(key=lambda h: -h.score)
+        return found
+
+    def _log_probs(self, source, ids):
+        """float64 `(N,)`: the model's log-prob of each row of target `ids`
+        `(N, T)` given `source` `(N, Ts)`, teacher-forced, in chunks of at
+        most 16 MiB of logits."""
+        model = self.model
+        bos = np.full((len(ids), 1), model.bos_id, dtype=ids.dtype)
+        target_in = np.concatenate([bos, ids[:, :-1]], axis=1)
+        chunk = max(1, 2**22 // (ids.shape[1] * model.target_vocab_size))
+        totals = []
+        for start in range(0, len(ids), chunk):
+            part = slice(start, start + chunk)
+            logits = model((source[part], target_in[part]))
+            log_probs = keras.ops.convert_to_numpy(
+                keras.ops.log_softmax(keras.ops.cast(logits, "float32"))
+            )
+            kept = np.take_along_axis(log_probs, ids[part, :, None], axis=2)
+            totals.append(kept.astype("float64").sum(axis=(1, 2)))
+        return np.concatenate(totals)
 
     def _hypothesis(self, out, row, k, source_ids, truncated, limit):
         ids = out["ids"][row, k, : out["lengths"][row, k]].tolist()
