@@ -23,7 +23,12 @@ from keras_seq2seq.nmt.data import (
 )
 from keras_seq2seq.nmt.interrupts import interrupts_held, sigterm_as_ctrl_c
 from keras_seq2seq.nmt.line_stream import chunks_of, line_chunks
-from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
+from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.translation_notes import (
+    memory_of_search,
+    warn_cut,
+    warn_unused_penalty,
+)
 from keras_seq2seq.nmt.translator import Translator
 
 
@@ -81,87 +86,6 @@ def _check_utf8_argument(text: str, what: str) -> None:
     )
 
 
-def _warn_cut(found, translator, what="input", lines=None, where=None):
-    """A warning line for the inputs cut to the model's source tokens, and
-    one for the translations cut at the search's length limit: how many,
-    and the first few of their numbers: 1-based, or `lines`, the numbers
-    of the lines of the file `where` they were read from."""
-    numbers = lines or range(1, len(found) + 1)
-
-    def which(attribute, noun, nouns):
-        """`(count, "N nouns (numbers) are")`."""
-        cut = [
-            number
-            for number, hypotheses in zip(numbers, found, strict=True)
-            if hypotheses and getattr(hypotheses[0], attribute)
-        ]
-        if not cut:
-            return 0, ""
-        if len(cut) == 1:
-            if where is not None:
-                return 1, f"the {noun} on {where} line {cut[0]} is"
-            return 1, f"{noun} {cut[0]} is"
-        shown = ", ".join(map(str, cut[:5]))
-        more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
-        if where is not None:
-            shown = f"{where} lines {shown}"
-        return len(cut), f"{len(cut)} {nouns} ({shown}{more}) are"
-
-    count, inputs = which("truncated", what, f"{what}s")
-    if count:
-        limit = translator.max_source_length
-        each = f"its first {limit}" if count == 1 else f"the first {limit}"
-        print(
-            f"seq2seq: warning: {inputs} longer than the model's {limit} "
-            f"source tokens; translated {each}{' of each' * (count > 1)}",
-            file=sys.stderr,
-        )
-    nouns = ("translation", "translations")
-    if where is not None:
-        nouns = (f"translation of the {what}", f"translations of the {what}s")
-    count, translations = which("at_length_limit", *nouns)
-    if count:
-        print(
-            f"seq2seq: warning: {translations} cut at the search's length "
-            "limit, with no end token by then (the run's max_target_length, "
-            f"{translator.max_target_length} tokens, or for a short input "
-            "2 x its padded width + 10 if less)",
-            file=sys.stderr,
-        )
-
-
-def _warn_unused_penalty(args) -> None:
-    """One warning line for a length penalty that greedy search ignores."""
-    if args.beam == 1 and args.length_penalty != 0:
-        print(
-            f"seq2seq: warning: --length-penalty {args.length_penalty:g} "
-            "ranks beam search's hypotheses; with --beam-size 1 (greedy "
-            "search) it changes nothing",
-            file=sys.stderr,
-        )
-
-
-@contextlib.contextmanager
-def _memory_of_search(beam: int):
-    """Says what to lower when a search runs out of memory: a beam of K
-    keeps K hypotheses of each of a batch's inputs (up to 64), so `--beam
-    1000` over a vocabulary of 4000 pieces asks for gigabytes at once."""
-    try:
-        yield
-    except Exception as error:
-        if not is_out_of_memory(error):
-            raise
-        fix = (
-            f"lower --beam-size {beam}"
-            if beam > 1
-            else "lower the input lengths, or free memory"
-        )
-        raise RunError(
-            f"out of memory translating with --beam-size {beam} "
-            f"({type(error).__name__}); {fix}"
-        ) from error
-
-
 def translate(args) -> int:
     """`seq2seq translate`: one line per input (n-best: N lines each)."""
     if sys.stdout is None:  # `>&-`: else found after the translating
@@ -169,7 +93,7 @@ def translate(args) -> int:
             "stdout is closed, so the translations have nowhere to go; "
             "send them to a file: > FILE"
         )
-    _warn_unused_penalty(args)
+    warn_unused_penalty(args)
     reads_stdin = not args.sentences and args.input in (None, "-")
     if reads_stdin and sys.stdin is None:  # `<&-`: Python has no stdin
         raise RunError(
@@ -200,7 +124,7 @@ def translate(args) -> int:
         try:
             for inputs in chunks:
                 given += len(inputs)
-                with _memory_of_search(args.beam):
+                with memory_of_search(args.beam):
                     chunk = translator.translate(inputs, **search)
                 # Counted first: an interrupt held while the lines are
                 # written is raised once they are out.
@@ -217,7 +141,7 @@ def translate(args) -> int:
                 f"seq2seq: {done} before the interrupt{kept}", file=sys.stderr
             )
             raise
-    _warn_cut(found, translator)
+    warn_cut(found, translator)
     return 0
 
 
@@ -335,7 +259,7 @@ def _direction(args, config) -> tuple[list[int], bool]:
 
 def evaluate(args) -> int:
     """`seq2seq evaluate`: translate a corpus' sources and score them."""
-    _warn_unused_penalty(args)
+    warn_unused_penalty(args)
     if args.columns is not None:
         if min(args.columns) < 0:  # as `train` says; Python would count back
             shown = " ".join(map(str, args.columns))
@@ -364,7 +288,7 @@ def evaluate(args) -> int:
     pairs = [pair for _, pair in numbered]
     sources = [source for source, _ in pairs]
     search = {"beam": args.beam, "length_penalty": args.length_penalty}
-    with _memory_of_search(args.beam):
+    with memory_of_search(args.beam):
         start = time.perf_counter()
         translator.warm_up(sources, **search)  # compiling: not translating
         warm_up = time.perf_counter() - start
@@ -372,7 +296,7 @@ def evaluate(args) -> int:
         found = translator.translate(sources, **search)
         seconds = time.perf_counter() - start
     # The line a user can open: blank lines and a header are not pairs.
-    _warn_cut(
+    warn_cut(
         found,
         translator,
         "source",
@@ -405,7 +329,7 @@ def plot(args) -> int:
     """`seq2seq plot`: the attention heat map of one translation."""
     from keras_seq2seq.nmt.plot import save_attention_png
 
-    _warn_unused_penalty(args)
+    warn_unused_penalty(args)
     if not args.sentence.strip():
         raise RunError("the sentence is empty; give one to translate and plot")
     _check_utf8_argument(args.sentence, "the sentence")
@@ -414,7 +338,7 @@ def plot(args) -> int:
         raise RunError(f"--output must end in .png; got {output}")
     run_folder.check_can_write("--output", output)
     translator = Translator.load(args.run, args.model)
-    with _memory_of_search(args.beam):
+    with memory_of_search(args.beam):
         [[best, *_]] = translator.translate(
             [args.sentence], beam=args.beam, length_penalty=args.length_penalty
         )
@@ -423,7 +347,7 @@ def plot(args) -> int:
             "the sentence has nothing the model reads (its characters are "
             "dropped by the source vocabulary); give one to translate"
         )
-    _warn_cut([[best]], translator)
+    warn_cut([[best]], translator)
     missing = save_attention_png(best, output)
     print(best.text)
     if missing:
