@@ -43,7 +43,17 @@ def run(args: argparse.Namespace) -> int:
     reader stopped: a broken pipe)."""
     try:
         code = _run(args)
-        sys.stdout.flush()  # a closed pipe shows here, not at Python's exit
+        try:
+            sys.stdout.flush()  # a closed pipe shows here, not at exit
+        except BrokenPipeError:
+            raise
+        except OSError as error:  # `> FILE` on a full disk: no bug
+            print(
+                f"seq2seq: error: cannot write to stdout: {error.strerror}; "
+                "check where stdout goes and its free disk space",
+                file=sys.stderr,
+            )
+            return 1
         return code
     except KeyboardInterrupt as interrupt:
         print("seq2seq: interrupted", file=sys.stderr)

@@ -18,7 +18,7 @@ import os
 import shutil
 
 import yaml
-from cli_support import one_error_line, train_argv
+from cli_support import ERROR, one_error_line, stderr_lines, train_argv
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import run_folder, scoring, serve
@@ -230,9 +230,18 @@ class _FullDisk(io.StringIO):
     def write(self, text):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    flush = write
 
-def test_translations_into_a_full_disk_say_stdout(
-    trained_run, monkeypatch, capsys
+
+class _FullDiskBuffered(io.StringIO):
+    """The same, but a write only fills the buffer: the flush fails."""
+
+    def flush(self):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_output_into_a_full_disk_says_stdout(
+    trained_run, corpus, tmp_path, monkeypatch, capsys
 ):
     # "OSError: [Errno 28] No space left on device; rerun with --debug
     # for the traceback": a bug to debug, and no word of what was written.
@@ -240,4 +249,23 @@ def test_translations_into_a_full_disk_say_stdout(
     assert main(["translate", str(trained_run), "Go.", "Hi."]) == 1
     one_error_line(
         capsys, "cannot write the translations to stdout", "No space left"
+    )
+    evaluate = [
+        "evaluate",
+        str(trained_run),
+        "--data",
+        str(corpus / "test.tsv"),
+    ]
+    assert main([*evaluate, "--json", "-"]) == 1
+    one_error_line(capsys, "cannot write the scores to stdout", "No space left")
+    assert main(evaluate) == 1  # the scores' lines
+    one_error_line(capsys, "cannot write the scores to stdout", "No space left")
+    # What a command printed into the buffer fails at its end.
+    monkeypatch.setattr("sys.stdout", _FullDiskBuffered())
+    png = str(tmp_path / "map.png")
+    assert main(["plot", str(trained_run), "Go.", "--output", png]) == 1
+    *_, said = stderr_lines(capsys.readouterr().err)
+    assert said == (
+        f"{ERROR}cannot write to stdout: No space left on device; check "
+        "where stdout goes and its free disk space"
     )

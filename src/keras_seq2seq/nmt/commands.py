@@ -172,16 +172,25 @@ def _write_lines(lines: list[str]) -> None:
     of a line; not into a pipe, which a reader that stopped reading
     (`| less`) would block, and Ctrl-C with it."""
     into_file = _is_regular_file(sys.stdout)
-    try:
+    with _writing_stdout("the translations"):
         with interrupts_held() if into_file else contextlib.nullcontext():
             sys.stdout.write("".join(line + "\n" for line in lines))
             sys.stdout.flush()
-    except BrokenPipeError:  # `| head`: ends quietly (cli.run)
+
+
+@contextlib.contextmanager
+def _writing_stdout(what: str):
+    """A `RunError` naming stdout and `what` for a write to it that fails
+    (`> FILE` on a full disk), not a bug to debug; a reader that stopped
+    (`| head`) ends the command quietly (`cli.run`)."""
+    try:
+        yield
+    except BrokenPipeError:
         raise
-    except OSError as error:  # `> FILE` on a full disk: no bug to debug
+    except OSError as error:
         raise RunError(
-            f"cannot write the translations to stdout: {error.strerror}; "
-            "check where stdout goes and its free disk space"
+            f"cannot write {what} to stdout: {error.strerror}; check where "
+            "stdout goes and its free disk space"
         ) from None
 
 
@@ -232,12 +241,13 @@ def _check_outputs(args) -> None:
 STDOUT = "-"
 
 
-def _write_output(name: str, text: str) -> None:
-    """Writes `evaluate`'s `text` to the file `name`, or to stdout for
-    `-`, before the scores."""
+def _write_output(name: str, text: str, what: str) -> None:
+    """Writes `evaluate`'s `text` (`what`: the translations, the scores)
+    to the file `name`, or to stdout for `-`, before the scores."""
     if name == STDOUT:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        with _writing_stdout(what):
+            sys.stdout.write(text)
+            sys.stdout.flush()
         return
     run_folder.write_text(Path(name), text)
 
@@ -309,19 +319,21 @@ def evaluate(args) -> int:
     scores["warm_up_seconds"] = warm_up
     scores["beam"] = args.beam
     if args.output:
-        _write_output(args.output, "".join(t + "\n" for t in texts))
+        text = "".join(t + "\n" for t in texts)
+        _write_output(args.output, text, "the translations")
     if args.json:
         text = json.dumps(scores, indent=1) + "\n"  # a text file's last line
-        _write_output(args.json, text)
+        _write_output(args.json, text, "the scores")
     count = scores["n"]
-    print(
-        f"{count} sentence{'s' if count != 1 else ''}, beam {args.beam}: "
-        f"BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "
-        f"exact match {100 * scores['exact_match']:.2f}%  "
-        f"{scores['sentences_per_second']:.1f} sentences/s "
-        f"(after {warm_up:.1f} s compiling)\n"
-        f"  {scores['bleu_signature']}\n  {scores['chrf_signature']}"
-    )
+    with _writing_stdout("the scores"):
+        print(
+            f"{count} sentence{'s' if count != 1 else ''}, beam {args.beam}: "
+            f"BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "
+            f"exact match {100 * scores['exact_match']:.2f}%  "
+            f"{scores['sentences_per_second']:.1f} sentences/s "
+            f"(after {warm_up:.1f} s compiling)\n"
+            f"  {scores['bleu_signature']}\n  {scores['chrf_signature']}"
+        )
     return 0
 
 

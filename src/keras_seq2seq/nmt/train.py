@@ -254,8 +254,9 @@ def _check_no_checkpoints(path: Path) -> None:
 
 def _say_how_to_resume(config, path: Path, given: dict) -> None:
     """After Ctrl-C: where the run stands, and the command that goes on,
-    with the options a resume `given` them changed (config.yaml keeps the
-    run's own: without them the next resume would drop them)."""
+    with the options a resume `given` them changed (config.yaml takes them
+    with the resume's first checkpoint: before it, the next resume would
+    drop them)."""
     state = run_folder.read_state(path)
     command = ["seq2seq", "train", "--resume", *_flag("--name", config.name)]
     if Path(config.runs_dir) != Path(config_lib.Config.runs_dir):
