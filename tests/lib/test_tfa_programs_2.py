@@ -211,10 +211,11 @@ def test_a_mechanism_made_with_its_memory_round_trips_its_config(name):
     clone = cls.from_config(config)
     assert clone.name == mechanism.name
     clone.setup_memory(memory, memory_sequence_length=lengths)
-    clone.set_weights(mechanism.get_weights())
     query = rng.normal(size=(B, C)).astype("float32")
     state = mechanism.initial_state(B, "float32")
     expected, _ = mechanism([query, state])
+    clone([query, state])  # builds TFA's query layer, as the first query
+    clone.set_weights(mechanism.get_weights())
     alignments, _ = clone([query, state])
     np.testing.assert_allclose(
         ops.convert_to_numpy(alignments), ops.convert_to_numpy(expected)

@@ -288,3 +288,35 @@ def test_beam_search_over_a_tuple_state_reorders_the_nested_history():
     np.testing.assert_allclose(
         numpy(state.cell_state[0].alignment_history), numpy(want)
     )
+
+
+# --- TFA's `kernel_initializer` of the Bahdanau mechanisms initialises
+# `attention_v` only: the query and memory layers are `Dense` layers of
+# their own, with Keras' default (glorot_uniform). It initialised the
+# query and memory kernels too, so `kernel_initializer="zeros"` left every
+# weight 0, and no gradient ever moved one (the score's gradients with
+# respect to `v` are `tanh(0) = 0`, and to the kernels a multiple of `v`).
+
+
+@pytest.mark.parametrize(
+    "cls", [tfa.BahdanauAttention, tfa.BahdanauMonotonicAttention]
+)
+def test_kernel_initializer_initializes_attention_v_only(cls):
+    mechanism = cls(U, MEMORY, LENGTHS, kernel_initializer="zeros")
+    mechanism([QUERY, mechanism.initial_state(B, "float32")])
+    np.testing.assert_array_equal(numpy(mechanism.attention_v), 0.0)
+    for layer, fan_in in (
+        (mechanism.query_layer, H),
+        (mechanism.memory_layer, D),
+    ):
+        kernel = numpy(layer.kernel)
+        limit = np.sqrt(6.0 / (fan_in + U))  # glorot_uniform's bound
+        assert 0 < np.abs(kernel).max() <= limit
+        assert len(np.unique(kernel)) == kernel.size
+    config = mechanism.get_config()
+    assert config["kernel_initializer"]["class_name"] == "Zeros"
+    again = cls.from_config(config)
+    again.setup_memory(MEMORY, LENGTHS)
+    again([QUERY, again.initial_state(B, "float32")])
+    np.testing.assert_array_equal(numpy(again.attention_v), 0.0)
+    assert np.abs(numpy(again.memory_layer.kernel)).max() > 0

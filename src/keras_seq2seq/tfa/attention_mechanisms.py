@@ -23,6 +23,15 @@ def _check_probability_fn(probability_fn):
     return probability_fn
 
 
+def initialize_v_only(core, kernel_initializer):
+    """Makes `kernel_initializer` initialise the Bahdanau `core`'s
+    `attention_v` only, as TFA's: its query and memory layers were `Dense`
+    layers of their own, with Keras' default (glorot_uniform). `core` was
+    made with that default, so its projections have it; `attention_v` is
+    created with the memory's set-up, from the initializer set here."""
+    core.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+
 class BahdanauWeights:
     """TFA's weights of a Bahdanau score (a mixin of the Bahdanau
     mechanisms), for a subclass's `_calculate_attention`: `None` before
@@ -51,7 +60,8 @@ class BahdanauAttention(BahdanauWeights, AttentionMechanism):
         memory_sequence_length: optional int `(B,)`.
         normalize: bool. Weight normalisation of `v`. Defaults to `False`.
         probability_fn: `"softmax"` or `"hardmax"`. Defaults to `"softmax"`.
-        kernel_initializer: Defaults to `"glorot_uniform"`.
+        kernel_initializer: initializer of `attention_v` (as TFA's, not of
+            the query and memory layers). Defaults to `"glorot_uniform"`.
         dtype: layer dtype. Defaults to `None`.
         name: Defaults to `"BahdanauAttention"`.
     """
@@ -82,10 +92,10 @@ class BahdanauAttention(BahdanauWeights, AttentionMechanism):
             units,
             normalize=normalize,
             probability_fn=_check_probability_fn(probability_fn),
-            kernel_initializer=kernel_initializer,
             dtype=dtype,
             name="core",
         )
+        initialize_v_only(core, kernel_initializer)
         super().__init__(
             memory=memory,
             memory_sequence_length=memory_sequence_length,

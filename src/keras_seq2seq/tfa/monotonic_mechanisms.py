@@ -18,7 +18,10 @@ from keras import ops
 
 from keras_seq2seq import attention
 from keras_seq2seq.tfa.attention_mechanism import AttentionMechanism
-from keras_seq2seq.tfa.attention_mechanisms import BahdanauWeights
+from keras_seq2seq.tfa.attention_mechanisms import (
+    BahdanauWeights,
+    initialize_v_only,
+)
 from keras_seq2seq.tfa.scalars import python_float, python_int
 
 
@@ -73,7 +76,8 @@ class BahdanauMonotonicAttention(BahdanauWeights, CoreMonotonicMechanism):
         score_bias_init: float. Defaults to `0.0`.
         mode: `"parallel"`, `"recursive"` or `"hard"`. Defaults to
             `"parallel"`.
-        kernel_initializer: Defaults to `"glorot_uniform"`.
+        kernel_initializer: initializer of `attention_v` (as TFA's, not of
+            the query and memory layers). Defaults to `"glorot_uniform"`.
         dtype: layer dtype. Defaults to `None`.
         name: Defaults to `"BahdanauMonotonicAttention"`.
     """
@@ -121,10 +125,10 @@ class BahdanauMonotonicAttention(BahdanauWeights, CoreMonotonicMechanism):
             sigmoid_noise_seed=sigmoid_noise_seed,
             score_bias_init=score_bias_init,
             mode=mode,
-            kernel_initializer=kernel_initializer,
             dtype=dtype,
             name="core",
         )
+        initialize_v_only(core, kernel_initializer)
         super().__init__(
             memory=memory,
             memory_sequence_length=memory_sequence_length,
