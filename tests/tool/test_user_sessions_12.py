@@ -5,7 +5,7 @@ translation in composed accents scored against references in decomposed
 ones; a server's first request of a few sentences compiling its search
 again; `evaluate` reading the run folder twice; a test file without the
 columns the run read; a resume refusing a `--config` file's value;
-translations written to a full disk.
+output written to a full disk; `--data -`.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop or
@@ -269,3 +269,16 @@ def test_output_into_a_full_disk_says_stdout(
         f"{ERROR}cannot write to stdout: No space left on device; check "
         "where stdout goes and its free disk space"
     )
+
+
+# --- 8. `--data -` ---
+
+
+def test_data_dash_says_how_to_give_a_pipe(trained_run, tmp_path, capsys):
+    # `cut ... | seq2seq evaluate RUN --data -` (as `translate --input -`)
+    # said "corpus file - not found; check the path".
+    assert main(["evaluate", str(trained_run), "--data", "-"]) == 1
+    one_error_line(capsys, "--data -", "stdin", "/dev/stdin", "<(")
+    assert main(train_argv(tmp_path, "--data", "-")) == 1
+    one_error_line(capsys, "--data -", "stdin", "--resume")
+    assert not (tmp_path / "runs").exists()

@@ -279,6 +279,11 @@ def evaluate(args) -> int:
             )
         config_lib.check_columns_differ(args.columns)
         config_lib.check_columns_of_files(args.columns, args.data)
+    if "-" in args.data:  # as `translate --input -`: "- not found"
+        raise RunError(
+            "--data - (stdin) is not read: give the corpus' file, or a pipe "
+            "as --data /dev/stdin or --data <(cut -f1,2 test.tsv)"
+        )
     # Checked first: a typo would otherwise cost the whole translation.
     _check_outputs(args)
     run = run_folder.open_run(args.run)

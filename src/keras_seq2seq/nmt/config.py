@@ -261,11 +261,17 @@ def _check_ranges(config: Config) -> None:
         if not holds(getattr(config, key)):
             raise _OutOfRange(key, f"{key} {rule}; got {getattr(config, key)}")
     for key in PATH_KEYS:  # data, dev
-        if getattr(config, key) is not None:
-            if len(getattr(config, key)) not in (1, 2):
-                raise _OutOfRange(
-                    key, f"{key} takes one TSV file or two plain-text files"
-                )
+        files = getattr(config, key)
+        if files is not None and len(files) not in (1, 2):
+            raise _OutOfRange(
+                key, f"{key} takes one TSV file or two plain-text files"
+            )
+        if files is not None and "-" in files:  # as `translate --input -`
+            raise _OutOfRange(
+                key,
+                f"--{key} - (stdin) cannot be read again, as --resume reads "
+                "the corpus; give its files",
+            )
     for key, check in (
         ("columns", _check_columns),
         ("name", lambda c: c.name is None or check_name(c.name)),
