@@ -142,10 +142,10 @@ def test_serve_compiles_every_batch_size_of_short_sentences_first(
     monkeypatch.setattr(serve, "make_app", app_of)
     monkeypatch.setattr(serve, "_run_until_stopped", no_serving)
     monkeypatch.setattr(serve, "_log_to_stderr", lambda: None)
-    serve.serve(trained_run, port=0, max_batch=8)
+    serve.serve(trained_run, port=0, max_batch=4)
     [translator] = loaded
     before = _traces(translator)
-    for count in (3, 1, 8, 5, 2):  # rows 4, 1, 8, 8, 2
+    for count in (3, 1, 4, 2):  # rows 4, 1, 4, 2
         translator.translate(["hola."] * count)
     assert _traces(translator) == before
 
