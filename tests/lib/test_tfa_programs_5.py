@@ -1,15 +1,19 @@
-"""`keras_seq2seq.tfa` run as TFA programs, fifth round: monotonic attention.
+"""`keras_seq2seq.tfa` run as TFA programs, fifth round: monotonic
+attention, the mechanisms' initial weights, and beam search over a tuple
+of cell states.
 
 Each test is a way TFA 0.23 programs used `tfa.seq2seq` that an earlier
-version of this module got wrong. The monotonic mechanisms
-(`BahdanauMonotonicAttention`, `LuongMonotonicAttention`) lacked the
-attributes TFA's classes have: their score weights (`attention_v`,
-`attention_g`, `attention_b`), the score bias `attention_score_bias`
-(which programs read, or set to `score_bias_init`'s value by hand), and
-`probability_fn`, which a subclass that writes out TFA's
-`_calculate_attention` calls. Expected values are TFA's formulas written
-in NumPy (`tests/reference.py`) with the weights the test sets, and TFA's
-`get_weights()` order.
+version of this module got wrong: the monotonic mechanisms lacked TFA's
+attributes (`attention_v`, `attention_g`, `attention_b`,
+`attention_score_bias`, `probability_fn`) that programs read or set and
+that a subclass writing out TFA's `_calculate_attention` calls; the
+Bahdanau mechanisms' `kernel_initializer` initialised the query and memory
+layers too, and those two layers drew the same kernel; and
+`BeamSearchDecoder` handled an `AttentionWrapperState` only at the top of
+the cell state. Expected values are TFA's formulas written in NumPy
+(`tests/reference.py`) with the weights the test sets, TFA's
+`get_weights()` order, and identities of TFA's beam search (a
+hypothesis' coverage is the sum of its own alignments).
 """
 
 import keras
@@ -320,3 +324,22 @@ def test_kernel_initializer_initializes_attention_v_only(cls):
     again([QUERY, again.initial_state(B, "float32")])
     np.testing.assert_array_equal(numpy(again.attention_v), 0.0)
     assert np.abs(numpy(again.memory_layer.kernel)).max() > 0
+
+
+# --- TFA's query and memory layers are two `Dense` layers, each drawing
+# its own kernel. Here both projections took one initializer object,
+# whose one seed drew the same numbers for both: a query as deep as the
+# memory started with the query kernel equal to the memory kernel.
+
+
+@pytest.mark.parametrize(
+    "cls", [tfa.BahdanauAttention, tfa.BahdanauMonotonicAttention]
+)
+def test_query_and_memory_layers_start_from_kernels_of_their_own(cls):
+    memory = RNG.normal(size=(B, T, H)).astype("float32")  # depth D = Hq
+    mechanism = cls(U, memory)
+    mechanism([QUERY, mechanism.initial_state(B, "float32")])
+    query_kernel = numpy(mechanism.query_layer.kernel)
+    memory_kernel = numpy(mechanism.memory_layer.kernel)
+    assert query_kernel.shape == memory_kernel.shape
+    assert not np.isclose(query_kernel, memory_kernel).any()

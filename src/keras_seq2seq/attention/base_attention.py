@@ -86,11 +86,22 @@ class BaseAttention(keras.layers.Layer):
 
     def projection(self, units, name):
         """A bias-free `Dense(units)` in the layer's initializer and dtype:
-        the query and key projections of the subclasses."""
+        the query and key projections of the subclasses.
+
+        Each projection gets an initializer object of its own: an unseeded
+        Keras initializer fixes its seed when it is made, so one object
+        shared by two kernels of one shape would draw the same numbers for
+        both (`W_q = W_k` for a query as deep as the keys).
+        """
+        initializer = self.kernel_initializer
+        if isinstance(initializer, keras.initializers.Initializer):
+            initializer = type(initializer).from_config(
+                initializer.get_config()
+            )
         return keras.layers.Dense(
             units,
             use_bias=False,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=initializer,
             dtype=self.dtype_policy,
             name=name,
         )
