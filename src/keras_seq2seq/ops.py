@@ -214,6 +214,10 @@ def _while_scan(f, init, xs, empty_ys):
     buffers = keras.tree.map_structure(
         lambda y: ops.zeros((steps, *ops.shape(y)), dtype=y.dtype), empty_ys
     )
+    if isinstance(steps, int) and steps == 0:
+        # Known to be none: in a graph, the body's writes into empty
+        # buffers would fail to trace.
+        return init, buffers
 
     def body(t, carry, buffers):
         carry, ys = f(carry, _at(xs, t))

@@ -3,8 +3,9 @@
 This module holds the model's construction, configuration and the
 teacher-forced forward pass (`call`, `encode`). The rest of its methods
 come from mixins beside it: `generate` (`generation.py`), `predict` over
-batches of any target lengths (`prediction.py`), and the loss, metrics and
-loss checks of `fit` and `evaluate` (`training.py`). Its layers are made in
+batches of any target lengths (`prediction.py`), `export` and
+`load_weights` (`saving.py`), and the loss, metrics and loss checks of
+`fit` and `evaluate` (`training.py`). Its layers are made in
 `sublayers.py`, its arguments checked with `checks.py`.
 """
 
@@ -21,6 +22,11 @@ from keras_seq2seq.models.checks import (
 )
 from keras_seq2seq.models.generation import GenerationMixin
 from keras_seq2seq.models.prediction import PredictionMixin
+from keras_seq2seq.models.saving import (
+    SavingMixin,
+    freeze_layers,
+    frozen_layers,
+)
 from keras_seq2seq.models.scheduled_sampling import (
     check_scheduled_sampling,
     decode_with_sampling,
@@ -30,6 +36,7 @@ from keras_seq2seq.models.sublayers import (
     ATTENTIONS,
     BRIDGES,
     CELLS,
+    Layers,
     make_sublayers,
 )
 from keras_seq2seq.models.training import TrainingMixin
@@ -54,7 +61,9 @@ PRESETS = {
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
-class Seq2Seq(GenerationMixin, PredictionMixin, TrainingMixin, keras.Model):
+class Seq2Seq(
+    GenerationMixin, PredictionMixin, SavingMixin, TrainingMixin, keras.Model
+):
     """An attention encoder-decoder for token ids, trained with `fit`.
 
     `source ids -> Embedding -> (bi)RNN encoder -> bridge -> AttentionDecoder
@@ -181,6 +190,18 @@ class Seq2Seq(GenerationMixin, PredictionMixin, TrainingMixin, keras.Model):
         self.dropout = dropout
         make_sublayers(self)
 
+    @property
+    def encoder(self):
+        """The encoder's RNNs, as `Layers`: layer i's forward RNN, then its
+        backward RNN when bidirectional. `model.encoder.trainable = False`
+        freezes them all."""
+        return Layers(self._encoder)
+
+    @property
+    def bridge_layers(self):
+        """The bridge's `Dense` layers (one per decoder state), as `Layers`."""
+        return Layers(self._bridge_layers)
+
     @classmethod
     def from_preset(cls, name, **overrides):
         """A model from a named configuration (`"s2s-m"`), with overrides."""
@@ -196,9 +217,10 @@ class Seq2Seq(GenerationMixin, PredictionMixin, TrainingMixin, keras.Model):
                 trainable=False,
                 name="sampling_step",
             )
-        # Every sublayer is built by one call on a one-token batch.
-        one = ops.full((1, 1), self.bos_id, dtype="int32")
-        self.call((one, one))
+        # Every sublayer is built by one symbolic call on ids of any batch
+        # and length, whose shapes `summary` then shows.
+        ids = keras.KerasTensor((None, None), dtype="int32")
+        self.call((ids, ids))
 
     def __call__(self, inputs, *args, **kwargs):
         # Checked before Keras, which would wrap the error in its report.
@@ -232,9 +254,13 @@ class Seq2Seq(GenerationMixin, PredictionMixin, TrainingMixin, keras.Model):
         """Bool `(B, Tt)`: True at real target steps (not `pad_id`)."""
         target_mask = ops.not_equal(target_in_ids, self.pad_id)
         # The first target token is BOS even when pad_id == bos_id.
-        return ops.logical_or(
-            target_mask, ops.arange(ops.shape(target_in_ids)[1])[None] == 0
-        )
+        first = ops.equal(ops.cumsum(ops.ones_like(target_in_ids), axis=1), 1)
+        return ops.logical_or(target_mask, first)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        # The logits' Keras mask: a loss or metric of a functional model
+        # around this one skips the padded target steps, as `fit` does.
+        return self.target_mask(inputs[1])
 
     def decode_with_sampling(
         self, target_in_ids, memory, memory_mask, initial_state, target_mask
@@ -302,44 +328,6 @@ class Seq2Seq(GenerationMixin, PredictionMixin, TrainingMixin, keras.Model):
             ]
         return x, mask, list(states)
 
-    def export(
-        self,
-        filepath,
-        format="tf_saved_model",
-        verbose=None,
-        input_signature=None,
-        **kwargs,
-    ):
-        """`keras.Model.export` of the teacher-forced call, any lengths.
-
-        Keras would declare the shapes of the first call (fixed lengths,
-        float ids). The default here is int32 ids of any batch and length:
-        `serve((source_ids, target_in_ids)) -> logits`.
-        """
-        if input_signature is None:
-            ids = keras.InputSpec(shape=(None, None), dtype="int32")
-            input_signature = [(ids, ids)]
-        return super().export(
-            filepath,
-            format=format,
-            verbose=verbose,
-            input_signature=input_signature,
-            **kwargs,
-        )
-
-    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        """`keras.Model.load_weights`, building the model first if needed.
-
-        Keras loads weights only into a built model; `Seq2Seq` builds from
-        its config alone, so `Seq2Seq(**config).load_weights(path)` reads
-        a `ModelCheckpoint`'s `.weights.h5` as it is.
-        """
-        if not self.built:
-            self.build()
-        return super().load_weights(
-            filepath, skip_mismatch=skip_mismatch, **kwargs
-        )
-
     def get_config(self):
         config = {
             name: getattr(self, name)
@@ -368,12 +356,16 @@ class Seq2Seq(GenerationMixin, PredictionMixin, TrainingMixin, keras.Model):
         if callable(schedule):
             schedule = keras.saving.serialize_keras_object(schedule)
         config["scheduled_sampling"] = schedule
+        frozen = frozen_layers(self)
+        if frozen:  # Not a constructor argument: only when there are any.
+            config["frozen_layers"] = frozen
         return {**super().get_config(), **config}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         trainable = config.pop("trainable", True)
+        frozen = config.pop("frozen_layers", [])
         if isinstance(config.get("scheduled_sampling"), dict):
             config["scheduled_sampling"] = (
                 keras.saving.deserialize_keras_object(
@@ -381,9 +373,10 @@ class Seq2Seq(GenerationMixin, PredictionMixin, TrainingMixin, keras.Model):
                 )
             )
         model = cls(**config)
-        # Set after the sublayers exist, so that they are frozen too (the
-        # flags of single sublayers are not part of the config).
+        # Set after the sublayers exist, so that they are frozen too; then
+        # the flags of single sublayers.
         model.trainable = trainable
+        freeze_layers(model, frozen)
         return model
 
 
@@ -398,7 +391,9 @@ def _rnn_mask(mask):
     would split the graph, so the mask stays there, as on the backends
     that trace (TensorFlow, JAX).
     """
-    if keras.backend.backend() != "torch":
+    if keras.backend.backend() != "torch" or keras.backend.is_keras_tensor(
+        mask
+    ):
         return mask
     import torch
 

@@ -11,6 +11,23 @@ ATTENTIONS = ("bahdanau", "luong")
 BRIDGES = ("dense", "last", "zero")
 
 
+class Layers(tuple):
+    """A tuple of layers whose `trainable` is theirs: `model.encoder.
+    trainable = False` freezes every encoder RNN (on the list it was, it
+    set an attribute of the list and froze nothing)."""
+
+    __slots__ = ()
+
+    @property
+    def trainable(self):
+        return all(layer.trainable for layer in self)
+
+    @trainable.setter
+    def trainable(self, value):
+        for layer in self:
+            layer.trainable = value
+
+
 def encoder_rnns(cell, units, layers, bidirectional, policy):
     """The encoder's RNN layers: layer i's forward RNN, then its backward
     RNN when bidirectional.
@@ -35,20 +52,20 @@ def encoder_rnns(cell, units, layers, bidirectional, policy):
                     name=f"encoder_{i}" + (f"_{name}" if name else ""),
                 )
             )
-    return rnns
+    return Layers(rnns)
 
 
 def bridge_denses(bridge, cell, units, policy):
     """One tanh `Dense` per decoder state with `bridge="dense"`, else none."""
     if bridge != "dense":
-        return []
+        return Layers()
     state_count = 2 if cell == "lstm" else 1
-    return [
+    return Layers(
         keras.layers.Dense(
             units, activation="tanh", dtype=policy, name=f"bridge_{i}"
         )
         for i in range(state_count)
-    ]
+    )
 
 
 def attention_decoder(
@@ -62,12 +79,15 @@ def attention_decoder(
     policy,
 ):
     """The `AttentionDecoder` over a `cell` ("gru"/"lstm") of `units`."""
+    # Named, as every sublayer: `frozen_layers` names them in the config.
     if attention == "bahdanau":
-        attention_layer = BahdanauAttention(attention_units, dtype=policy)
+        attention_layer = BahdanauAttention(
+            attention_units, dtype=policy, name="attention"
+        )
     else:
-        attention_layer = LuongAttention(dtype=policy)
+        attention_layer = LuongAttention(dtype=policy, name="attention")
     return AttentionDecoder(
-        CELLS[cell](units, dtype=policy),
+        CELLS[cell](units, dtype=policy, name="cell"),
         attention_layer,
         query_order=query_order,
         attention_layer_size=attention_layer_size,
@@ -104,14 +124,19 @@ def make_sublayers(model):
         dtype=policy,
         name="target_embedding",
     )
-    model.encoder = encoder_rnns(
+    # Held privately: the `encoder` and `bridge_layers` properties hand
+    # them out as plain `Layers`. Keras on TensorFlow wraps a tuple held
+    # as an attribute in its own tracking proxy, whose `trainable` is the
+    # proxy's (setting it froze nothing). The weights are saved under the
+    # properties' names, which Keras walks first.
+    model._encoder = encoder_rnns(
         model.cell,
         model.encoder_units,
         model.encoder_layers,
         model.bidirectional,
         policy,
     )
-    model.bridge_layers = bridge_denses(
+    model._bridge_layers = bridge_denses(
         model.bridge, model.cell, model.decoder_units, policy
     )
     model.decoder = attention_decoder(

@@ -2,14 +2,17 @@
 
 `TrainingMixin` gives `Seq2Seq` Keras' training hooks: the compiled loss
 and metrics weight padded targets 0 whatever loss or metric is compiled,
-target ids come in Keras' sparse layout `(B, T, 1)` too, and a loss that
+target ids come in Keras' sparse layout `(B, T, 1)` too, `fit`'s
+`class_weight` weighs each target token by its id, and a loss that
 expects probabilities (the model outputs logits) is refused before the
 first trace.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
+from keras_seq2seq.decoding.step import check_int
 from keras_seq2seq.losses import axes_differ
 from keras_seq2seq.models.checks import expects_probabilities, is_per_token
 
@@ -18,15 +21,46 @@ class TrainingMixin:
     """`Seq2Seq`'s `compute_loss`, `compute_metrics` and the checks of the
     compiled loss before `fit` or `evaluate` traces a step.
 
-    Reads the model's `loss` and `pad_id`; mixed into `Seq2Seq` before
-    `keras.Model`, whose methods `super()` calls.
+    Reads the model's `loss`, `pad_id` and `target_vocab_size`; mixed into
+    `Seq2Seq` before `keras.Model`, whose methods `super()` calls.
     """
+
+    # `fit`'s class weights `(V,)` while it runs, and those of the traced
+    # training step (as bytes), constants of that step.
+    _class_weights = None
+    _traced_class_weights = None
+
+    def fit(self, *args, class_weight=None, **kwargs):
+        """`keras.Model.fit`; `class_weight` weighs target tokens by id.
+
+        `class_weight` (`{target id: weight}`, 1 for the ids it lacks)
+        multiplies the weight of each target token (and `sample_weight`,
+        if given) by that of its id, while training only: validation and
+        `evaluate` take none, as in Keras. (Keras itself reads `(B, Tt)`
+        target ids as one-hot rows and weighs each sentence by a single
+        class.) The model is built before Keras' callbacks start: on
+        TensorFlow `BackupAndRestore` refused an unbuilt model.
+        """
+        if not self.built:
+            self.build()
+        self._class_weights = _class_weight_vector(
+            class_weight, self.target_vocab_size
+        )
+        try:
+            return super().fit(*args, **kwargs)
+        finally:
+            self._class_weights = None
 
     def make_train_function(self, force=False):
         # Before tracing: on TensorFlow a subclassed Keras model whose first
         # training trace raised cannot train after `compile` again (Keras
         # 3.15; a graph error at the first step).
         self._check_loss()
+        weights = self._class_weights
+        traced = None if weights is None else weights.tobytes()
+        if traced != self._traced_class_weights:
+            force = True  # another `fit`'s class weights
+            self._traced_class_weights = traced
         return super().make_train_function(force)
 
     def make_test_function(self, force=False):
@@ -51,6 +85,9 @@ class TrainingMixin:
         y = _ids_without_trailing_axis(y, y_pred)
         _check_target_axes(y, y_pred)
         weight = self._token_weights(y, sample_weight, y_pred.dtype)
+        if training and self._class_weights is not None:
+            class_weights = ops.cast(self._class_weights, weight.dtype)
+            weight = weight * ops.take(class_weights, y)
         if is_per_token(self.loss):
             # One row per token: on PyTorch, Keras' sparse cross-entropy
             # moves the class axis of a (B, T, V) tensor to axis 1 and
@@ -61,6 +98,11 @@ class TrainingMixin:
             y = ops.reshape(y, (-1,))
             y_pred = ops.reshape(y_pred, (-1, vocab_size))
             weight = ops.reshape(weight, (-1,))
+        else:
+            # The weights hold the padding: a Keras mask on the logits (the
+            # target padding, from `compute_mask`) would also rescale the
+            # loss to the mean over real tokens, for some losses only.
+            y_pred = _without_mask(y_pred)
         return super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=weight, training=training
         )
@@ -71,7 +113,9 @@ class TrainingMixin:
         # `metrics` and `weighted_metrics` read, as for the outputs of a
         # masked functional model.
         y = _ids_without_trailing_axis(y, y_pred)
-        y_pred = _CARRY_MASK(y_pred, mask=ops.not_equal(y, self.pad_id))
+        y_pred = _CARRY_MASK(
+            _without_mask(y_pred), mask=ops.not_equal(y, self.pad_id)
+        )
         if sample_weight is not None:
             sample_weight = self._token_weights(y, sample_weight, y_pred.dtype)
         return super().compute_metrics(x, y, y_pred, sample_weight)
@@ -112,6 +156,34 @@ class _CarryMask(keras.layers.Layer):
 _CARRY_MASK = _CarryMask()
 
 
+def _class_weight_vector(class_weight, vocab_size):
+    """`(V,)` float32 weights by target id from `{id: weight}`, 1 for the
+    ids it lacks; `None` for `None`."""
+    if class_weight is None:
+        return None
+    if not isinstance(class_weight, dict):
+        raise ValueError(
+            "`class_weight` must be a dict {target id: weight}. Received: "
+            f"class_weight={class_weight!r}"
+        )
+    weights = np.ones(vocab_size, "float32")
+    for token, weight in class_weight.items():
+        weights[check_int("class_weight id", token, 0, vocab_size)] = weight
+    return weights
+
+
+def _without_mask(x):
+    """`x` as a new tensor, without the Keras mask `x` carries.
+
+    Keras keeps the mask a tensor already carries, and looks it up by the
+    tensor object (an attribute, or its `id` on JAX): an op whose result
+    is a new object on every backend, eagerly and traced, and moves no
+    data, sheds it. (A reshape to the same shape, a full slice or
+    `stop_gradient` return `x` itself on JAX.)
+    """
+    return ops.squeeze(ops.expand_dims(x, 0), 0)
+
+
 def _ids_without_trailing_axis(y, y_pred):
     """Target ids `(B, T)` from Keras' sparse layout `(B, T, 1)` too.
 
@@ -137,9 +209,16 @@ def _check_target_axes(y, y_pred):
     """Raises `ValueError` unless the target ids have the (static) batch
     and time axes of the logits, which are those of `target_in_ids`: a
     target shifted by one token the wrong way gave a backend's
-    broadcasting error from the padding weights."""
+    broadcasting error from the padding weights, and targets of no steps
+    a loss of NaN, or of shape `(0,)`, which no backend differentiates."""
     if y is None or len(y.shape) != 2:
         return
+    if y.shape[1] == 0:
+        raise ValueError(
+            "The target ids (y, `target_out_ids`) have no steps: there is "
+            "nothing to learn or score. Received: y.shape="
+            f"{tuple(y.shape)}"
+        )
     if axes_differ(y.shape, y_pred.shape):
         raise ValueError(
             "The target ids (y, `target_out_ids`) must have the shape "
