@@ -2,11 +2,13 @@
 
 This round uses `Seq2Seq` as Keras users use any model: as a layer of
 their own functional model (whose loss and metrics must skip the target
-padding as `Seq2Seq.fit` does), with some sublayers frozen across a
-`.keras` round trip, and through `summary`. Each test pins one defect of
-an earlier version: a silently wrong result where the documented (or
-Keras') one is expected. Expected values come from NumPy, from the same
-computation done another way, or from identities that must hold.
+padding as `Seq2Seq.fit` does), with some sublayers frozen (the encoder
+as one) across a `.keras` round trip, through `summary`, and in `fit`
+with `class_weight`, `BackupAndRestore` and a target of no steps. Each
+test pins one defect of an earlier version: a silently wrong result, or
+a backend's error, where the documented (or Keras') result or one clear
+`ValueError` line is expected. Expected values come from NumPy, from the
+same computation done another way, or from identities that must hold.
 """
 
 import keras
