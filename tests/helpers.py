@@ -19,6 +19,16 @@ from keras import ops
 
 from keras_seq2seq.models import Seq2Seq
 
+# A Seq2Seq small enough for a test to build and train in well under a
+# second: `Seq2Seq(source_vocab, target_vocab, **TINY_SEQ2SEQ)`.
+TINY_SEQ2SEQ = dict(
+    embedding_dim=4,
+    encoder_units=4,
+    decoder_units=6,
+    attention_units=4,
+    attention_layer_size=5,
+)
+
 
 def check_layer(layer_factory, inputs, tmp_path, train=True):
     """Runs the checks of STYLE.md "Tests" on a layer; returns its outputs.

@@ -17,15 +17,9 @@ import numpy as np
 import pytest
 from keras import ops
 
+from helpers import TINY_SEQ2SEQ
 from keras_seq2seq import Seq2Seq, SequenceLoss
 
-SMALL = dict(
-    embedding_dim=4,
-    encoder_units=4,
-    decoder_units=6,
-    attention_units=4,
-    attention_layer_size=5,
-)
 SOURCE = np.array([[3, 4, 5, 2], [6, 2, 0, 0], [7, 0, 0, 0]])
 TARGET_IN = np.array([[1, 3, 4], [1, 5, 0], [1, 0, 0]])
 TARGET_OUT = np.array([[3, 4, 2], [5, 2, 0], [2, 0, 0]])
@@ -42,7 +36,7 @@ BATCHES = [
 
 def small_model(**compile_options):
     keras.utils.set_random_seed(0)
-    model = Seq2Seq(9, 10, **SMALL)
+    model = Seq2Seq(9, 10, **TINY_SEQ2SEQ)
     model.compile("sgd", SequenceLoss(), **compile_options)
     model.build()
     # A bias of zeros would make the logits of a padded target step (a

@@ -16,15 +16,9 @@ import numpy as np
 import pytest
 from keras import ops
 
+from helpers import TINY_SEQ2SEQ
 from keras_seq2seq import Seq2Seq, SequenceLoss
 
-SMALL = dict(
-    embedding_dim=4,
-    encoder_units=4,
-    decoder_units=6,
-    attention_units=4,
-    attention_layer_size=5,
-)
 SOURCE = np.array([[3, 4, 5, 2], [6, 2, 0, 0], [7, 8, 2, 0]], "int32")
 TARGET_IN = np.array([[1, 3, 4, 5], [1, 5, 0, 0], [1, 6, 7, 0]], "int32")
 TARGET_OUT = np.array([[3, 4, 5, 2], [5, 2, 0, 0], [6, 7, 2, 0]], "int32")
@@ -33,7 +27,7 @@ REAL = TARGET_OUT != 0
 
 def small_model(**options):
     keras.utils.set_random_seed(0)
-    model = Seq2Seq(9, 10, **SMALL, **options)
+    model = Seq2Seq(9, 10, **TINY_SEQ2SEQ, **options)
     model.build()
     # A bias of zeros would make the logits of a padded target step (a
     # zero decoder output) the same whatever the target there.
@@ -132,7 +126,7 @@ def test_frozen_sublayers_stay_frozen_after_a_keras_round_trip(tmp_path):
 
 
 def test_summary_shows_the_shapes_of_any_batch_and_length():
-    model = Seq2Seq(11, 13, **SMALL)
+    model = Seq2Seq(11, 13, **TINY_SEQ2SEQ)
     model.build()
     lines = []
     model.summary(print_fn=lambda line, **kwargs: lines.append(line))
@@ -151,7 +145,7 @@ def test_summary_shows_the_shapes_of_any_batch_and_length():
 def test_the_encoder_freezes_as_one_layer():
     # `model.encoder` was a list: this set an attribute of the list, and
     # froze nothing.
-    model = Seq2Seq(9, 10, **SMALL, encoder_layers=2)
+    model = Seq2Seq(9, 10, **TINY_SEQ2SEQ, encoder_layers=2)
     model.build()
     model.encoder.trainable = False
     assert not any(rnn.trainable for rnn in model.encoder)
@@ -190,7 +184,7 @@ def test_an_unbuilt_model_fits_with_backup_and_restore(tmp_path):
     # On TensorFlow the callback refused a model not built before `fit`,
     # though `Seq2Seq` builds from its arguments alone.
     keras.utils.set_random_seed(0)
-    model = Seq2Seq(9, 10, **SMALL)
+    model = Seq2Seq(9, 10, **TINY_SEQ2SEQ)
     model.compile("sgd", SequenceLoss(), run_eagerly=True)
     backup = keras.callbacks.BackupAndRestore(tmp_path / "backup")
     data = (SOURCE, TARGET_IN), TARGET_OUT
