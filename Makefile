@@ -36,27 +36,38 @@ echo "=== library tests, KERAS_BACKEND=$(1)"; \
 KERAS_BACKEND=$(1) $(PY) -m pytest tests/lib -q -p no:cacheprovider
 endef
 
-# Two lanes, one a core: the JAX and PyTorch library tests beside the
-# TensorFlow library tests and the tool's (a quiet fresh clone, 2026-11-27:
-# 659 + 174 s beside 509 + 205 s). The tests are mostly Python on small
-# tensors, so the lanes share the machine well; each lane's output prints
-# when the lane ends.
+# One pytest run of the tool's tests $(1) on the default backend.
+define tool_tests
+echo "=== tool tests $(1), KERAS_BACKEND=$(BACKEND)"; \
+KERAS_BACKEND=$(BACKEND) $(PY) -m pytest $(1) -q -p no:cacheprovider
+endef
+
+# Two lanes, one a core: the JAX and PyTorch library tests and the tool's
+# multi-device tests, beside the TensorFlow library tests and the rest of
+# the tool's. A quiet fresh clone, 2026-11-27 (session 15), before the
+# multi-device tests moved: 726 + 96 s beside 547 + 493 s, the whole run
+# 1,246 s with the set-up. The tests are mostly Python on small tensors,
+# so the lanes share the machine well; each lane's output prints when the
+# lane ends.
+TOOL_LANE_A := tests/tool/test_devices.py
+
 test: $(STAMP) browser
 	@$(MAKE) --no-print-directory -j2 --output-sync=target lane-jax-torch lane-tf-tool
 
 lane-jax-torch:
-	@($(call lib_tests,jax)) && ($(call lib_tests,torch))
+	@($(call lib_tests,jax)) && ($(call lib_tests,torch)) \
+	&& ($(call tool_tests,$(TOOL_LANE_A)))
 
 lane-tf-tool:
-	@($(call lib_tests,tensorflow)) && $(MAKE) --no-print-directory test-tool
+	@($(call lib_tests,tensorflow)) \
+	&& ($(call tool_tests,tests/tool $(TOOL_LANE_A:%=--ignore=%)))
 
 # The same runs one after another.
 test-lib: $(STAMP)
 	@$(foreach b,$(BACKENDS),($(call lib_tests,$(b))) || exit 1;)
 
 test-tool: $(STAMP) browser
-	@echo "=== tool tests, KERAS_BACKEND=$(BACKEND)"
-	KERAS_BACKEND=$(BACKEND) $(PY) -m pytest tests/tool -q -p no:cacheprovider
+	@$(call tool_tests,tests/tool)
 
 # The serve test drives Debian's headless Chromium: installed here where
 # apt-get is usable (as root); elsewhere that one test skips, saying why.
