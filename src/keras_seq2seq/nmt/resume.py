@@ -152,8 +152,7 @@ def load_corpus(resumed: Resumed):
     state["corpus"] = now  # saved with the next checkpoint
     _warn_if_scored_on_other_pairs(resumed, len(dev))
     if resumed.new_paths is not None:
-        saved = config_lib.to_yaml(resumed.new_paths)
-        run_folder.write_text(run.path / "config.yaml", saved)
+        run_folder.write_config(run.path, resumed.new_paths)
         print(
             f"{run.path / 'config.yaml'}: the run's corpus is now "
             f"{' '.join(run.config.data)}",

@@ -344,6 +344,13 @@ def check_can_train_in(path: Path) -> None:
         os.unlink(probe)
 
 
+def write_config(path: Path, config) -> None:
+    """Writes the run's `config.yaml` atomically, its corpus paths
+    absolute (a resume may run from another folder)."""
+    text = config_lib.to_yaml(config_lib.absolute_paths(config))
+    write_text(path / "config.yaml", text)
+
+
 def write_text(path: Path, text: str) -> None:
     """Writes `text` atomically (temporary file, then `os.replace`); into
     stdout itself where `path` is stdout's file (`/dev/stdout`): opened

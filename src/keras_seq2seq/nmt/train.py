@@ -319,8 +319,7 @@ def _new_run(config, path, dev_size_given: bool):
     # user's file.
     source.save(path, "source")
     target.save(path, "target")
-    saved = config_lib.absolute_paths(config)  # a resume may run elsewhere
-    run_folder.write_text(path / "config.yaml", config_lib.to_yaml(saved))
+    run_folder.write_config(path, config)
     if not config.data:
         splits = corpus.dates_splits(config)
         dates.write_splits(splits, path / "data")

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import keras
 
-from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import run_folder, scoring
 from keras_seq2seq.nmt.atomic import write_atomically
 from keras_seq2seq.nmt.interrupts import interrupts_held
@@ -128,10 +127,7 @@ class Validator(keras.callbacks.Callback):
                     lambda t: shutil.copyfile(checkpoint, t),
                 )
             # What trained to this step: a resume's --max-steps, ...
-            run_folder.write_text(
-                path / "config.yaml",
-                config_lib.to_yaml(config_lib.absolute_paths(self.run.config)),
-            )
+            run_folder.write_config(path, self.run.config)
             self.state["metrics"].append(row)
             run_folder.write_text(
                 path / "metrics.csv", _csv(self.state["metrics"])
