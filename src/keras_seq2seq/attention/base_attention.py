@@ -95,9 +95,7 @@ class BaseAttention(keras.layers.Layer):
         """
         initializer = self.kernel_initializer
         if isinstance(initializer, keras.initializers.Initializer):
-            initializer = type(initializer).from_config(
-                initializer.get_config()
-            )
+            initializer = initializer.clone()
         return keras.layers.Dense(
             units,
             use_bias=False,
