@@ -76,9 +76,7 @@ def _log_prob(translator, sentence, ids):
     return log_probs[np.arange(len(ids)), ids].sum()
 
 
-@pytest.mark.parametrize(
-    "beam, length_penalty", [(1, 0.0), (3, 0.0), (3, 0.6)]
-)
+@pytest.mark.parametrize("beam, length_penalty", [(1, 0.0), (3, 0.0), (3, 0.6)])
 def test_a_cut_translation_scores_the_tokens_it_keeps(
     endless_run, beam, length_penalty
 ):
