@@ -28,6 +28,14 @@ from keras_seq2seq.nmt.progress import Progress
 from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
 from keras_seq2seq.nmt.scalar_log import ScalarLog
 from keras_seq2seq.nmt.tokenizer import Tokenizer
+from keras_seq2seq.nmt.train_checks import (
+    check_batch_splits,
+    check_corpus_options,
+    check_corpus_splits,
+    check_no_checkpoints,
+    check_something_to_train,
+    warn_if_vocab_size_unused,
+)
 from keras_seq2seq.nmt.validator import Validator
 from keras_seq2seq.seeding import set_random_seed
 
@@ -85,8 +93,8 @@ def train(
     run_folder.check_folders(Path(config.runs_dir), path)
     run_folder.check_not_foreign(path, resume)
     if not resume:  # a resume's batch size is the run's: checked there
-        _check_batch_splits(config.batch_size, config.devices)
-        _check_corpus_options(config, {**file_values, **flag_values})
+        check_batch_splits(config.batch_size, config.devices)
+        check_corpus_options(config, {**file_values, **flag_values})
     if not resume and (path / "state.json").exists():
         raise RunError(
             f"run folder {path} exists; continue it with --resume "
@@ -108,15 +116,15 @@ def train(
                     {**file_values, **flag_values},
                     (config_file, from_file),
                 )
-                _check_batch_splits(
+                check_batch_splits(
                     resumed.run.config.batch_size, config.devices
                 )
                 encoded, dev = resume_lib.load_corpus(resumed)
                 run, model, state = resumed.run, resumed.model, resumed.state
             else:
-                _check_no_checkpoints(path)
+                check_no_checkpoints(path)
                 given = {**file_values, **flag_values}
-                _warn_if_vocab_size_unused(config, given)
+                warn_if_vocab_size_unused(config, given)
                 asked = "dev_size" in given
                 run, encoded, dev, fingerprint = _new_run(config, path, asked)
                 set_random_seed(config.seed)  # the initial weights
@@ -131,7 +139,7 @@ def train(
                     "metrics": [],
                     "corpus": fingerprint,  # what a resume must train on
                 }
-            _check_corpus_splits(
+            check_corpus_splits(
                 len(encoded), run.config.batch_size, config.devices
             )
             try:
@@ -155,101 +163,6 @@ def train(
             _say_how_to_resume(config, path, given)
         raise
     return path
-
-
-# Options that say how to read corpus files: the built-in corpus has its
-# own direction and dev split, so without `data` they would change nothing.
-CORPUS_FILE_KEYS = ("dev", "dev_size", "columns", "reverse", "header")
-
-
-def _check_corpus_options(config, given: dict) -> None:
-    """A `RunError` for a new run on the built-in dates corpus given an
-    option that reads corpus files (`--dev`, `--reverse`, ...): the dates
-    corpus was trained as it is, its own dev split and direction, while
-    config.yaml recorded the option (evaluate then read the test split
-    reversed, as the run said it was trained). With `data`, a warning
-    for `--dates-train-size`, which sizes the built-in corpus alone."""
-    if config.data:
-        if given.get("dates_train_size") not in (
-            None,
-            config_lib.default_of(config_lib.FIELDS["dates_train_size"]),
-        ):
-            print(
-                f"seq2seq: warning: --dates-train-size "
-                f"{config.dates_train_size} sizes the built-in dates "
-                "corpus; with --data it changes nothing",
-                file=sys.stderr,
-            )
-        return
-    ignored = [
-        "--" + key.replace("_", "-")
-        for key in CORPUS_FILE_KEYS
-        if key in given
-        and given[key] is not None
-        and not config_lib.same_value(
-            key, given[key], config_lib.default_of(config_lib.FIELDS[key])
-        )
-    ]
-    if ignored:
-        names = ", ".join(ignored)
-        raise RunError(
-            f"{names} read{'s' * (len(ignored) == 1)} a corpus given with "
-            "--data, but no --data is given: the built-in dates corpus has "
-            "its own direction and dev split; give --data with your "
-            f"corpus, or drop {names}"
-        )
-
-
-def _warn_if_vocab_size_unused(config, given: dict) -> None:
-    """A warning for a `--vocab-size` given to a character vocabulary,
-    which holds every character of its side, however many."""
-    if "vocab_size" in given and config.tokenizer == "char":
-        print(
-            f"seq2seq: warning: --vocab-size {config.vocab_size} sizes "
-            "sentencepiece vocabularies; with --tokenizer char (every "
-            "character of the corpus) it changes nothing",
-            file=sys.stderr,
-        )
-
-
-def _check_batch_splits(batch_size: int, devices: int) -> None:
-    """A `RunError` unless a batch splits evenly over the devices: the
-    first step refused it, after the corpus was read and the vocabularies
-    trained (minutes on a large corpus)."""
-    if devices >= 1 and batch_size % devices:  # else distribute refuses
-        raise RunError(
-            f"batch_size {batch_size} does not split over {devices} "
-            "devices; make --batch-size a multiple of --devices"
-        )
-
-
-def _check_corpus_splits(pairs: int, batch_size: int, devices: int) -> None:
-    """A `RunError` when the corpus holds fewer pairs than a batch and
-    that one batch does not split evenly over the devices: every batch is
-    then the whole corpus, whatever `--batch-size` says."""
-    if pairs < batch_size and devices > 1 and pairs % devices:
-        fits = pairs - pairs % devices
-        raise RunError(
-            f"the corpus gives {pairs} training pairs, fewer than "
-            f"--batch-size {batch_size}, so each batch is all {pairs}, which "
-            f"does not split over {devices} devices; give --batch-size "
-            f"{fits} (or any multiple of {devices} up to {pairs}), or a "
-            "bigger corpus"
-        )
-
-
-def _check_no_checkpoints(path: Path) -> None:
-    """A `RunError` if a new run's folder holds checkpoints: an earlier
-    run's, whose state.json is gone (deleted to start over, or a kill
-    between a checkpoint and its state). A new run's would sit beside
-    them: `average` mixed the two runs' weights, and pruning by step kept
-    the earlier run's higher steps."""
-    if run_folder.checkpoints(path):
-        raise RunError(
-            f"run folder {path} holds checkpoints of an earlier run but no "
-            "state.json to resume them; give another --name, or delete "
-            f"{path / 'checkpoints'} to train a new run there"
-        )
 
 
 def _say_how_to_resume(config, path: Path, given: dict) -> None:
@@ -332,25 +245,6 @@ def _new_run(config, path, dev_size_given: bool):
     )
 
 
-def _check_something_to_train(config, state) -> None:
-    """A `RunError` when a resumed run is at its step limit or has used
-    its time budget: the resume would load it, train nothing (or one
-    step) and stop, saying only that it stopped."""
-    step, minutes = state["step"], state["seconds"] / 60
-    if step >= config.max_steps:
-        raise RunError(
-            f"the run is at step {step}, its --max-steps is "
-            f"{config.max_steps}: nothing to train; resume with "
-            f"--max-steps above {step}"
-        )
-    if config.max_minutes and minutes >= config.max_minutes:
-        raise RunError(
-            f"the run has trained {minutes:.1f} min, its --max-minutes is "
-            f"{config.max_minutes:g}: its time budget is used; resume with "
-            f"--max-minutes above {minutes:.1f}, or 0 for none"
-        )
-
-
 def _batches(encoded, config, start_step, token_counts):
     """Training batches from `start_step` on, the same after a resume."""
     args = (config.batch_size, config.bucketing, config.seed)
@@ -373,7 +267,7 @@ def _fit(run, model, encoded, dev, state):
     deadline = None
     if config.max_minutes:
         deadline = time.monotonic() + 60 * config.max_minutes - state["seconds"]
-    _check_something_to_train(config, state)
+    check_something_to_train(config, state)
     token_counts = [0] * start
     progress = Progress(config.max_steps, deadline, token_counts)
     validator = Validator(run, dev, state, progress, deadline)
