@@ -313,8 +313,10 @@ def _add_evaluate(commands):
     )
     evaluate.add_argument(
         "--header",
-        action="store_true",
-        help="the first non-blank line of each file names the columns: skip it",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="the first non-blank line of each file names the columns: skip "
+        "it (default: as the run read its corpus, train --header)",
     )
     _add_search_options(evaluate)
     _add_model_option(evaluate)
@@ -402,7 +404,7 @@ def _add_serve(commands):
     _add_model_option(serve)
     for flag, default, metavar, text in (
         ("--max-sentences", 32, "N", "most sentences per request"),
-        ("--max-chars", 1000, "N", "most characters per sentence"),
+        ("--max-chars", 1000, "N", "most characters per sentence, in NFC"),
         ("--max-beam", 16, "K", "largest beam a request may ask for"),
         ("--max-body-bytes", 65536, "N", "largest request body"),
     ):

@@ -289,8 +289,11 @@ def evaluate(args) -> int:
     run = run_folder.open_run(args.run)
     columns, reverse = _direction(args, run.config)
     translator = Translator.from_run(run, args.model)
+    header = args.header
+    if header is None:  # as the run read its corpus files, as the columns
+        header = bool(run.config.data) and run.config.header
     try:
-        numbered = read_numbered_pairs(args.data, columns, reverse, args.header)
+        numbered = read_numbered_pairs(args.data, columns, reverse, header)
     except TooFewColumns as error:
         if args.columns is not None:
             raise

@@ -47,6 +47,9 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+_LINE_END = re.compile(rb"\r\n|\r|\n")  # as `split_lines` ends lines
+
+
 def decode_utf8(data: bytes, where: str, first_line: int = 1) -> str:
     """The text of `data`, without a byte-order mark (not part of the
     first line); a `RunError` naming `where` and the line that is not
@@ -63,7 +66,7 @@ def decode_utf8(data: bytes, where: str, first_line: int = 1) -> str:
                 f"{where} is UTF-16 (it starts with a UTF-16 byte-order "
                 "mark), not UTF-8; save it as UTF-8"
             ) from None
-        line = data[: error.start].count(b"\n") + first_line
+        line = len(_LINE_END.findall(data[: error.start])) + first_line
         raise RunError(
             f"{where} line {line} is not UTF-8; convert it to UTF-8"
         ) from None

@@ -32,15 +32,20 @@ def line_chunks(stream, size: int, where: str):
             split_lines(decode_utf8(stream.read(), where)), size
         )
         return
-    pending, lines, first_line = b"", [], 1
+    pending, lines, first_line, after_cr = b"", [], 1, False
     while data := os.read(fd, READ_SIZE):
-        pending += data
-        # Only whole lines: a UTF-8 character never holds the byte "\n".
-        end = pending.rfind(b"\n") + 1
+        if after_cr and data.startswith(b"\n"):
+            data = data[1:]  # ends the "\r\n" whose line is read
+        pending, after_cr = pending + data, False
+        # Only whole lines, ended by "\n" or "\r" (old Mac files): a
+        # UTF-8 character never holds either byte.
+        end = max(pending.rfind(b"\n"), pending.rfind(b"\r")) + 1
         if end:
             whole, pending = pending[:end], pending[end:]
-            lines += split_lines(decode_utf8(whole, where, first_line))
-            first_line += whole.count(b"\n")
+            after_cr = whole.endswith(b"\r") and not pending
+            read = split_lines(decode_utf8(whole, where, first_line))
+            lines += read
+            first_line += len(read)
         while len(lines) >= size:
             yield lines[:size]
             lines = lines[size:]

@@ -303,5 +303,5 @@ def _check_overrides(config, overrides, config_file=None) -> None:
             f"--resume cannot change {given}: the run's model, "
             "vocabularies and data order fix them; drop them, or train a "
             "new run with another --name (a resume may change "
-            f"{', '.join(RESUMABLE_KEYS)})"
+            f"{', '.join(sorted((*RESUMABLE_KEYS, 'devices')))})"
         )

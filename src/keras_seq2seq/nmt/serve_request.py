@@ -6,6 +6,7 @@ out of bounds)."""
 import dataclasses
 import json
 import math
+import unicodedata
 
 from keras_seq2seq.nmt.data import lone_surrogate
 
@@ -20,7 +21,7 @@ class Limits:
 
     max_body_bytes: int = 65536  # 413 above
     max_sentences: int = 32  # sentences per request
-    max_chars: int = 1000  # characters per sentence
+    max_chars: int = 1000  # characters per sentence, in NFC
     max_beam: int = 16
     batch_wait_ms: float = 5.0  # how long a batch waits for more requests
     max_batch: int = 64  # sentences per model call
@@ -137,11 +138,14 @@ def _sentences(request, limits, translator):
                 f"sentences[{i}] holds a lone surrogate (U+{ord(bad):04X}), "
                 "which is not text; send UTF-8 text",
             )
-        if len(sentence) > limits.max_chars:
+        # Characters as shown: an accent typed as a combining mark (text
+        # from macOS, NFD) counts with its letter, as the composed one.
+        chars = len(unicodedata.normalize("NFC", sentence))
+        if chars > limits.max_chars:
             raise RequestError(
                 422,
-                f"sentences[{i}] has {len(sentence)} "
-                f"characters; the limit is {limits.max_chars}",
+                f"sentences[{i}] has {chars} characters; the limit is "
+                f"{limits.max_chars}",
             )
         tokens = len(translator.source_tokenizer.encode(sentence.strip()))
         if not tokens:  # only characters the vocabulary drops: U+200B

@@ -10,6 +10,7 @@ numbered by its first step (`on_epoch_begin`) and last step
 metrics.csv lists them.
 """
 
+import contextlib
 import math
 import shlex
 import sys
@@ -108,6 +109,7 @@ def train(
             sigterm_as_ctrl_c(),
             run_folder.lock(path, create=not resume),
             distribute(config.devices),
+            _naming_the_columns(file_values, flag_values, config_file, resume),
         ):
             if resume:
                 from_file = set(file_values) - set(flag_values)
@@ -163,6 +165,32 @@ def train(
             _say_how_to_resume(config, path, given)
         raise
     return path
+
+
+@contextlib.contextmanager
+def _naming_the_columns(file_values, flag_values, config_file, resume):
+    """Says where the columns that a corpus line lacks came from, when no
+    flag gave them (it said "--columns needs 3" of a value that the
+    `--config` file `config_file` gave, or a resumed run's config.yaml)."""
+    try:
+        yield
+    except data.TooFewColumns as error:
+        shown = " ".join(map(str, error.columns))
+        need = max(error.columns) + 1
+        if "columns" in flag_values:
+            raise
+        if "columns" in file_values:
+            raise RunError(
+                f"config file {config_file}: columns {shown} need {need} "
+                f"columns, but {error.where}; fix it there"
+            ) from None
+        if not resume:
+            raise
+        raise RunError(
+            f"{error.where}, but the run's columns {shown} (its "
+            f"config.yaml) need {need}; restore the run's corpus, or give "
+            "--data where it is"
+        ) from None
 
 
 def _say_how_to_resume(config, path: Path, given: dict) -> None:
