@@ -13,6 +13,7 @@ replaced where it would start).
 import json
 import os
 import shutil
+import zipfile
 from types import SimpleNamespace
 
 import pytest
@@ -175,3 +176,45 @@ def test_a_line_that_is_not_utf8_is_named_after_carriage_returns(
         _chunks_of_a_pipe(b"a\rb\r\xffc\rd\r", 8, monkeypatch)
     with pytest.raises(RunError, match="the input line 3 is not UTF-8"):
         _chunks_of_a_pipe(b"a\r\nb\r\n\xffc\r\n", 8, monkeypatch, 4)
+
+
+# --- 6. A resume compiles its step as this backend trains ---
+
+
+def _save_compiled_with_jit(checkpoint, jit):
+    """Rewrites a checkpoint as a backend that compiles (`jit`) saves it:
+    its compile config holds the choice."""
+    with zipfile.ZipFile(checkpoint) as saved:
+        files = {name: saved.read(name) for name in saved.namelist()}
+    config = json.loads(files["config.json"])
+    config["compile_config"]["jit_compile"] = jit
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(checkpoint, "w") as rewritten:
+        for name, data in files.items():
+            rewritten.writestr(name, data)
+
+
+def test_a_resume_compiles_its_step_as_a_new_run_here_would(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    # A run trained on TensorFlow (no XLA) and resumed on JAX trained op
+    # by op (12 tokens/s against thousands): the checkpoint's compile
+    # config said jit_compile False. Here a checkpoint saved by JAX (True)
+    # resumes on TensorFlow, whose tool steps run without XLA.
+    run = shutil.copytree(trained_run, tmp_path / "runs" / "copy")
+    [*_, newest] = sorted((run / "checkpoints").iterdir())
+    _save_compiled_with_jit(newest, True)
+    compiled = []
+
+    def record(run_, model, encoded, dev, state):
+        compiled.append(model.jit_compile)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", record)
+    argv = train_argv(tmp_path, "--name", "copy", "--resume")
+    assert main(argv) == 130
+    # The run's own --jit-compile still decides, as for a new run.
+    _edit_config(run, "jit_compile: null", "jit_compile: true")
+    _save_compiled_with_jit(newest, False)
+    assert main(argv) == 130
+    assert compiled == [False, True]

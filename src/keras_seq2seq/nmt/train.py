@@ -60,25 +60,31 @@ def build_model(config, source_vocab_size, target_vocab_size) -> Seq2Seq:
         warmup_target=config.learning_rate,
         warmup_steps=config.warmup_steps,
     )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clip_norm),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=jit_compile_of(config),
+    )
+    return model
+
+
+def jit_compile_of(config) -> bool:
+    """Whether the training step of `config` runs compiled (XLA) on this
+    backend and its `devices`. A resume sets it again: a checkpoint's
+    compile config holds the backend it was saved on."""
     # XLA: JAX needs it (Keras runs an uncompiled JAX step op by op: 160
     # vs thousands of tokens/s on dates); on TensorFlow's CPU it was no
     # faster and compiles once per batch shape. Torch stays eager.
     backend = keras.backend.backend()
-    jit = config.jit_compile
-    if jit is None:
-        jit = backend == "jax"
-    jit = jit and backend != "torch"
     if config.devices > 1:
         # Data parallel: a sharded JAX step without jit runs op by op (48
         # vs 5,300 tokens/s on dates); TensorFlow's XLA step fails under
         # MirroredStrategy.
-        jit = keras.backend.backend() == "jax"
-    model.compile(
-        optimizer=keras.optimizers.Adam(schedule, clipnorm=config.clip_norm),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=jit,
-    )
-    return model
+        return backend == "jax"
+    jit = config.jit_compile
+    if jit is None:
+        jit = backend == "jax"
+    return jit and backend != "torch"
 
 
 def train(
@@ -123,6 +129,7 @@ def train(
                 )
                 encoded, dev = resume_lib.load_corpus(resumed)
                 run, model, state = resumed.run, resumed.model, resumed.state
+                model.jit_compile = jit_compile_of(run.config)
             else:
                 check_no_checkpoints(path)
                 given = {**file_values, **flag_values}
