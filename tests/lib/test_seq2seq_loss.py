@@ -50,8 +50,10 @@ def test_loss_is_the_masked_token_mean(row_weights):
         y_pred=ops.convert_to_tensor(logits),
         sample_weight=sample_weight,
     )
-    # Keras' "sum_over_batch_size": the weighted sum over every position.
-    want = (per_token_loss(labels, logits) * weights).sum() / labels.size
+    # Keras' masked "sum_over_batch_size", as in a functional model: the
+    # weighted sum over the real tokens, over their count.
+    real = (labels != 0).sum()
+    want = (per_token_loss(labels, logits) * weights).sum() / real
     np.testing.assert_allclose(ops.convert_to_numpy(loss), want, rtol=1e-5)
 
 

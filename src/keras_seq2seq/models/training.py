@@ -1,12 +1,15 @@
 """What `fit` and `evaluate` compute from a `Seq2Seq`'s logits.
 
 `TrainingMixin` gives `Seq2Seq` Keras' training hooks: the compiled loss
-and metrics weight padded targets 0 whatever loss or metric is compiled,
-target ids come in Keras' sparse layout `(B, T, 1)` too, `fit`'s
-`class_weight` weighs each target token by its id, and a loss that
-expects probabilities (the model outputs logits) is refused before the
-first trace.
+and metrics weight padded targets 0 whatever loss or metric is compiled
+(a Keras loss averages over the real target tokens, as in a masked
+functional model; the end token counts where `eos_id == pad_id`), target
+ids come in Keras' sparse layout `(B, T, 1)` too, `fit`'s `class_weight`
+weighs each target token by its id, and a loss that expects probabilities
+(the model outputs logits) is refused before the first trace.
 """
+
+import inspect
 
 import keras
 import numpy as np
@@ -30,7 +33,7 @@ class TrainingMixin:
     _class_weights = None
     _traced_class_weights = None
 
-    def fit(self, *args, class_weight=None, **kwargs):
+    def fit(self, *args, **kwargs):
         """`keras.Model.fit`; `class_weight` weighs target tokens by id.
 
         `class_weight` (`{target id: weight}`, 1 for the ids it lacks)
@@ -41,13 +44,17 @@ class TrainingMixin:
         class.) The model is built before Keras' callbacks start: on
         TensorFlow `BackupAndRestore` refused an unbuilt model.
         """
+        # By position or keyword alike (Keras' 10th argument).
+        arguments = inspect.signature(super().fit).bind(*args, **kwargs)
+        class_weight = arguments.arguments.get("class_weight")
+        arguments.arguments["class_weight"] = None
         if not self.built:
             self.build()
         self._class_weights = _class_weight_vector(
             class_weight, self.target_vocab_size
         )
         try:
-            return super().fit(*args, **kwargs)
+            return super().fit(*arguments.args, **arguments.kwargs)
         finally:
             self._class_weights = None
 
@@ -84,7 +91,8 @@ class TrainingMixin:
         self._check_loss()  # also for training loops of one's own
         y = _ids_without_trailing_axis(y, y_pred)
         _check_target_axes(y, y_pred)
-        weight = self._token_weights(y, sample_weight, y_pred.dtype)
+        real = self.real_targets(y)
+        weight = self._token_weights(real, sample_weight, y_pred.dtype)
         if training and self._class_weights is not None:
             class_weights = ops.cast(self._class_weights, weight.dtype)
             weight = weight * ops.take(class_weights, y)
@@ -98,11 +106,11 @@ class TrainingMixin:
             y = ops.reshape(y, (-1,))
             y_pred = ops.reshape(y_pred, (-1, vocab_size))
             weight = ops.reshape(weight, (-1,))
-        else:
-            # The weights hold the padding: a Keras mask on the logits (the
-            # target padding, from `compute_mask`) would also rescale the
-            # loss to the mean over real tokens, for some losses only.
-            y_pred = _without_mask(y_pred)
+            real = ops.reshape(real, (-1,))
+        # The real targets are the logits' Keras mask, as in a masked
+        # functional model: a Keras loss (reduction "sum_over_batch_size")
+        # is then the mean over them, not over every padded position.
+        y_pred = _CARRY_MASK(_without_mask(y_pred), mask=real)
         return super().compute_loss(
             x=x, y=y, y_pred=y_pred, sample_weight=weight, training=training
         )
@@ -113,16 +121,33 @@ class TrainingMixin:
         # `metrics` and `weighted_metrics` read, as for the outputs of a
         # masked functional model.
         y = _ids_without_trailing_axis(y, y_pred)
-        y_pred = _CARRY_MASK(
-            _without_mask(y_pred), mask=ops.not_equal(y, self.pad_id)
-        )
+        real = self.real_targets(y)
+        y_pred = _CARRY_MASK(_without_mask(y_pred), mask=real)
         if sample_weight is not None:
-            sample_weight = self._token_weights(y, sample_weight, y_pred.dtype)
+            sample_weight = self._token_weights(
+                real, sample_weight, y_pred.dtype
+            )
         return super().compute_metrics(x, y, y_pred, sample_weight)
 
-    def _token_weights(self, y, sample_weight, dtype):
-        """`(B, T)`: 0 at padded targets, else `sample_weight` (or 1)."""
-        weight = ops.cast(ops.not_equal(y, self.pad_id), dtype)
+    def real_targets(self, y):
+        """Bool `(B, T)`: True at the target ids `y` that are not padding.
+
+        Where `eos_id == pad_id`, the first `pad_id` of each row is its end
+        token, which the model must learn to emit: it counts too.
+        """
+        real = ops.not_equal(y, self.pad_id)
+        if self.eos_id != self.pad_id:
+            return real
+        padding = ops.cast(ops.logical_not(real), "int32")
+        first = ops.logical_and(
+            ops.equal(ops.cumsum(padding, axis=1), 1), ops.equal(padding, 1)
+        )
+        return ops.logical_or(real, first)
+
+    def _token_weights(self, real, sample_weight, dtype):
+        """`(B, T)`: 0 at padded targets (`real` False), else
+        `sample_weight` (or 1)."""
+        weight = ops.cast(real, dtype)
         if sample_weight is None:
             return weight
         sample_weight = ops.cast(sample_weight, dtype)
@@ -141,7 +166,8 @@ class _CarryMask(keras.layers.Layer):
     """
 
     def __init__(self):
-        super().__init__(name="carry_mask")
+        # Not cast to the policy of its making (float64 logits stay so).
+        super().__init__(name="carry_mask", autocast=False)
         self.supports_masking = True
 
     def call(self, inputs, mask=None):

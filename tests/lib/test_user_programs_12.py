@@ -1,0 +1,137 @@
+"""The native API as demanding Keras users meet it, twelfth audit round.
+
+This round compiles `Seq2Seq` with Keras' own losses (whose mean over a
+padded target must be Keras' masked mean, as in a functional model around
+the model), trains it with the end token also the padding id
+(`eos_id == pad_id`), and passes `fit`'s arguments by position. Each test
+pins one defect of an earlier version: a silently wrong result where the
+documented (or Keras') result is expected. Expected values come from
+NumPy, or from the same computation done another way.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from helpers import TINY_SEQ2SEQ
+from keras_seq2seq import Seq2Seq, SequenceLoss
+
+SOURCE = np.array([[3, 4, 5, 2], [6, 2, 0, 0], [7, 8, 2, 0]], "int32")
+TARGET_IN = np.array([[1, 3, 4, 5], [1, 5, 0, 0], [1, 6, 7, 0]], "int32")
+TARGET_OUT = np.array([[3, 4, 5, 2], [5, 2, 0, 0], [6, 7, 2, 0]], "int32")
+REAL = TARGET_OUT != 0
+SENTENCE_WEIGHTS = np.array([1.0, 3.0, 0.5], "float32")
+
+
+def small_model(**options):
+    keras.utils.set_random_seed(0)
+    model = Seq2Seq(9, 10, **TINY_SEQ2SEQ, **options)
+    model.build()
+    # A bias of zeros would make the logits of a padded target step (a
+    # zero decoder output) the same whatever the target there.
+    model.output_layer.bias.assign(np.linspace(-1.0, 1.0, 10))
+    return model
+
+
+def numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+def token_losses(logits, targets):
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return -np.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
+
+
+def keras_cross_entropy(y_true, y_pred):
+    """A loss function of one's own: Keras wraps it in a `Loss`."""
+    return keras.losses.sparse_categorical_crossentropy(
+        y_true, y_pred, from_logits=True
+    )
+
+
+def test_keras_losses_average_over_the_real_target_tokens():
+    # Keras' masked convention, as in a functional model around Seq2Seq:
+    # sum(loss * sample_weight) over the real tokens / their count. `fit`
+    # and `evaluate` divided by every position, padding included.
+    model = small_model()
+    ce = token_losses(numpy(model((SOURCE, TARGET_IN))), TARGET_OUT)
+    # Per token: a functional model's masked loss takes no (B,) weights,
+    # nor (B, 1) on PyTorch.
+    weights = np.repeat(SENTENCE_WEIGHTS[:, None], 4, axis=1)
+    weighted = (ce * weights * REAL).sum() / REAL.sum()
+    for loss in (
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        keras_cross_entropy,
+    ):
+        model.compile(loss=loss, run_eagerly=True)
+        data = (SOURCE, TARGET_IN), TARGET_OUT
+        got = model.evaluate(*data, verbose=0)
+        np.testing.assert_allclose(got, ce[REAL].mean(), rtol=1e-5)
+        got = model.evaluate(*data, sample_weight=weights, verbose=0)
+        np.testing.assert_allclose(got, weighted, rtol=1e-5)
+    # The same number as the functional model's, and as SequenceLoss'
+    # (its mean over the tokens of non-zero weight).
+    source = keras.Input((None,), dtype="int32")
+    target_in = keras.Input((None,), dtype="int32")
+    functional = keras.Model([source, target_in], model([source, target_in]))
+    functional.compile(loss=keras_cross_entropy, run_eagerly=True)
+    model.compile(loss=SequenceLoss(), run_eagerly=True)
+    for m in (functional, model):
+        got = m.evaluate(
+            [SOURCE, TARGET_IN], TARGET_OUT, sample_weight=weights, verbose=0
+        )
+        np.testing.assert_allclose(got, weighted, rtol=1e-5)
+
+
+def test_the_end_token_counts_when_it_is_the_padding_id():
+    # eos_id == pad_id == 0: each target ends with its first 0, which the
+    # loss and metrics dropped with the padding after it: no gradient ever
+    # taught the model to stop.
+    model = small_model(pad_id=0, bos_id=1, eos_id=0)
+    target_out = np.where(TARGET_OUT == 2, 0, TARGET_OUT)
+    counted = np.array(
+        [
+            [True, True, True, True],  # ends at its last step
+            [True, True, False, False],
+            [True, True, True, False],
+        ]
+    )
+    logits = numpy(model((SOURCE, TARGET_IN)))
+    ce = token_losses(logits, target_out)
+    # Top 5 of 10: an untrained model's accuracy is not 0.
+    rank = logits > np.take_along_axis(logits, target_out[..., None], -1)
+    top_5 = rank.sum(-1) < 5
+    for loss in (
+        SequenceLoss(),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ):
+        model.compile(
+            loss=loss,
+            metrics=[keras.metrics.SparseTopKCategoricalAccuracy(5)],
+            run_eagerly=True,
+        )
+        loss, top = model.evaluate((SOURCE, TARGET_IN), target_out, verbose=0)
+        np.testing.assert_allclose(loss, ce[counted].mean(), rtol=1e-5)
+        np.testing.assert_allclose(top, top_5[counted].mean(), rtol=1e-6)
+
+
+def test_class_weight_passed_by_position_weighs_tokens_by_id():
+    # fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
+    # validation_data, shuffle, class_weight): by position it went to
+    # Keras, which weighs each sentence by one class.
+    class_weight = {2: 5.0, 4: 0.5, 7: 0.0}
+    per_token = np.vectorize(lambda i: class_weight.get(i, 1.0))(TARGET_OUT)
+    ce = token_losses(numpy(small_model()((SOURCE, TARGET_IN))), TARGET_OUT)
+    # SequenceLoss' mean over the tokens of non-zero weight.
+    weights = per_token * REAL
+    want = (ce * weights).sum() / np.count_nonzero(weights)
+    model = small_model()
+    model.compile(keras.optimizers.SGD(0.0), SequenceLoss())
+    data = (SOURCE, TARGET_IN), TARGET_OUT
+    positional = model.fit(*data, 3, 1, 0, None, 0.0, None, False, class_weight)
+    keyword = model.fit(
+        *data, 3, 1, 0, shuffle=False, class_weight=class_weight
+    )
+    np.testing.assert_allclose(positional.history["loss"], [want], rtol=1e-5)
+    np.testing.assert_allclose(keyword.history["loss"], [want], rtol=1e-5)
