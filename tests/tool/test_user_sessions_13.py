@@ -218,3 +218,20 @@ def test_a_resume_compiles_its_step_as_a_new_run_here_would(
     _save_compiled_with_jit(newest, False)
     assert main(argv) == 130
     assert compiled == [False, True]
+
+
+# --- 7. average --output is a name inside the run ---
+
+
+def test_average_output_as_a_path_says_it_writes_inside_the_run(
+    trained_run, tmp_path, capsys
+):
+    # "--output must be a file name ending in .keras; got /x/avg.keras":
+    # it ends in .keras; what was wrong is the folder.
+    path = str(tmp_path / "avg.keras")
+    assert main(["average", str(trained_run), "--output", path]) == 1
+    one_error_line(capsys, f"--output {path}", "inside the run", "averaged")
+    assert main(["average", str(trained_run), "--output", "avg.h5"]) == 1
+    line = one_error_line(capsys, "--output avg.h5", "end in .keras")
+    assert "inside the run" not in line
+    assert not (tmp_path / "avg.keras").exists()

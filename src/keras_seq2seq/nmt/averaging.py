@@ -22,9 +22,16 @@ def average_checkpoints(run_dir, last: int, output: str) -> Path:
     run = run_folder.open_run(run_dir)
     if last < 1:
         raise RunError(f"--last must be >= 1; got {last}")
-    if Path(output).name != output or not output.endswith(".keras"):
+    if Path(output).name != output:
         raise RunError(
-            f"--output must be a file name ending in .keras; got {output}"
+            f"--output {output} is a path, but the averaged model is "
+            f"written inside the run {run.path}; give a file name (e.g. "
+            "averaged.keras) and copy the file from there"
+        )
+    if not output.endswith(".keras"):
+        raise RunError(
+            f"--output {output} must end in .keras (a Keras model file); "
+            "give e.g. averaged.keras"
         )
     if output == "model.keras":
         raise RunError(
