@@ -69,8 +69,21 @@ def test_masked_steps_keep_the_state():
         assert not got[row, length:].any()
 
 
-def test_alignment_history_in_an_rnn_layer_is_refused():
+def test_alignment_history_in_an_rnn_layer_grows_where_its_loop_can():
+    # The history grows by a step per step (TFA's `TensorArray`): Keras'
+    # loop carries it on TensorFlow (eagerly) and PyTorch, as TFA's did;
+    # JAX's `scan` refuses a carry whose shape changes.
     cell = wrapper(keras.layers.GRUCell, alignment_history=True)
-    inputs = np.ones((B, T, E), "float32")
-    with pytest.raises(ValueError, match="alignment_history"):
-        keras.layers.RNN(cell)(inputs)
+    inputs = np.random.default_rng(3).normal(size=(B, T, E)).astype("float32")
+    layer = keras.layers.RNN(cell, return_state=True)
+    if keras.backend.backend() == "jax":
+        with pytest.raises(TypeError, match="carry"):
+            layer(inputs)
+        return
+    history = layer(inputs)[4]
+    _, final = stepped(cell, inputs)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(history),
+        ops.convert_to_numpy(final.alignment_history.stack()),
+        atol=1e-6,
+    )

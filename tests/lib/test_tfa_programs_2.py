@@ -196,18 +196,21 @@ def test_a_mechanism_made_with_its_memory_round_trips_its_config(name):
     rng = np.random.default_rng(6)
     memory = rng.normal(size=(B, 7, 4)).astype("float32")
     lengths = np.array([7, 3], "int32")
+    # TFA's Luong mechanisms take no `kernel_initializer`.
+    initializer = {"kernel_initializer": "ones"} if "bahdanau" in name else {}
     mechanism = cls(
         C,
         memory=memory,
         memory_sequence_length=lengths,
-        kernel_initializer="ones",
+        **initializer,
         **arguments,
     )
     config = mechanism.get_config()
     assert config["memory"] is None
     assert config["units"] == C
     assert {key: config[key] for key in arguments} == arguments
-    assert config["kernel_initializer"]["class_name"] == "Ones"
+    if initializer:
+        assert config["kernel_initializer"]["class_name"] == "Ones"
     clone = cls.from_config(config)
     assert clone.name == mechanism.name
     clone.setup_memory(memory, memory_sequence_length=lengths)

@@ -5,8 +5,9 @@ backend's compiler can take a whole search, step function included, as one
 program. `compiled` picks that compiler for a decoding function,
 `compiled_model_function` for a function that reads a model's weights
 (`Seq2Seq.generate`), `no_gradients` stops eager autograd from recording
-a search, and `top_k_is_stable` says whether the backend's `top_k` breaks
-ties by index; everything else in the library stays backend-neutral.
+a search, `top_k_is_stable` says whether the backend's `top_k` breaks
+ties by index, and `in_xla_function` whether XLA compiles what is traced;
+everything else in the library stays backend-neutral.
 """
 
 import contextlib
@@ -213,6 +214,20 @@ def top_k_is_stable():
     PyTorch's `topk` leaves the order of equal values unspecified.
     """
     return keras.backend.backend() in ("tensorflow", "jax")
+
+
+def in_xla_function():
+    """Whether TensorFlow is tracing a function that XLA compiles
+    (`tf.function(jit_compile=True)`, a Keras model compiled with
+    `jit_compile`), where a loop needs a bound to compile; `False` on the
+    other backends."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    graph = tf.compat.v1.get_default_graph()
+    return control_flow_util.GraphOrParentsInXlaContext(graph)
 
 
 def loops_run_eagerly():

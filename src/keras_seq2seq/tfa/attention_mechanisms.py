@@ -122,7 +122,6 @@ class LuongAttention(AttentionMechanism):
         memory_sequence_length: optional int `(B,)`.
         scale: bool. A learned scalar score scale. Defaults to `False`.
         probability_fn: `"softmax"` or `"hardmax"`. Defaults to `"softmax"`.
-        kernel_initializer: Defaults to `"glorot_uniform"`.
         dtype: layer dtype. Defaults to `None`.
         name: Defaults to `"LuongAttention"`.
     """
@@ -137,7 +136,6 @@ class LuongAttention(AttentionMechanism):
         memory_sequence_length=None,
         scale=False,
         probability_fn="softmax",
-        kernel_initializer="glorot_uniform",
         dtype=None,
         name="LuongAttention",
         **kwargs,
@@ -147,7 +145,6 @@ class LuongAttention(AttentionMechanism):
             units,
             scale=scale,
             probability_fn=_check_probability_fn(probability_fn),
-            kernel_initializer=kernel_initializer,
             dtype=dtype,
             name="core",
         )
@@ -163,7 +160,6 @@ class LuongAttention(AttentionMechanism):
         self.units = units
         self.scale = scale
         self.name_probability_fn(probability_fn)
-        self.kernel_initializer = kernel_initializer
 
     @property
     def scale_weight(self):

@@ -222,15 +222,10 @@ class AttentionWrapper(WrapperStates, WrapperWeights, keras.layers.Layer):
         )
 
     def __call__(self, inputs, state, **kwargs):
-        # `keras.layers.RNN` passes the state as a list of its fields.
+        # `keras.layers.RNN` and `StackedRNNCells` pass the state as a list
+        # of its fields.
         as_list = not isinstance(state, AttentionWrapperState)
         if as_list:
-            if self.alignment_history:
-                raise ValueError(
-                    "`alignment_history=True` grows the state at every "
-                    "step, which `keras.layers.RNN` cannot carry; step the "
-                    "wrapper yourself or use `dynamic_decode`."
-                )
             state = _wrapper_state(state)
         # Keras turns every argument with `__array__` into a tensor, the
         # `AlignmentHistory` too: `call` gets the stacked tensor, and the

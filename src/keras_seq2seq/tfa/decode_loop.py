@@ -19,6 +19,7 @@ graph whose number of steps has no Python value runs the same step in one
 import keras
 from keras import ops
 
+from keras_seq2seq.decoding.compile import in_xla_function
 from keras_seq2seq.ops import tracing_shapes
 from keras_seq2seq.tfa.graph_decode_loop import output_buffers, run_graph
 from keras_seq2seq.tfa.tensor_values import known_all
@@ -49,6 +50,12 @@ class DecodeLoop:
         traced = not shapes_only and known_all(self.finished) is None
         if traced and keras.backend.backend() == "tensorflow":
             bound = self.bound()
+            if bound is None and in_xla_function():
+                raise ValueError(
+                    "maximum_iterations is required for XLA compilation "
+                    "(as in TFA): with no bound the loop's buffers grow by "
+                    "a step per step, which XLA cannot compile."
+                )
             if not isinstance(bound, int):
                 return run_graph(self, inputs, state, histories, bound)
         emitted = []

@@ -12,8 +12,9 @@ arguments, which differ in three places:
 - `sequence_loss` takes TFA's arguments in TFA's order, then the
   library's `label_smoothing`.
 
-`gather_tree` adds the checks of TFA's kernel to the library's: a scalar
-`end_token`, and parent ids in `[0, K)` wherever its walk reads them.
+`gather_tree` adds the checks and reads of TFA's kernel to the library's:
+a scalar `end_token`, parent ids in `[0, K]` wherever its walk reads them
+(`K` reads the entry that follows beam `K - 1`).
 `monotonic_attention` has TFA's signature already; `gather_tree_from_array`
 is TFA's, over the library's `gather_tree`.
 """
@@ -83,17 +84,19 @@ def tile_batch(t, multiplier, name=None):
 
 def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
     """TFA's `gather_tree`: `keras_seq2seq.decoding.beam_ops.gather_tree`,
-    with the checks of TFA's kernel.
+    with the checks and the reads of TFA's kernel.
 
     TFA's kernel raised (InvalidArgumentError; here ValueError) for an
-    `end_token` that is not a scalar, and for a parent id outside `[0, K)`
-    that its walk reads: beam `j` of row `b` is walked back from step
+    `end_token` that is not a scalar, and for a parent id below 0 or above
+    `K` that its walk reads: beam `j` of row `b` is walked back from step
     `length - 1`, and the parents of steps `length - 1` down to 1 along
     its path are read; those of step 0, past the length or off every
-    path are not. Without the check a -1 read as "stay on this beam" and
-    a parent past `K` was clamped (JAX) or failed in the backend's gather.
-    The parents are checked where their values are known (eagerly); in a
-    compiled function they are not.
+    path are not. A parent id of exactly `K` passed its check and read the
+    entry that follows beam `K - 1` in the `(T, B, K)` layout: beam 0 of
+    row `b + 1` at the same step (of row 0 at the next step for the last
+    row); so does this function. (TFA's pure-TensorFlow fallback refused
+    it.) The parents are checked where their values are known (eagerly);
+    in a compiled function they are not.
 
     Args:
         step_ids: int tensor `(T, B, K)`.
@@ -106,7 +109,7 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
 
     Raises:
         ValueError: for a non-scalar `end_token`, a parent id its walk
-            reads outside `[0, K)`, or the shapes and dtypes the library's
+            reads outside `[0, K]`, or the shapes and dtypes the library's
             `gather_tree` refuses.
     """
     end_shape = tuple(ops.shape(ops.convert_to_tensor(end_token)))
@@ -122,10 +125,34 @@ def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
         and lengths.shape == parents.shape[1:2]
     )
     if shapes_fit:  # else the library's `gather_tree` says what is wrong
-        _check_walked_parents(parents, lengths)
-    return beam_ops.gather_tree(
-        step_ids, parent_ids, max_sequence_lengths, end_token
+        _check_walked_parents(_with_following_entry(parents), lengths)
+    step_ids = ops.convert_to_tensor(step_ids)
+    parent_ids = ops.convert_to_tensor(parent_ids)
+    shape = step_ids.shape
+    if len(shape) != 3 or shape != parent_ids.shape or 0 in shape:
+        return beam_ops.gather_tree(
+            step_ids, parent_ids, max_sequence_lengths, end_token
+        )
+    beams = beam_ops.gather_tree(
+        _with_following_entry(step_ids),
+        _with_following_entry(parent_ids),
+        max_sequence_lengths,
+        end_token,
     )
+    return beams[:, :, :-1]
+
+
+def _with_following_entry(x):
+    """`x` `(T, B, K)` with a beam `K` more: at step `t` of row `b` the
+    entry that follows beam `K - 1` in the `(T, B, K)` layout (where TFA's
+    kernel read a parent id `K`); zeros at the last step of the last row,
+    which no walk reads. A NumPy array stays one."""
+    xp = np if isinstance(x, np.ndarray) else ops
+    steps, batch, beam = x.shape
+    rows = xp.reshape(x, (-1, beam))  # (T*B, K), in layout order
+    following = xp.pad(rows[1:, :1], [[0, 1], [0, 0]])
+    following = xp.reshape(following, (-1, batch or ops.shape(x)[1], 1))
+    return xp.concatenate([x, following], axis=2)
 
 
 def _known_values(x):
@@ -139,27 +166,30 @@ def _known_values(x):
 
 
 def _check_walked_parents(parents, lengths):
-    """Raises TFA's "Saw invalid parent id" for a parent outside `[0,
-    K)` that the backward walk of `gather_tree` reads.
+    """Raises TFA's "Saw invalid parent id" for a parent outside `[0, K]`
+    that the backward walk of `gather_tree` reads.
 
-    `parents` `(T, B, K)` and `lengths` `(B,)` are NumPy arrays; the walk
-    runs over every beam at once, from the last step down to step 1.
+    `parents` `(T, B, K + 1)` (`_with_following_entry`'s) and `lengths`
+    `(B,)` are NumPy arrays; the walk runs over every beam at once, from
+    the last step down to step 1.
     """
     steps, batch_size, beam_size = parents.shape
+    beam_size -= 1
     rows = np.arange(batch_size)[:, None]
     beam = np.broadcast_to(np.arange(beam_size), (batch_size, beam_size))
     lengths = lengths.astype("int64")[:, None]
     for t in range(steps - 1, 0, -1):
         read = parents[t, rows, beam]  # (B, K): the parents walked into
         walked = np.broadcast_to(t < lengths, read.shape)
-        bad = walked & ((read < 0) | (read >= beam_size))
+        bad = walked & ((read < 0) | (read > beam_size))
         if bad.any():
             b, j = np.argwhere(bad)[0]
             raise ValueError(
                 f"Saw invalid parent id {read[b, j]} at parent_ids[{t}, {b}, "
                 f"{beam[b, j]}] (time, batch, beam), walking back beam {j}: "
-                f"parent ids must be in [0, {beam_size}) (the beam width) "
-                "at the steps gather_tree walks back through."
+                f"parent ids must be in [0, {beam_size}) (the beam width; "
+                f"TFA's kernel also read {beam_size}) at the steps "
+                "gather_tree walks back through."
             )
         beam = np.where(walked, read, beam)
 

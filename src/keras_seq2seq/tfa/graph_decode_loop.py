@@ -33,8 +33,8 @@ def run_graph(loop, inputs, state, histories, bound):
     step to it), so the loop's variables keep their shapes.
 
     As in TFA: with no bound, a row that never finishes loops forever
-    (so does the eager loop), and XLA cannot compile the loop (TFA
-    asks for `maximum_iterations` under XLA). Each write copies its
+    (so does the eager loop); under XLA `DecodeLoop.run` asks for
+    `maximum_iterations` instead, as TFA did. Each write copies its
     buffer (TFA's `TensorArray` wrote in place, and `ops.scan`, which
     writes one, has a fixed number of steps): the copies grow with the
     steps times the buffers' size.

@@ -20,7 +20,7 @@ class MechanismWeights:
         config = {name: getattr(self, name) for name in self.CONFIG_KEYS}
         if "probability_fn" in config:
             config["probability_fn"] = self.probability_fn_name  # TFA's
-        if self.core is not None:
+        if hasattr(self, "kernel_initializer"):  # the Bahdanau ones (TFA's)
             config["kernel_initializer"] = keras.initializers.serialize(
                 keras.initializers.get(self.kernel_initializer)
             )

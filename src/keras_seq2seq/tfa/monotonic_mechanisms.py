@@ -160,7 +160,6 @@ class LuongMonotonicAttention(CoreMonotonicMechanism):
         score_bias_init: float. Defaults to `0.0`.
         mode: `"parallel"`, `"recursive"` or `"hard"`. Defaults to
             `"parallel"`.
-        kernel_initializer: Defaults to `"glorot_uniform"`.
         dtype: layer dtype. Defaults to `None`.
         name: Defaults to `"LuongMonotonicAttention"`.
     """
@@ -185,7 +184,6 @@ class LuongMonotonicAttention(CoreMonotonicMechanism):
         sigmoid_noise_seed=None,
         score_bias_init=0.0,
         mode="parallel",
-        kernel_initializer="glorot_uniform",
         dtype=None,
         name="LuongMonotonicAttention",
         **kwargs,
@@ -201,7 +199,6 @@ class LuongMonotonicAttention(CoreMonotonicMechanism):
             sigmoid_noise_seed=sigmoid_noise_seed,
             score_bias_init=score_bias_init,
             mode=mode,
-            kernel_initializer=kernel_initializer,
             dtype=dtype,
             name="core",
         )
@@ -220,7 +217,6 @@ class LuongMonotonicAttention(CoreMonotonicMechanism):
         self.sigmoid_noise_seed = sigmoid_noise_seed
         self.score_bias_init = score_bias_init
         self.mode = mode
-        self.kernel_initializer = kernel_initializer
 
     @property
     def attention_g(self):

@@ -1,0 +1,242 @@
+"""`keras_seq2seq.tfa` run as TFA programs, sixth round: an
+`AttentionWrapper` inside `StackedRNNCells`, the Luong mechanisms'
+signatures, `gather_tree`'s reads of a parent id equal to the beam width,
+and a decode loop with no bound under XLA.
+
+Each test is a way TFA 0.23 programs used `tfa.seq2seq` that an earlier
+version of this module got wrong. Expected values come from the wrapper
+stepped by hand outside the stack, identities of TFA's beam search, and
+TFA's `gather_tree` kernel written out in NumPy over the flat `(T, B, K)`
+layout its C++ code indexes.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_seq2seq.tfa as tfa
+from keras_seq2seq.decoding.compile import compiled
+
+B, S, D, H, U, V, E, K = 2, 5, 3, 4, 4, 7, 3, 3
+RNG = np.random.default_rng(61)
+MEMORY = RNG.normal(size=(B, S, D)).astype("float32")
+LENGTHS = np.array([5, 3], "int32")
+
+
+def numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+# --- An `AttentionWrapper` inside `keras.layers.StackedRNNCells`
+# ([GRUCell, AttentionWrapper(..., alignment_history=True)], attention on
+# the top layer). Keras 3's stack hands each cell its state as a list, and
+# the wrapper refused a list with `alignment_history=True` (ValueError,
+# meant for `keras.layers.RNN`), so neither `BasicDecoder` nor
+# `BeamSearchDecoder` could run the stack.
+
+
+def stacked_cell(memory, lengths, history=True):
+    wrapper = tfa.AttentionWrapper(
+        keras.layers.GRUCell(H),
+        tfa.BahdanauAttention(U, memory, lengths),
+        attention_layer_size=H,
+        alignment_history=history,
+    )
+    return keras.layers.StackedRNNCells([keras.layers.GRUCell(H), wrapper])
+
+
+def test_stacked_cells_keep_the_wrappers_alignment_history():
+    # B * K rows, as the beam search's below (the same shapes: on JAX the
+    # ops compile once for both tests).
+    rows = B * K
+    stack = stacked_cell(tfa.tile_batch(MEMORY, K), tfa.tile_batch(LENGTHS, K))
+    decoder = tfa.BasicDecoder(
+        stack, tfa.TrainingSampler(), output_layer=keras.layers.Dense(V)
+    )
+    inputs = RNG.normal(size=(rows, 3, E)).astype("float32")
+    outputs, state, _ = decoder(
+        inputs,
+        initial_state=stack.get_initial_state(batch_size=rows),
+        sequence_length=np.full(rows, 3, "int32"),
+    )
+    # The two cells stepped by hand, the wrapper on its own state tuple.
+    bottom, wrapper = stack.cells
+    below = [ops.zeros((rows, H))]
+    top = wrapper.get_initial_state(batch_size=rows, dtype="float32")
+    logits, alignments = [], []
+    for t in range(3):
+        h, below = bottom(inputs[:, t], below)
+        output, top = wrapper(h, top)
+        logits.append(numpy(decoder.output_layer(output)))
+        alignments.append(numpy(top.alignments))
+    history = state[1].alignment_history
+    assert int(history.size()) == 3
+    np.testing.assert_allclose(numpy(history.stack()), alignments, atol=1e-5)
+    np.testing.assert_allclose(
+        numpy(outputs.rnn_output), np.stack(logits, 1), atol=1e-5
+    )
+
+
+def test_beam_search_over_stacked_cells_takes_the_coverage_penalty():
+    memory = tfa.tile_batch(MEMORY, K)
+    stack = stacked_cell(memory, tfa.tile_batch(LENGTHS, K))
+    decoder = tfa.BeamSearchDecoder(
+        stack,
+        K,
+        embedding_fn=keras.layers.Embedding(V, E),
+        output_layer=keras.layers.Dense(V),
+        coverage_penalty_weight=0.4,
+        reorder_tensor_arrays=False,
+        maximum_iterations=3,
+    )
+    outputs, state, _ = decoder(
+        None,
+        start_tokens=np.ones(B, "int32"),
+        end_token=2,
+        initial_state=stack.get_initial_state(batch_size=B * K),
+    )
+    # A hypothesis' coverage is the sum of its own alignments: walked back
+    # through its parents, the history row of the slot it came from.
+    history = numpy(state.cell_state[1].alignment_history.stack())
+    steps = history.shape[0]
+    history = history.reshape(steps, B, K, S)
+    parents = numpy(outputs.beam_search_decoder_output.parent_ids)
+    lengths = numpy(state.lengths)
+    want = np.zeros((B, K, S))
+    for b in range(B):
+        for j in range(K):
+            slot = j
+            for t in range(steps - 1, -1, -1):
+                parent = parents[b, t, slot]
+                if t < lengths[b, j]:
+                    want[b, j] += history[t, b, parent]
+                slot = parent
+    np.testing.assert_allclose(
+        numpy(state.accumulated_attention_probs), want, atol=1e-5
+    )
+    assert want[1, :, 3:].sum() == 0 < want[0, :, 3:].sum()
+
+
+# --- The Luong mechanisms' signatures are TFA's: `(units, memory,
+# memory_sequence_length, scale, probability_fn, dtype, name)` and
+# `(units, memory, memory_sequence_length, scale, sigmoid_noise,
+# sigmoid_noise_seed, score_bias_init, mode, dtype, name)`. Both took a
+# `kernel_initializer` that TFA's lacked, in `dtype`'s place: a dtype
+# given by position became the initializer (an error), and a
+# `kernel_initializer=` that TFA refused was taken.
+
+
+def test_luong_mechanisms_take_tfas_positional_dtype():
+    luong = tfa.LuongAttention(D, MEMORY, LENGTHS, True, "softmax", "float16")
+    monotonic = tfa.LuongMonotonicAttention(
+        D, MEMORY, LENGTHS, False, 0.0, None, -1.0, "parallel", "float16"
+    )
+    query = RNG.normal(size=(B, D)).astype("float16")
+    for mechanism in (luong, monotonic):
+        assert mechanism.dtype == "float16"
+        alignments, _ = mechanism(
+            [query, mechanism.initial_state(B, "float16")]
+        )
+        assert keras.backend.standardize_dtype(alignments.dtype) == "float16"
+    assert "kernel_initializer" not in luong.get_config()
+
+
+@pytest.mark.parametrize(
+    "cls", [tfa.LuongAttention, tfa.LuongMonotonicAttention]
+)
+def test_luong_mechanisms_refuse_a_kernel_initializer(cls):
+    with pytest.raises(ValueError, match="kernel_initializer"):
+        cls(D, MEMORY, LENGTHS, kernel_initializer="zeros")
+
+
+# --- `gather_tree` and a parent id equal to the beam width. TFA's kernel
+# (CPU and GPU) refused a parent id below 0 or above K, not K itself: it
+# read the entry that follows beam K - 1 in the flat (T, B, K) layout.
+# This module refused K.
+
+
+def kernel_gather_tree(step_ids, parent_ids, lengths, end_token):
+    """TFA's C++ kernel, its flat-index reads written out in NumPy."""
+    steps, batch_size, beam_width = step_ids.shape
+    flat_ids, flat_parents = step_ids.ravel(), parent_ids.ravel()
+
+    def at(t, b, j):
+        return (t * batch_size + b) * beam_width + j
+
+    beams = np.full_like(step_ids, end_token)
+    for b in range(batch_size):
+        length = min(steps, lengths[b])
+        for j in range(beam_width):
+            if length <= 0:
+                continue
+            beams[length - 1, b, j] = step_ids[length - 1, b, j]
+            parent = parent_ids[length - 1, b, j]
+            for t in range(length - 2, -1, -1):
+                assert 0 <= parent <= beam_width
+                beams[t, b, j] = flat_ids[at(t, b, parent)]
+                parent = flat_parents[at(t, b, parent)]
+            ended = np.cumsum(beams[:length, b, j] == end_token) > 0
+            ended = np.concatenate([[False], ended[:-1]])
+            beams[:length, b, j][ended] = end_token
+    return beams
+
+
+def test_gather_tree_reads_a_parent_id_equal_to_the_beam_width_as_tfa():
+    steps, end = 5, 2
+    step_ids = RNG.integers(3, 20, size=(steps, B, K)).astype("int32")
+    parent_ids = RNG.integers(0, K, size=(steps, B, K)).astype("int32")
+    parent_ids[4, 0] = [1, 0, 1]  # row 0's beams 0 and 2 walk into slot 1,
+    parent_ids[3, 0, 1] = K  # whose parent K reads row 1's beam 0
+    parent_ids[2, 1] = K  # the last row: K reads row 0's beam 0 of step 2
+    step_ids[0, 1, 0] = end  # an end token on a walked path
+    lengths = np.array([5, 4], "int32")
+    want = kernel_gather_tree(step_ids, parent_ids, lengths, end)
+    assert (want[2, 0, [0, 2]] == step_ids[2, 1, 0]).all()
+    assert (want[1, 1] == step_ids[2, 0, 0]).all()
+    beams = tfa.gather_tree(step_ids, parent_ids, lengths, end)
+    np.testing.assert_array_equal(numpy(beams), want)
+    traced = compiled(tfa.gather_tree)(step_ids, parent_ids, lengths, end)
+    np.testing.assert_array_equal(numpy(traced), want)
+    for bad in (-1, K + 1):
+        parent_ids[3, 0, 1] = bad
+        with pytest.raises(ValueError, match=f"invalid parent id {bad}"):
+            tfa.gather_tree(step_ids, parent_ids, lengths, end)
+
+
+# --- `dynamic_decode` with no `maximum_iterations` inside a function XLA
+# compiles (`tf.function(jit_compile=True)`): TFA raised "maximum_iterations
+# is required for XLA compilation"; this module's graph loop, whose buffers
+# grow by a step, failed in XLA's conversion ("Input and output shapes of
+# loop body do not match"). `jax.jit` asked for it already.
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "torch", reason="PyTorch compiles no loop"
+)
+def test_a_custom_sampler_under_xla_asks_for_maximum_iterations():
+    embedding = keras.layers.Embedding(V, E)
+    embedding.build((None,))
+
+    def initialize_fn(_):
+        return ops.zeros((B,), "bool"), embedding(ops.ones((B,), "int32"))
+
+    def sample_fn(time, outputs, state):
+        return ops.cast(ops.argmax(outputs, -1), "int32")
+
+    def next_inputs_fn(time, outputs, state, sample_ids):
+        return ops.equal(sample_ids, 2), embedding(sample_ids), state
+
+    sampler = tfa.CustomSampler(initialize_fn, sample_fn, next_inputs_fn)
+    cell, logits = keras.layers.GRUCell(H), keras.layers.Dense(V)
+    cell.build((None, E))
+    logits.build((None, H))
+    decoder = tfa.BasicDecoder(cell, sampler, output_layer=logits)
+    state = [ops.zeros((B, H))]
+
+    def decode(state):
+        outputs, _, lengths = decoder(None, initial_state=state)
+        return outputs.sample_id, lengths
+
+    with pytest.raises(ValueError, match="maximum_iterations"):
+        compiled(decode)(state)
