@@ -22,6 +22,7 @@ B, S, D, H, U, V, E, K = 2, 5, 3, 4, 4, 7, 3, 3
 RNG = np.random.default_rng(61)
 MEMORY = RNG.normal(size=(B, S, D)).astype("float32")
 LENGTHS = np.array([5, 3], "int32")
+MASK = np.arange(S)[None, :] < LENGTHS[:, None]
 
 
 def numpy(x):
@@ -240,3 +241,59 @@ def test_a_custom_sampler_under_xla_asks_for_maximum_iterations():
 
     with pytest.raises(ValueError, match="maximum_iterations"):
         compiled(decode)(state)
+
+
+# --- Keras 2's `add_weight(name, shape, dtype, initializer, ...)` in a
+# subclass of a tfa layer, as TFA's own mechanisms called it
+# (`self.add_weight("attention_v", [units], dtype=..., initializer=...)`).
+# Keras 3 takes `shape` first: it refused the name (3.9 and later) or read
+# it as the shape.
+
+
+class TemperedBahdanau(tfa.BahdanauAttention):
+    def build(self, input_shape):
+        super().build(input_shape)
+        if getattr(self, "temperature", None) is None:
+            self.temperature = self.add_weight("temperature", [], "float32")
+
+    def _calculate_attention(self, query, state):
+        score = ops.sum(
+            self.attention_v
+            * ops.tanh(self.query_layer(query)[:, None] + self.keys),
+            axis=-1,
+        )
+        score = score / self.temperature
+        alignments = self.probability_fn(score, state)
+        return alignments, alignments
+
+
+class GatedWrapper(tfa.AttentionWrapper):
+    def build(self, inputs_shape, state_shape=None):
+        super().build(inputs_shape, state_shape)
+        self.gate = self.add_weight("gate", (H,), "float32", "ones")
+
+    def call(self, inputs, state, training=None):
+        output, next_state = super().call(inputs, state, training=training)
+        return output * self.gate, next_state
+
+
+def test_subclasses_add_weights_in_keras_2s_positional_order():
+    mechanism = TemperedBahdanau(U, MEMORY, LENGTHS)
+    assert mechanism.temperature.path.endswith("temperature")
+    assert tuple(mechanism.temperature.shape) == ()
+    mechanism.temperature.assign(1.0)
+    wrapper = GatedWrapper(keras.layers.GRUCell(H), mechanism, H)
+    state = wrapper.get_initial_state(batch_size=B, dtype="float32")
+    inputs = RNG.normal(size=(B, E)).astype("float32")
+    output, _ = wrapper(inputs, state)
+    assert wrapper.gate.path.endswith("gate")
+    assert numpy(wrapper.gate).tolist() == [1.0] * H
+    assert len(wrapper.get_weights()) == 9  # TFA's 7, and the two added
+    wrapper.gate.assign(2 * np.ones(H))
+    np.testing.assert_allclose(
+        numpy(wrapper(inputs, state)[0]), 2 * numpy(output), atol=1e-6
+    )
+    mechanism.temperature.assign(1e9)  # uniform over the real steps
+    _, next_state = wrapper(inputs, state)
+    uniform = MASK / MASK.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(numpy(next_state.alignments), uniform)

@@ -38,6 +38,7 @@ from keras import ops
 
 from keras_seq2seq.attention.base_attention import AttentionMemory
 from keras_seq2seq.ops import keras_mask, sequence_mask
+from keras_seq2seq.tfa.keras2_weights import Keras2Weights
 from keras_seq2seq.tfa.mechanism_attributes import MechanismAttributes
 from keras_seq2seq.tfa.mechanism_weights import MechanismWeights
 from keras_seq2seq.tfa.memory_checks import (
@@ -50,7 +51,7 @@ from keras_seq2seq.tfa.memory_checks import (
 
 
 class AttentionMechanism(
-    MechanismAttributes, MechanismWeights, keras.layers.Layer
+    MechanismAttributes, MechanismWeights, Keras2Weights, keras.layers.Layer
 ):
     """Base of the TFA-style mechanisms, TFA's `_BaseAttentionMechanism`.
 

@@ -22,6 +22,7 @@ from keras_seq2seq.tfa.alignment_history import (
 )
 from keras_seq2seq.tfa.attention_wrapper_state import AttentionWrapperState
 from keras_seq2seq.tfa.general_attention_step import general_attention_step
+from keras_seq2seq.tfa.keras2_weights import Keras2Weights
 from keras_seq2seq.tfa.scalars import python_int
 from keras_seq2seq.tfa.wrapper_checks import (
     batch_size_of,
@@ -40,7 +41,9 @@ from keras_seq2seq.tfa.wrapper_weights import WrapperWeights
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
-class AttentionWrapper(WrapperStates, WrapperWeights, keras.layers.Layer):
+class AttentionWrapper(
+    WrapperStates, WrapperWeights, Keras2Weights, keras.layers.Layer
+):
     """TFA's `AttentionWrapper`: a cell with attention, TFA's (luong) order.
 
     The cell runs on `cell_input_fn(input_t, previous attention)` (default

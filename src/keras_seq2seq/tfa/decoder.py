@@ -14,6 +14,7 @@ from keras_seq2seq.tfa.dynamic_decode import (
     check_maximum_iterations,
     dynamic_decode,
 )
+from keras_seq2seq.tfa.keras2_weights import Keras2Weights
 
 
 class Decoder:
@@ -73,7 +74,7 @@ class Decoder:
         raise NotImplementedError
 
 
-class BaseDecoder(keras.layers.Layer, Decoder):
+class BaseDecoder(Keras2Weights, keras.layers.Layer, Decoder):
     """TFA's `BaseDecoder`: a Keras layer whose call runs `dynamic_decode`.
 
     Called on tensors it runs at once; called on `keras.Input`s it becomes a
