@@ -297,3 +297,59 @@ def test_subclasses_add_weights_in_keras_2s_positional_order():
     _, next_state = wrapper(inputs, state)
     uniform = MASK / MASK.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(numpy(next_state.alignments), uniform)
+
+
+# --- `sequence_loss` and `SequenceLoss` with an average flag on one axis
+# and a sum flag on the other (`average_across_batch=True,
+# sum_over_timesteps=True`): TFA refused an average and a sum on the same
+# axis only; on different axes it reduced the average's axis alone and
+# ignored the sum flag. This module refused the pair.
+
+
+def tfa_sequence_loss(logits, targets, weights, avg_t, avg_b, sum_t, sum_b):
+    """TFA's branches, in NumPy."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    ce = -np.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
+    ce = ce * weights
+    if avg_t and avg_b:
+        return div_no_nan(ce.sum(), weights.sum())
+    if sum_t and sum_b:
+        return div_no_nan(ce.sum(), (weights != 0).sum())
+    if avg_t or avg_b:
+        axis = 0 if avg_b else 1
+        return div_no_nan(ce.sum(axis), weights.sum(axis))
+    axis = 0 if sum_b else 1
+    return div_no_nan(ce.sum(axis), (weights != 0).sum(axis))
+
+
+def div_no_nan(x, y):
+    return np.where(y == 0, 0.0, x / np.where(y == 0, 1, y))
+
+
+@pytest.mark.parametrize(
+    "avg_t, avg_b, sum_t, sum_b",
+    [(False, True, True, False), (True, False, False, True)],
+)
+def test_sequence_loss_reads_an_average_and_a_sum_on_two_axes_as_tfa(
+    avg_t, avg_b, sum_t, sum_b
+):
+    logits = RNG.normal(size=(B, 4, V)).astype("float32")
+    targets = RNG.integers(0, V, size=(B, 4)).astype("int32")
+    weights = np.array([[1, 1, 0.5, 0], [1, 2, 0, 0]], "float32")
+    want = tfa_sequence_loss(
+        logits, targets, weights, avg_t, avg_b, sum_t, sum_b
+    )
+    flags = dict(
+        average_across_timesteps=avg_t,
+        average_across_batch=avg_b,
+        sum_over_timesteps=sum_t,
+        sum_over_batch=sum_b,
+    )
+    loss = tfa.sequence_loss(logits, targets, weights, **flags)
+    np.testing.assert_allclose(numpy(loss), want, rtol=1e-5)
+    loss = tfa.SequenceLoss(**flags)(targets, logits, sample_weight=weights)
+    np.testing.assert_allclose(numpy(loss), want, rtol=1e-5)
+    same_axis = dict(sum_over_timesteps=avg_t, sum_over_batch=avg_b)
+    with pytest.raises(ValueError, match="cannot"):  # as TFA
+        tfa.sequence_loss(logits, targets, weights, **{**flags, **same_axis})

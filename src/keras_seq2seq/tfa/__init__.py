@@ -6,7 +6,6 @@
 structures and `get_weights()` order follow TensorFlow Addons 0.23.
 """
 
-from keras_seq2seq.losses import SequenceLoss
 from keras_seq2seq.ops import monotonic_attention
 from keras_seq2seq.tfa import samplers
 from keras_seq2seq.tfa.attention_mechanism import AttentionMechanism
@@ -32,7 +31,6 @@ from keras_seq2seq.tfa.functions import (
     gather_tree_from_array,
     hardmax,
     safe_cumprod,
-    sequence_loss,
     tile_batch,
 )
 from keras_seq2seq.tfa.monotonic_mechanisms import (
@@ -49,6 +47,7 @@ from keras_seq2seq.tfa.samplers import (
     ScheduledOutputTrainingSampler,
     TrainingSampler,
 )
+from keras_seq2seq.tfa.sequence_losses import SequenceLoss, sequence_loss
 
 # TFA's module name: `tfa.seq2seq.sampler.TrainingSampler()`.
 sampler = samplers

@@ -2,15 +2,14 @@
 
 `keras_seq2seq.ops`, `keras_seq2seq.decoding.beam_ops` and
 `keras_seq2seq.losses` compute these; TFA programs call them with TFA's
-arguments, which differ in three places:
+arguments, which differ in two places (`sequence_loss` is in
+`sequence_losses.py`):
 
 - `safe_cumprod` is called as `tf.math.cumprod`: `axis` defaults to 0 (the
   library's to 1), and `reverse` is accepted;
-- `hardmax`, `tile_batch` and `sequence_loss` take TFA's `name`, which names
-  a TensorFlow op scope and has no effect here; `tile_batch` also tiles the
-  batch axis of an `AlignmentHistory` (axis 1);
-- `sequence_loss` takes TFA's arguments in TFA's order, then the
-  library's `label_smoothing`.
+- `hardmax` and `tile_batch` take TFA's `name`, which names a TensorFlow
+  op scope and has no effect here; `tile_batch` also tiles the batch axis
+  of an `AlignmentHistory` (axis 1).
 
 `gather_tree` adds the checks and reads of TFA's kernel to the library's:
 a scalar `end_token`, parent ids in `[0, K]` wherever its walk reads them
@@ -23,7 +22,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_seq2seq import losses
 from keras_seq2seq import ops as seq2seq_ops
 from keras_seq2seq.decoding import beam_ops
 from keras_seq2seq.decoding.step import check_int
@@ -231,31 +229,3 @@ def gather_tree_from_array(t, parent_ids, sequence_length):
     grouped = ops.reshape(t, (steps, batch_size, beam_size, -1))
     ordered = ops.take_along_axis(grouped, path[..., None], axis=2)
     return ops.reshape(ordered, ops.shape(t))
-
-
-def sequence_loss(
-    logits,
-    targets,
-    weights,
-    average_across_timesteps=True,
-    average_across_batch=True,
-    sum_over_timesteps=False,
-    sum_over_batch=False,
-    softmax_loss_function=None,
-    name=None,
-    label_smoothing=0.0,
-):
-    """TFA's `sequence_loss` (and the library's `label_smoothing`): see
-    `keras_seq2seq.losses.sequence_loss`."""
-    del name
-    return losses.sequence_loss(
-        logits,
-        targets,
-        weights,
-        average_across_timesteps=average_across_timesteps,
-        average_across_batch=average_across_batch,
-        sum_over_timesteps=sum_over_timesteps,
-        sum_over_batch=sum_over_batch,
-        softmax_loss_function=softmax_loss_function,
-        label_smoothing=label_smoothing,
-    )
