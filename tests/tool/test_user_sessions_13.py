@@ -13,11 +13,16 @@ replaced where it would start).
 import json
 import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from types import SimpleNamespace
 
 import pytest
 from cli_support import one_error_line, train_argv
+from tensorboard.backend.event_processing.event_accumulator import (
+    EventAccumulator,
+)
 
 from conftest import head_pairs
 from keras_seq2seq.cli import main
@@ -235,3 +240,59 @@ def test_average_output_as_a_path_says_it_writes_inside_the_run(
     line = one_error_line(capsys, "--output avg.h5", "end in .keras")
     assert "inside the run" not in line
     assert not (tmp_path / "avg.keras").exists()
+
+
+# --- 8. A --jit-compile that the backend or --devices overrides ---
+
+
+def test_a_jit_compile_that_devices_override_gets_a_warning(
+    corpus, tmp_path, capsys
+):
+    # `--devices 2 --jit-compile` on TensorFlow trained without XLA (its
+    # XLA step fails under MirroredStrategy) and said nothing. (A batch
+    # of 15 does not split over 2 devices: refused before any device.)
+    argv = train_argv(tmp_path, "--data", str(corpus / "train.tsv"))
+    argv += ["--devices", "2", "--batch-size", "15"]
+    assert main([*argv, "--jit-compile"]) == 1
+    warning, error = capsys.readouterr().err.strip().splitlines()
+    assert warning.startswith("seq2seq: warning: --jit-compile changes")
+    assert "--devices 2" in warning and "MirroredStrategy" in warning
+    assert "does not split over 2 devices" in error
+    # Unset, or as the backend trains: nothing to say.
+    for jit in ([], ["--no-jit-compile"]):
+        assert main([*argv, *jit]) == 1
+        assert "warning" not in capsys.readouterr().err
+
+
+# --- 9. TensorBoard logs of a JAX run, without TensorFlow ---
+
+_LOG_A_PERIOD = """
+import sys
+from types import SimpleNamespace
+from keras_seq2seq.nmt.scalar_log import ScalarLog
+log = ScalarLog(sys.argv[1])
+log.set_model(SimpleNamespace(optimizer=SimpleNamespace(learning_rate=0.5)))
+log.on_train_begin()
+log.on_epoch_end(7, {"loss": 2.5})
+log.on_train_end()
+print("tensorflow" in sys.modules)
+"""
+
+
+def test_a_jax_runs_tensorboard_log_does_not_import_tensorflow(tmp_path):
+    # The tensorboard package's writer opened its file through TensorFlow
+    # where it is installed: a JAX or PyTorch run imported all of it
+    # (seconds) and printed its C++ log lines amid the progress.
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run(
+        [sys.executable, "-c", _LOG_A_PERIOD, str(tmp_path / "tb")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout == "False\n", done.stderr
+    logs = EventAccumulator(str(tmp_path / "tb" / "train"))
+    logs.Reload()
+    assert [(e.step, e.value) for e in logs.Scalars("epoch_loss")] == [(7, 2.5)]
+    assert logs.Scalars("epoch_learning_rate")[0].value == 0.5

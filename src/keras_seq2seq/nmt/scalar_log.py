@@ -2,16 +2,22 @@
 
 Keras' `TensorBoard` callback writes through `tf.summary`, so on an install
 with JAX or PyTorch and no TensorFlow, training failed at its first step.
-The tool logs scalars only, and the `tensorboard` package writes those
-itself (its event-file writer needs protobuf alone).
+The tool logs scalars only, as records of the `tensorboard` package's
+`Event` protobufs in a file it opens itself: the package's
+`EventFileWriter` opens its file through TensorFlow where TensorFlow is
+installed, which imported it into a JAX or PyTorch run (seconds, and its
+log lines on stderr).
 """
 
+import os
+import socket
 import time
+from pathlib import Path
 
 import keras
 from tensorboard.compat.proto.event_pb2 import Event
 from tensorboard.compat.proto.summary_pb2 import Summary
-from tensorboard.summary.writer.event_file_writer import EventFileWriter
+from tensorboard.summary.writer.record_writer import RecordWriter
 
 
 class ScalarLog(keras.callbacks.Callback):
@@ -19,17 +25,24 @@ class ScalarLog(keras.callbacks.Callback):
 
     The tags are Keras' (`epoch_loss`, `epoch_dev_bleu`, ...,
     `epoch_learning_rate`), at the step `on_epoch_end` is given: the
-    training loop numbers a period by the step it ended on. Each period is
-    flushed, so an interrupted run keeps what it plotted.
+    training loop numbers a period by the step it ended on.
     """
 
     def __init__(self, folder):
         super().__init__()
         self.folder = str(folder)
-        self._writer = None
+        self._path = None  # the event file, named when training begins
 
     def on_train_begin(self, logs=None):
-        self._writer = EventFileWriter(f"{self.folder}/train")
+        folder = Path(self.folder) / "train"
+        folder.mkdir(parents=True, exist_ok=True)
+        # TensorBoard reads the files named so, in the order of the time.
+        name = (
+            f"events.out.tfevents.{int(time.time()):010d}."
+            f"{socket.gethostname()}.{os.getpid()}"
+        )
+        self._path = folder / name
+        self._write(Event(wall_time=time.time(), file_version="brain.Event:2"))
 
     def on_epoch_end(self, epoch, logs=None):
         optimizer = self.model.optimizer
@@ -43,10 +56,10 @@ class ScalarLog(keras.callbacks.Callback):
             ]
         )
         event = Event(wall_time=time.time(), step=int(epoch), summary=summary)
-        self._writer.add_event(event)
-        self._writer.flush()
+        self._write(event)
 
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+    def _write(self, event):
+        """Appends `event` to the file, closed after: an interrupted run
+        keeps what it plotted, and leaves no file open."""
+        with open(self._path, "ab") as file:
+            RecordWriter(file).write(event.SerializeToString())

@@ -35,6 +35,7 @@ from keras_seq2seq.nmt.train_checks import (
     check_corpus_splits,
     check_no_checkpoints,
     check_something_to_train,
+    warn_if_jit_compile_unused,
     warn_if_vocab_size_unused,
 )
 from keras_seq2seq.nmt.validator import Validator
@@ -100,6 +101,7 @@ def train(
     run_folder.check_folders(Path(config.runs_dir), path)
     run_folder.check_not_foreign(path, resume)
     if not resume:  # a resume's batch size is the run's: checked there
+        warn_if_jit_compile_unused(config, jit_compile_of(config))
         check_batch_splits(config.batch_size, config.devices)
         check_corpus_options(config, {**file_values, **flag_values})
     if not resume and (path / "state.json").exists():
@@ -130,6 +132,7 @@ def train(
                 encoded, dev = resume_lib.load_corpus(resumed)
                 run, model, state = resumed.run, resumed.model, resumed.state
                 model.jit_compile = jit_compile_of(run.config)
+                warn_if_jit_compile_unused(run.config, model.jit_compile)
             else:
                 check_no_checkpoints(path)
                 given = {**file_values, **flag_values}

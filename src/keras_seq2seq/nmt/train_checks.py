@@ -7,6 +7,8 @@ read or the model built where it can be."""
 import sys
 from pathlib import Path
 
+import keras
+
 from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import run_folder
 from keras_seq2seq.nmt.run_error import RunError
@@ -64,6 +66,29 @@ def warn_if_vocab_size_unused(config, given: dict) -> None:
             "character of the corpus) it changes nothing",
             file=sys.stderr,
         )
+
+
+def warn_if_jit_compile_unused(config, jit: bool) -> None:
+    """A warning for a `--jit-compile` (or `--no-jit-compile`) that the
+    backend or `--devices` overrides, so that the step runs as `jit`
+    says (`train.jit_compile_of`)."""
+    if config.jit_compile is None or config.jit_compile == jit:
+        return
+    flag = "--jit-compile" if config.jit_compile else "--no-jit-compile"
+    backend = keras.backend.backend()
+    if backend == "torch":
+        why = "the PyTorch backend trains eagerly here"
+    elif backend == "jax":
+        why = (
+            f"with --devices {config.devices} JAX always compiles the "
+            "sharded step (op by op it trained 100 times slower)"
+        )
+    else:
+        why = (
+            f"with --devices {config.devices} TensorFlow trains without "
+            "XLA, whose step fails under MirroredStrategy"
+        )
+    print(f"seq2seq: warning: {flag} changes nothing: {why}", file=sys.stderr)
 
 
 def check_batch_splits(batch_size: int, devices: int) -> None:
