@@ -353,3 +353,46 @@ def test_sequence_loss_reads_an_average_and_a_sum_on_two_axes_as_tfa(
     same_axis = dict(sum_over_timesteps=avg_t, sum_over_batch=avg_b)
     with pytest.raises(ValueError, match="cannot"):  # as TFA
         tfa.sequence_loss(logits, targets, weights, **{**flags, **same_axis})
+
+
+# --- A beam search compiled with its initial state as an argument
+# (`tf.function(decode)(state)`, `jax.jit`): inside, the wrapper's
+# alignment history is the traced tensor, and `finalize` called `.stack()`
+# on it to reorder it (AttributeError), as it did on a state holding the
+# stacked tensor eagerly.
+
+
+def test_a_compiled_beam_search_reorders_a_history_given_as_an_argument():
+    memory = tfa.tile_batch(MEMORY, K)
+    wrapper = tfa.AttentionWrapper(
+        keras.layers.GRUCell(H),
+        tfa.BahdanauAttention(U, memory, tfa.tile_batch(LENGTHS, K)),
+        attention_layer_size=H,
+        alignment_history=True,
+    )
+    decoder = tfa.BeamSearchDecoder(
+        wrapper,
+        K,
+        embedding_fn=keras.layers.Embedding(V, E),
+        output_layer=keras.layers.Dense(V),
+        maximum_iterations=3,
+    )
+    state = wrapper.get_initial_state(batch_size=B * K, dtype="float32")
+    # What a compiled function holds (and `jax.jit` takes): the tensor.
+    state = state._replace(alignment_history=state.alignment_history.stack())
+
+    def decode(state):
+        outputs, final, _ = decoder(
+            None,
+            start_tokens=np.ones(B, "int32"),
+            end_token=2,
+            initial_state=state,
+        )
+        return outputs.predicted_ids, final.cell_state.alignment_history
+
+    ids, history = decode(state)
+    compiled_ids, compiled_history = compiled(decode)(state)
+    np.testing.assert_array_equal(numpy(compiled_ids), numpy(ids))
+    np.testing.assert_allclose(
+        numpy(compiled_history), numpy(history), atol=1e-5
+    )

@@ -9,6 +9,7 @@ from keras_seq2seq.decoding.beam_step import (
     initial_beams,
     reorder_beams,
 )
+from keras_seq2seq.tfa.alignment_history import stack_histories
 from keras_seq2seq.tfa.attention_wrapper import AttentionWrapperState
 from keras_seq2seq.tfa.beam_search_outputs import (
     BeamSearchDecoderOutput,
@@ -262,9 +263,9 @@ class BeamSearchDecoder(CellDecoder):
             def reorder(wrapper_state):
                 history = keras.tree.map_structure(
                     lambda h: gather_tree_from_array(
-                        h.stack(), outputs.parent_ids, final_state.lengths
+                        h, outputs.parent_ids, final_state.lengths
                     ),
-                    wrapper_state.alignment_history,
+                    stack_histories(wrapper_state.alignment_history),
                 )
                 return wrapper_state._replace(alignment_history=history)
 
