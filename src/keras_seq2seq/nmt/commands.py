@@ -4,10 +4,7 @@ Each function returns the exit status. Results go to stdout, logs and
 warnings to stderr; files are written atomically.
 """
 
-import contextlib
 import json
-import os
-import stat
 import sys
 import time
 from pathlib import Path
@@ -21,8 +18,14 @@ from keras_seq2seq.nmt.data import (
     read_numbered_pairs,
     split_lines,
 )
-from keras_seq2seq.nmt.interrupts import interrupts_held, sigterm_as_ctrl_c
+from keras_seq2seq.nmt.interrupts import sigterm_as_ctrl_c
 from keras_seq2seq.nmt.line_stream import chunks_of, line_chunks
+from keras_seq2seq.nmt.outputs import (
+    check_outputs,
+    write_lines,
+    write_output,
+    writing_stdout,
+)
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.translation_notes import (
     memory_of_search,
@@ -130,7 +133,7 @@ def translate(args) -> int:
                 # written is raised once they are out.
                 start = len(found)
                 found.extend(chunk)
-                _write_lines(_output_lines(chunk, start, args.n_best))
+                write_lines(_output_lines(chunk, start, args.n_best))
         except KeyboardInterrupt:
             if sentences is None:
                 done = f"translated {len(found)} of the {given} inputs read"
@@ -166,92 +169,6 @@ def _output_lines(found, first: int, n_best: int) -> list[str]:
     ]
 
 
-def _write_lines(lines: list[str]) -> None:
-    """Writes whole lines to stdout, and flushes them. Into a file, Ctrl-C
-    (or SIGTERM) waits until they are out, so the file never ends in part
-    of a line; not into a pipe, which a reader that stopped reading
-    (`| less`) would block, and Ctrl-C with it."""
-    into_file = _is_regular_file(sys.stdout)
-    with _writing_stdout("the translations"):
-        with interrupts_held() if into_file else contextlib.nullcontext():
-            sys.stdout.write("".join(line + "\n" for line in lines))
-            sys.stdout.flush()
-
-
-@contextlib.contextmanager
-def _writing_stdout(what: str):
-    """A `RunError` naming stdout and `what` for a write to it that fails
-    (`> FILE` on a full disk), not a bug to debug; a reader that stopped
-    (`| head`) ends the command quietly (`cli.run`)."""
-    try:
-        yield
-    except BrokenPipeError:
-        raise
-    except OSError as error:
-        raise RunError(
-            f"cannot write {what} to stdout: {error.strerror}; check where "
-            "stdout goes and its free disk space"
-        ) from None
-
-
-def _is_regular_file(stream) -> bool:
-    try:
-        return stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
-    except (OSError, ValueError, AttributeError):  # a StringIO, pytest's
-        return False
-
-
-def _check_outputs(args) -> None:
-    """A `RunError` for an `evaluate --output` or `--json` that cannot be
-    written, or that would write over the corpus or the run's files."""
-    corpus = {Path(name).resolve() for name in args.data}
-    given = {}
-    for flag, name in (("--output", args.output), ("--json", args.json)):
-        if not name:
-            continue
-        if name == STDOUT and STDOUT in given:
-            raise RunError(
-                "--output and --json are both '-' (stdout); give a file "
-                "name to one of them"
-            )
-        if name == STDOUT:
-            given[STDOUT] = flag
-            continue
-        path = Path(name)
-        run_folder.check_can_write(flag, path)
-        if path.resolve() in corpus:
-            raise RunError(
-                f"{flag} {path} is a --data file, which it would overwrite; "
-                "give another file name"
-            )
-        if run_folder.is_run_file(args.run, path):
-            raise RunError(
-                f"{flag} {path} is among the files `seq2seq train` writes "
-                f"in the run {args.run}; give another file name"
-            )
-        if path.resolve() in given:
-            raise RunError(
-                f"--output and --json name the same file {path}; give two"
-            )
-        given[path.resolve()] = flag
-
-
-# `--output -`, `--json -`: stdout, as `translate --input -` reads stdin
-# (most tools' convention); it wrote a file named "-".
-STDOUT = "-"
-
-
-def _write_output(name: str, text: str, what: str) -> None:
-    """Writes `evaluate`'s `text` (`what`: the translations, the scores)
-    to the file `name`, or to stdout for `-`, before the scores."""
-    if name == STDOUT:
-        with _writing_stdout(what):
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        return
-    run_folder.write_text(Path(name), text)
-
-
 def _direction(args, config) -> tuple[list[int], bool]:
     """`(columns, reverse)` of `evaluate`'s data: as given, or, with
     neither `--columns` nor `--reverse`, as the run (of `config`) read its
@@ -285,7 +202,7 @@ def evaluate(args) -> int:
             "as --data /dev/stdin or --data <(cut -f1,2 test.tsv)"
         )
     # Checked first: a typo would otherwise cost the whole translation.
-    _check_outputs(args)
+    check_outputs(args)
     run = run_folder.open_run(args.run)
     columns, reverse = _direction(args, run.config)
     translator = Translator.from_run(run, args.model)
@@ -328,12 +245,12 @@ def evaluate(args) -> int:
     scores["beam"] = args.beam
     if args.output:
         text = "".join(t + "\n" for t in texts)
-        _write_output(args.output, text, "the translations")
+        write_output(args.output, text, "the translations")
     if args.json:
         text = json.dumps(scores, indent=1) + "\n"  # a text file's last line
-        _write_output(args.json, text, "the scores")
+        write_output(args.json, text, "the scores")
     count = scores["n"]
-    with _writing_stdout("the scores"):
+    with writing_stdout("the scores"):
         print(
             f"{count} sentence{'s' if count != 1 else ''}, beam {args.beam}: "
             f"BLEU {scores['bleu']:.2f}  chrF {scores['chrf']:.2f}  "
