@@ -103,6 +103,12 @@ def test_evaluate_skips_a_header_as_the_run_was_trained(
     # A run trained without --header reads every line, as before.
     assert main(["evaluate", str(trained_run), "--data", str(test)]) == 0
     assert f"{count + 1} sentences" in capsys.readouterr().out
+    # Two aligned files are not the layout of the run's TSV file.
+    sides = [tmp_path / "test.en", tmp_path / "test.es"]
+    for side, text in zip(sides, ("Go.\nHi.\n", "Ve.\nHola.\n"), strict=True):
+        side.write_text(text, encoding="utf-8")
+    assert main(["evaluate", str(run), "--data", *map(str, sides)]) == 0
+    assert "2 sentences" in capsys.readouterr().out
 
 
 # --- 3. What a resume may change ---

@@ -207,8 +207,9 @@ def evaluate(args) -> int:
     columns, reverse = _direction(args, run.config)
     translator = Translator.from_run(run, args.model)
     header = args.header
-    if header is None:  # as the run read its corpus files, as the columns
-        header = bool(run.config.data) and run.config.header
+    if header is None:  # as the run read a corpus of the same layout
+        same = run.config.data and len(run.config.data) == len(args.data)
+        header = bool(same) and run.config.header
     try:
         numbered = read_numbered_pairs(args.data, columns, reverse, header)
     except TooFewColumns as error:
