@@ -316,7 +316,8 @@ def _add_evaluate(commands):
         action=argparse.BooleanOptionalAction,
         default=None,
         help="the first non-blank line of each file names the columns: skip "
-        "it (default: as the run read its corpus, train --header)",
+        "it (default: as the run read a corpus of this layout, one TSV file "
+        "or two files)",
     )
     _add_search_options(evaluate)
     _add_model_option(evaluate)
