@@ -11,6 +11,7 @@ NumPy, or from the same computation done another way.
 
 import keras
 import numpy as np
+import pytest
 from keras import ops
 
 from helpers import TINY_SEQ2SEQ
@@ -135,3 +136,36 @@ def test_class_weight_passed_by_position_weighs_tokens_by_id():
     )
     np.testing.assert_allclose(positional.history["loss"], [want], rtol=1e-5)
     np.testing.assert_allclose(keyword.history["loss"], [want], rtol=1e-5)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "jax",
+    reason="float64 on JAX needs jax_enable_x64, a switch of the process",
+)
+def test_a_float64_model_trains_with_scheduled_sampling_and_beams():
+    # Under keras.config.set_floatx("float64"): on TensorFlow the sampling
+    # draws (float64) met the float32 probability, and beam search wrote
+    # float64 scores into its float32 buffers (an XLA type error); on
+    # PyTorch beam scores came back float64, greedy ones float32.
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")  # conftest set float32's
+    try:
+        model = small_model(scheduled_sampling=0.5)
+        assert model.output_layer.kernel.dtype == "float64"
+        model.compile("sgd", SequenceLoss())
+        history = model.fit((SOURCE, TARGET_IN), TARGET_OUT, verbose=0)
+        assert np.isfinite(history.history["loss"][0])
+        greedy = model.generate(SOURCE, max_length=5)
+        beams = model.generate(SOURCE, method="beam", beam_size=2, max_length=5)
+    finally:
+        keras.config.set_floatx("float32")
+    for result in (greedy, beams):
+        for name in ("scores", "weights"):
+            assert keras.backend.standardize_dtype(result[name].dtype) == (
+                "float32"
+            ), name
+    # Beam 1 of 2 is at least as likely as the greedy path.
+    assert numpy(beams["scores"])[:, 0].min() > -np.inf
+    np.testing.assert_array_less(
+        numpy(greedy["scores"]) - 1e-5, numpy(beams["scores"])[:, 0] + 1e-9
+    )

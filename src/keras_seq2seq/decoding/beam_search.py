@@ -261,7 +261,7 @@ def finalize(beams, steps, eos_id, n_best, return_raw):
         beams["step_weights"], ops.maximum(path, 0)[..., None], axis=2
     )  # (T, B, K, Ts)
     max_length = path.shape[0]
-    alive = ops.arange(max_length)[:, None, None] < lengths[None]  # (T, B, K)
+    alive = ops.arange(max_length, dtype="int32")[:, None, None] < lengths[None]
     weights = weights * ops.cast(alive, "float32")[..., None]
     result = {
         "ids": ops.transpose(predicted, (1, 2, 0))[:, :n_best],

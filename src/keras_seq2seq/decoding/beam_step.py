@@ -37,10 +37,11 @@ def initial_beams(batch_size, beam_size, coverage=None):
     """
     first = ops.arange(beam_size)[None, :] == 0  # (1, K)
     shape = (batch_size, beam_size)
+    # float32 whatever floatx (Python floats would take it: float64 log-
+    # probs met the float32 buffers).
+    start = ops.where(first, 0.0, float("-inf"))
     beams = {
-        "log_probs": ops.broadcast_to(
-            ops.where(first, 0.0, float("-inf")), shape
-        ),
+        "log_probs": ops.broadcast_to(ops.cast(start, "float32"), shape),
         "finished": ops.broadcast_to(ops.logical_not(first), shape),
         "lengths": ops.zeros(shape, dtype="int32"),
     }
@@ -130,7 +131,7 @@ def candidate_scores(
     finished = beams["finished"]
     # A finished beam may only add eos, at log-prob 0 (TFA's `_mask_probs`).
     is_eos = ops.arange(vocab_size) == eos_id  # (V,)
-    eos_only = ops.where(is_eos, 0.0, SCORE_FILL)
+    eos_only = ops.cast(ops.where(is_eos, 0.0, SCORE_FILL), "float32")
     log_probs = ops.where(
         finished[:, :, None], eos_only, ops.cast(log_probs, "float32")
     )

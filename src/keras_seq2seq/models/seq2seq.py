@@ -271,8 +271,8 @@ class Seq2Seq(
         `sampling_probability()`), then counts one training step.
         """
         p = self.sampling_probability()
-        draws = keras.random.uniform(
-            ops.shape(target_in_ids), seed=self.sampling_seed
+        draws = keras.random.uniform(  # float32, as p, whatever floatx
+            ops.shape(target_in_ids), dtype="float32", seed=self.sampling_seed
         )
         if self.sampling_step is not None:
             self.sampling_step.assign_add(1)
