@@ -3,7 +3,8 @@
 This round compiles `Seq2Seq` with Keras' own losses (whose mean over a
 padded target must be Keras' masked mean, as in a functional model around
 the model), trains it with the end token also the padding id
-(`eos_id == pad_id`), and passes `fit`'s arguments by position. Each test
+(`eos_id == pad_id`), passes `fit`'s arguments by position, and runs it
+in float64 (`keras.config.set_floatx("float64")`). Each test
 pins one defect of an earlier version: a silently wrong result where the
 documented (or Keras') result is expected. Expected values come from
 NumPy, or from the same computation done another way.
@@ -61,14 +62,15 @@ def test_keras_losses_average_over_the_real_target_tokens():
     # nor (B, 1) on PyTorch.
     weights = np.repeat(SENTENCE_WEIGHTS[:, None], 4, axis=1)
     weighted = (ce * weights * REAL).sum() / REAL.sum()
-    for loss in (
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        keras_cross_entropy,
-    ):
+    data = (SOURCE, TARGET_IN), TARGET_OUT
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        run_eagerly=True,
+    )
+    got = model.evaluate(*data, verbose=0)
+    np.testing.assert_allclose(got, ce[REAL].mean(), rtol=1e-5)
+    for loss in (model.loss, keras_cross_entropy):
         model.compile(loss=loss, run_eagerly=True)
-        data = (SOURCE, TARGET_IN), TARGET_OUT
-        got = model.evaluate(*data, verbose=0)
-        np.testing.assert_allclose(got, ce[REAL].mean(), rtol=1e-5)
         got = model.evaluate(*data, sample_weight=weights, verbose=0)
         np.testing.assert_allclose(got, weighted, rtol=1e-5)
     # The same number as the functional model's, and as SequenceLoss'
