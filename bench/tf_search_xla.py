@@ -9,7 +9,7 @@ numbers.
 Usage (hold the machine-wide lock while timing):
 
     flock /tmp/bench.lock .venv/bin/python bench/tf_search_xla.py \\
-        [--rounds 5] [--json FILE]
+        [--rounds 5] [--rows 64 [16 ...]] [--searches greedy ...] [--json FILE]
 """
 
 import argparse
@@ -54,31 +54,49 @@ def searches(model):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--rows", type=int, nargs="+", default=[BATCH_SIZE],
+        help="source rows per call (the batch's first rows)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--searches", nargs="+", choices=list(SEARCHES), default=list(SEARCHES)
+    )
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
     set_random_seed(0)
-    source = keras.ops.convert_to_tensor(make_batch()[0])
+    batch = make_batch()[0]
+    sources = {r: keras.ops.convert_to_tensor(batch[:r]) for r in args.rows}
     model = build_model()
-    functions = searches(model)
-    seconds = {key: [] for key in functions}
-    for fn in functions.values():  # trace, compile, warm up
-        fn(source)
-        fn(source)
+    functions = {
+        key: fn
+        for key, fn in searches(model).items()
+        if key[0] in args.searches
+    }
+    seconds = {(key, r): [] for key in functions for r in args.rows}
+    for (key, rows), _ in seconds.items():  # trace, compile, warm up
+        functions[key](sources[rows])
+        functions[key](sources[rows])
     for _ in range(args.rounds):
-        for key, fn in functions.items():
+        for (key, rows), times in seconds.items():
             start = time.perf_counter()
-            fn(source)
-            seconds[key].append(time.perf_counter() - start)
+            functions[key](sources[rows])
+            times.append(time.perf_counter() - start)
     print("S2S-M on TensorFlow, sent/s (median of rounds taken in turn)")
-    print(f"{'search':<8}{'XLA':>8}{'graph':>8}  graph / XLA")
+    print(f"{'search':<8}{'rows':>5}{'XLA':>8}{'graph':>8}  graph / XLA")
     results = {}
-    for name in SEARCHES:
-        xla, graph = (
-            BATCH_SIZE / statistics.median(seconds[name, x])
-            for x in (True, False)
-        )
-        results[name] = {"xla_sent_s": xla, "graph_sent_s": graph}
-        print(f"{name:<8}{xla:8.1f}{graph:8.1f}  {graph / xla:.2f}x")
+    for name in args.searches:
+        for rows in args.rows:
+            xla, graph = (
+                rows / statistics.median(seconds[(name, x), rows])
+                for x in (True, False)
+            )
+            results[f"{name}/{rows}"] = {
+                "xla_sent_s": xla,
+                "graph_sent_s": graph,
+            }
+            print(
+                f"{name:<8}{rows:5d}{xla:8.1f}{graph:8.1f}  {graph / xla:.2f}x"
+            )
     if args.json:
         with open(args.json, "w") as file:
             json.dump(results, file, indent=1)

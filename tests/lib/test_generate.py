@@ -65,6 +65,18 @@ def test_compiled_and_eager_generate_agree(options, model):
             )
 
 
+def test_greedy_gives_each_row_the_same_over_few_rows_and_many(model):
+    # TensorFlow searches greedily as one XLA program over at most 16
+    # rows and as a plain graph over more: both give each row the same.
+    rng = np.random.default_rng(1)
+    many = rng.integers(3, 11, size=(20, TS)).astype("int32")
+    many[:3] = source_ids()
+    few = to_numpy(model.generate(many[:3]))
+    every = to_numpy(model.generate(many))
+    for name in ("ids", "lengths", "scores", "weights"):
+        np.testing.assert_allclose(every[name][:3], few[name], 1e-5, 1e-5, name)
+
+
 def test_a_second_call_reuses_the_compiled_search():
     model = small_seq2seq()
     first = to_numpy(model.generate(source_ids(), **BEAM))

@@ -22,26 +22,36 @@ from keras_seq2seq.models.checks import (
 
 # Compiled searches kept per model (one per method, options and shape).
 CACHE_SIZE = 8
+# TensorFlow's greedy search is one XLA program up to this many logits a
+# step (rows x target vocabulary), a plain graph above.
+XLA_GREEDY_LOGITS = 2**17
 
 
-def compiled_search(model, method, options):
-    """The compiled search for these options, from `model`'s cache."""
-    key = (method, tuple(sorted(options.items())))
+def compiled_search(model, method, options, rows=None):
+    """The compiled search for these options and `rows` source rows, from
+    `model`'s cache."""
+    # On TensorFlow, a greedy search with a large output product per step
+    # runs faster as a plain graph (oneDNN's matrix products), a smaller one
+    # as one XLA program (its fused elementwise work); sampling and beam
+    # search gain more from XLA at any size. Speed, XLA / graph, in turns in
+    # one process: S2S-M (V = 8,000; `bench/tf_search_xla.py --rows`),
+    # greedy 2.2-2.7x at 1 row, 1.0-1.3x at 4-16, 0.8-1.1x at 32, 0.9x at
+    # 64; sampling 1.09x and beam-5 1.08x at 64. The dates model of `make
+    # demo` (V = 15), greedy through `seq2seq translate`: 3.4-5.6x at 1
+    # sentence, 2.1x at 20 and at 64.
+    logits = None if rows is None else rows * model.target_vocab_size
+    xla = method != "greedy" or (
+        logits is not None and logits <= XLA_GREEDY_LOGITS
+    )
+    key = (method, tuple(sorted(options.items())), xla)
     cache = model.__dict__.setdefault("_generate_cache", {})
     if key not in cache:
         if not model.built:
             model.build()
         if len(cache) >= CACHE_SIZE:
             cache.pop(next(iter(cache)))  # The oldest entry.
-        # On TensorFlow, greedy search runs faster as a plain graph
-        # (oneDNN's products); sampling and beam search gain more from
-        # XLA's fusion of their (N, V) arithmetic. S2S-M, in turns in
-        # one process (bench/tf_search_xla.py): graph / XLA = 1.09x
-        # greedy, 0.92x sampling, 0.93x beam-5.
         cache[key] = compiled_model_function(
-            search_function(model, method, options),
-            model,
-            xla=method != "greedy",
+            search_function(model, method, options), model, xla=xla
         )
     return cache[key]
 
@@ -182,4 +192,5 @@ class GenerationMixin:
             )
         if not jit_compile:
             return search_function(self, method, options)(source_ids)
-        return compiled_search(self, method, options)(source_ids)
+        search = compiled_search(self, method, options, source_ids.shape[0])
+        return search(source_ids)
