@@ -14,35 +14,18 @@ same computation done another way, or from identities that must hold.
 import keras
 import numpy as np
 import pytest
-from keras import ops
 
 from helpers import TINY_SEQ2SEQ
 from keras_seq2seq import Seq2Seq, SequenceLoss
-
-SOURCE = np.array([[3, 4, 5, 2], [6, 2, 0, 0], [7, 8, 2, 0]], "int32")
-TARGET_IN = np.array([[1, 3, 4, 5], [1, 5, 0, 0], [1, 6, 7, 0]], "int32")
-TARGET_OUT = np.array([[3, 4, 5, 2], [5, 2, 0, 0], [6, 7, 2, 0]], "int32")
-REAL = TARGET_OUT != 0
-
-
-def small_model(**options):
-    keras.utils.set_random_seed(0)
-    model = Seq2Seq(9, 10, **TINY_SEQ2SEQ, **options)
-    model.build()
-    # A bias of zeros would make the logits of a padded target step (a
-    # zero decoder output) the same whatever the target there.
-    model.output_layer.bias.assign(np.linspace(-1.0, 1.0, 10))
-    return model
-
-
-def numpy(x):
-    return ops.convert_to_numpy(x)
-
-
-def token_losses(logits, targets):
-    shifted = logits - logits.max(-1, keepdims=True)
-    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
-    return -np.take_along_axis(log_probs, targets[..., None], -1)[..., 0]
+from tiny_batch import (
+    REAL,
+    SOURCE,
+    TARGET_IN,
+    TARGET_OUT,
+    numpy,
+    small_model,
+    token_losses,
+)
 
 
 def test_a_functional_model_around_seq2seq_skips_the_target_padding():
