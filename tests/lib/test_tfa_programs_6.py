@@ -1,7 +1,9 @@
 """`keras_seq2seq.tfa` run as TFA programs, sixth round: an
 `AttentionWrapper` inside `StackedRNNCells`, the Luong mechanisms'
 signatures, `gather_tree`'s reads of a parent id equal to the beam width,
-and a decode loop with no bound under XLA.
+a decode loop with no bound under XLA, Keras 2's `add_weight(name, shape)`
+in subclasses, `sequence_loss`'s flags on two axes, and a compiled beam
+search given its state as an argument.
 
 Each test is a way TFA 0.23 programs used `tfa.seq2seq` that an earlier
 version of this module got wrong. Expected values come from the wrapper
