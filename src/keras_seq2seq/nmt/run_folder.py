@@ -34,6 +34,7 @@ from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt.atomic import write_atomically
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import Tokenizer, is_saved, saved_bytes
+from keras_seq2seq.nmt.yaml_files import load_mapping
 
 try:
     import fcntl
@@ -217,7 +218,7 @@ def open_run(run_dir: str | os.PathLike) -> Run:
         )
     # Read as `--config` files are: a hand edit's `1e-4` is a float, and a
     # slip names its line instead of calling the run corrupt.
-    values = config_lib.load_mapping(config_path)
+    values = load_mapping(config_path)
     config = config_lib.from_run(values, str(config_path))
     source = Tokenizer.load(path, "source", config.tokenizer)
     target = Tokenizer.load(path, "target", config.tokenizer)
