@@ -322,11 +322,15 @@ def test_outer_whitespace_of_an_input_changes_no_translation(
     )
     inputs = ["Go.", " Go.\t", "  Go.  "]  # lines of a file, say
     found = [
-        (h.text, h.score, h.source_tokens)
+        (h.text, h.source_tokens, h.score)
         for [h] in Translator.load(run).translate(inputs)
     ]
-    assert found[0] == found[1] == found[2]
-    assert found[0][2] == ["G", "o", "."]
+    assert found[0][:2] == found[1][:2] == found[2][:2]
+    assert found[0][1] == ["G", "o", "."]
+    # The same tokens in other rows of one XLA program: the same score to
+    # float32 rounding (XLA may give a batch's rows other kernels).
+    for _, _, score in found[1:]:
+        assert score == pytest.approx(found[0][2], rel=1e-6)
 
 
 # --- A new run where an earlier run left its checkpoints ---
