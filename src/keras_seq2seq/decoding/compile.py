@@ -6,7 +6,8 @@ program. `compiled` picks that compiler for a decoding function,
 `compiled_model_function` for a function that reads a model's weights
 (`Seq2Seq.generate`), `no_gradients` stops eager autograd from recording
 a search, `top_k_is_stable` says whether the backend's `top_k` breaks
-ties by index, and `in_xla_function` whether XLA compiles what is traced;
+ties by index, `in_xla_function` whether XLA compiles what is traced, and
+`replica_share` a TensorFlow replica's share of the batch's tokens;
 everything else in the library stays backend-neutral.
 """
 
@@ -214,6 +215,28 @@ def top_k_is_stable():
     PyTorch's `topk` leaves the order of equal values unspecified.
     """
     return keras.backend.backend() in ("tensorflow", "jax")
+
+
+def replica_share(count):
+    """`count` (this replica's) over its mean across replicas, or `None`.
+
+    TensorFlow under a `tf.distribute` strategy of N > 1 replicas: each
+    replica's masked mean over its own tokens, averaged over the replicas,
+    weighs a replica with fewer tokens more. Weights multiplied by this
+    share make the average the mean over all replicas' tokens. `None` on
+    one replica and on the other backends (JAX's data parallel step is one
+    program over the global batch).
+    """
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return None
+    total = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
+    replicas = context.num_replicas_in_sync
+    return tf.math.divide_no_nan(count * replicas, total)
 
 
 def in_xla_function():

@@ -15,6 +15,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_seq2seq.decoding.compile import replica_share
 from keras_seq2seq.decoding.step import check_int
 from keras_seq2seq.losses import axes_differ
 from keras_seq2seq.models.checks import expects_probabilities, is_per_token
@@ -96,6 +97,12 @@ class TrainingMixin:
         if training and self._class_weights is not None:
             class_weights = ops.cast(self._class_weights, weight.dtype)
             weight = weight * ops.take(class_weights, y)
+        # Several TensorFlow replicas: each takes the masked mean over its
+        # own real tokens; their share makes the replicas' average the mean
+        # over the whole batch's, as on one device.
+        share = replica_share(ops.sum(ops.cast(real, weight.dtype)))
+        if share is not None:
+            weight = weight * share
         if is_per_token(self.loss):
             # One row per token: on PyTorch, Keras' sparse cross-entropy
             # moves the class axis of a (B, T, V) tensor to axis 1 and
