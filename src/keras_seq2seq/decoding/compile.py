@@ -217,15 +217,17 @@ def top_k_is_stable():
     return keras.backend.backend() in ("tensorflow", "jax")
 
 
-def replica_share(count):
-    """`count` (this replica's) over its mean across replicas, or `None`.
+def replica_share(mask):
+    """This replica's share of the batch's `mask` entries, or `None`.
 
-    TensorFlow under a `tf.distribute` strategy of N > 1 replicas: each
-    replica's masked mean over its own tokens, averaged over the replicas,
-    weighs a replica with fewer tokens more. Weights multiplied by this
-    share make the average the mean over all replicas' tokens. `None` on
-    one replica and on the other backends (JAX's data parallel step is one
-    program over the global batch).
+    TensorFlow under a `tf.distribute` strategy of N > 1 replicas: the
+    count of this replica's true `mask` entries over their mean across the
+    replicas. Each replica's masked mean over its own tokens, averaged over
+    the replicas, weighs a replica with fewer tokens more; weights
+    multiplied by this share make the average the mean over all replicas'
+    tokens. `None` on one replica and on the other backends (JAX's data
+    parallel step is one program over the global batch), where nothing is
+    counted.
     """
     if keras.backend.backend() != "tensorflow":
         return None
@@ -234,6 +236,7 @@ def replica_share(count):
     context = tf.distribute.get_replica_context()
     if context is None or context.num_replicas_in_sync == 1:
         return None
+    count = tf.reduce_sum(tf.cast(mask, "float32"))
     total = context.all_reduce(tf.distribute.ReduceOp.SUM, count)
     replicas = context.num_replicas_in_sync
     return tf.math.divide_no_nan(count * replicas, total)

@@ -100,9 +100,9 @@ class TrainingMixin:
         # Several TensorFlow replicas: each takes the masked mean over its
         # own real tokens; their share makes the replicas' average the mean
         # over the whole batch's, as on one device.
-        share = replica_share(ops.sum(ops.cast(real, weight.dtype)))
+        share = replica_share(real)
         if share is not None:
-            weight = weight * share
+            weight = weight * ops.cast(share, weight.dtype)
         if is_per_token(self.loss):
             # One row per token: on PyTorch, Keras' sparse cross-entropy
             # moves the class axis of a (B, T, V) tensor to axis 1 and

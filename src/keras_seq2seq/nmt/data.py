@@ -33,6 +33,10 @@ from keras_seq2seq.nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 Pairs = list[tuple[str, str]]
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")  # where `split_lines` ends lines
+_BYTES_LINE_END = re.compile(_LINE_END.pattern.encode())  # the same in bytes
+
+
 def split_lines(text: str) -> list[str]:
     """The lines of `text`, ended by `\\n`, `\\r\\n` or `\\r` only.
 
@@ -41,13 +45,10 @@ def split_lines(text: str) -> list[str]:
     side of an aligned corpus then had a line more, which shifted every
     later pair, and `translate` wrote more output lines than it read.
     """
-    lines = re.split(r"\r\n|\r|\n", text)
+    lines = _LINE_END.split(text)
     if lines[-1] == "":
         lines.pop()  # the newline that ends the last line
     return lines
-
-
-_LINE_END = re.compile(rb"\r\n|\r|\n")  # as `split_lines` ends lines
 
 
 def decode_utf8(data: bytes, where: str, first_line: int = 1) -> str:
@@ -66,7 +67,7 @@ def decode_utf8(data: bytes, where: str, first_line: int = 1) -> str:
                 f"{where} is UTF-16 (it starts with a UTF-16 byte-order "
                 "mark), not UTF-8; save it as UTF-8"
             ) from None
-        line = len(_LINE_END.findall(data[: error.start])) + first_line
+        line = len(_BYTES_LINE_END.findall(data[: error.start])) + first_line
         raise RunError(
             f"{where} line {line} is not UTF-8; convert it to UTF-8"
         ) from None

@@ -46,6 +46,8 @@ RESUMABLE_KEYS = (
 # Options that say where the run is, or how many devices train it (the
 # batch stays global), not what it is: a resume may give any value.
 LOCATING_KEYS = ("name", "runs_dir", "devices")
+# What a resume may change and saves in config.yaml with its checkpoints.
+CHANGEABLE_KEYS = (*RESUMABLE_KEYS, "devices")
 
 
 @dataclasses.dataclass
@@ -81,7 +83,7 @@ def reopen(path: Path, overrides: dict, config_file=None) -> Resumed:
     for leftover in path.rglob(".tmp-*"):  # writes cut short by a kill
         leftover.unlink()
     for key, value in overrides.items():  # saved with its checkpoints
-        if key in (*RESUMABLE_KEYS, "devices"):
+        if key in CHANGEABLE_KEYS:
             setattr(run.config, key, config_lib.coerce(key, value))
     if not isinstance(state.get("checkpoint"), str) or not isinstance(
         state.get("step"), int
@@ -303,5 +305,5 @@ def _check_overrides(config, overrides, config_file=None) -> None:
             f"--resume cannot change {given}: the run's model, "
             "vocabularies and data order fix them; drop them, or train a "
             "new run with another --name (a resume may change "
-            f"{', '.join(sorted((*RESUMABLE_KEYS, 'devices')))})"
+            f"{', '.join(sorted(CHANGEABLE_KEYS))})"
         )
