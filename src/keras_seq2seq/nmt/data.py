@@ -51,12 +51,26 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+# The first bytes of compressed files, their kind and the tool that
+# decompresses them: corpora are downloaded as `train.tsv.gz` (Tatoeba,
+# OPUS), which no text encoding reads ("line 1 is not UTF-8; convert it"
+# sent users to an encoding converter).
+_COMPRESSED = {
+    b"\x1f\x8b": ("gzip", "gunzip -k"),
+    b"BZh": ("bzip2", "bunzip2 -k"),
+    b"\xfd7zXZ\x00": ("xz", "unxz -k"),
+    b"PK\x03\x04": ("zip", "unzip"),
+    b"\x28\xb5\x2f\xfd": ("zstd", "unzstd"),
+}
+
+
 def decode_utf8(data: bytes, where: str, first_line: int = 1) -> str:
     """The text of `data`, without a byte-order mark (not part of the
     first line); a `RunError` naming `where` and the line that is not
     UTF-8, or saying that the file is UTF-16 (Windows "Unicode" text, as
-    Windows PowerShell's `>` writes). `data` may be a part of the text
-    that starts at line `first_line`; only the text's start holds a mark.
+    Windows PowerShell's `>` writes) or compressed (`_COMPRESSED`). `data`
+    may be a part of the text that starts at line `first_line`; only the
+    text's start holds a mark or a compressed file's first bytes.
     """
     try:
         text = data.decode("utf-8")
@@ -67,6 +81,12 @@ def decode_utf8(data: bytes, where: str, first_line: int = 1) -> str:
                 f"{where} is UTF-16 (it starts with a UTF-16 byte-order "
                 "mark), not UTF-8; save it as UTF-8"
             ) from None
+        for magic, (kind, tool) in _COMPRESSED.items():
+            if first_line == 1 and data.startswith(magic):
+                raise RunError(
+                    f"{where} is {kind}-compressed, not text; decompress "
+                    f"it first (e.g. with {tool}) and give the text"
+                ) from None
         line = len(_BYTES_LINE_END.findall(data[: error.start])) + first_line
         raise RunError(
             f"{where} line {line} is not UTF-8; convert it to UTF-8"

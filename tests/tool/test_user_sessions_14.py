@@ -1,0 +1,39 @@
+"""What a demanding user meets, fourteenth round: a corpus downloaded
+compressed (`train.tsv.gz`) told to convert itself to UTF-8.
+
+Each test pins one defect, on the tiny run of `conftest.py`, a copy of
+it, or files the test writes; none trains a model (the training loop is
+replaced where it would start).
+"""
+
+import gzip
+import lzma
+
+from cli_support import one_error_line, train_argv
+
+from keras_seq2seq.cli import main
+
+# --- 1. A compressed corpus ---
+
+
+def test_a_compressed_corpus_says_to_decompress_it(
+    corpus, trained_run, tmp_path, capsys
+):
+    # Tatoeba and OPUS corpora come as .gz: "train.tsv.gz line 1 is not
+    # UTF-8; convert it to UTF-8" sent the user to an encoding converter.
+    text = (corpus / "train.tsv").read_bytes()
+    packed = tmp_path / "train.tsv.gz"
+    packed.write_bytes(gzip.compress(text))
+    assert main(train_argv(tmp_path, "--data", str(packed))) == 1
+    line = one_error_line(capsys, f"{packed} is gzip-compressed", "gunzip")
+    assert "UTF-8" not in line
+    assert not (tmp_path / "runs").exists()
+    xz = tmp_path / "test.xz"
+    xz.write_bytes(lzma.compress(text))
+    assert main(["translate", str(trained_run), "--input", str(xz)]) == 1
+    one_error_line(capsys, f"{xz} is xz-compressed", "unxz")
+    # A file that is text but not UTF-8 is named as before.
+    latin = tmp_path / "latin.tsv"
+    latin.write_bytes(b"Go.\tVe.\ncaf\xe9.\tcaf\xe9.\n")
+    assert main(train_argv(tmp_path, "--data", str(latin))) == 1
+    one_error_line(capsys, f"{latin} line 2 is not UTF-8")
