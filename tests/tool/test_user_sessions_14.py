@@ -1,5 +1,6 @@
 """What a demanding user meets, fourteenth round: a corpus downloaded
-compressed (`train.tsv.gz`) told to convert itself to UTF-8.
+compressed (`train.tsv.gz`) told to convert itself to UTF-8; a config
+file with old Mac line ends, or in UTF-16, not UTF-8 on the wrong line.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop is
@@ -37,3 +38,23 @@ def test_a_compressed_corpus_says_to_decompress_it(
     latin.write_bytes(b"Go.\tVe.\ncaf\xe9.\tcaf\xe9.\n")
     assert main(train_argv(tmp_path, "--data", str(latin))) == 1
     one_error_line(capsys, f"{latin} line 2 is not UTF-8")
+
+
+# --- 2. A config file that is not UTF-8 ---
+
+
+def test_a_config_file_not_in_utf8_is_named_by_its_line_or_encoding(
+    corpus, tmp_path, capsys
+):
+    # A file saved with old Mac line ends ("\r" alone) was "line 1 is not
+    # UTF-8" whatever its line; a UTF-16 file (Windows' "Unicode") too.
+    argv = train_argv(tmp_path, "--data", str(corpus / "train.tsv"))
+    config = tmp_path / "run.yaml"
+    for end in (b"\r", b"\r\n"):
+        config.write_bytes(end.join([b"batch_size: 8", b"name: caf\xe9", b""]))
+        assert main([*argv, "--config", str(config)]) == 1
+        one_error_line(capsys, f"config file {config} line 2 is not UTF-8")
+    config.write_text("batch_size: 8\n", encoding="utf-16")
+    assert main([*argv, "--config", str(config)]) == 1
+    one_error_line(capsys, f"config file {config} is UTF-16")
+    assert not (tmp_path / "runs").exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from keras_seq2seq.nmt.data import decode_utf8
 from keras_seq2seq.nmt.run_error import RunError
 
 
@@ -58,16 +59,14 @@ def load_mapping(path: Path) -> dict:
     `1e-3` is a float, a repeated key is an error; a `RunError` names the
     file and the line of any problem."""
     try:
-        values = yaml.load(path.read_text("utf-8"), Loader=_Loader)
+        # Read as a corpus is: its line numbers count "\r" and "\r\n"
+        # ends too (old Mac and Windows files), and UTF-16 is named.
+        text = decode_utf8(path.read_bytes(), f"config file {path}")
+        values = yaml.load(text, Loader=_Loader)
     except FileNotFoundError:
         raise RunError(f"config file {path} not found") from None
     except IsADirectoryError:
         raise RunError(f"config file {path} is a folder; give a file") from None
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
-        raise RunError(
-            f"config file {path} line {line} is not UTF-8; save it as UTF-8"
-        ) from None
     except _DuplicateKey as error:
         raise RunError(f"config file {path} {error}") from None
     except yaml.MarkedYAMLError as error:
