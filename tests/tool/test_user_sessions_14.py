@@ -1,6 +1,7 @@
 """What a demanding user meets, fourteenth round: a corpus downloaded
 compressed (`train.tsv.gz`) told to convert itself to UTF-8; a config
-file with old Mac line ends, or in UTF-16, not UTF-8 on the wrong line.
+file with old Mac line ends, or in UTF-16, not UTF-8 on the wrong line;
+the line `evaluate` skips as the run's header, unsaid.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop is
@@ -9,6 +10,7 @@ replaced where it would start).
 
 import gzip
 import lzma
+import shutil
 
 from cli_support import one_error_line, train_argv
 
@@ -58,3 +60,30 @@ def test_a_config_file_not_in_utf8_is_named_by_its_line_or_encoding(
     assert main([*argv, "--config", str(config)]) == 1
     one_error_line(capsys, f"config file {config} is UTF-16")
     assert not (tmp_path / "runs").exists()
+
+
+# --- 3. The header line evaluate skips as the run did ---
+
+
+def test_evaluate_says_which_line_it_skips_as_the_runs_header(
+    trained_run, tmp_path, capsys
+):
+    # A run trained --header skips the first line of a test file of its
+    # layout (round 13); a test file without a header lost its first pair
+    # from the scores without a word.
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    config = run / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace("header: false", "header: true"))
+    test = tmp_path / "test.tsv"
+    test.write_text("\nGo.\tVe.\nHi.\tHola.\n", encoding="utf-8")
+    assert main(["evaluate", str(run), "--data", str(test)]) == 0
+    out, err = capsys.readouterr()
+    assert "1 sentence," in out
+    [warning] = [line for line in err.splitlines() if "skipped" in line]
+    assert warning.startswith("seq2seq: warning: skipped")
+    assert f"{test} line 2 ('Go.', 'Ve.')" in warning
+    assert "--no-header" in warning
+    # Asked for, it is the user's choice: nothing to say.
+    assert main(["evaluate", str(run), "--data", str(test), "--header"]) == 0
+    assert "skipped" not in capsys.readouterr().err

@@ -210,8 +210,11 @@ def evaluate(args) -> int:
     if header is None:  # as the run read a corpus of the same layout
         same = run.config.data and len(run.config.data) == len(args.data)
         header = bool(same) and run.config.header
+    skipped = []
     try:
-        numbered = read_numbered_pairs(args.data, columns, reverse, header)
+        numbered = read_numbered_pairs(
+            args.data, columns, reverse, header, skipped=skipped
+        )
     except TooFewColumns as error:
         if args.columns is not None:
             raise
@@ -221,6 +224,8 @@ def evaluate(args) -> int:
             f"{error.columns[0]} {error.columns[1]} (its config.yaml) need "
             f"{max(error.columns) + 1}; give --columns for this file"
         ) from None
+    if args.header is None:  # the run's choice, which the user may not know
+        _warn_header_skipped(skipped)
     pairs = [pair for _, pair in numbered]
     sources = [source for source, _ in pairs]
     search = {"beam": args.beam, "length_penalty": args.length_penalty}
@@ -261,6 +266,20 @@ def evaluate(args) -> int:
             f"  {scores['bleu_signature']}\n  {scores['chrf_signature']}"
         )
     return 0
+
+
+def _warn_header_skipped(skipped) -> None:
+    """A warning for each line `evaluate` skipped as a header because the
+    run was trained `--header`: a test file without one lost its first
+    pair from the scores without a word."""
+    for where, number, columns in skipped:
+        print(
+            f"seq2seq: warning: skipped {where} line {number} {columns!r} "
+            "as column names, as the run read its corpus (--header); give "
+            "--no-header to score it as a pair, --header to skip it "
+            "without this warning",
+            file=sys.stderr,
+        )
 
 
 def plot(args) -> int:

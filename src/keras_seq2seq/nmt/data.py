@@ -153,15 +153,17 @@ def read_numbered_pairs(
     reverse: bool = False,
     header: bool = False,
     option: str | None = None,
+    skipped: list | None = None,
 ) -> list[tuple[int, tuple[str, str]]]:
     """`read_pairs`' pairs, each after the number of the file line it was
     read from: 1-based, counting every line (blank ones and a header too),
     so a message can name a line the user can open. Two aligned files
-    hold a pair on the same line."""
+    hold a pair on the same line. With `header`, `skipped` (a list) gets
+    `(where, line number, columns)` of the line skipped as the header."""
     if len(paths) == 1:
-        numbered = _read_tsv(paths[0], columns, header)
+        numbered = _read_tsv(paths[0], columns, header, skipped)
     elif len(paths) == 2:
-        numbered = _read_aligned(*paths, header, option)
+        numbered = _read_aligned(*paths, header, option, skipped)
     else:
         raise RunError("a corpus is one TSV file or two plain-text files")
     if reverse:
@@ -218,7 +220,7 @@ class TooFewColumns(RunError):
         super().__init__(f"{self.where} but --columns needs {need}")
 
 
-def _read_tsv(path, columns, header=False):
+def _read_tsv(path, columns, header=False, skipped=None):
     need = max(columns) + 1
 
     def to_pair(line, number):
@@ -244,10 +246,12 @@ def _read_tsv(path, columns, header=False):
             "(TSV) corpus; give a TSV file (source<TAB>target), or two "
             "aligned files: the source sentences and the target sentences"
         )
-    return _collect(lines, path, header, to_pair)
+    return _collect(lines, path, header, to_pair, skipped)
 
 
-def _read_aligned(source_path, target_path, header=False, option=None):
+def _read_aligned(
+    source_path, target_path, header=False, option=None, skipped=None
+):
     sources = _read_lines(source_path)
     targets = _read_lines(target_path)
     if len(sources) != len(targets):
@@ -288,7 +292,7 @@ def _read_aligned(source_path, target_path, header=False, option=None):
     # Lines blank in both files are skipped.
     lines = [(number, pair) for number, pair in stripped if pair != ("", "")]
     where = f"{source_path} / {target_path}"
-    return _collect(lines, where, header, lambda pair, number: pair)
+    return _collect(lines, where, header, lambda pair, number: pair, skipped)
 
 
 def _drop_trailing_blanks(lines: list[str]) -> list[str]:
@@ -304,13 +308,18 @@ def _tab_separated(lines) -> bool:
     return sum("\t" in line for line in lines) > len(lines) / 2
 
 
-def _collect(lines, where, header, to_pair):
+def _collect(lines, where, header, to_pair, skipped=None):
     """`(line number, pair)` for `lines`, `(line number, text)` of the
     non-blank lines of `where`: the first is skipped with `header` (it
-    names the columns), the others become pairs by `to_pair(text, number)`
-    and are checked. Without `header`, a first pair that looks like column
+    names the columns; `(where, number, its columns)` goes to the list
+    `skipped`), the others become pairs by `to_pair(text, number)` and
+    are checked. Without `header`, a first pair that looks like column
     names gets a warning."""
     if header:
+        if skipped is not None and lines:
+            number, text = lines[0]
+            columns = tuple(text.split("\t")) if isinstance(text, str) else text
+            skipped.append((where, number, columns))
         lines = lines[1:]
     numbered = []
     for number, text in lines:
