@@ -58,7 +58,10 @@ class WrapperStates:
         """The zero state (cell state from `initial_cell_state` if given).
 
         As in TFA, `inputs` (a step's inputs), when given, sets the batch
-        size and the dtype.
+        size and the dtype, and a dtype (given or the inputs') is that of
+        every field, the cell's zero state too (TFA asked the cell for
+        its state in that dtype). Without one the fields take the
+        wrapper's compute dtype and the cell state the cell's.
 
         Raises:
             ValueError: without a memory, or for a batch size other than
@@ -67,6 +70,7 @@ class WrapperStates:
         if inputs is not None:
             batch_size = ops.shape(inputs)[0]
             dtype = keras.backend.standardize_dtype(inputs.dtype)
+        asked = dtype
         dtype = dtype or self.compute_dtype
         depth = self._attention_depth()  # raises without a memory
         mechanisms = self.attention_mechanisms
@@ -84,6 +88,10 @@ class WrapperStates:
                 cell_state, (list, tuple)
             ):
                 cell_state = cell_state[0]
+            if asked is not None:
+                cell_state = keras.tree.map_structure(
+                    lambda x: ops.cast(x, asked), cell_state
+                )
         alignments = [
             m.initial_alignments(batch_size, dtype) for m in mechanisms
         ]
