@@ -64,3 +64,21 @@ def test_get_initial_state_gives_the_cell_state_the_dtype_asked(
     state = cell.get_initial_state(batch_size=B)
     for x in keras.tree.flatten(state.cell_state):
         assert dtype_of(x) == "float32"
+
+
+# --- `tile_batch(t, multiplier)` with `multiplier` an int scalar tensor
+# (`tf.constant(beam_width)`, a width read from a config tensor): TFA
+# converted it to a tensor and tiled; ours refused anything but an int.
+
+
+def test_tile_batch_takes_an_int_scalar_tensor_multiplier():
+    state = [MEMORY, LENGTHS]
+    tiled = tfa.tile_batch(state, ops.convert_to_tensor(3, "int32"))
+    expected = tfa.tile_batch(state, 3)
+    for got, want in zip(tiled, expected, strict=True):
+        np.testing.assert_array_equal(numpy(got), numpy(want))
+    np.testing.assert_array_equal(numpy(tiled[1]), np.repeat(LENGTHS, 3))
+    with pytest.raises(ValueError, match="multiplier"):
+        tfa.tile_batch(MEMORY, ops.convert_to_tensor(0, "int32"))
+    with pytest.raises(ValueError, match="multiplier"):
+        tfa.tile_batch(MEMORY, ops.convert_to_tensor(2.0))

@@ -9,7 +9,8 @@ arguments, which differ in two places (`sequence_loss` is in
   library's to 1), and `reverse` is accepted;
 - `hardmax` and `tile_batch` take TFA's `name`, which names a TensorFlow
   op scope and has no effect here; `tile_batch` also tiles the batch axis
-  of an `AlignmentHistory` (axis 1).
+  of an `AlignmentHistory` (axis 1), and takes an int scalar tensor as
+  `multiplier`, as TFA's did.
 
 `gather_tree` adds the checks and reads of TFA's kernel to the library's:
 a scalar `end_token`, parent ids in `[0, K]` wherever its walk reads them
@@ -26,6 +27,7 @@ from keras_seq2seq import ops as seq2seq_ops
 from keras_seq2seq.decoding import beam_ops
 from keras_seq2seq.decoding.step import check_int
 from keras_seq2seq.tfa.alignment_history import AlignmentHistory
+from keras_seq2seq.tfa.tensor_values import known_value
 
 
 def hardmax(logits, name=None):
@@ -66,9 +68,11 @@ def tile_batch(t, multiplier, name=None):
     An `AlignmentHistory` in `t` (a whole `AttentionWrapperState` tiled for
     beam search) stays one, its batch axis repeated: it is time-major
     `(steps, B, Ts)`, so its entries are repeated along axis 1, not 0.
+    `multiplier` is an int >= 1, or an int scalar tensor with a value
+    (eagerly).
     """
     del name
-    multiplier = check_int("multiplier", multiplier, 1)
+    multiplier = check_int("multiplier", _int_value(multiplier), 1)
 
     def tile(x):
         if isinstance(x, AlignmentHistory):
@@ -78,6 +82,30 @@ def tile_batch(t, multiplier, name=None):
         return beam_ops.tile_batch(x, multiplier)
 
     return keras.tree.map_structure(tile, t)
+
+
+def _int_value(multiplier):
+    """An int scalar tensor's value (TFA converted `multiplier` to a
+    tensor, so `tile_batch(x, tf.constant(3))` or a beam width read from a
+    tensor worked); any other value unchanged, for `check_int`.
+
+    Raises:
+        ValueError: for a traced int scalar (inside a compiled function):
+            the number of copies sets the result's shape.
+    """
+    shape = getattr(multiplier, "shape", None)
+    if shape is None or tuple(shape) != () or not hasattr(multiplier, "dtype"):
+        return multiplier
+    if "int" not in keras.backend.standardize_dtype(multiplier.dtype):
+        return multiplier
+    value = known_value(multiplier)
+    if value is None:
+        raise ValueError(
+            "Inside a compiled function `multiplier` must be a Python int "
+            "(a traced tensor has no value to size the result). "
+            f"Received: multiplier={multiplier!r}"
+        )
+    return value
 
 
 def gather_tree(step_ids, parent_ids, max_sequence_lengths, end_token):
