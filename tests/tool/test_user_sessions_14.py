@@ -1,20 +1,27 @@
 """What a demanding user meets, fourteenth round: a corpus downloaded
 compressed (`train.tsv.gz`) told to convert itself to UTF-8; a config
 file with old Mac line ends, or in UTF-16, not UTF-8 on the wrong line;
-the line `evaluate` skips as the run's header, unsaid.
+the line `evaluate` skips as the run's header, unsaid; a serve request
+whose body its Content-Encoding does not decode.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop is
 replaced where it would start).
 """
 
+import asyncio
 import gzip
+import json
 import lzma
 import shutil
+from types import SimpleNamespace
 
+from aiohttp.test_utils import TestClient, TestServer
 from cli_support import one_error_line, train_argv
 
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt.serve import make_app
+from keras_seq2seq.nmt.translator import Hypothesis
 
 # --- 1. A compressed corpus ---
 
@@ -87,3 +94,53 @@ def test_evaluate_says_which_line_it_skips_as_the_runs_header(
     # Asked for, it is the user's choice: nothing to say.
     assert main(["evaluate", str(run), "--data", str(test), "--header"]) == 0
     assert "skipped" not in capsys.readouterr().err
+
+
+# --- 4. serve: a body its Content-Encoding does not decode ---
+
+
+class _Echo:
+    """A translator that answers each sentence with itself."""
+
+    max_source_length = 40
+    source_tokenizer = SimpleNamespace(encode=list)
+
+    def translate(self, sentences, beam=1, n_best=1, length_penalty=0.0):
+        return [
+            [Hypothesis(s, 0.0, list(s), list(s), [])] * n_best
+            for s in sentences
+        ]
+
+
+def _posts(app, requests):
+    """`(status, JSON answer)` of each `(body, headers)` of `requests`,
+    sent one after another by one client (its connections kept alive)."""
+
+    async def send():
+        answers = []
+        async with TestClient(TestServer(app)) as client:
+            for body, headers in requests:
+                response = await client.post(
+                    "/translate", data=body, headers=headers
+                )
+                answers.append((response.status, await response.json()))
+        return answers
+
+    return asyncio.run(send())
+
+
+def test_serve_answers_400_for_a_body_its_encoding_does_not_decode(caplog):
+    # `Content-Encoding: gzip` on a body that is not gzip (a client that
+    # says it compresses and does not) answered 500 "internal error" and
+    # logged aiohttp's traceback twice, as a bug of the server.
+    body = json.dumps({"sentences": ["hola"]}).encode()
+    gzipped = {"Content-Encoding": "gzip"}
+    requests = [(body * 2000, gzipped), (gzip.compress(body), gzipped)]
+    (status, answer), (then, translated) = _posts(make_app(_Echo()), requests)
+    assert status == 400, answer
+    assert answer["error"].startswith("the body is not gzip as its Content-")
+    assert "internal error" not in caplog.text
+    assert "Unhandled" not in caplog.text
+    # The next request is answered (on a new connection), and a body
+    # compressed as it says is read.
+    assert (then, translated["translations"][0][0]["text"]) == (200, "hola")

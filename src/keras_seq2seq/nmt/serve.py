@@ -237,7 +237,24 @@ async def _health(request):
 
 
 async def _translate(request):
-    body = await request.read()
+    try:
+        body = await request.read()
+    except web.RequestPayloadError:
+        # A body its Content-Encoding does not decode (`gzip` on plain
+        # JSON): the client's mistake, not a bug of the server (500).
+        encoding = request.headers.get("Content-Encoding", "")
+        message = (
+            f"the body is not {encoding} as its Content-Encoding says; send "
+            "it so, or plain without that header"
+        )
+        NOTE.set(f" {message}")
+        # The rest of the body is left unread (aiohttp's reading it after
+        # the answer logged the error again, as an unhandled one), so the
+        # connection closes: the next request comes on a new one.
+        request.content.feed_eof()
+        response = _json_error(400, message)
+        response.force_close()
+        return response
     app = request.app
     sentences, beam, n_best, penalty = parse_request(
         body, app[LIMITS], app[TRANSLATOR]
