@@ -100,6 +100,10 @@ class BaseAttention(keras.layers.Layer):
             units,
             use_bias=False,
             kernel_initializer=initializer,
+            # Frozen with the layer: Keras rebuilds a frozen layer from its
+            # config as `Layer(trainable=False)`, which freezes only the
+            # variables the layer makes itself, no sublayer's.
+            trainable=self.trainable,
             dtype=self.dtype_policy,
             name=name,
         )

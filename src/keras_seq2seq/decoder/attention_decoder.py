@@ -86,6 +86,9 @@ class AttentionDecoder(keras.layers.Layer):
             attention_layer_size=attention_layer_size,
             input_feeding=input_feeding,
             output_attention=output_attention,
+            # Frozen with the decoder (a frozen decoder rebuilt from its
+            # config): the step is not in the config to say so itself.
+            trainable=self.trainable,
             dtype=self.dtype_policy,
             name="step",
         )

@@ -122,6 +122,13 @@ class AttentionRNNCell(keras.layers.Layer):
                 dtype=self.dtype_policy,
                 name="attention_layer",
             )
+        if not self.trainable:
+            # Made frozen (as Keras rebuilds a frozen step from its config):
+            # Keras' `__init__` freezes only the variables the step makes
+            # itself, not its cell's and layers'.
+            for layer in (cell, attention, self.attention_layer):
+                if layer is not None:
+                    layer.trainable = False
 
     def build(self, inputs_shape, value_shape):
         input_depth = inputs_shape[-1]

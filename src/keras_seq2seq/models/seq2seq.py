@@ -189,6 +189,12 @@ class Seq2Seq(
         check_dropout(dropout)
         self.dropout = dropout
         make_sublayers(self)
+        if not self.trainable:
+            # `Seq2Seq(..., trainable=False)`: Keras' `__init__` froze the
+            # model's own variables only, and a functional model around it
+            # trained every sublayer's.
+            for layer in self.layers:
+                layer.trainable = False
 
     @property
     def encoder(self):

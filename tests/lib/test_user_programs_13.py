@@ -1,0 +1,123 @@
+"""The native API as demanding Keras users meet it, thirteenth audit round.
+
+This round freezes the library's layers as Keras users freeze any layer
+(`trainable=False` given to the constructor, or set before a `.keras`
+round trip, which rebuilds the layer from a config that says so). Each
+test pins one defect of an earlier version: weights that trained
+although frozen. Expected values come from NumPy, or from
+the same computation done another way.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from helpers import TINY_SEQ2SEQ
+from keras_seq2seq import (
+    AttentionDecoder,
+    BahdanauAttention,
+    LuongAttention,
+    Seq2Seq,
+    SequenceLoss,
+)
+from tiny_batch import SOURCE, TARGET_IN, TARGET_OUT, numpy
+
+
+def readme_model(attention):
+    """The README's functional model at small sizes, and its decoder."""
+    source = keras.Input((None,), dtype="int32")
+    target_in = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(9, 4, mask_zero=True)(source)
+    memory, state = keras.layers.GRU(
+        6, return_sequences=True, return_state=True
+    )(x)
+    decoder = AttentionDecoder(
+        keras.layers.GRUCell(6), attention, attention_layer_size=5
+    )
+    target_embedding = keras.layers.Embedding(10, 4, mask_zero=True)
+    outputs = decoder(target_embedding(target_in), memory, initial_state=state)
+    logits = keras.layers.Dense(10)(outputs)
+    return keras.Model([source, target_in], logits), decoder
+
+
+def trained(model):
+    """Which of `model.weights` are trainable, in their order (names of a
+    loaded model's nested layers may differ)."""
+    trainable = {id(v) for v in model.trainable_weights}
+    return [id(v) in trainable for v in model.weights]
+
+
+def one_fit_step(model):
+    model.compile(keras.optimizers.SGD(1.0), SequenceLoss(pad_id=0))
+    model.fit((SOURCE, TARGET_IN), TARGET_OUT, epochs=1, verbose=0)
+
+
+# --- A frozen `AttentionDecoder` (or attention layer) after a `.keras`
+# round trip: Keras rebuilds each layer as `Layer(trainable=False)`, which
+# freezes the variables the layer makes itself but none of its sublayers'.
+# The decoder's step and attention layer, and the attention's projections,
+# are made inside the layers, so their weights came back trainable and
+# trained (Keras' `MultiHeadAttention` shares the flaw; Seq2Seq's own
+# sublayers were fixed in round 11).
+
+
+@pytest.mark.parametrize("frozen", ["decoder", "attention"])
+@pytest.mark.parametrize("attention", [BahdanauAttention, LuongAttention])
+def test_a_frozen_decoder_stays_frozen_after_a_keras_round_trip(
+    frozen, attention, tmp_path
+):
+    keras.utils.set_random_seed(0)
+    model, decoder = readme_model(
+        attention(4) if attention is BahdanauAttention else attention()
+    )
+    layer = decoder if frozen == "decoder" else decoder.step.attention
+    layer.trainable = False
+    expected = trained(model)
+    model.save(tmp_path / "frozen.keras")
+    loaded = keras.saving.load_model(tmp_path / "frozen.keras")
+    assert trained(loaded) == expected
+    loaded_layer = loaded.get_layer(decoder.name)
+    if frozen == "attention":
+        loaded_layer = loaded_layer.step.attention
+    before = [numpy(w) for w in loaded_layer.weights]
+    one_fit_step(loaded)
+    for old, new in zip(before, loaded_layer.weights, strict=True):
+        np.testing.assert_array_equal(numpy(new), old)
+
+
+def test_a_decoder_made_frozen_freezes_every_weight_it_holds():
+    # `AttentionDecoder(..., trainable=False)`, as Keras' config gives it:
+    # its cell, attention, step and attention layer are all frozen.
+    decoder = AttentionDecoder(
+        keras.layers.GRUCell(6),
+        BahdanauAttention(4),
+        attention_layer_size=5,
+        trainable=False,
+    )
+    inputs = keras.Input((None, 4))
+    value = keras.Input((None, 3))
+    model = keras.Model([inputs, value], decoder(inputs, value))
+    assert model.trainable_weights == []
+    assert len(model.non_trainable_weights) == 7
+
+
+# --- `Seq2Seq(..., trainable=False)` as a layer of one's own functional
+# model (a frozen pretrained translator under a new head): the model
+# itself listed no trainable weight, but its sublayers were made trainable
+# after the flag, so the functional model around it trained all 19.
+
+
+def test_a_seq2seq_made_frozen_trains_no_weight_in_a_functional_model():
+    keras.utils.set_random_seed(0)
+    frozen = Seq2Seq(9, 10, trainable=False, **TINY_SEQ2SEQ)
+    source = keras.Input((None,), dtype="int32")
+    target_in = keras.Input((None,), dtype="int32")
+    head = keras.layers.Dense(10, name="head")
+    model = keras.Model([source, target_in], head(frozen((source, target_in))))
+    assert [v.path for v in model.trainable_weights] == [
+        v.path for v in head.weights
+    ]
+    before = [numpy(w) for w in frozen.weights]
+    one_fit_step(model)
+    for old, new in zip(before, frozen.weights, strict=True):
+        np.testing.assert_array_equal(numpy(new), old)
