@@ -2,7 +2,8 @@
 compressed (`train.tsv.gz`) told to convert itself to UTF-8; a config
 file with old Mac line ends, or in UTF-16, not UTF-8 on the wrong line;
 the line `evaluate` skips as the run's header, unsaid; a serve request
-whose body its Content-Encoding does not decode.
+whose body its Content-Encoding does not decode; `translate` holding every
+hypothesis it wrote.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop is
@@ -10,10 +11,12 @@ replaced where it would start).
 """
 
 import asyncio
+import gc
 import gzip
 import json
 import lzma
 import shutil
+import weakref
 from types import SimpleNamespace
 
 from aiohttp.test_utils import TestClient, TestServer
@@ -21,7 +24,7 @@ from cli_support import one_error_line, train_argv
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt.serve import make_app
-from keras_seq2seq.nmt.translator import Hypothesis
+from keras_seq2seq.nmt.translator import Hypothesis, Translator
 
 # --- 1. A compressed corpus ---
 
@@ -144,3 +147,47 @@ def test_serve_answers_400_for_a_body_its_encoding_does_not_decode(caplog):
     # The next request is answered (on a new connection), and a body
     # compressed as it says is read.
     assert (then, translated["translations"][0][0]["text"]) == (200, "hola")
+
+
+# --- 5. translate keeps no translation it has written ---
+
+
+def test_translate_keeps_no_translation_it_has_written(
+    trained_run, tmp_path, monkeypatch, capsys
+):
+    # Every hypothesis, with its attention rows, stayed in memory until
+    # the last input, only to count the cut ones at the end: a file of
+    # millions of lines (back-translation) grew by kilobytes per line.
+    # The translator is a stand-in that upper-cases each sentence, cuts
+    # inputs 7 and its translations 2 and 10.
+    monkeypatch.setattr("keras_seq2seq.nmt.commands.CHUNK", 4)
+    text = tmp_path / "in.txt"
+    text.write_text("".join(f"line {i}\n" for i in range(1, 13)))
+    made, alive = [], []
+
+    def translate(self, sentences, **search):
+        gc.collect()
+        alive.append(sum(ref() is not None for ref in made))
+        found = []
+        for sentence in sentences:
+            number = int(sentence.split()[1])
+            best = Hypothesis(
+                sentence.upper(),
+                0.0,
+                [],
+                [],
+                [[0.5] * 40] * 40,
+                truncated=number == 7,
+                at_length_limit=number in (2, 10),
+            )
+            made.append(weakref.ref(best))
+            found.append([best])
+        return found
+
+    monkeypatch.setattr(Translator, "translate", translate)
+    assert main(["translate", str(trained_run), "--input", str(text)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [f"LINE {i}" for i in range(1, 13)]
+    assert alive == [0, 0, 0]  # what chunks 1 and 2 found is gone
+    assert "input 7 is longer than the model's" in err
+    assert "2 translations (2, 10) are cut at the search's length" in err

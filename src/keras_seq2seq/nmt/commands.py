@@ -28,7 +28,9 @@ from keras_seq2seq.nmt.outputs import (
 )
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.translation_notes import (
+    cut_numbers,
     memory_of_search,
+    say_cut,
     warn_cut,
     warn_unused_penalty,
 )
@@ -122,29 +124,35 @@ def translate(args) -> int:
         "n_best": args.n_best,
         "length_penalty": args.length_penalty,
     }
-    found, given = [], 0
+    # Of what is written, only the numbers of the cut inputs are kept:
+    # the hypotheses, with their attention, would grow with the input.
+    done, given, inputs_cut, translations_cut = 0, 0, [], []
     with sigterm_as_ctrl_c():  # `timeout`, a scheduler: as Ctrl-C
         try:
             for inputs in chunks:
                 given += len(inputs)
                 with memory_of_search(args.beam):
                     chunk = translator.translate(inputs, **search)
+                numbers = range(done + 1, done + len(chunk) + 1)
+                cut, cut_short = cut_numbers(chunk, numbers)
+                inputs_cut += cut
+                translations_cut += cut_short
                 # Counted first: an interrupt held while the lines are
                 # written is raised once they are out.
-                start = len(found)
-                found.extend(chunk)
+                start, done = done, done + len(chunk)
                 write_lines(_output_lines(chunk, start, args.n_best))
+                del chunk  # not held while the next chunk translates
         except KeyboardInterrupt:
             if sentences is None:
-                done = f"translated {len(found)} of the {given} inputs read"
+                said = f"translated {done} of the {given} inputs read"
             else:
-                done = f"translated {len(found)} of {len(sentences)} inputs"
-            kept = "; the output holds their lines" if found else ""
+                said = f"translated {done} of {len(sentences)} inputs"
+            kept = "; the output holds their lines" if done else ""
             print(
-                f"seq2seq: {done} before the interrupt{kept}", file=sys.stderr
+                f"seq2seq: {said} before the interrupt{kept}", file=sys.stderr
             )
             raise
-    warn_cut(found, translator)
+    say_cut(inputs_cut, translations_cut, translator)
     return 0
 
 

@@ -14,45 +14,60 @@ def warn_cut(found, translator, what="input", lines=None, where=None):
     and the first few of their numbers: 1-based, or `lines`, the numbers
     of the lines of the file `where` they were read from."""
     numbers = lines or range(1, len(found) + 1)
+    say_cut(*cut_numbers(found, numbers), translator, what, where)
 
-    def which(attribute, noun, nouns):
-        """`(count, "N nouns (numbers) are")`."""
-        cut = [
+
+def cut_numbers(found, numbers) -> tuple[list[int], list[int]]:
+    """`(inputs, translations)`: the numbers, of `numbers` (one per input
+    of `found`), of the inputs cut to the model's source tokens and of
+    those whose best translation is cut at the search's length limit.
+    `translate` keeps these, not the hypotheses it has written."""
+
+    def of(attribute):
+        return [
             number
             for number, hypotheses in zip(numbers, found, strict=True)
             if hypotheses and getattr(hypotheses[0], attribute)
         ]
-        if not cut:
-            return 0, ""
+
+    return of("truncated"), of("at_length_limit")
+
+
+def say_cut(inputs, translations, translator, what="input", where=None):
+    """`warn_cut`'s warnings, given the numbers of the cut `inputs` and
+    `translations` (`cut_numbers`)."""
+
+    def which(cut, noun, nouns):
+        """`"N nouns (numbers) are"` of the numbers `cut`."""
         if len(cut) == 1:
             if where is not None:
-                return 1, f"the {noun} on {where} line {cut[0]} is"
-            return 1, f"{noun} {cut[0]} is"
+                return f"the {noun} on {where} line {cut[0]} is"
+            return f"{noun} {cut[0]} is"
         shown = ", ".join(map(str, cut[:5]))
         more = f" and {len(cut) - 5} more" if len(cut) > 5 else ""
         if where is not None:
             shown = f"{where} lines {shown}"
-        return len(cut), f"{len(cut)} {nouns} ({shown}{more}) are"
+        return f"{len(cut)} {nouns} ({shown}{more}) are"
 
-    count, inputs = which("truncated", what, f"{what}s")
-    if count:
+    if inputs:
         limit = translator.max_source_length
+        count = len(inputs)
         each = f"its first {limit}" if count == 1 else f"the first {limit}"
         print(
-            f"seq2seq: warning: {inputs} longer than the model's {limit} "
-            f"source tokens; translated {each}{' of each' * (count > 1)}",
+            f"seq2seq: warning: {which(inputs, what, f'{what}s')} longer "
+            f"than the model's {limit} source tokens; translated {each}"
+            f"{' of each' * (count > 1)}",
             file=sys.stderr,
         )
     nouns = ("translation", "translations")
     if where is not None:
         nouns = (f"translation of the {what}", f"translations of the {what}s")
-    count, translations = which("at_length_limit", *nouns)
-    if count:
+    if translations:
         print(
-            f"seq2seq: warning: {translations} cut at the search's length "
-            "limit, with no end token by then (the run's max_target_length, "
-            f"{translator.max_target_length} tokens, or for a short input "
-            "2 x its padded width + 10 if less)",
+            f"seq2seq: warning: {which(translations, *nouns)} cut at the "
+            "search's length limit, with no end token by then (the run's "
+            f"max_target_length, {translator.max_target_length} tokens, or "
+            "for a short input 2 x its padded width + 10 if less)",
             file=sys.stderr,
         )
 
