@@ -2,11 +2,15 @@
 
 Each test is a way TFA 0.23 programs used `tfa.seq2seq` that an earlier
 version of this module got wrong: the wrapper's `get_initial_state(...,
-dtype=...)` left the cell state in the cell's dtype, and `tile_batch`
-refused a multiplier given as an int scalar tensor. Expected values come
-from TFA's source, read for behaviour: its wrapper asked the cell for its
-zero state with `get_initial_state(batch_size=..., dtype=...)`, and its
-`tile_batch` converted the multiplier to a tensor.
+dtype=...)` left the cell state in the cell's dtype; `tile_batch`
+refused a multiplier given as an int scalar tensor; and a float64 program
+(`set_floatx("float64")`) failed on TensorFlow in the scheduled samplers
+and in beam search. Expected values come from TFA's source, read for
+behaviour (its wrapper asked the cell for its zero state with
+`get_initial_state(batch_size=..., dtype=...)`, its `tile_batch`
+converted the multiplier to a tensor, its samplers drew in the
+probability's float32), and from identities: probability 0 is teacher
+forcing, a beam of width 1 is greedy decoding.
 """
 
 import keras
@@ -82,3 +86,66 @@ def test_tile_batch_takes_an_int_scalar_tensor_multiplier():
         tfa.tile_batch(MEMORY, ops.convert_to_tensor(0, "int32"))
     with pytest.raises(ValueError, match="multiplier"):
         tfa.tile_batch(MEMORY, ops.convert_to_tensor(2.0))
+
+
+# --- A float64 program (`keras.config.set_floatx("float64")`, as TFA
+# programs ran `tf.keras.backend.set_floatx("float64")`). TFA drew the
+# scheduled samplers' choices in the probability's float32 and compared
+# ids as int32; ours drew in floatx (float64 < float32: TensorFlow's type
+# error) and built the vocabulary's and steps' ranges from Python ints
+# (int64 under a float64 floatx) against int32 ids and lengths: beam
+# search failed at its first step on TensorFlow. JAX keeps float64 only
+# with x64 on, a switch of the process.
+
+float64_only = pytest.mark.skipif(
+    keras.backend.backend() == "jax",
+    reason="float64 on JAX needs jax_enable_x64, a switch of the process",
+)
+
+
+@pytest.fixture
+def float64():
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")
+
+
+@float64_only
+@pytest.mark.parametrize(
+    "make, not_chosen",
+    [
+        (tfa.ScheduledEmbeddingTrainingSampler, -1),
+        (tfa.ScheduledOutputTrainingSampler, 0),
+    ],
+    ids=["embedding", "output"],
+)
+def test_scheduled_samplers_run_a_float64_model(float64, make, not_chosen):
+    # Probability 0 is teacher forcing (TFA's rule), in float64 throughout.
+    steps = 3
+    inputs = RNG.normal(size=(B, steps, H))
+    cell = keras.layers.GRUCell(H)
+    output_layer = keras.layers.Dense(H)
+    # The embedding sampler embeds its draws; the output one feeds back
+    # the outputs (`Dense(H)`, the inputs' depth).
+    extra = {}
+    if make is tfa.ScheduledEmbeddingTrainingSampler:
+        extra = {"embedding": RNG.normal(size=(H, H))}
+    results = []
+    for sampler, kwargs in ((make(0.0), extra), (tfa.TrainingSampler(), {})):
+        decoder = tfa.BasicDecoder(cell, sampler, output_layer=output_layer)
+        outputs, _, lengths = decoder(
+            inputs,
+            initial_state=np.zeros((B, H)),
+            sequence_length=[3, 2],
+            **kwargs,
+        )
+        results.append(outputs)
+    scheduled, teacher = results
+    assert dtype_of(scheduled.rnn_output) == "float64"
+    np.testing.assert_array_equal(numpy(scheduled.sample_id), not_chosen)
+    np.testing.assert_allclose(
+        numpy(scheduled.rnn_output), numpy(teacher.rnn_output), rtol=1e-12
+    )
+    assert numpy(lengths).tolist() == [3, 2]

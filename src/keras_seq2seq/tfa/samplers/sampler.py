@@ -141,7 +141,8 @@ def categorical_ids(logits, seed):
 
 def bernoulli(probability, batch_size, seed):
     """bool `(B,)`: True with `probability` (a scalar or one per row)."""
-    draws = keras.random.uniform((batch_size,), seed=seed)
+    # float32 whatever floatx, as the probability (TFA drew in its dtype).
+    draws = keras.random.uniform((batch_size,), dtype="float32", seed=seed)
     return draws < ops.cast(probability, "float32")
 
 
