@@ -149,3 +149,58 @@ def test_scheduled_samplers_run_a_float64_model(float64, make, not_chosen):
         numpy(scheduled.rnn_output), numpy(teacher.rnn_output), rtol=1e-12
     )
     assert numpy(lengths).tolist() == [3, 2]
+
+
+@float64_only
+def test_beam_search_runs_a_float64_model(float64):
+    # Beam search of width 1 is greedy decoding (TFA's beam step keeps the
+    # one best candidate); the alignment history is reordered at the end
+    # (`gather_tree_from_array`, whose step range was int64 too).
+    mechanism = tfa.BahdanauAttention(U, MEMORY, LENGTHS)
+    cell = tfa.AttentionWrapper(
+        keras.layers.GRUCell(H),
+        mechanism,
+        attention_layer_size=H,
+        alignment_history=True,
+    )
+    vocabulary, end = 6, 5
+    output_layer = keras.layers.Dense(vocabulary)
+    output_layer.build((None, H))
+    bias = np.zeros(vocabulary)
+    bias[end] = -50.0  # never the best: both run the 4 steps
+    output_layer.bias.assign(bias)
+    embedding = RNG.normal(size=(vocabulary, D))
+    start = np.zeros(B, "int32")
+    beams = tfa.BeamSearchDecoder(
+        cell, 1, output_layer=output_layer, maximum_iterations=4
+    )
+    outputs, state, lengths = beams(
+        embedding,
+        start_tokens=start,
+        end_token=end,
+        initial_state=cell.get_initial_state(batch_size=B, dtype="float64"),
+    )
+    greedy = tfa.BasicDecoder(
+        cell,
+        tfa.GreedyEmbeddingSampler(),
+        output_layer=output_layer,
+        maximum_iterations=4,
+    )
+    expected, greedy_state, _ = greedy(
+        embedding,
+        start_tokens=start,
+        end_token=end,
+        initial_state=cell.get_initial_state(batch_size=B, dtype="float64"),
+    )
+    ids = numpy(expected.sample_id)
+    np.testing.assert_array_equal(numpy(outputs.predicted_ids)[:, :, 0], ids)
+    assert numpy(lengths).tolist() == [[4], [4]]
+    logits = numpy(expected.rnn_output)
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    chosen = np.take_along_axis(log_probs, ids[..., None], -1).sum((1, 2))
+    np.testing.assert_allclose(numpy(state.log_probs)[:, 0], chosen, rtol=1e-5)
+    history = state.cell_state.alignment_history
+    assert dtype_of(history) == "float64"
+    np.testing.assert_allclose(
+        numpy(history), numpy(greedy_state.alignment_history.stack()), atol=1e-6
+    )

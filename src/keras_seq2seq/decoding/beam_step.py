@@ -130,7 +130,8 @@ def candidate_scores(
     vocab_size = log_probs.shape[-1]
     finished = beams["finished"]
     # A finished beam may only add eos, at log-prob 0 (TFA's `_mask_probs`).
-    is_eos = ops.arange(vocab_size) == eos_id  # (V,)
+    # int32 whatever floatx (a float64 floatx makes a Python int int64).
+    is_eos = ops.arange(vocab_size, dtype="int32") == eos_id  # (V,)
     eos_only = ops.cast(ops.where(is_eos, 0.0, SCORE_FILL), "float32")
     log_probs = ops.where(
         finished[:, :, None], eos_only, ops.cast(log_probs, "float32")

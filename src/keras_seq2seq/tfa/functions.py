@@ -252,7 +252,8 @@ def gather_tree_from_array(t, parent_ids, sequence_length):
     path = beam_ops.gather_tree(
         slots, parent_ids, ops.max(lengths, axis=1), beam_size + 1
     )
-    in_bounds = ops.arange(steps)[:, None, None] < lengths[None]  # (T, B, K)
+    steps_so_far = ops.arange(steps, dtype="int32")[:, None, None]
+    in_bounds = steps_so_far < lengths[None]  # (T, B, K)
     path = ops.where(in_bounds, path, slots)
     grouped = ops.reshape(t, (steps, batch_size, beam_size, -1))
     ordered = ops.take_along_axis(grouped, path[..., None], axis=2)
