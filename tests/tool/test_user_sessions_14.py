@@ -3,7 +3,7 @@ compressed (`train.tsv.gz`) told to convert itself to UTF-8; a config
 file with old Mac line ends, or in UTF-16, not UTF-8 on the wrong line;
 the line `evaluate` skips as the run's header, unsaid; a serve request
 whose body its Content-Encoding does not decode; `translate` holding every
-hypothesis it wrote.
+hypothesis it wrote; `evaluate --json` silent on the model and search.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop is
@@ -191,3 +191,26 @@ def test_translate_keeps_no_translation_it_has_written(
     assert alive == [0, 0, 0]  # what chunks 1 and 2 found is gone
     assert "input 7 is longer than the model's" in err
     assert "2 translations (2, 10) are cut at the search's length" in err
+
+
+# --- 6. evaluate --json says what was scored ---
+
+
+def test_evaluate_json_says_which_model_search_and_data_it_scored(
+    trained_run, corpus, tmp_path, capsys
+):
+    # The JSON held the beam but not the length penalty, the model file
+    # or the test data: `--model averaged.keras` and the best model, or
+    # two length penalties, gave files that could not be told apart.
+    scores = tmp_path / "scores.json"
+    test = str(corpus / "test.tsv")
+    model = "checkpoints/step-0000002.keras"
+    argv = ["evaluate", str(trained_run), "--data", test, "--json", str(scores)]
+    options = ["--model", model, "--beam", "2", "--length-penalty", "0.6"]
+    assert main([*argv, *options]) == 0
+    written = json.loads(scores.read_text(encoding="utf-8"))
+    assert written["model"] == model and written["data"] == [test]
+    assert (written["beam"], written["length_penalty"]) == (2, 0.6)
+    assert main(argv) == 0
+    written = json.loads(scores.read_text(encoding="utf-8"))
+    assert (written["model"], written["length_penalty"]) == ("model.keras", 0)

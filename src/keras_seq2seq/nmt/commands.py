@@ -256,7 +256,12 @@ def evaluate(args) -> int:
     scores = scoring.score(texts, [target for _, target in pairs])
     scores["sentences_per_second"] = len(pairs) / seconds
     scores["warm_up_seconds"] = warm_up
+    # What was scored, so that two files of scores can be told apart
+    # (the best model against `--model averaged.keras`, two penalties).
     scores["beam"] = args.beam
+    scores["length_penalty"] = args.length_penalty
+    scores["model"] = args.model
+    scores["data"] = list(args.data)
     if args.output:
         text = "".join(t + "\n" for t in texts)
         write_output(args.output, text, "the translations")
