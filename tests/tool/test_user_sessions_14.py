@@ -3,7 +3,8 @@ compressed (`train.tsv.gz`) told to convert itself to UTF-8; a config
 file with old Mac line ends, or in UTF-16, not UTF-8 on the wrong line;
 the line `evaluate` skips as the run's header, unsaid; a serve request
 whose body its Content-Encoding does not decode; `translate` holding every
-hypothesis it wrote; `evaluate --json` silent on the model and search.
+hypothesis it wrote; `evaluate --json` silent on the model and search;
+a run without its model.keras said to have no checkpoint.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop is
@@ -214,3 +215,23 @@ def test_evaluate_json_says_which_model_search_and_data_it_scored(
     assert main(argv) == 0
     written = json.loads(scores.read_text(encoding="utf-8"))
     assert (written["model"], written["length_penalty"]) == ("model.keras", 0)
+
+
+# --- 7. A run without its model.keras ---
+
+
+def test_a_run_without_its_best_model_names_its_checkpoints(
+    trained_run, tmp_path, capsys
+):
+    # A run copied without its model.keras (or the file deleted) said
+    # "the run has no checkpoint yet, train it": it had two.
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    (run / "model.keras").unlink()
+    assert main(["translate", str(run), "Hello."]) == 1
+    line = one_error_line(
+        capsys, "model.keras", "--model checkpoints/step-0000004.keras"
+    )
+    assert "no checkpoint" not in line
+    # As it says, the newest checkpoint translates.
+    newest = "checkpoints/step-0000004.keras"
+    assert main(["translate", str(run), "--model", newest, "Hello."]) == 0

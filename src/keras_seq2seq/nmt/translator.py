@@ -123,6 +123,16 @@ class Translator:
                 f"no model file {path}; --model names a file in the run: "
                 + (", ".join(models) or "it has none yet")
             )
+        found = run_folder.checkpoints(run.path)
+        if model_file == "model.keras" and not path.is_file() and found:
+            # Deleted, or left out of a copy: "no checkpoint yet" was wrong.
+            newest = found[-1].relative_to(run.path)
+            raise RunError(
+                f"no model file {path} (the run's best model), but the run "
+                f"has checkpoints; give --model {newest} (the newest), or "
+                f"average them (`seq2seq average {run.path}`) and give "
+                "--model averaged.keras"
+            )
         run_folder.check_model_of_run(run.path, path)
         model = run_folder.load_model(path)
         run_folder.check_vocabularies(model, run.source, run.target)
