@@ -2,9 +2,13 @@
 
 This round freezes the library's layers as Keras users freeze any layer
 (`trainable=False` given to the constructor, or set before a `.keras`
-round trip, which rebuilds the layer from a config that says so). Each
-test pins one defect of an earlier version: weights that trained
-although frozen. Expected values come from NumPy, or from
+round trip, which rebuilds the layer from a config that says so), feeds
+the models inputs in the layouts Keras itself takes (a dict, sparse
+target ids with a trailing axis of 1), and calls the public ops on
+`bfloat16` tensors, as a `mixed_bfloat16` model holds them. Each test
+pins one defect of an earlier version: weights that trained although
+frozen, or a backend's error where the documented result (or one clear
+`ValueError` line) is expected. Expected values come from NumPy, or from
 the same computation done another way.
 """
 
@@ -20,7 +24,7 @@ from keras_seq2seq import (
     Seq2Seq,
     SequenceLoss,
 )
-from tiny_batch import SOURCE, TARGET_IN, TARGET_OUT, numpy
+from tiny_batch import SOURCE, TARGET_IN, TARGET_OUT, numpy, small_model
 
 
 def readme_model(attention):
@@ -121,3 +125,21 @@ def test_a_seq2seq_made_frozen_trains_no_weight_in_a_functional_model():
     one_fit_step(model)
     for old, new in zip(before, frozen.weights, strict=True):
         np.testing.assert_array_equal(numpy(new), old)
+
+
+# --- `Seq2Seq` called on a dict of inputs (Keras' named inputs, as a
+# `tf.data` pipeline yields them): the check meant to say that the model
+# takes a pair failed itself while writing its message (`ops.shape` of a
+# dict), so the user read a backend's error ("'dict' object has no
+# attribute 'shape'", TensorFlow's "unsupported type <class 'dict'>").
+
+
+def test_a_dict_of_inputs_gets_the_one_clear_error():
+    model = small_model()
+    inputs = {"source_ids": SOURCE, "target_in_ids": TARGET_IN}
+    message = r"called on a pair .* Received: a dict with keys \['source_ids'"
+    with pytest.raises(ValueError, match=message):
+        model(inputs)
+    model.compile("sgd", SequenceLoss())
+    with pytest.raises(ValueError, match=message):
+        model.fit(inputs, TARGET_OUT, verbose=0)

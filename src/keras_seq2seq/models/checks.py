@@ -99,6 +99,8 @@ def check_pair(inputs):
         return
     if isinstance(inputs, (list, tuple)):
         received = f"a {type(inputs).__name__} of {len(inputs)}"
+    elif isinstance(inputs, dict):  # Keras' named inputs: no shape
+        received = f"a dict with keys {sorted(inputs, key=str)}"
     else:
         received = f"shape={tuple(ops.shape(inputs))}"
     raise ValueError(
