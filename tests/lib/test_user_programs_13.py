@@ -143,3 +143,30 @@ def test_a_dict_of_inputs_gets_the_one_clear_error():
     model.compile("sgd", SequenceLoss())
     with pytest.raises(ValueError, match=message):
         model.fit(inputs, TARGET_OUT, verbose=0)
+
+
+# --- `SequenceLoss` on target ids in Keras' sparse layout `(B, T, 1)`
+# (`np.expand_dims(targets, -1)`, which Keras' own sparse cross-entropy and
+# `MaskedTokenAccuracy` take): in a functional model (the README's) it read
+# them as distributions over a vocabulary of 1 and refused them ("Rank-3
+# `targets` must have the vocabulary size"; with `pad_id`, "`pad_id` needs
+# `y_true` of ids"). Round 9 made `Seq2Seq.fit` squeeze them, not the loss.
+
+
+@pytest.mark.parametrize("pad_id", [None, 0])
+def test_sequence_loss_takes_sparse_ids_with_a_trailing_axis(pad_id):
+    logits = np.random.default_rng(0).normal(size=(3, 4, 10))
+    logits = logits.astype("float32")
+    loss = SequenceLoss(pad_id=pad_id)
+    weights = np.where(TARGET_OUT == 0, 0.5, 2.0).astype("float32")
+    for sample_weight in (None, weights):
+        expected = numpy(loss(TARGET_OUT, logits, sample_weight))
+        got = numpy(loss(TARGET_OUT[..., None], logits, sample_weight))
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    model, _ = readme_model(BahdanauAttention(4))
+    model.compile("sgd", loss)
+    flat = model.evaluate((SOURCE, TARGET_IN), TARGET_OUT, verbose=0)
+    sparse = model.evaluate(
+        (SOURCE, TARGET_IN), TARGET_OUT[..., None], verbose=0
+    )
+    np.testing.assert_allclose(sparse, flat, rtol=1e-6)

@@ -51,7 +51,8 @@ class SequenceLoss(keras.losses.Loss):
         name: str. Defaults to `"sequence_loss"`.
 
     Call arguments:
-        y_true: int `(B, T)` target ids, or float `(B, T, V)` target
+        y_true: int `(B, T)` target ids (or `(B, T, 1)`, Keras' sparse
+            layout, for `V > 1`), or float `(B, T, V)` target
             distributions (then `pad_id` must be `None`).
         y_pred: float `(B, T, V)` logits.
         sample_weight: optional float `(B, T)` or `(B,)`.
@@ -119,8 +120,19 @@ class SequenceLoss(keras.losses.Loss):
         # Before the mask weighting, whose error would be the backend's.
         try:
             targets_shape = tuple(y_true.shape)
-        except (AttributeError, ValueError):  # a list; an unknown rank
+        except AttributeError:  # a list
             targets_shape = ()
+        except ValueError:  # a TensorFlow graph retraced for another rank
+            targets_shape = ()
+            if "int" in keras.backend.standardize_dtype(y_true.dtype):
+                # Ids, `(B, T)` or `(B, T, 1)`: those of the logits.
+                y_true = ops.reshape(y_true, ops.shape(y_pred)[:2])
+        sparse = len(targets_shape) == 3 and targets_shape[-1] == 1
+        if sparse and ops.shape(y_pred)[-1] != 1:
+            # Keras' sparse layout of ids, `(B, T, 1)`, as its sparse
+            # cross-entropy takes them: not distributions over one token.
+            y_true = ops.squeeze(ops.convert_to_tensor(y_true), axis=-1)
+            targets_shape = targets_shape[:2]
         if len(targets_shape) in (2, 3):
             check_axes(targets_shape, tuple(ops.shape(y_pred)))
         if sample_weight is not None:
