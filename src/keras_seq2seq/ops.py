@@ -157,7 +157,9 @@ def safe_cumprod(x, axis=1, exclusive=False):
         tensor of the shape and dtype of `x`.
     """
     x = ops.convert_to_tensor(x)
-    tiny = float(np.finfo(keras.backend.standardize_dtype(x.dtype)).tiny)
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    # NumPy knows no bfloat16; it has float32's exponent, so its tiny.
+    tiny = float(np.finfo("float32" if dtype == "bfloat16" else dtype).tiny)
     logs = ops.log(ops.clip(x, tiny, 1.0))
     sums = exclusive_cumsum(logs, axis) if exclusive else ops.cumsum(logs, axis)
     return ops.exp(sums)

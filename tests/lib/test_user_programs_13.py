@@ -15,6 +15,7 @@ the same computation done another way.
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from helpers import TINY_SEQ2SEQ
 from keras_seq2seq import (
@@ -23,6 +24,8 @@ from keras_seq2seq import (
     LuongAttention,
     Seq2Seq,
     SequenceLoss,
+    monotonic_attention,
+    safe_cumprod,
 )
 from tiny_batch import SOURCE, TARGET_IN, TARGET_OUT, numpy, small_model
 
@@ -170,3 +173,32 @@ def test_sequence_loss_takes_sparse_ids_with_a_trailing_axis(pad_id):
         (SOURCE, TARGET_IN), TARGET_OUT[..., None], verbose=0
     )
     np.testing.assert_allclose(sparse, flat, rtol=1e-6)
+
+
+# --- The public ops on `bfloat16` tensors (a `mixed_bfloat16` model's
+# compute dtype): `safe_cumprod`, and so `monotonic_attention` in its
+# default "parallel" mode, asked NumPy for the smallest normal bfloat16,
+# which it does not know ("data type ... bfloat16 ... not inexact"), on
+# every backend. bfloat16 has float32's exponent, so float32's smallest
+# normal is its own.
+
+
+def test_safe_cumprod_and_monotonic_attention_take_bfloat16():
+    p = np.array([[0.5, 0.25, 1.0, 0.0], [0.9, 0.1, 0.5, 0.5]], "float32")
+    previous = np.array([[1, 0, 0, 0], [0, 1, 0, 0]], "float32")
+
+    def in_bfloat16(fn, *args):
+        result = fn(*(ops.cast(x, "bfloat16") for x in args))
+        assert keras.backend.standardize_dtype(result.dtype) == "bfloat16"
+        return numpy(ops.cast(result, "float32"))
+
+    # exp(sum(log(clip(1 - p)))): 1 - p clipped to float32's tiny, not 0.
+    tiny = np.finfo(np.float32).tiny
+    expected = np.cumprod(np.clip(1.0 - p, tiny, 1.0), axis=1)
+    got = in_bfloat16(lambda x: safe_cumprod(x, axis=1), 1.0 - p)
+    np.testing.assert_allclose(got, expected, rtol=2e-2, atol=1e-30)
+    expected = numpy(monotonic_attention(p, previous, "recursive"))
+    got = in_bfloat16(
+        lambda a, b: monotonic_attention(a, b, "parallel"), p, previous
+    )
+    np.testing.assert_allclose(got, expected, rtol=2e-2, atol=1e-2)
