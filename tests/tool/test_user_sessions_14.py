@@ -4,7 +4,8 @@ file with old Mac line ends, or in UTF-16, not UTF-8 on the wrong line;
 the line `evaluate` skips as the run's header, unsaid; a serve request
 whose body its Content-Encoding does not decode; `translate` holding every
 hypothesis it wrote; `evaluate --json` silent on the model and search;
-a run without its model.keras said to have no checkpoint.
+a run without its model.keras said to have no checkpoint; a TSV corpus
+given to `translate`, every column translated without a word.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop is
@@ -235,3 +236,27 @@ def test_a_run_without_its_best_model_names_its_checkpoints(
     # As it says, the newest checkpoint translates.
     newest = "checkpoints/step-0000004.keras"
     assert main(["translate", str(run), "--model", newest, "Hello."]) == 0
+
+
+# --- 8. A TSV corpus given to translate ---
+
+
+def test_translating_a_tsv_file_warns_that_every_column_is_translated(
+    trained_run, corpus, tmp_path, capsys
+):
+    # `translate RUN --input test.tsv` translated each whole line, its
+    # reference translation included, without a word: the output looked
+    # like a bad model, not a wrong input.
+    test = corpus / "test.tsv"
+    assert main(["translate", str(trained_run), "--input", str(test)]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 12
+    [warning] = [line for line in err.splitlines() if "hold a tab" in line]
+    assert warning.startswith(f"seq2seq: warning: the lines of {test}")
+    assert "cut -f1" in warning
+    # Its first column alone, or a sentence with a tab inside, is text.
+    sources = tmp_path / "sources.txt"
+    lines = [line.split("\t")[0] for line in test.read_text().splitlines()]
+    sources.write_text("\n".join(["a\tb", *lines]) + "\n", encoding="utf-8")
+    assert main(["translate", str(trained_run), "--input", str(sources)]) == 0
+    assert "hold a tab" not in capsys.readouterr().err

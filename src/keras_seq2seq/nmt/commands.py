@@ -17,6 +17,7 @@ from keras_seq2seq.nmt.data import (
     lone_surrogate,
     read_numbered_pairs,
     split_lines,
+    tab_separated,
 )
 from keras_seq2seq.nmt.interrupts import sigterm_as_ctrl_c
 from keras_seq2seq.nmt.line_stream import chunks_of, line_chunks
@@ -130,6 +131,8 @@ def translate(args) -> int:
     with sigterm_as_ctrl_c():  # `timeout`, a scheduler: as Ctrl-C
         try:
             for inputs in chunks:
+                if not given and not args.sentences:
+                    _warn_if_tsv(inputs, args.input)
                 given += len(inputs)
                 with memory_of_search(args.beam):
                     chunk = translator.translate(inputs, **search)
@@ -154,6 +157,20 @@ def translate(args) -> int:
             raise
     say_cut(inputs_cut, translations_cut, translator)
     return 0
+
+
+def _warn_if_tsv(lines: list[str], name: str | None) -> None:
+    """A warning when most of the first `lines` read from the file `name`
+    (or stdin) hold a tab, as a TSV corpus' do: each whole line is
+    translated, its other columns (a reference translation) too."""
+    if tab_separated(lines):
+        where = name if name not in (None, "-") else "stdin"
+        print(
+            f"seq2seq: warning: the lines of {where} hold a tab, as a TSV "
+            "corpus' do: each whole line is translated, every column of "
+            "it; give the source column alone (e.g. cut -f1 FILE)",
+            file=sys.stderr,
+        )
 
 
 # Inputs translated, then written, at a time: Ctrl-C keeps the lines of

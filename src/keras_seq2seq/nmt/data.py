@@ -263,7 +263,7 @@ def _read_aligned(
         f"{given} are the source and the target sentences of one corpus, "
         "aligned line by line"
     )
-    if _tab_separated(sources) and _tab_separated(targets):
+    if tab_separated(sources) and tab_separated(targets):
         fix = f"give {option} one TSV file" if option else "give one TSV file"
         if option == "--data":
             fix += ", and a dev TSV file to --dev"
@@ -272,7 +272,7 @@ def _read_aligned(
             f"files, but {meaning}; {fix}"
         )
     for path, lines in ((source_path, sources), (target_path, targets)):
-        if _tab_separated(lines):
+        if tab_separated(lines):
             fix = f"give {option} " if option else "give "
             raise RunError(
                 f"{path} is a tab-separated (TSV) file, but {meaning}; "
@@ -301,7 +301,7 @@ def _drop_trailing_blanks(lines: list[str]) -> list[str]:
     return lines
 
 
-def _tab_separated(lines) -> bool:
+def tab_separated(lines) -> bool:
     """Most non-blank lines hold a tab: a TSV file (perhaps with a line
     that lost its tab), not sentences, which rarely hold one."""
     lines = [line for line in lines if line.strip()]
