@@ -13,10 +13,7 @@ from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import run_folder, scoring
 from keras_seq2seq.nmt.data import (
     TooFewColumns,
-    decode_utf8,
-    lone_surrogate,
     read_numbered_pairs,
-    split_lines,
     tab_separated,
 )
 from keras_seq2seq.nmt.interrupts import sigterm_as_ctrl_c
@@ -28,6 +25,7 @@ from keras_seq2seq.nmt.outputs import (
     writing_stdout,
 )
 from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.text import decode_utf8, lone_surrogate, split_lines
 from keras_seq2seq.nmt.translation_notes import (
     cut_numbers,
     memory_of_search,

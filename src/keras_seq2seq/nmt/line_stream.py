@@ -9,7 +9,7 @@ gets each translation once its line is in, not when stdin closes.
 import os
 import select
 
-from keras_seq2seq.nmt.data import decode_utf8, split_lines
+from keras_seq2seq.nmt.text import decode_utf8, split_lines
 
 # Bytes asked of the pipe at a time.
 READ_SIZE = 1 << 16

@@ -8,7 +8,7 @@ import json
 import math
 import unicodedata
 
-from keras_seq2seq.nmt.data import lone_surrogate
+from keras_seq2seq.nmt.text import lone_surrogate
 
 # `beam_size` is the library's word for `beam`; a request may use either.
 FIELDS = ("sentences", "beam", "beam_size", "n_best", "length_penalty")

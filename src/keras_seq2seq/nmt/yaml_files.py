@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from keras_seq2seq.nmt.data import decode_utf8
 from keras_seq2seq.nmt.run_error import RunError
+from keras_seq2seq.nmt.text import decode_utf8
 
 
 class _Loader(yaml.SafeLoader):
