@@ -5,7 +5,8 @@ the line `evaluate` skips as the run's header, unsaid; a serve request
 whose body its Content-Encoding does not decode; `translate` holding every
 hypothesis it wrote; `evaluate --json` silent on the model and search;
 a run without its model.keras said to have no checkpoint; a TSV corpus
-given to `translate`, every column translated without a word.
+given to `translate`, every column translated without a word; `evaluate`
+of the run's own training or dev pairs as if they were a test set.
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or files the test writes; none trains a model (the training loop is
@@ -260,3 +261,37 @@ def test_translating_a_tsv_file_warns_that_every_column_is_translated(
     sources.write_text("\n".join(["a\tb", *lines]) + "\n", encoding="utf-8")
     assert main(["translate", str(trained_run), "--input", str(sources)]) == 0
     assert "hold a tab" not in capsys.readouterr().err
+
+
+# --- 9. evaluate on the run's own training or dev pairs ---
+
+
+def test_evaluate_on_the_runs_training_file_says_what_it_measures(
+    trained_run, corpus, tmp_path, capsys
+):
+    # `evaluate --data train.tsv` scored the pairs the model learnt from,
+    # as if they were a test set, without a word (train warns of a dev
+    # corpus that is the training one; evaluate said nothing).
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    seen = tmp_path / "seen.tsv"
+    seen.write_text("Go.\tVe.\nHi.\tHola.\n", encoding="utf-8")
+    config = run / "config.yaml"
+    text = config.read_text(encoding="utf-8")
+    start = text.index("data:\n- ") + len("data:\n- ")
+    end = text.index("\n", start)
+    config.write_text(text[:start] + str(seen) + text[end:], encoding="utf-8")
+    assert main(["evaluate", str(run), "--data", str(seen)]) == 0
+    err = capsys.readouterr().err
+    [warning] = [line for line in err.splitlines() if "memorisation" in line]
+    assert warning.startswith(f"seq2seq: warning: {seen} is a training")
+    # The dev corpus (dev.tsv beside the run's corpus) chose the best
+    # model: its scores flatter it.
+    dev = str(corpus / "dev.tsv")
+    assert main(["evaluate", str(run), "--data", dev]) == 0
+    err = capsys.readouterr().err
+    assert f"seq2seq: warning: {dev} is the dev corpus of the run" in err
+    # A held-out file is scored without it.
+    held = tmp_path / "held.tsv"
+    held.write_text("Go.\tVe.\n", encoding="utf-8")
+    assert main(["evaluate", str(run), "--data", str(held)]) == 0
+    assert "memorisation" not in capsys.readouterr().err

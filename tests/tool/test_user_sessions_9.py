@@ -213,6 +213,6 @@ def test_a_write_that_finds_no_space_names_the_file(
 ):
     # /dev/full answers every write "no space left", as a full disk does:
     # the error line said "OSError: [Errno 28] ..." and named no file.
-    argv = ["evaluate", str(trained_run), "--data", str(corpus / "dev.tsv")]
+    argv = ["evaluate", str(trained_run), "--data", str(corpus / "test.tsv")]
     assert main([*argv, "--output", "/dev/full"]) == 1
     one_error_line(capsys, "/dev/full: No space left on device")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from keras_seq2seq.nmt import config as config_lib
-from keras_seq2seq.nmt import run_folder, scoring
+from keras_seq2seq.nmt import corpus, run_folder, scoring
 from keras_seq2seq.nmt.data import (
     TooFewColumns,
     read_numbered_pairs,
@@ -227,6 +227,7 @@ def evaluate(args) -> int:
     # Checked first: a typo would otherwise cost the whole translation.
     check_outputs(args)
     run = run_folder.open_run(args.run)
+    corpus.warn_if_test_is_seen(run.config, run.path, args.data)
     columns, reverse = _direction(args, run.config)
     translator = Translator.from_run(run, args.model)
     header = args.header

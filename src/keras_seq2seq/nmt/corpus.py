@@ -147,3 +147,33 @@ def warn_if_dev_overlaps(config: Config, train: Pairs, dev: Pairs) -> None:
         "leave it unset to hold out --dev-size pairs of the training corpus",
         file=sys.stderr,
     )
+
+
+def warn_if_test_is_seen(config: Config, run_path: Path, data: list) -> None:
+    """A warning for each file of `evaluate`'s `data` that is a training
+    or dev file of the run of `config` (the dates corpus' splits in its
+    data/ folder): its scores measure memorisation, or flatter the best
+    model its dev pairs chose, not translation of unseen text."""
+    training = config.data or [run_path / "data" / "train.tsv"]
+    dev = config.dev or ([] if config.data else [run_path / "data" / "dev.tsv"])
+    seen = {Path(name).resolve(): "memorisation" for name in training}
+    for name in dev:
+        seen.setdefault(Path(name).resolve(), "dev")
+    for name in data:
+        what = seen.get(Path(name).resolve())
+        if what == "memorisation":
+            said = (
+                f"{name} is a training file of the run {run_path}: its "
+                "scores measure memorisation, not translation"
+            )
+        elif what == "dev":
+            said = (
+                f"{name} is the dev corpus of the run {run_path}, whose "
+                "scores chose its best model: they flatter it"
+            )
+        else:
+            continue
+        print(
+            f"seq2seq: warning: {said}; give held-out test pairs",
+            file=sys.stderr,
+        )
