@@ -20,11 +20,13 @@ import json
 import lzma
 import shutil
 import weakref
+from pathlib import Path
 from types import SimpleNamespace
 
 from aiohttp.test_utils import TestClient, TestServer
 from cli_support import one_error_line, train_argv
 
+from conftest import head_pairs
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt.serve import make_app
 from keras_seq2seq.nmt.translator import Hypothesis, Translator
@@ -200,13 +202,14 @@ def test_translate_keeps_no_translation_it_has_written(
 
 
 def test_evaluate_json_says_which_model_search_and_data_it_scored(
-    trained_run, corpus, tmp_path, capsys
+    trained_run, tmp_path, capsys
 ):
     # The JSON held the beam but not the length penalty, the model file
     # or the test data: `--model averaged.keras` and the best model, or
     # two length penalties, gave files that could not be told apart.
     scores = tmp_path / "scores.json"
-    test = str(corpus / "test.tsv")
+    test = str(tmp_path / "test.tsv")
+    Path(test).write_text("".join(head_pairs("test.tsv", 2)), encoding="utf-8")
     model = "checkpoints/step-0000002.keras"
     argv = ["evaluate", str(trained_run), "--data", test, "--json", str(scores)]
     options = ["--model", model, "--beam", "2", "--length-penalty", "0.6"]
@@ -214,9 +217,6 @@ def test_evaluate_json_says_which_model_search_and_data_it_scored(
     written = json.loads(scores.read_text(encoding="utf-8"))
     assert written["model"] == model and written["data"] == [test]
     assert (written["beam"], written["length_penalty"]) == (2, 0.6)
-    assert main(argv) == 0
-    written = json.loads(scores.read_text(encoding="utf-8"))
-    assert (written["model"], written["length_penalty"]) == ("model.keras", 0)
 
 
 # --- 7. A run without its model.keras ---
@@ -234,24 +234,22 @@ def test_a_run_without_its_best_model_names_its_checkpoints(
         capsys, "model.keras", "--model checkpoints/step-0000004.keras"
     )
     assert "no checkpoint" not in line
-    # As it says, the newest checkpoint translates.
-    newest = "checkpoints/step-0000004.keras"
-    assert main(["translate", str(run), "--model", newest, "Hello."]) == 0
 
 
 # --- 8. A TSV corpus given to translate ---
 
 
 def test_translating_a_tsv_file_warns_that_every_column_is_translated(
-    trained_run, corpus, tmp_path, capsys
+    trained_run, tmp_path, capsys
 ):
     # `translate RUN --input test.tsv` translated each whole line, its
     # reference translation included, without a word: the output looked
     # like a bad model, not a wrong input.
-    test = corpus / "test.tsv"
+    test = tmp_path / "test.tsv"
+    test.write_text("".join(head_pairs("test.tsv", 3)), encoding="utf-8")
     assert main(["translate", str(trained_run), "--input", str(test)]) == 0
     out, err = capsys.readouterr()
-    assert len(out.splitlines()) == 12
+    assert len(out.splitlines()) == 3
     [warning] = [line for line in err.splitlines() if "hold a tab" in line]
     assert warning.startswith(f"seq2seq: warning: the lines of {test}")
     assert "cut -f1" in warning
