@@ -4,12 +4,14 @@ This round freezes the library's layers as Keras users freeze any layer
 (`trainable=False` given to the constructor, or set before a `.keras`
 round trip, which rebuilds the layer from a config that says so), feeds
 the models inputs in the layouts Keras itself takes (a dict, sparse
-target ids with a trailing axis of 1), and calls the public ops on
-`bfloat16` tensors, as a `mixed_bfloat16` model holds them. Each test
-pins one defect of an earlier version: weights that trained although
-frozen, or a backend's error where the documented result (or one clear
-`ValueError` line) is expected. Expected values come from NumPy, or from
-the same computation done another way.
+target ids with a trailing axis of 1), calls the public ops on `bfloat16`
+tensors, as a `mixed_bfloat16` model holds them, and translates with an
+undertrained model and with search options read from a config file. Each
+test pins one defect of an earlier version: weights that trained
+although frozen, a translation of padding, or a backend's (or Python's)
+error where the documented result (or one clear `ValueError` line) is
+expected. Expected values come from NumPy, or from the same computation
+done another way.
 """
 
 import keras
@@ -202,3 +204,55 @@ def test_safe_cumprod_and_monotonic_attention_take_bfloat16():
         lambda a, b: monotonic_attention(a, b, "parallel"), p, previous
     )
     np.testing.assert_allclose(got, expected, rtol=2e-2, atol=1e-2)
+
+
+# --- `generate` chose the padding id as a token (an undertrained model
+# whose logits favour it: greedy search gave rows of ten pad ids, length
+# 10). Padding is no token a model can say: the loss weighs padded targets
+# 0 and the model reads a pad input as no step at all (its Keras mask), so
+# the search's score of such a row was not the model's. As fairseq does,
+# the searches never choose `pad_id`, unless it is the end token
+# (`eos_id == pad_id`); the other tokens keep their log-probs, so a score
+# is still the model's log-probability of the ids.
+
+
+def model_score(model, ids, lengths):
+    """The teacher-forced log-probability the model gives each row."""
+    bos = np.full((len(ids), 1), model.bos_id, "int32")
+    target_in = np.concatenate([bos, ids[:, :-1]], axis=1)
+    logits = numpy(model((SOURCE, target_in))).astype("float64")
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    tokens = np.take_along_axis(log_probs, ids[..., None], -1)[..., 0]
+    return (tokens * (np.arange(ids.shape[1]) < lengths[:, None])).sum(1)
+
+
+@pytest.mark.parametrize("method", ["greedy", "beam", "sample"])
+def test_generate_never_chooses_the_padding_id(method):
+    model = small_model()
+    bias = np.linspace(-1.0, 1.0, 10)
+    bias[model.pad_id] = 8.0  # far the most probable token everywhere
+    model.output_layer.bias.assign(bias)
+    result = model.generate(
+        SOURCE, method=method, max_length=6, beam_size=3, n_best=3, seed=1
+    )
+    ids = numpy(result["ids"]).reshape(-1, 6)
+    assert (ids != model.pad_id).all()
+    lengths = numpy(result["lengths"]).reshape(-1)
+    scores = numpy(result["log_probs" if method == "beam" else "scores"])
+    if method == "beam":  # each hypothesis of row b scored on source b
+        ids, lengths = ids[::3], lengths[::3]
+        scores = scores[:, 0]
+    np.testing.assert_allclose(
+        scores.reshape(-1), model_score(model, ids, lengths), rtol=1e-4
+    )
+
+
+def test_the_padding_id_ends_a_row_where_it_is_the_end_token():
+    model = small_model(eos_id=0)
+    bias = np.linspace(-1.0, 1.0, 10)
+    bias[0] = 8.0
+    model.output_layer.bias.assign(bias)
+    result = model.generate(SOURCE, max_length=6)
+    np.testing.assert_array_equal(numpy(result["ids"]), 0)
+    np.testing.assert_array_equal(numpy(result["lengths"]), 1)

@@ -62,11 +62,21 @@ def search_function(model, method, options):
         method, beam_search
     )
 
+    # Padding is no token the model says (its loss weighs padded targets
+    # 0, and a pad input is no step), so no search chooses it, as in
+    # fairseq; unless it ends a sentence (`eos_id == pad_id`). The other
+    # tokens keep their log-probs: a score stays the model's.
+    never = model.pad_id if model.pad_id != model.eos_id else None
+
     def step_fn(token_ids, state, memory):
         inputs = model.target_embedding(token_ids)
         output, state = model.decoder.step(inputs, state, memory)
         logits = ops.cast(model.output_layer(output), "float32")
-        return ops.log_softmax(logits, axis=-1), state, state.weights
+        log_probs = ops.log_softmax(logits, axis=-1)
+        if never is not None:
+            ids = ops.arange(model.target_vocab_size, dtype="int32")
+            log_probs = ops.where(ids == never, float("-inf"), log_probs)
+        return log_probs, state, state.weights
 
     def run(source_ids):
         with no_gradients():
@@ -153,7 +163,8 @@ class GenerationMixin:
         Returns:
             dict: `ids`, `scores`, `lengths` and `weights` (greedy and
             sampling: `(B, T)`, `(B,)`, `(B,)`, `(B, T, Ts)`; beam: with an
-            `n_best` axis after `B`), and `steps`. Ids end with `eos_id`.
+            `n_best` axis after `B`), and `steps`. Ids end with `eos_id`;
+            no search chooses `pad_id` (unless it is `eos_id`).
 
         Raises:
             ValueError: for `source_ids` that are not integer ids `(B, Ts)`
