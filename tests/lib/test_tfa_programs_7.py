@@ -3,14 +3,16 @@
 Each test is a way TFA 0.23 programs used `tfa.seq2seq` that an earlier
 version of this module got wrong: the wrapper's `get_initial_state(...,
 dtype=...)` left the cell state in the cell's dtype; `tile_batch`
-refused a multiplier given as an int scalar tensor; and a float64 program
+refused a multiplier given as an int scalar tensor; a float64 program
 (`set_floatx("float64")`) failed on TensorFlow in the scheduled samplers
-and in beam search. Expected values come from TFA's source, read for
-behaviour (its wrapper asked the cell for its zero state with
-`get_initial_state(batch_size=..., dtype=...)`, its `tile_batch`
-converted the multiplier to a tensor, its samplers drew in the
-probability's float32), and from identities: probability 0 is teacher
-forcing, a beam of width 1 is greedy decoding.
+and in beam search; and `categorical_sample` and `bernoulli_sample` with
+an int seed drew the same numbers at every call. Expected values come
+from TFA's source, read for behaviour (its wrapper asked the cell for its
+zero state with `get_initial_state(batch_size=..., dtype=...)`, its
+`tile_batch` converted the multiplier to a tensor, its samplers drew in
+the probability's float32, its draws took the int as TensorFlow's op
+seed), and from identities: probability 0 is teacher forcing, a beam of
+width 1 is greedy decoding.
 """
 
 import keras
@@ -204,3 +206,45 @@ def test_beam_search_runs_a_float64_model(float64):
     np.testing.assert_allclose(
         numpy(history), numpy(greedy_state.alignment_history.stack()), atol=1e-6
     )
+
+
+# --- `categorical_sample` and `bernoulli_sample` with an int `seed`, as
+# TFA's `InferenceSampler` programs wrote their `sample_fn`: TFA handed
+# the int to TensorFlow's random ops as their op seed, which draw anew at
+# every call (the sequence fixed by the seed). Keras' int seed draws the
+# same numbers at every call: every decoding step drew the same noise.
+
+
+def test_an_int_seed_draws_anew_at_every_step():
+    vocabulary = 7
+
+    def sample_fn(outputs):
+        # Uniform over the vocabulary whatever the outputs: only the
+        # draws decide.
+        logits = ops.zeros((ops.shape(outputs)[0], vocabulary))
+        return tfa.sampler.categorical_sample(logits=logits, seed=7171)
+
+    sampler = tfa.InferenceSampler(
+        sample_fn,
+        sample_shape=[],
+        sample_dtype="int32",
+        end_fn=lambda ids: ops.zeros(ops.shape(ids), "bool"),
+        next_inputs_fn=lambda ids: ops.one_hot(ids, vocabulary),
+    )
+    cell = keras.layers.GRUCell(H)
+    decoder = tfa.BasicDecoder(cell, sampler, maximum_iterations=6)
+    outputs, _, _ = decoder(
+        ops.one_hot(np.zeros(4, "int32"), vocabulary),
+        initial_state=np.zeros((4, H), "float32"),
+    )
+    ids = numpy(outputs.sample_id)  # (4, 6)
+    assert ids.shape == (4, 6) and ids.min() >= 0 and ids.max() < vocabulary
+    # Six draws of 7 equally likely ids: the same six times has
+    # probability 7**-5 per row.
+    assert all(len(set(row)) > 1 for row in ids.tolist())
+    probs = np.full(64, 0.5, "float32")
+    first, second = (
+        numpy(tfa.sampler.bernoulli_sample(probs=probs, seed=7172))
+        for _ in range(2)
+    )
+    assert 0 < first.sum() < 64 and (first != second).any()

@@ -1,10 +1,13 @@
 """TFA's `Sampler` interface and the random draws the samplers share."""
 
+import collections
 import numbers
 
 import keras
 import numpy as np
 from keras import ops
+
+from keras_seq2seq.tfa.scalars import python_int
 
 
 class Sampler:
@@ -182,8 +185,9 @@ def categorical_sample(logits, dtype="int32", sample_shape=(), seed=None):
         dtype: the ids' dtype. Defaults to `"int32"`.
         sample_shape: int or tuple of ints: draws per row, as a leading
             shape. Defaults to `()` (one draw).
-        seed: optional int or `keras.random.SeedGenerator`. Defaults to
-            `None`.
+        seed: optional int (a new draw at each call, along a sequence
+            the int fixes, as TFA's op seed; see `call_seed`) or
+            `keras.random.SeedGenerator`. Defaults to `None`.
 
     Returns:
         tensor `sample_shape + logits.shape[:-1]` of `dtype`.
@@ -194,7 +198,7 @@ def categorical_sample(logits, dtype="int32", sample_shape=(), seed=None):
     flat = ops.reshape(logits, (-1, ops.shape(logits)[-1]))  # (N, V)
     count = int(np.prod(shape))
     draws = keras.random.categorical(
-        ops.cast(flat, "float32"), count, seed=seed
+        ops.cast(flat, "float32"), count, seed=call_seed(seed)
     )
     draws = ops.reshape(ops.transpose(draws), shape + batch_shape)
     return ops.cast(draws, dtype)
@@ -213,8 +217,8 @@ def bernoulli_sample(
             `"int32"`.
         sample_shape: int or tuple of ints: draws per entry, as a leading
             shape. Defaults to `()` (one draw).
-        seed: optional int or `keras.random.SeedGenerator`. Defaults to
-            `None`.
+        seed: optional int (as for `categorical_sample`) or
+            `keras.random.SeedGenerator`. Defaults to `None`.
 
     Returns:
         tensor `sample_shape + probs.shape` of `dtype`.
@@ -224,9 +228,37 @@ def bernoulli_sample(
     probs = ops.convert_to_tensor(probs)
     shape = shape_tuple(sample_shape) + tuple(ops.shape(probs))
     uniform = keras.random.uniform(
-        shape, dtype=keras.backend.standardize_dtype(probs.dtype), seed=seed
+        shape,
+        dtype=keras.backend.standardize_dtype(probs.dtype),
+        seed=call_seed(seed),
     )
     return ops.cast(ops.less(uniform, probs), dtype)
+
+
+# The draws made so far with each int seed (see `call_seed`).
+_DRAWS = collections.Counter()
+
+
+def call_seed(seed):
+    """The seed of one call of `categorical_sample` or `bernoulli_sample`.
+
+    TFA passed an int `seed` to TensorFlow's random ops as their op seed:
+    each call draws anew, along a sequence that the seed fixes (the same
+    in every run). Keras' int seed draws the same numbers at every call,
+    so a decoder's `sample_fn` drew the same noise at every step (a
+    multilabel end flag that was not drawn at the first step never was).
+    An int therefore becomes the `n`-th int of a sequence fixed by it,
+    `n` counting the calls with that seed in this process; a
+    `SeedGenerator` (which advances itself) and `None` (Keras' global
+    generator) are kept. A compiled function draws the seeds of its
+    trace.
+    """
+    seed = python_int(seed)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        return seed
+    count = _DRAWS[seed]
+    _DRAWS[seed] += 1
+    return (seed * 1_000_003 + count) % 2**31
 
 
 def shape_tuple(sample_shape):
