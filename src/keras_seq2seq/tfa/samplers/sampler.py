@@ -251,7 +251,10 @@ def call_seed(seed):
     `n` counting the calls with that seed in this process; a
     `SeedGenerator` (which advances itself) and `None` (Keras' global
     generator) are kept. A compiled function draws the seeds of its
-    trace.
+    trace: each step of a decoding loop unrolled at trace time (a static
+    `maximum_iterations` or input length) its own, but the one traced
+    step of a TensorFlow graph's while loop (a decoding with no static
+    bound) the same at every step; there, pass a `SeedGenerator`.
     """
     seed = python_int(seed)
     if not isinstance(seed, int) or isinstance(seed, bool):
