@@ -70,8 +70,10 @@ def one_fit_step(model):
 # sublayers were fixed in round 11).
 
 
-@pytest.mark.parametrize("frozen", ["decoder", "attention"])
-@pytest.mark.parametrize("attention", [BahdanauAttention, LuongAttention])
+@pytest.mark.parametrize(
+    "frozen, attention",
+    [("decoder", BahdanauAttention), ("attention", LuongAttention)],
+)
 def test_a_frozen_decoder_stays_frozen_after_a_keras_round_trip(
     frozen, attention, tmp_path
 ):
@@ -158,18 +160,17 @@ def test_a_dict_of_inputs_gets_the_one_clear_error():
 # `y_true` of ids"). Round 9 made `Seq2Seq.fit` squeeze them, not the loss.
 
 
-@pytest.mark.parametrize("pad_id", [None, 0])
-def test_sequence_loss_takes_sparse_ids_with_a_trailing_axis(pad_id):
+def test_sequence_loss_takes_sparse_ids_with_a_trailing_axis():
     logits = np.random.default_rng(0).normal(size=(3, 4, 10))
     logits = logits.astype("float32")
-    loss = SequenceLoss(pad_id=pad_id)
     weights = np.where(TARGET_OUT == 0, 0.5, 2.0).astype("float32")
-    for sample_weight in (None, weights):
-        expected = numpy(loss(TARGET_OUT, logits, sample_weight))
-        got = numpy(loss(TARGET_OUT[..., None], logits, sample_weight))
-        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    for loss in (SequenceLoss(), SequenceLoss(pad_id=0)):
+        for sample_weight in (None, weights):
+            expected = numpy(loss(TARGET_OUT, logits, sample_weight))
+            got = numpy(loss(TARGET_OUT[..., None], logits, sample_weight))
+            np.testing.assert_allclose(got, expected, rtol=1e-6)
     model, _ = readme_model(BahdanauAttention(4))
-    model.compile("sgd", loss)
+    model.compile("sgd", SequenceLoss(pad_id=0))
     flat = model.evaluate((SOURCE, TARGET_IN), TARGET_OUT, verbose=0)
     sparse = model.evaluate(
         (SOURCE, TARGET_IN), TARGET_OUT[..., None], verbose=0
@@ -256,3 +257,26 @@ def test_the_padding_id_ends_a_row_where_it_is_the_end_token():
     result = model.generate(SOURCE, max_length=6)
     np.testing.assert_array_equal(numpy(result["ids"]), 0)
     np.testing.assert_array_equal(numpy(result["lengths"]), 1)
+
+
+# --- A search option that is no number (a string read from a config
+# file, as `length_penalty: "0.6"` in YAML with quotes) raised Python's
+# TypeError from a comparison ("'>=' not supported between instances of
+# 'str' and 'int'"), where `generate` documents one `ValueError` for a bad
+# search option; a bool was taken as 1.
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        dict(method="beam", length_penalty="0.6"),
+        dict(method="beam", coverage_penalty=True),
+        dict(method="sample", top_p="0.9"),
+        dict(method="sample", top_p=True),
+    ],
+)
+def test_a_search_option_that_is_no_number_raises_one_clear_error(option):
+    model = small_model()
+    (name,) = set(option) - {"method"}
+    with pytest.raises(ValueError, match=rf"`{name}` must be a number"):
+        model.generate(SOURCE, **option)

@@ -1,5 +1,7 @@
 """Beam search over a step function, with TFA's scores and penalties."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -129,6 +131,12 @@ def beam_search(
         ("length_penalty", length_penalty),
         ("coverage_penalty", coverage_penalty),
     ]:
+        # A string (from a config file) failed the comparison itself; a
+        # bool is no weight.
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(
+                f"`{name}` must be a number >= 0. Received: {name}={value!r}"
+            )
         if not value >= 0:
             raise ValueError(
                 f"`{name}` must be >= 0. Received: {name}={value!r}"

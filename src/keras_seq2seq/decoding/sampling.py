@@ -88,6 +88,12 @@ def sample(
         )
     if top_k is not None:
         top_k = check_int("top_k", top_k, 1)
+    if top_p is not None and (
+        isinstance(top_p, bool) or not isinstance(top_p, numbers.Real)
+    ):
+        raise ValueError(
+            f"`top_p` must be a number in (0, 1]. Received: top_p={top_p!r}"
+        )
     if top_p is not None and not 0 < top_p <= 1:
         raise ValueError(
             f"`top_p` must be in (0, 1]. Received: top_p={top_p!r}"
