@@ -2,7 +2,8 @@
 
 Each test is a way TFA 0.23 programs used `tfa.seq2seq` that an earlier
 version of this module got wrong: the wrapper's `get_initial_state(...,
-dtype=...)` left the cell state in the cell's dtype; `tile_batch`
+dtype=...)` left the cell state in the cell's dtype (and refused
+`tf.float32` on JAX); `tile_batch`
 refused a multiplier given as an int scalar tensor; a float64 program
 (`set_floatx("float64")`) failed on TensorFlow in the scheduled samplers
 and in beam search; and `categorical_sample` and `bernoulli_sample` with
@@ -70,6 +71,39 @@ def test_get_initial_state_gives_the_cell_state_the_dtype_asked(
     state = cell.get_initial_state(batch_size=B)
     for x in keras.tree.flatten(state.cell_state):
         assert dtype_of(x) == "float32"
+
+
+# --- The same with TFA's spelling of the dtype, `dtype=tf.float32` (the
+# tutorial's; kept by programs that read their data with `tf.data` on
+# any backend). Keras' JAX ops refuse a `tf.DType` ("Cannot interpret
+# 'tf.float32' as a data type"), and so did the wrapper's initial state
+# on JAX; Keras' layers take one (`Dense(3, dtype=tf.float32)`).
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: tfa.LuongAttention(U, MEMORY, LENGTHS),
+        lambda: tfa.BahdanauMonotonicAttention(U, MEMORY, LENGTHS),
+    ],
+    ids=["luong", "bahdanau_monotonic"],
+)
+def test_get_initial_state_takes_a_tensorflow_dtype(make):
+    tf = pytest.importorskip("tensorflow")
+    mechanism = make()
+    cell = tfa.AttentionWrapper(
+        keras.layers.LSTMCell(H), mechanism, attention_layer_size=3
+    )
+    state = cell.get_initial_state(batch_size=B, dtype=tf.float16)
+    expected = cell.get_initial_state(batch_size=B, dtype="float16")
+    for got, want in zip(
+        keras.tree.flatten(state), keras.tree.flatten(expected), strict=True
+    ):
+        assert dtype_of(got) == "float16"
+        np.testing.assert_array_equal(numpy(got), numpy(want))
+    alignments = mechanism.initial_alignments(B, tf.float32)
+    assert dtype_of(alignments) == "float32"
+    assert tuple(alignments.shape) == (B, S)
 
 
 # --- `tile_batch(t, multiplier)` with `multiplier` an int scalar tensor

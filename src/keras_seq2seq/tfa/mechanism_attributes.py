@@ -8,6 +8,7 @@ mechanisms had and programs read: `memory_layer`, `query_layer`, `keys`,
 `initial_alignments()`, `initial_state()`.
 """
 
+import keras
 from keras import ops
 
 from keras_seq2seq.ops import hardmax, mask_scores, masked_softmax, zero_padding
@@ -117,7 +118,9 @@ class MechanismAttributes:
         return self.alignments_size
 
     def initial_alignments(self, batch_size, dtype):
-        """Alignments before the first step: zeros `(batch_size, T)`."""
+        """Alignments before the first step: zeros `(batch_size, T)`, of
+        `dtype` (a name, or TFA's `tf.DType`)."""
+        dtype = keras.backend.standardize_dtype(dtype)
         return ops.zeros((batch_size, self.alignments_size), dtype=dtype)
 
     def initial_state(self, batch_size, dtype):

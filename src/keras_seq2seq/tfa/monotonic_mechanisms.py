@@ -33,6 +33,7 @@ class MonotonicAttentionMechanism(AttentionMechanism):
     def initial_alignments(self, batch_size, dtype):
         """TFA's monotonic start: one-hot at the first memory step."""
         first = ops.zeros((batch_size,), dtype="int32")
+        dtype = keras.backend.standardize_dtype(dtype)  # TFA's `tf.DType` too
         return ops.one_hot(first, self.alignments_size, dtype=dtype)
 
 

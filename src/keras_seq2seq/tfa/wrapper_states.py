@@ -69,7 +69,11 @@ class WrapperStates:
         """
         if inputs is not None:
             batch_size = ops.shape(inputs)[0]
-            dtype = keras.backend.standardize_dtype(inputs.dtype)
+            dtype = inputs.dtype
+        if dtype is not None:
+            # TFA took a `tf.DType` (`tf.float32`), which Keras' JAX ops
+            # refuse: its name.
+            dtype = keras.backend.standardize_dtype(dtype)
         asked = dtype
         dtype = dtype or self.compute_dtype
         depth = self._attention_depth()  # raises without a memory
