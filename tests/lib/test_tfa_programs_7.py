@@ -3,8 +3,8 @@
 Each test is a way TFA 0.23 programs used `tfa.seq2seq` that an earlier
 version of this module got wrong: the wrapper's `get_initial_state(...,
 dtype=...)` left the cell state in the cell's dtype (and refused
-`tf.float32` on JAX); `tile_batch`
-refused a multiplier given as an int scalar tensor; a float64 program
+`tf.float32` on JAX); `tile_batch` refused a multiplier given as an int
+scalar tensor; a float64 program
 (`set_floatx("float64")`) failed on TensorFlow in the scheduled samplers
 and in beam search; and `categorical_sample` and `bernoulli_sample` with
 an int seed drew the same numbers at every call. Expected values come
