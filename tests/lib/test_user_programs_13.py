@@ -280,3 +280,18 @@ def test_a_search_option_that_is_no_number_raises_one_clear_error(option):
     (name,) = set(option) - {"method"}
     with pytest.raises(ValueError, match=rf"`{name}` must be a number"):
         model.generate(SOURCE, **option)
+
+
+# --- `generate` on the rows a tokenizer gives, lists of other lengths
+# (not yet padded): each backend's own error about the conversion
+# ("Can't convert non-rectangular Python sequence", NumPy's "inhomogeneous
+# shape", PyTorch's "expected sequence of length 3 at dim 1 (got 2)"), none
+# of which says what to do.
+
+
+def test_generate_refuses_rows_of_other_lengths_clearly():
+    model = small_model()
+    rows = [[3, 4, 5, 2], np.array([6, 2])]
+    message = r"rows of 4 and 2 tokens: pad them .*pad_sequences"
+    with pytest.raises(ValueError, match=message):
+        model.generate(rows)

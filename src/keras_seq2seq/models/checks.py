@@ -117,7 +117,21 @@ def check_source_ids(source_ids, vocab_size=None):
     `[0, vocab_size)` (an id outside it failed in the embedding's gather on
     TensorFlow and PyTorch and was silently clipped on JAX). The range of
     traced ids (a user's `tf.function` or `jax.jit`, an export) is not
-    read: their values do not exist yet."""
+    read: their values do not exist yet. Rows of other lengths (a
+    tokenizer's, not padded) are refused in one line, where each backend
+    gave its own error about the conversion."""
+    if isinstance(source_ids, (list, tuple)):
+        widths = sorted(
+            {len(row) for row in source_ids if hasattr(row, "__len__")},
+            reverse=True,
+        )
+        if len(widths) > 1:
+            raise ValueError(
+                "`source_ids` must be padded to one width: received rows "
+                f"of {' and '.join(map(str, widths))} tokens: pad them with "
+                "the model's pad_id, e.g. keras.utils.pad_sequences(rows, "
+                "padding='post', value=pad_id)"
+            )
     source_ids = ops.convert_to_tensor(source_ids)
     dtype = keras.backend.standardize_dtype(source_ids.dtype)
     shape = tuple(source_ids.shape)
