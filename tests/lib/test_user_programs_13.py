@@ -295,3 +295,18 @@ def test_generate_refuses_rows_of_other_lengths_clearly():
     message = r"rows of 4 and 2 tokens: pad them .*pad_sequences"
     with pytest.raises(ValueError, match=message):
         model.generate(rows)
+
+
+# --- `generate` keeps its compiled searches by their options, and `True
+# == 1` with the same hash: after a search with `max_length=1` (or
+# `beam_size=1`), `max_length=True` found it and ran, where a fresh model
+# refuses a bool in one `ValueError` (the search checks its options when
+# it is traced, once per key).
+
+
+@pytest.mark.parametrize("name", ["max_length", "beam_size"])
+def test_a_bool_option_is_refused_after_a_search_with_1(name):
+    model = small_model()
+    model.generate(SOURCE, method="beam", **{name: 1})
+    with pytest.raises(ValueError, match=rf"`{name}` must be an int >= 1"):
+        model.generate(SOURCE, method="beam", **{name: True})

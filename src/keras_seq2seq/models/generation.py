@@ -43,7 +43,12 @@ def compiled_search(model, method, options, rows=None):
     xla = method != "greedy" or (
         logits is not None and logits <= XLA_GREEDY_LOGITS
     )
-    key = (method, tuple(sorted(options.items())), xla)
+    # A bool apart: `True == 1` (and hashes alike), so it found the search
+    # compiled for 1 and skipped the check that refuses it.
+    typed = tuple(
+        (k, isinstance(v, bool), v) for k, v in sorted(options.items())
+    )
+    key = (method, typed, xla)
     cache = model.__dict__.setdefault("_generate_cache", {})
     if key not in cache:
         if not model.built:
