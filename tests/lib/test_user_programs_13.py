@@ -3,15 +3,15 @@
 This round freezes the library's layers as Keras users freeze any layer
 (`trainable=False` given to the constructor, or set before a `.keras`
 round trip, which rebuilds the layer from a config that says so), feeds
-the models inputs in the layouts Keras itself takes (a dict, sparse
-target ids with a trailing axis of 1), calls the public ops on `bfloat16`
-tensors, as a `mixed_bfloat16` model holds them, and translates with an
-undertrained model and with search options read from a config file. Each
-test pins one defect of an earlier version: weights that trained
-although frozen, a translation of padding, or a backend's (or Python's)
-error where the documented result (or one clear `ValueError` line) is
-expected. Expected values come from NumPy, or from the same computation
-done another way.
+the models inputs in the layouts Keras and tokenizers give (a dict,
+sparse target ids with a trailing axis of 1, rows not yet padded), calls
+the public ops on `bfloat16` tensors, as a `mixed_bfloat16` model holds
+them, and translates with an undertrained model and with search options
+read from a config file. Each test pins one defect of an earlier
+version: weights that trained although frozen, a translation of padding,
+a bad option taken, or a backend's (or Python's) error where the
+documented result (or one clear `ValueError` line) is expected. Expected
+values come from NumPy, or from the same computation done another way.
 """
 
 import keras
@@ -310,3 +310,27 @@ def test_a_bool_option_is_refused_after_a_search_with_1(name):
     model.generate(SOURCE, method="beam", **{name: 1})
     with pytest.raises(ValueError, match=rf"`{name}` must be an int >= 1"):
         model.generate(SOURCE, method="beam", **{name: True})
+
+
+# --- `AttentionDecoder`'s options read from a config file: the string
+# "false" for `input_feeding` or `output_attention` was truthy and turned
+# the option on, silently (`Seq2Seq` refuses it, as `generate` its flags
+# since round 9); a string `attention_layer_size` raised Python's
+# TypeError from a comparison.
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (dict(input_feeding="false"), "`input_feeding` must be True, False"),
+        (dict(output_attention="false"), "`output_attention` must be True"),
+        (dict(attention_layer_size="5"), "`attention_layer_size` must be"),
+    ],
+)
+def test_decoder_options_of_the_wrong_type_raise_one_clear_error(
+    option, message
+):
+    with pytest.raises(ValueError, match=message):
+        AttentionDecoder(
+            keras.layers.GRUCell(6), BahdanauAttention(4), **option
+        )

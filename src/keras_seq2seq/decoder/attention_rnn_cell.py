@@ -89,6 +89,17 @@ class AttentionRNNCell(keras.layers.Layer):
                 f"`query_order` must be one of {QUERY_ORDERS}. "
                 f"Received: query_order={query_order!r}"
             )
+        # A string from a config file ("false") would be truthy.
+        if not (input_feeding is None or isinstance(input_feeding, bool)):
+            raise ValueError(
+                "`input_feeding` must be True, False or None. "
+                f"Received: input_feeding={input_feeding!r}"
+            )
+        if not isinstance(output_attention, bool):
+            raise ValueError(
+                "`output_attention` must be True or False. "
+                f"Received: output_attention={output_attention!r}"
+            )
         if input_feeding is None:
             input_feeding = query_order == "luong"
         if input_feeding and query_order == "bahdanau":
@@ -102,9 +113,13 @@ class AttentionRNNCell(keras.layers.Layer):
                 "`attention` must be a keras_seq2seq attention layer. "
                 f"Received: attention={attention!r}"
             )
-        if attention_layer_size is not None and attention_layer_size <= 0:
+        if attention_layer_size is not None and (
+            isinstance(attention_layer_size, bool)
+            or not isinstance(attention_layer_size, int)
+            or attention_layer_size <= 0
+        ):
             raise ValueError(
-                "`attention_layer_size` must be None or > 0. "
+                "`attention_layer_size` must be None or an int > 0. "
                 f"Received: attention_layer_size={attention_layer_size!r}"
             )
         self.cell = cell
