@@ -66,6 +66,44 @@ def test_a_sequence_loss_sees_the_whole_batch():
     np.testing.assert_allclose(ops.convert_to_numpy(loss), want, rtol=1e-5)
 
 
+@pytest.mark.parametrize("padding_rows", ["one_hot", "zeros"])
+def test_one_hot_targets_take_the_mean_over_their_real_tokens(padding_rows):
+    # Keras' CategoricalCrossentropy (label smoothing needs distributions)
+    # reads (B, T, V) rows; padded steps, one-hot at pad_id or all zeros,
+    # count for nothing, as the ids' padding does.
+    model, labels, logits = model_and_batch(
+        keras.losses.CategoricalCrossentropy(from_logits=True)
+    )
+    one_hot = np.eye(V, dtype="float32")[labels]
+    if padding_rows == "zeros":
+        one_hot[labels == 0] = 0.0
+    loss = model.compute_loss(y=one_hot, y_pred=ops.convert_to_tensor(logits))
+    real = labels != 0
+    want = per_token_loss(labels, logits)[real].sum() / real.sum()
+    np.testing.assert_allclose(ops.convert_to_numpy(loss), want, rtol=1e-5)
+
+
+def test_one_hot_targets_of_another_vocabulary_are_refused():
+    model, labels, logits = model_and_batch(
+        keras.losses.CategoricalCrossentropy(from_logits=True)
+    )
+    one_hot = np.eye(V + 1, dtype="float32")[labels]
+    with pytest.raises(ValueError, match="target_vocab_size"):
+        model.compute_loss(y=one_hot, y_pred=ops.convert_to_tensor(logits))
+
+
+def test_a_summed_loss_is_the_sum_over_the_real_tokens():
+    # reduction="sum": no mean to take, padding still weighs nothing.
+    model, labels, logits = model_and_batch(
+        keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="sum"
+        )
+    )
+    loss = model.compute_loss(y=labels, y_pred=ops.convert_to_tensor(logits))
+    want = per_token_loss(labels, logits)[labels != 0].sum()
+    np.testing.assert_allclose(ops.convert_to_numpy(loss), want, rtol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def compiled_with_metrics():
     """A model compiled with both kinds of metrics, its inputs and its

@@ -36,6 +36,17 @@ def is_per_token(loss):
     return loss is keras.losses.sparse_categorical_crossentropy
 
 
+def loss_reduction(loss):
+    """The reduction Keras applies with `loss` as compiled: a `Loss`'s own,
+    else `"sum_over_batch_size"` (Keras wraps a name or a function in a
+    `LossFunctionWrapper`); a list or dict of one loss is that loss."""
+    if isinstance(loss, (list, tuple, dict)) and len(loss) == 1:
+        (loss,) = loss.values() if isinstance(loss, dict) else loss
+    if isinstance(loss, keras.losses.Loss):
+        return loss.reduction
+    return "sum_over_batch_size"
+
+
 def check_bool(name, value, optional=False):
     """Raises `ValueError` unless `value` is a bool (or `None`, `optional`)."""
     if not isinstance(value, bool) and not (optional and value is None):

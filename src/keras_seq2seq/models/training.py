@@ -18,7 +18,11 @@ from keras import ops
 from keras_seq2seq.decoding.compile import replica_share
 from keras_seq2seq.decoding.step import check_int
 from keras_seq2seq.losses import axes_differ
-from keras_seq2seq.models.checks import expects_probabilities, is_per_token
+from keras_seq2seq.models.checks import (
+    expects_probabilities,
+    is_per_token,
+    loss_reduction,
+)
 
 
 class TrainingMixin:
@@ -92,11 +96,20 @@ class TrainingMixin:
         self._check_loss()  # also for training loops of one's own
         y = _ids_without_trailing_axis(y, y_pred)
         _check_target_axes(y, y_pred)
-        real = self.real_targets(y)
+        ids, real = self._ids_and_real_targets(y)
         weight = self._token_weights(real, sample_weight, y_pred.dtype)
         if training and self._class_weights is not None:
             class_weights = ops.cast(self._class_weights, weight.dtype)
-            weight = weight * ops.take(class_weights, y)
+            weight = weight * ops.take(class_weights, ids)
+        # A Keras loss takes the mean over the real targets, as for the
+        # masked output of a functional model: Keras weighs each real token
+        # total / real there (`apply_mask`), which the weights carry here.
+        # (Carried as the logits' Keras mask instead, the mask cost PyTorch
+        # about 125 MiB of peak memory on S2S-M.)
+        if loss_reduction(self.loss) in ("mean", "sum_over_batch_size"):
+            count = ops.cast(ops.size(real), weight.dtype)
+            real_count = ops.sum(ops.cast(real, weight.dtype))
+            weight = weight * ops.divide_no_nan(count, real_count)
         # Several TensorFlow replicas: each takes the masked mean over its
         # own real tokens; their share makes the replicas' average the mean
         # over the whole batch's, as on one device.
@@ -113,13 +126,12 @@ class TrainingMixin:
             y = ops.reshape(y, (-1,))
             y_pred = ops.reshape(y_pred, (-1, vocab_size))
             weight = ops.reshape(weight, (-1,))
-            real = ops.reshape(real, (-1,))
-        # The real targets are the logits' Keras mask, as in a masked
-        # functional model: a Keras loss (reduction "sum_over_batch_size")
-        # is then the mean over them, not over every padded position.
-        y_pred = _CARRY_MASK(_without_mask(y_pred), mask=real)
         return super().compute_loss(
-            x=x, y=y, y_pred=y_pred, sample_weight=weight, training=training
+            x=x,
+            y=y,
+            y_pred=_without_mask(y_pred),
+            sample_weight=weight,
+            training=training,
         )
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
@@ -128,13 +140,26 @@ class TrainingMixin:
         # `metrics` and `weighted_metrics` read, as for the outputs of a
         # masked functional model.
         y = _ids_without_trailing_axis(y, y_pred)
-        real = self.real_targets(y)
+        _, real = self._ids_and_real_targets(y)
         y_pred = _CARRY_MASK(_without_mask(y_pred), mask=real)
         if sample_weight is not None:
             sample_weight = self._token_weights(
                 real, sample_weight, y_pred.dtype
             )
         return super().compute_metrics(x, y, y_pred, sample_weight)
+
+    def _ids_and_real_targets(self, y):
+        """Target ids `(B, T)` and `real_targets` from ids `y`, or from
+        target distributions `(B, T, V)` (one-hot rows, for Keras'
+        `CategoricalCrossentropy`): a step's id is its most likely one, and
+        a step whose row is all zeros is padding too."""
+        if len(y.shape) != 3:
+            return y, self.real_targets(y)
+        ids = ops.argmax(y, axis=-1)
+        real = ops.logical_and(
+            self.real_targets(ids), ops.any(ops.not_equal(y, 0), axis=-1)
+        )
+        return ids, real
 
     def real_targets(self, y):
         """Bool `(B, T)`: True at the target ids `y` that are not padding.
@@ -244,8 +269,15 @@ def _check_target_axes(y, y_pred):
     target shifted by one token the wrong way gave a backend's
     broadcasting error from the padding weights, and targets of no steps
     a loss of NaN, or of shape `(0,)`, which no backend differentiates."""
-    if y is None or len(y.shape) != 2:
+    if y is None or len(y.shape) not in (2, 3):
         return
+    if len(y.shape) == 3 and y.shape[-1] not in (None, y_pred.shape[-1]):
+        raise ValueError(
+            "Target distributions (y, `target_out_ids` as one-hot rows) "
+            "must have the logits' shape (B, Tt, target_vocab_size). "
+            f"Received: y.shape={tuple(y.shape)}, logits of shape "
+            f"{tuple(y_pred.shape)}"
+        )
     if y.shape[1] == 0:
         raise ValueError(
             "The target ids (y, `target_out_ids`) have no steps: there is "
