@@ -4,7 +4,9 @@
 and metrics weight padded targets 0 whatever loss or metric is compiled
 (a Keras loss averages over the real target tokens, as in a masked
 functional model; the end token counts where `eos_id == pad_id`), target
-ids come in Keras' sparse layout `(B, T, 1)` too, `fit`'s `class_weight`
+ids come in Keras' sparse layout `(B, T, 1)` too, or as distributions
+`(B, T, V)` (one-hot rows, most likely `pad_id` or all zeros at padded
+steps), `fit`'s `class_weight`
 weighs each target token by its id, and a loss that expects probabilities
 (the model outputs logits) is refused before the first trace.
 """
