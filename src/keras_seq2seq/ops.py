@@ -125,9 +125,30 @@ def masked_hardmax(scores, mask=None):
     return zero_padding(hardmax(mask_scores(scores, mask)), mask)
 
 
+def cumsum(x, axis=1):
+    """`ops.cumsum` along `axis`, in the dtype of `x`.
+
+    Keras' PyTorch `cumsum` returns float32 for float64 (its type
+    promotion turns 64-bit types into 32-bit ones off TensorFlow), which
+    loses float64's precision; there the sums are taken by doubling
+    shifts (Hillis and Steele's scan: `log2(T)` shifted additions).
+    """
+    x = ops.convert_to_tensor(x)
+    sums = ops.cumsum(x, axis=axis)
+    if sums.dtype == x.dtype:
+        return sums
+    sums = ops.moveaxis(x, axis, -1)
+    steps, shift = ops.shape(sums)[-1], 1
+    while shift < steps:
+        shifted = ops.zeros_like(sums[..., :shift])
+        sums = sums + ops.concatenate([shifted, sums[..., :-shift]], -1)
+        shift *= 2
+    return ops.moveaxis(sums, -1, axis)
+
+
 def exclusive_cumsum(x, axis=1):
     """`cumsum` along `axis` that starts from 0 (the step itself excluded)."""
-    return ops.cumsum(x, axis=axis) - x
+    return cumsum(x, axis=axis) - x
 
 
 def exclusive_cumprod(x, axis=1):
@@ -161,7 +182,7 @@ def safe_cumprod(x, axis=1, exclusive=False):
     # NumPy knows no bfloat16; it has float32's exponent, so its tiny.
     tiny = float(np.finfo("float32" if dtype == "bfloat16" else dtype).tiny)
     logs = ops.log(ops.clip(x, tiny, 1.0))
-    sums = exclusive_cumsum(logs, axis) if exclusive else ops.cumsum(logs, axis)
+    sums = exclusive_cumsum(logs, axis) if exclusive else cumsum(logs, axis)
     return ops.exp(sums)
 
 
@@ -294,12 +315,12 @@ def monotonic_attention(p_choose_i, previous_attention, mode):
             f"previous_attention.shape={previous_shape}"
         )
     if mode == "hard":
-        p = p * ops.cumsum(previous, axis=1)
+        p = p * cumsum(previous, axis=1)
         return p * exclusive_cumprod(1.0 - p, axis=1)
     if mode == "parallel":
         cumprod = safe_cumprod(1.0 - p, axis=1, exclusive=True)
         ratio = previous / ops.clip(cumprod, 1e-10, 1.0)
-        return p * cumprod * ops.cumsum(ratio, axis=1)
+        return p * cumprod * cumsum(ratio, axis=1)
     # "recursive": scan over the memory steps, time-major. One scanned
     # tensor `(Tv, B, 2)`: Keras 3.15's TensorFlow `scan` fails on several
     # `xs` whose number of steps is unknown (a symbolic `Tv`).

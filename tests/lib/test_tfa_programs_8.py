@@ -1,0 +1,94 @@
+"""`keras_seq2seq.tfa` run as TFA programs, eighth round.
+
+Each test is a way TFA 0.23 programs used `tfa.seq2seq` that an earlier
+version of this module got wrong: `safe_cumprod` (and the parallel
+monotonic attention over it) gave float32 for float64 on PyTorch;
+`BeamSearchDecoder`'s log-probs and scores were float32 in a float64
+model; its `step` refused TFA's `name=`; `get_attention_probs` and
+`BeamSearchDecoderMixin` (TFA's `beam_search_decoder` module) were
+missing; a decoder's `batch_size` had none of the tensor's attributes
+that TFA's int32 scalar had; and `ScheduledOutputTrainingSampler`
+refused outputs of another depth than the inputs at every step, where
+TFA fed them only to the rows it sampled. Expected values come from
+NumPy (`np.cumprod`, the monotonic recurrence written out), TFA's source
+read for behaviour, and identities: a beam of width 1 is greedy
+decoding, probability 0 is teacher forcing.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import keras_seq2seq.tfa as tfa
+
+B, S, D, H, U, V, E = 2, 5, 3, 4, 4, 6, 3
+RNG = np.random.default_rng(81)
+MEMORY = RNG.normal(size=(B, S, D)).astype("float32")
+LENGTHS = np.array([5, 3], "int32")
+
+
+def numpy(x):
+    return ops.convert_to_numpy(x)
+
+
+def dtype_of(x):
+    return keras.backend.standardize_dtype(x.dtype)
+
+
+float64_only = pytest.mark.skipif(
+    keras.backend.backend() == "jax",
+    reason="float64 on JAX needs jax_enable_x64, a switch of the process",
+)
+
+
+@pytest.fixture
+def float64():
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_floatx("float32")
+    keras.config.set_dtype_policy("float32")
+
+
+# --- `safe_cumprod` of float64 probabilities, and the parallel monotonic
+# attention over it. Keras' PyTorch `cumsum` (as its `cumprod` and
+# `matmul`) returns float32 for float64 (its type promotion maps 64-bit
+# types to 32-bit ones off TensorFlow): the product came back float32,
+# its digits past the 7th lost; TFA's kept the dtype.
+
+
+@float64_only
+@pytest.mark.parametrize("exclusive", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_safe_cumprod_keeps_float64(exclusive, reverse):
+    x = RNG.uniform(0.5, 1.0, size=(3, 40))
+    got = tfa.safe_cumprod(
+        ops.convert_to_tensor(x), axis=1, exclusive=exclusive, reverse=reverse
+    )
+    step = x[:, ::-1] if reverse else x
+    if exclusive:
+        step = np.concatenate([np.ones((3, 1)), step[:, :-1]], axis=1)
+    expected = np.cumprod(step, axis=1)
+    expected = expected[:, ::-1] if reverse else expected
+    assert dtype_of(got) == "float64"
+    np.testing.assert_allclose(numpy(got), expected, rtol=1e-13)
+
+
+@float64_only
+def test_parallel_monotonic_attention_keeps_float64():
+    # Raffel et al.'s recurrence q_i = (1 - p_{i-1}) q_{i-1} + prev_i,
+    # a_i = p_i q_i, in NumPy float64.
+    p = RNG.uniform(0.05, 0.6, size=(2, 12))
+    previous = np.zeros((2, 12))
+    previous[:, 0] = 1.0
+    q = np.zeros_like(p)
+    for i in range(12):
+        carried = (1.0 - p[:, i - 1]) * q[:, i - 1] if i else 0.0
+        q[:, i] = carried + previous[:, i]
+    expected = p * q
+    got = tfa.monotonic_attention(
+        ops.convert_to_tensor(p), ops.convert_to_tensor(previous), "parallel"
+    )
+    assert dtype_of(got) == "float64"
+    np.testing.assert_allclose(numpy(got), expected, rtol=1e-12)
