@@ -92,3 +92,71 @@ def test_parallel_monotonic_attention_keeps_float64():
     )
     assert dtype_of(got) == "float64"
     np.testing.assert_allclose(numpy(got), expected, rtol=1e-12)
+
+
+# --- A float64 beam search: TFA's log-probs took the dtype of the cell
+# state (`log_probs` started as a one-hot of that dtype and the step's
+# `log_softmax` kept the logits'), and `output_dtype` said so for the
+# scores. Ours computed them in float32 whatever the model.
+
+
+def beam_cell():
+    mechanism = tfa.BahdanauAttention(U, MEMORY, LENGTHS)
+    return tfa.AttentionWrapper(
+        keras.layers.GRUCell(H), mechanism, attention_layer_size=H
+    )
+
+
+@float64_only
+@pytest.mark.parametrize("coverage", [0.0, 0.4], ids=["plain", "coverage"])
+def test_beam_search_scores_a_float64_model_in_float64(float64, coverage):
+    cell = beam_cell()
+    output_layer = keras.layers.Dense(V)
+    output_layer.build((None, H))
+    bias = np.zeros(V)
+    bias[V - 1] = -50.0  # the end token, never chosen: 4 steps
+    output_layer.bias.assign(bias)
+    embedding = RNG.normal(size=(V, E))
+    start = np.zeros(B, "int32")
+    beams = tfa.BeamSearchDecoder(
+        cell,
+        1,
+        output_layer=output_layer,
+        maximum_iterations=4,
+        coverage_penalty_weight=coverage,
+    )
+    outputs, state, _ = beams(
+        embedding,
+        start_tokens=start,
+        end_token=V - 1,
+        initial_state=cell.get_initial_state(batch_size=B, dtype="float64"),
+    )
+    scores = outputs.beam_search_decoder_output.scores
+    assert beams.output_dtype.scores == "float64"
+    assert dtype_of(scores) == "float64"
+    assert dtype_of(state.log_probs) == "float64"
+    greedy = tfa.BasicDecoder(
+        cell,
+        tfa.GreedyEmbeddingSampler(),
+        output_layer=output_layer,
+        maximum_iterations=4,
+    )
+    expected, _, _ = greedy(
+        embedding,
+        start_tokens=start,
+        end_token=V - 1,
+        initial_state=cell.get_initial_state(batch_size=B, dtype="float64"),
+    )
+    ids = numpy(expected.sample_id)
+    np.testing.assert_array_equal(numpy(outputs.predicted_ids)[:, :, 0], ids)
+    logits = numpy(expected.rnn_output)
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    chosen = np.take_along_axis(log_probs, ids[..., None], -1)[..., 0]
+    # Width 1, no length penalty, coverage only on finished beams (none):
+    # each step's score is the sum of the chosen log-probs so far.
+    np.testing.assert_allclose(
+        numpy(scores)[:, :, 0], np.cumsum(chosen, axis=1), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        numpy(state.log_probs)[:, 0], chosen.sum(1), rtol=1e-12
+    )

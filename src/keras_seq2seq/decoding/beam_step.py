@@ -5,11 +5,13 @@
 both searches score, freeze and select with this one function. The beam
 state is a dict of tensors:
 
-- `log_probs`: float32 `(B, K)`, the sum of each beam's token log-probs.
+- `log_probs`: float32 `(B, K)`, the sum of each beam's token log-probs
+  (float64 in a float64 model of TFA's `BeamSearchDecoder`: the step's
+  sums and scores take its dtype).
 - `finished`: bool `(B, K)`, True once a beam has chosen `eos_id`.
 - `lengths`: int32 `(B, K)`, each beam's tokens, eos counted.
-- `coverage`: float32 `(B, K, Ts)`, each beam's attention weights summed
-  over its unfinished steps; present only with a coverage penalty.
+- `coverage`: `(B, K, Ts)` of that dtype, each beam's attention weights
+  summed over its unfinished steps; present only with a coverage penalty.
 """
 
 import keras
@@ -19,7 +21,7 @@ from keras_seq2seq.decoding.step import stable_top_k
 from keras_seq2seq.ops import SCORE_FILL
 
 
-def initial_beams(batch_size, beam_size, coverage=None):
+def initial_beams(batch_size, beam_size, coverage=None, dtype="float32"):
     """The beam state before step 0: one live beam per entry.
 
     Beam 0 has log-prob 0; the others have `-inf` and count as finished, so
@@ -28,25 +30,27 @@ def initial_beams(batch_size, beam_size, coverage=None):
     Args:
         batch_size: int or int32 scalar `B`.
         beam_size: int `K`.
-        coverage: optional float32 `(B, K, Ts)`, the coverage sums to start
+        coverage: optional float `(B, K, Ts)`, the coverage sums to start
             from (TFA starts from the mechanism's initial weights). `None`:
             no coverage entry.
+        dtype: the float dtype of the log-probs and the coverage.
+            Defaults to `"float32"`.
 
     Returns:
         dict, the beam state (module docstring).
     """
     first = ops.arange(beam_size)[None, :] == 0  # (1, K)
     shape = (batch_size, beam_size)
-    # float32 whatever floatx (Python floats would take it: float64 log-
-    # probs met the float32 buffers).
+    # `dtype` whatever floatx (Python floats would take floatx: float64
+    # log-probs met the float32 buffers).
     start = ops.where(first, 0.0, float("-inf"))
     beams = {
-        "log_probs": ops.broadcast_to(ops.cast(start, "float32"), shape),
+        "log_probs": ops.broadcast_to(ops.cast(start, dtype), shape),
         "finished": ops.broadcast_to(ops.logical_not(first), shape),
         "lengths": ops.zeros(shape, dtype="int32"),
     }
     if coverage is not None:
-        beams["coverage"] = ops.cast(coverage, "float32")
+        beams["coverage"] = ops.cast(coverage, dtype)
     return beams
 
 
@@ -84,8 +88,8 @@ def beam_step(
         `(beams, chosen)`: the beam state after the step, beams in their new
         order, and a dict: `token_ids`, `parent_ids` int32 `(B, K)` (the
         token each new beam added and the beam it extended), `scores`
-        float32 `(B, K)` (their penalised scores) and `all_scores` float32
-        `(B, K, V)` (every candidate's score).
+        `(B, K)` (their penalised scores) and `all_scores` `(B, K, V)`
+        (every candidate's score), of the dtype of `beams["log_probs"]`.
     """
     beam_size, vocab_size = log_probs.shape[1], log_probs.shape[2]
     totals, scores, coverage = candidate_scores(
@@ -123,26 +127,26 @@ def candidate_scores(
     """Every candidate's log-prob and penalised score; see `beam_step`.
 
     Returns:
-        `(totals, scores, coverage)`: float32 `(B, K, V)` log-probs and
-        scores, and the coverage `(B, K, Ts)` after the step (`None` when
-        `beams` has none).
+        `(totals, scores, coverage)`: `(B, K, V)` log-probs and scores in
+        the dtype of `beams["log_probs"]`, and the coverage `(B, K, Ts)`
+        after the step (`None` when `beams` has none).
     """
     vocab_size = log_probs.shape[-1]
+    dtype = beams["log_probs"].dtype
     finished = beams["finished"]
     # A finished beam may only add eos, at log-prob 0 (TFA's `_mask_probs`).
     # int32 whatever floatx (a float64 floatx makes a Python int int64).
     is_eos = ops.arange(vocab_size, dtype="int32") == eos_id  # (V,)
-    eos_only = ops.cast(ops.where(is_eos, 0.0, SCORE_FILL), "float32")
+    eos_only = ops.cast(ops.where(is_eos, 0.0, SCORE_FILL), dtype)
     log_probs = ops.where(
-        finished[:, :, None], eos_only, ops.cast(log_probs, "float32")
+        finished[:, :, None], eos_only, ops.cast(log_probs, dtype)
     )
     totals = beams["log_probs"][:, :, None] + log_probs  # (B, K, V)
     running = ops.logical_not(finished)
     coverage = beams.get("coverage")
     if coverage is not None and coverage_penalty != 0:
         running_weights = (
-            ops.cast(weights, "float32")
-            * ops.cast(running, "float32")[:, :, None]
+            ops.cast(weights, dtype) * ops.cast(running, dtype)[:, :, None]
         )
         coverage = coverage + running_weights
     scores = totals
@@ -151,7 +155,9 @@ def candidate_scores(
         # (the beam's stored length counts it, from the next step on).
         grows = ops.logical_and(running[:, :, None], ops.logical_not(is_eos))
         lengths = beams["lengths"][:, :, None] + ops.cast(grows, "int32")
-        scores = scores / length_penalty_of(lengths, length_penalty)
+        # In float32 as TFA's, then the scores' dtype.
+        penalty = length_penalty_of(lengths, length_penalty)
+        scores = scores / ops.cast(penalty, dtype)
     if coverage_penalty != 0:
         penalty = coverage_penalty_of(coverage, finished, coverage_penalty)
         scores = scores + penalty[:, :, None]
@@ -172,7 +178,7 @@ def coverage_penalty_of(coverage, finished, weight):
     """
     covered = ops.where(coverage == 0, 1.0, ops.minimum(coverage, 1.0))
     penalty = ops.sum(ops.log(covered), axis=-1)  # (B, K)
-    return weight * penalty * ops.cast(finished, "float32")
+    return weight * penalty * ops.cast(finished, penalty.dtype)
 
 
 def reorder_beams(state, parent_ids):

@@ -32,7 +32,9 @@ class BeamSearchDecoder(CellDecoder):
     penalty `((5 + length) / 6) ** length_penalty_weight`, coverage
     penalty, frozen finished beams and top-`K` selection. The cell state
     follows the selected parents. As in TFA the caller tiles the memory and
-    the initial state with `tile_batch` (`B * K` rows).
+    the initial state with `tile_batch` (`B * K` rows). The log-probs and
+    scores are float64 for a float64 cell state (as TFA's, which took the
+    state's dtype), float32 otherwise.
 
     Args:
         cell: a Keras RNN cell or an `AttentionWrapper` set up on the tiled
@@ -104,6 +106,7 @@ class BeamSearchDecoder(CellDecoder):
         self._embed = None
         self._end_token = None
         self._start_tokens = None
+        self._scores_dtype = "float32"
 
     OBJECT_KEYS = ("cell", "embedding_fn", "output_layer")
 
@@ -155,7 +158,7 @@ class BeamSearchDecoder(CellDecoder):
     @property
     def output_dtype(self):
         return BeamSearchDecoderOutput(
-            scores="float32", predicted_ids="int32", parent_ids="int32"
+            scores=self._scores_dtype, predicted_ids="int32", parent_ids="int32"
         )
 
     @property
@@ -178,6 +181,7 @@ class BeamSearchDecoder(CellDecoder):
         )
         batch_size = ops.shape(self._start_tokens)[0]
         check_tiled(initial_state, batch_size, self.beam_width)
+        self._scores_dtype = scores_dtype(initial_state)
         coverage = None
         if self.coverage_penalty_weight > 0:
             alignments = attention_probs(initial_state)
@@ -188,7 +192,9 @@ class BeamSearchDecoder(CellDecoder):
                     f"Received: {type(initial_state).__name__}"
                 )
             coverage = self._split(alignments)
-        beams = initial_beams(batch_size, self.beam_width, coverage)
+        beams = initial_beams(
+            batch_size, self.beam_width, coverage, self._scores_dtype
+        )
         state = BeamSearchDecoderState(
             cell_state=map_rows(self._split, initial_state),
             log_probs=beams["log_probs"],
@@ -205,7 +211,9 @@ class BeamSearchDecoder(CellDecoder):
             map_rows(self._merge, state.cell_state),
             training,
         )
-        log_probs = ops.log_softmax(ops.cast(outputs, "float32"), axis=-1)
+        log_probs = ops.log_softmax(
+            ops.cast(outputs, self._scores_dtype), axis=-1
+        )
         beams = {
             "log_probs": state.log_probs,
             "finished": state.finished,
@@ -330,6 +338,15 @@ def check_tiled(initial_state, batch_size, beam_width):
                 "tile the memory and the state with tile_batch(x, beam_width)"
                 " and pass batch_size * beam_width to get_initial_state."
             )
+
+
+def scores_dtype(initial_state):
+    """The dtype of the log-probs and scores: float64 for a float64 cell
+    state (TFA's took the state's dtype), else float32 (log-probs of a
+    float16 or bfloat16 model are summed in float32)."""
+    first = keras.tree.flatten(initial_state)[0]
+    dtype = keras.backend.standardize_dtype(getattr(first, "dtype", None))
+    return "float64" if dtype == "float64" else "float32"
 
 
 def embedding_function(embedding_fn, embedding):
