@@ -15,6 +15,8 @@ read for behaviour, and identities: a beam of width 1 is greedy
 decoding, probability 0 is teacher forcing.
 """
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -160,3 +162,39 @@ def test_beam_search_scores_a_float64_model_in_float64(float64, coverage):
     np.testing.assert_allclose(
         numpy(state.log_probs)[:, 0], chosen.sum(1), rtol=1e-12
     )
+
+
+# --- TFA's signatures: `BeamSearchDecoder.step(time, inputs, state,
+# training=None, name=None)` (the name of an op scope), as TFA's abstract
+# `Decoder.step`; programs stepping the decoder by hand passed it.
+
+
+def test_decoder_methods_take_tfas_arguments():
+    beam_params = inspect.signature(tfa.BeamSearchDecoder.step).parameters
+    assert list(beam_params) == [
+        "self", "time", "inputs", "state", "training", "name"
+    ]  # fmt: skip
+    decoder_params = inspect.signature(tfa.Decoder.step).parameters
+    assert list(decoder_params)[-2:] == ["training", "name"]
+    init_params = inspect.signature(tfa.BeamSearchDecoder.initialize)
+    assert list(init_params.parameters) == [
+        "self", "embedding", "start_tokens", "end_token", "initial_state"
+    ]  # fmt: skip
+    cell = beam_cell()
+    beams = tfa.BeamSearchDecoder(cell, 1, output_layer=keras.layers.Dense(V))
+    embedding = RNG.normal(size=(V, E)).astype("float32")
+    finished, inputs, state = beams.initialize(
+        embedding,
+        np.zeros(B, "int32"),
+        V - 1,
+        cell.get_initial_state(batch_size=B, dtype="float32"),
+    )
+    by_name = beams.step(0, inputs, state, training=False, name="step")
+    again = beams.step(0, inputs, state, None, "step")
+    for got, want in zip(
+        keras.tree.flatten(by_name[0]),
+        keras.tree.flatten(again[0]),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(numpy(got), numpy(want))
+    assert tuple(by_name[0].predicted_ids.shape) == (B, 1)

@@ -204,8 +204,12 @@ class BeamSearchDecoder(CellDecoder):
         )
         return beams["finished"], self._start_inputs(), state
 
-    def step(self, time, inputs, state, training=None):
-        """One beam step: `(outputs, next_state, next_inputs, finished)`."""
+    def step(self, time, inputs, state, training=None, name=None):
+        """One beam step: `(outputs, next_state, next_inputs, finished)`.
+
+        `name` (TFA's op scope) has no effect.
+        """
+        del name
         outputs, cell_state = self._cell_step(
             self._merge(inputs),
             map_rows(self._merge, state.cell_state),

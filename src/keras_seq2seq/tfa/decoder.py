@@ -65,8 +65,11 @@ class Decoder:
         """Returns `(finished, initial_inputs, initial_state)`."""
         raise NotImplementedError
 
-    def step(self, time, inputs, state, training=None):
-        """Returns `(outputs, next_state, next_inputs, finished)`."""
+    def step(self, time, inputs, state, training=None, name=None):
+        """Returns `(outputs, next_state, next_inputs, finished)`.
+
+        `name`: TFA's op scope; `dynamic_decode` does not pass it.
+        """
         raise NotImplementedError
 
     def finalize(self, outputs, final_state, sequence_lengths):
