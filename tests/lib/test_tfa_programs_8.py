@@ -198,3 +198,65 @@ def test_decoder_methods_take_tfas_arguments():
     ):
         np.testing.assert_array_equal(numpy(got), numpy(want))
     assert tuple(by_name[0].predicted_ids.shape) == (B, 1)
+
+
+# --- `ScheduledOutputTrainingSampler` whose outputs (`Dense(V)` logits,
+# or the outputs with the auxiliary inputs) have another depth than the
+# inputs. TFA fed the outputs only where it sampled (its `tf.cond` ran
+# the sampling branch when some row was chosen): at probability 0, or at
+# a step where no row was chosen, the given inputs went on and the depth
+# was never compared. Ours raised at the first step.
+
+
+@pytest.mark.parametrize("auxiliary", [False, True])
+def test_scheduled_output_sampling_at_zero_ignores_the_outputs_depth(
+    auxiliary,
+):
+    inputs = RNG.normal(size=(B, 3, E)).astype("float32")
+    cell = keras.layers.GRUCell(H)
+    output_layer = keras.layers.Dense(V)
+    extra, width = {}, E
+    if auxiliary:
+        extra = {"auxiliary_inputs": RNG.normal(size=(B, 3, 2))}
+        extra["auxiliary_inputs"] = extra["auxiliary_inputs"].astype("float32")
+        width = E + 2
+    scheduled = tfa.BasicDecoder(
+        cell, tfa.ScheduledOutputTrainingSampler(0.0), output_layer
+    )
+    outputs, _, lengths = scheduled(
+        inputs,
+        initial_state=np.zeros((B, H), "float32"),
+        sequence_length=[3, 2],
+        **extra,
+    )
+    teacher_inputs = inputs
+    if auxiliary:
+        teacher_inputs = np.concatenate(
+            [inputs, extra["auxiliary_inputs"]], axis=-1
+        )
+    # The cell saw `width` features: teacher forcing on the inputs (with
+    # the auxiliary ones concatenated, as TFA).
+    assert cell.kernel.shape[0] == width
+    teacher = tfa.BasicDecoder(cell, tfa.TrainingSampler(), output_layer)
+    expected, _, _ = teacher(
+        teacher_inputs,
+        initial_state=np.zeros((B, H), "float32"),
+        sequence_length=[3, 2],
+    )
+    np.testing.assert_allclose(
+        numpy(outputs.rnn_output), numpy(expected.rnn_output), rtol=1e-6
+    )
+    np.testing.assert_array_equal(numpy(outputs.sample_id), 0)
+    assert numpy(lengths).tolist() == [3, 2]
+    # A row chosen still needs outputs the inputs' depth (TFA's sampling
+    # branch failed on them too).
+    chosen = tfa.BasicDecoder(
+        cell, tfa.ScheduledOutputTrainingSampler(1.0), output_layer
+    )
+    with pytest.raises(ValueError, match="next_inputs_fn"):
+        chosen(
+            inputs,
+            initial_state=np.zeros((B, H), "float32"),
+            sequence_length=[3, 2],
+            **extra,
+        )

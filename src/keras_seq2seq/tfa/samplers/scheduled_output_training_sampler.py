@@ -11,6 +11,7 @@ from keras_seq2seq.tfa.samplers.sampler import (
 )
 from keras_seq2seq.tfa.samplers.training_sampler import TrainingSampler
 from keras_seq2seq.tfa.scalars import python_int
+from keras_seq2seq.tfa.tensor_values import known_all
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -21,7 +22,9 @@ class ScheduledOutputTrainingSampler(TrainingSampler):
     sample id is 1, else 0: int32, as TFA's); a chosen row's next input is
     its output (through
     `next_inputs_fn` if given, then concatenated with the next
-    `auxiliary_inputs`), the others get the next given input.
+    `auxiliary_inputs`), the others get the next given input. As in TFA,
+    the outputs need the inputs' depth only at a step where a row is
+    chosen (eagerly; inside a compiled function, always).
 
     Args:
         sampling_probability: float in `[0, 1]`, or float `(B,)`; a
@@ -92,15 +95,20 @@ class ScheduledOutputTrainingSampler(TrainingSampler):
             fed = keras.tree.map_structure(
                 lambda x: ops.concatenate([x, extra], axis=-1), fed
             )
+        chosen = ops.logical_and(
+            ops.cast(sample_ids, "bool"), ops.logical_not(ops.all(finished))
+        )
         if tuple(fed.shape[1:]) != tuple(given.shape[1:]):
+            # TFA fed the outputs only when a row was chosen (its `tf.cond`):
+            # at probability 0, say, outputs of another depth never met
+            # the inputs. Eagerly that is known; traced, it may happen.
+            if known_all(ops.logical_not(chosen)):
+                return finished, given, state
             raise ValueError(
                 "The outputs (after `next_inputs_fn`) must have the shape of "
                 f"the inputs: {tuple(fed.shape)} vs {tuple(given.shape)}. "
                 "Pass a `next_inputs_fn` that maps the outputs to inputs."
             )
-        chosen = ops.logical_and(
-            ops.cast(sample_ids, "bool"), ops.logical_not(ops.all(finished))
-        )
         next_inputs = ops.where(
             expand_to(chosen, given), ops.cast(fed, given.dtype), given
         )
