@@ -105,9 +105,8 @@ class TrainingMixin:
             weight = weight * ops.take(class_weights, ids)
         # A Keras loss takes the mean over the real targets, as for the
         # masked output of a functional model: Keras weighs each real token
-        # total / real there (`apply_mask`), which the weights carry here.
-        # (Carried as the logits' Keras mask instead, the mask cost PyTorch
-        # about 125 MiB of peak memory on S2S-M.)
+        # total / real there (`apply_mask`), which the weights carry here:
+        # the logits need no mask, whatever their rank.
         if loss_reduction(self.loss) in ("mean", "sum_over_batch_size"):
             count = ops.cast(ops.size(real), weight.dtype)
             real_count = ops.sum(ops.cast(real, weight.dtype))
