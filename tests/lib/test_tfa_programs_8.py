@@ -200,6 +200,70 @@ def test_decoder_methods_take_tfas_arguments():
     assert tuple(by_name[0].predicted_ids.shape) == (B, 1)
 
 
+# --- TFA's `beam_search_decoder` module held `get_attention_probs(
+# next_cell_state, coverage_penalty_weight)` (None at weight 0; the
+# alignments of the wrapper state, averaged over mechanisms and over the
+# wrapper states of a tuple; ValueError without one) and the class
+# `BeamSearchDecoderMixin`, the beam search's methods, which
+# `BeamSearchDecoder` subclasses and programs test for or extend.
+
+
+def test_get_attention_probs_reads_the_wrapper_states_as_tfa():
+    from keras_seq2seq.tfa.seq2seq import beam_search_decoder as module
+
+    first = RNG.uniform(size=(B, S)).astype("float32")
+    second = RNG.uniform(size=(B, S)).astype("float32")
+    cell = tfa.AttentionWrapper(
+        keras.layers.GRUCell(H),
+        [
+            tfa.BahdanauAttention(U, MEMORY, LENGTHS),
+            tfa.LuongAttention(D, MEMORY, LENGTHS),
+        ],
+    )
+    state = cell.get_initial_state(batch_size=B, dtype="float32")
+    state = state.clone(alignments=(first, second))
+    assert module.get_attention_probs(state, 0.0) is None
+    probs = module.get_attention_probs(state, 0.5)
+    np.testing.assert_allclose(numpy(probs), (first + second) / 2, rtol=1e-6)
+    one = tfa.AttentionWrapper(
+        keras.layers.GRUCell(H), tfa.BahdanauAttention(U, MEMORY, LENGTHS)
+    ).get_initial_state(batch_size=B, dtype="float32")
+    one = one.clone(alignments=first)
+    stacked = module.get_attention_probs((np.zeros((B, H)), state, one), 1.0)
+    expected = ((first + second) / 2 + first) / 2
+    np.testing.assert_allclose(numpy(stacked), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        numpy(module.attention_probs_from_attn_state(state)),
+        (first + second) / 2,
+        rtol=1e-6,
+    )
+    with pytest.raises(ValueError, match="coverage_penalty_weight"):
+        module.get_attention_probs(np.zeros((B, H)), 0.5)
+
+
+def test_beam_search_decoder_is_a_beam_search_decoder_mixin():
+    from keras_seq2seq.tfa.seq2seq import beam_search_decoder as module
+
+    beams = tfa.BeamSearchDecoder(beam_cell(), 2)
+    assert isinstance(beams, module.BeamSearchDecoderMixin)
+    assert isinstance(beams, tfa.BaseDecoder)
+    assert not isinstance(
+        tfa.BasicDecoder(beams.cell, tfa.TrainingSampler()),
+        module.BeamSearchDecoderMixin,
+    )
+
+    class OwnBeams(tfa.BeamSearchDecoder):
+        pass
+
+    assert isinstance(OwnBeams(beam_cell(), 2), module.BeamSearchDecoderMixin)
+    # TFA's own composition has no methods to inherit here: it says what
+    # to extend instead of failing at the first step.
+    with pytest.raises(ValueError, match="extend .*BeamSearchDecoder"):
+
+        class MixedBeams(module.BeamSearchDecoderMixin, tfa.BaseDecoder):
+            pass
+
+
 # --- `ScheduledOutputTrainingSampler` whose outputs (`Dense(V)` logits,
 # or the outputs with the auxiliary inputs) have another depth than the
 # inputs. TFA fed the outputs only where it sampled (its `tf.cond` ran

@@ -11,6 +11,10 @@ from keras_seq2seq.decoding.beam_step import (
 )
 from keras_seq2seq.tfa.alignment_history import stack_histories
 from keras_seq2seq.tfa.attention_wrapper import AttentionWrapperState
+from keras_seq2seq.tfa.beam_search_mixin import (
+    BeamSearchDecoderMixin,
+    attention_probs,
+)
 from keras_seq2seq.tfa.beam_search_outputs import (
     BeamSearchDecoderOutput,
     BeamSearchDecoderState,
@@ -23,7 +27,7 @@ from keras_seq2seq.tfa.scalars import python_float, python_int
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
-class BeamSearchDecoder(CellDecoder):
+class BeamSearchDecoder(BeamSearchDecoderMixin, CellDecoder):
     """TFA's `BeamSearchDecoder`: beam search over a cell, step by step.
 
     Each step merges the beams into `B * K` rows, runs `cell` and
@@ -372,26 +376,6 @@ def embedding_function(embedding_fn, embedding):
         # (an `Embedding` given to the call) as an attribute.
         return lambda ids: embedding(ids)
     return lambda ids: ops.take(embedding, ids, axis=0)
-
-
-def attention_probs(cell_state):
-    """The alignments of TFA's coverage penalty (`get_attention_probs`):
-    those of the `AttentionWrapperState` `cell_state`, or the mean of those
-    of the wrapper states in the tuple or list `cell_state` (a
-    `StackedRNNCells`' state), each averaged over its mechanisms; `None`
-    where there is none."""
-    if isinstance(cell_state, AttentionWrapperState):
-        cell_state = [cell_state]
-    if not isinstance(cell_state, (list, tuple)):
-        return None
-    probs = []
-    for state in cell_state:
-        if isinstance(state, AttentionWrapperState):
-            alignments = keras.tree.flatten(state.alignments)
-            probs.append(ops.mean(ops.stack(alignments, axis=-1), axis=-1))
-    if not probs:
-        return None
-    return probs[0] if len(probs) == 1 else ops.mean(ops.stack(probs, -1), -1)
 
 
 def map_wrapper_states(fn, cell_state):
