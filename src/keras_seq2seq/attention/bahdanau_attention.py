@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seq2seq.attention.base_attention import BaseAttention
+from keras_seq2seq.attention.base_attention import BaseAttention, check_bool
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
@@ -52,7 +52,8 @@ class BahdanauAttention(BaseAttention):
                 f"`units` must be an int > 0. Received: units={units!r}"
             )
         self.units = units
-        self.normalize = bool(normalize)
+        check_bool("normalize", normalize)
+        self.normalize = normalize
         self.query_dense = self.projection(units, "query_dense")
         self.key_dense = self.projection(units, "key_dense")
 

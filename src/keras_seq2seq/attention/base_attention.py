@@ -255,6 +255,15 @@ class BaseAttention(keras.layers.Layer):
         return cls(**config)
 
 
+def check_bool(name, value):
+    """Raises `ValueError` unless `value` is a bool: a string read from a
+    config file (`"false"`) is truthy, and would turn the option on."""
+    if not isinstance(value, bool):
+        raise ValueError(
+            f"`{name}` must be True or False. Received: {name}={value!r}"
+        )
+
+
 def _compatible(shape_a, shape_b):
     return all(
         a is None or b is None or a == b

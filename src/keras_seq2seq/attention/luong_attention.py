@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_seq2seq.attention.base_attention import BaseAttention
+from keras_seq2seq.attention.base_attention import BaseAttention, check_bool
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
@@ -55,7 +55,8 @@ class LuongAttention(BaseAttention):
                 f"`units` must be None or an int > 0. Received: units={units!r}"
             )
         self.units = units
-        self.scale = bool(scale)
+        check_bool("scale", scale)
+        self.scale = scale
         self.key_dense = None
 
     def build_score(self, query_depth, key_depth):
