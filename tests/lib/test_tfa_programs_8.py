@@ -264,6 +264,45 @@ def test_beam_search_decoder_is_a_beam_search_decoder_mixin():
             pass
 
 
+# --- `decoder.batch_size`: TFA's was an int32 scalar tensor (`tf.size(
+# start_tokens)`), which programs read as one (`.numpy()`, `.dtype`,
+# `ops.shape(...)`); ours was a Python int, which is what shapes need on
+# every backend (`jax.jit` refuses a traced shape). It is now an int
+# that also answers those.
+
+
+def test_batch_size_is_an_int_with_a_scalar_tensors_attributes():
+    cell = keras.layers.GRUCell(H)
+    decoders = {
+        "training": (
+            tfa.BasicDecoder(cell, tfa.TrainingSampler()),
+            (RNG.normal(size=(B, 3, E)).astype("float32"),),
+            {"sequence_length": [3, 2]},
+        ),
+        "greedy": (
+            tfa.BasicDecoder(
+                cell, tfa.GreedyEmbeddingSampler(), maximum_iterations=2
+            ),
+            (RNG.normal(size=(V, E)).astype("float32"),),
+            {"start_tokens": np.zeros(B, "int32"), "end_token": 1},
+        ),
+        "beam": (
+            tfa.BeamSearchDecoder(cell, 1, maximum_iterations=2),
+            (RNG.normal(size=(V, E)).astype("float32"),),
+            {"start_tokens": np.zeros(B, "int32"), "end_token": 1},
+        ),
+    }
+    for name, (decoder, args, kwargs) in decoders.items():
+        decoder(*args, initial_state=np.zeros((B, H), "float32"), **kwargs)
+        size = decoder.batch_size
+        assert size == B and isinstance(size, int), name
+        assert size.numpy() == B and size.numpy().dtype == np.int32, name
+        assert keras.backend.standardize_dtype(size.dtype) == "int32"
+        assert tuple(ops.shape(size)) == () and size.shape == ()
+        assert tuple(ops.zeros((size, 2)).shape) == (B, 2)
+        assert numpy(ops.cast(size, "float32")) == float(B)
+
+
 # --- `ScheduledOutputTrainingSampler` whose outputs (`Dense(V)` logits,
 # or the outputs with the auxiliary inputs) have another depth than the
 # inputs. TFA fed the outputs only where it sampled (its `tf.cond` ran

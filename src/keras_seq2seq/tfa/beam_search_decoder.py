@@ -11,6 +11,7 @@ from keras_seq2seq.decoding.beam_step import (
 )
 from keras_seq2seq.tfa.alignment_history import stack_histories
 from keras_seq2seq.tfa.attention_wrapper import AttentionWrapperState
+from keras_seq2seq.tfa.batch_sizes import as_batch_size
 from keras_seq2seq.tfa.beam_search_mixin import (
     BeamSearchDecoderMixin,
     attention_probs,
@@ -146,7 +147,7 @@ class BeamSearchDecoder(BeamSearchDecoderMixin, CellDecoder):
 
     @property
     def batch_size(self):
-        return ops.shape(self._start_tokens)[0]
+        return as_batch_size(ops.shape(self._start_tokens)[0])
 
     @property
     def output_size(self):

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_seq2seq.tfa.batch_sizes import as_batch_size
 from keras_seq2seq.tfa.scalars import python_int
 
 
@@ -110,7 +111,7 @@ class BatchTrackingSampler(Sampler):
     def batch_size(self):
         if self._batch_size is None:
             raise ValueError("batch_size accessed before initialize was called")
-        return self._batch_size
+        return as_batch_size(self._batch_size)
 
     @property
     def sample_ids_shape(self):
