@@ -10,9 +10,12 @@ or the documented result where a user suspected one. Expected values come
 from NumPy, or from the same computation done another way.
 """
 
+import keras
+import numpy as np
 import pytest
 
 from keras_seq2seq import BahdanauAttention, LuongAttention
+from tiny_batch import numpy
 
 # --- A bool option of an attention layer read from a config file as a
 # string: `bool("false")` is True, so `normalize="false"` made the
@@ -33,3 +36,55 @@ def test_a_bool_attention_option_refuses_other_values(layer, name, value):
     config = {**layer(units=4).get_config(), name: value}
     with pytest.raises(ValueError, match=rf"`{name}` must be True or False"):
         layer.from_config(config)
+
+
+# --- One seeded initializer for an attention layer
+# (`kernel_initializer=GlorotUniform(seed=1)`, for a reproducible run):
+# Keras' seeded initializers draw the same numbers at every call, so the
+# query and key projections of a query as deep as the keys came out one
+# matrix (and `v` the first numbers of that draw). Each weight now has a
+# seed of its own, derived from the one given: the layer is reproducible,
+# its weights are not tied.
+
+
+def bahdanau_weights(initializer):
+    layer = BahdanauAttention(4, kernel_initializer=initializer)
+    layer(np.ones((2, 6), "float32"), np.ones((2, 3, 6), "float32"))
+    return {
+        "query": numpy(layer.query_dense.kernel),
+        "key": numpy(layer.key_dense.kernel),
+        "v": numpy(layer.attention_v),
+    }
+
+
+@pytest.mark.parametrize(
+    "initializer",
+    [
+        keras.initializers.GlorotUniform(seed=1),
+        keras.initializers.RandomNormal(seed=7),
+    ],
+)
+def test_a_seeded_initializer_gives_each_weight_its_own_draw(initializer):
+    first = bahdanau_weights(initializer)
+    assert not np.allclose(first["query"], first["key"])
+    assert not np.allclose(first["v"], first["query"][0])
+    assert not np.allclose(first["v"], first["key"].reshape(-1)[:4])
+    # Reproducible: the same initializer, or its config, gives the same.
+    again = bahdanau_weights(initializer)
+    config = keras.initializers.serialize(initializer)
+    restored = bahdanau_weights(keras.initializers.deserialize(config))
+    for name, weights in first.items():
+        np.testing.assert_array_equal(again[name], weights)
+        np.testing.assert_array_equal(restored[name], weights)
+
+
+def test_a_seed_generator_initializer_gives_each_weight_its_own_draw():
+    weights = bahdanau_weights(
+        keras.initializers.GlorotUniform(seed=keras.random.SeedGenerator(3))
+    )
+    assert not np.allclose(weights["query"], weights["key"])
+    again = bahdanau_weights(
+        keras.initializers.GlorotUniform(seed=keras.random.SeedGenerator(3))
+    )
+    for name, value in weights.items():
+        np.testing.assert_array_equal(again[name], value)

@@ -23,7 +23,9 @@ class BahdanauAttention(BaseAttention):
         normalize: bool. Weight-normalise `v`. Defaults to `False`.
         probability_fn: str or callable. See `BaseAttention`. Defaults to
             `"softmax"`.
-        kernel_initializer: initializer of `W_q`, `W_k` and `v`. Defaults to
+        kernel_initializer: initializer of `W_q`, `W_k` and `v`; each draws
+            its own numbers, from seeds `seed + 1`, `seed + 2` and `seed`
+            for an initializer seeded with an int. Defaults to
             `"glorot_uniform"`.
 
     Call arguments:
@@ -54,8 +56,9 @@ class BahdanauAttention(BaseAttention):
         self.units = units
         check_bool("normalize", normalize)
         self.normalize = normalize
-        self.query_dense = self.projection(units, "query_dense")
-        self.key_dense = self.projection(units, "key_dense")
+        # `v` is drawn by `kernel_initializer` itself (offset 0).
+        self.query_dense = self.projection(units, "query_dense", 1)
+        self.key_dense = self.projection(units, "key_dense", 2)
 
     def build_score(self, query_depth, key_depth):
         # Either projection may be a layer given built (TFA's

@@ -84,18 +84,30 @@ class BaseAttention(keras.layers.Layer):
         self.query_depth = None
         self.key_depth = None
 
-    def projection(self, units, name):
+    def projection(self, units, name, seed_offset=0):
         """A bias-free `Dense(units)` in the layer's initializer and dtype:
         the query and key projections of the subclasses.
 
-        Each projection gets an initializer object of its own: an unseeded
-        Keras initializer fixes its seed when it is made, so one object
-        shared by two kernels of one shape would draw the same numbers for
-        both (`W_q = W_k` for a query as deep as the keys).
+        Each projection draws its own numbers. An unseeded Keras
+        initializer fixes its seed when it is made, and a seeded one draws
+        the same numbers at every call, so one initializer shared by two
+        kernels of one shape would make them one matrix (`W_q = W_k` for a
+        query as deep as the keys). The projection gets a copy of an
+        unseeded initializer, a copy seeded `seed + seed_offset` of one
+        seeded with an int (each weight of a layer has its own offset:
+        the layer stays reproducible), and the initializer itself where
+        its seed is a `keras.random.SeedGenerator`, which advances at
+        every draw.
         """
         initializer = self.kernel_initializer
         if isinstance(initializer, keras.initializers.Initializer):
-            initializer = initializer.clone()
+            seed = getattr(initializer, "seed", None)
+            if not isinstance(seed, keras.random.SeedGenerator):
+                config = initializer.get_config()
+                if isinstance(config.get("seed"), int):
+                    # Keras draws from a uint32 seed.
+                    config["seed"] = (config["seed"] + seed_offset) % 2**32
+                initializer = initializer.__class__.from_config(config)
         return keras.layers.Dense(
             units,
             use_bias=False,
