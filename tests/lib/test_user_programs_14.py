@@ -14,8 +14,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_seq2seq import BahdanauAttention, LuongAttention
-from tiny_batch import numpy
+from helpers import TINY_SEQ2SEQ
+from keras_seq2seq import BahdanauAttention, LuongAttention, Seq2Seq
+from tiny_batch import SOURCE, numpy, small_model
 
 # --- A bool option of an attention layer read from a config file as a
 # string: `bool("false")` is True, so `normalize="false"` made the
@@ -88,3 +89,86 @@ def test_a_seed_generator_initializer_gives_each_weight_its_own_draw():
     )
     for name, value in weights.items():
         np.testing.assert_array_equal(again[name], value)
+
+
+# --- Beam search as wide as the vocabulary. No search chooses `pad_id`,
+# so a first step offers `V - 1` tokens: a beam of `V` kept a hypothesis
+# of padding scored -inf there, and one-token hypotheses
+# (`max_length=1`) returned it as the last of the n-best list.
+
+
+# A search run once runs eagerly, but on JAX, whose eager ops compile one
+# by one.
+JIT = keras.backend.backend() == "jax"
+BEAM_10 = dict(method="beam", beam_size=10, jit_compile=JIT)
+
+
+def hypotheses(result, row):
+    ids, lengths = numpy(result["ids"]), numpy(result["lengths"])
+    return [tuple(ids[row, k, : lengths[row, k]]) for k in range(len(ids[0]))]
+
+
+@pytest.fixture(scope="module")
+def model():
+    """One model for the tests that only translate with it."""
+    return small_model()
+
+
+def test_more_one_token_hypotheses_than_tokens_is_one_clear_error(model):
+    message = r"`n_best` must be <= 9: 9 of the 10 tokens .*pad_id=0"
+    with pytest.raises(ValueError, match=message):
+        model.generate(SOURCE, **BEAM_10, n_best=10, max_length=1)
+    result = model.generate(SOURCE, **BEAM_10, n_best=9, max_length=1)
+    assert np.isfinite(numpy(result["scores"])).all()
+    for row in range(3):  # the nine tokens but padding, once each
+        tokens = sorted(ids[0] for ids in hypotheses(result, row))
+        assert tokens == list(range(1, 10))
+
+
+def test_a_vocabulary_of_three_tokens_makes_few_hypotheses():
+    # bos and eos can be chosen: "eos", "bos eos", "bos bos" at 2 tokens.
+    keras.utils.set_random_seed(0)
+    model = Seq2Seq(9, 3, **TINY_SEQ2SEQ)
+    options = dict(method="beam", beam_size=3, n_best=3, jit_compile=JIT)
+    with pytest.raises(ValueError, match=r"`n_best` must be <= 2: 2 of"):
+        model.generate(SOURCE, max_length=1, **options)
+    result = model.generate(SOURCE, max_length=2, **options)
+    assert np.isfinite(numpy(result["scores"])).all()
+    want = {(2,), (1, 2), (1, 1)}
+    assert all(set(hypotheses(result, row)) == want for row in range(3))
+
+
+def test_a_beam_as_wide_as_the_vocabulary_returns_real_hypotheses(model):
+    result = model.generate(SOURCE, **BEAM_10, n_best=10, max_length=3)
+    scores = numpy(result["scores"])
+    assert np.isfinite(scores).all() and (scores > -1e3).all()
+    for row in range(3):
+        assert len(set(hypotheses(result, row))) == 10
+        assert all(model.pad_id not in ids for ids in hypotheses(result, row))
+
+
+# --- The tool's n-best list showed a hypothesis twice where beams were
+# cut at the length limit. The search's own n-best list holds distinct
+# hypotheses there (the tool searches one token past its limit and cuts
+# the hypotheses afterwards, which can make two equal).
+
+
+def test_beams_cut_at_the_length_limit_are_distinct():
+    max_length = 3
+    model = small_model()
+    bias = np.linspace(-1.0, 1.0, 10)
+    bias[model.eos_id] = -6.0  # every beam runs to the limit
+    model.output_layer.bias.assign(bias)
+    result = model.generate(
+        SOURCE,
+        method="beam",
+        beam_size=6,
+        n_best=6,
+        max_length=max_length,
+        length_penalty=0.6,
+        jit_compile=JIT,
+    )
+    np.testing.assert_array_equal(numpy(result["lengths"]), max_length)
+    ids = numpy(result["ids"])
+    for row in range(3):
+        assert len({tuple(hypothesis) for hypothesis in ids[row]}) == 6

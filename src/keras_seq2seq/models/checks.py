@@ -1,6 +1,7 @@
 """The checks of `Seq2Seq`'s arguments and of the loss it is compiled with."""
 
 import math
+import numbers
 
 import keras
 from keras import ops
@@ -99,6 +100,33 @@ def check_ratio(name, value, width):
             f"A float `{name}` is a ratio of the source width, unknown "
             f"here (ids traced for any width): pass an int `{name}`, the "
             f"number of steps. Received: {name}={value!r}"
+        )
+
+
+def check_hypotheses(n_best, max_length, vocab_size, pad_id, eos_id):
+    """Raises `ValueError` when beam search is asked for more hypotheses
+    than `max_length` tokens can make: no search chooses `pad_id` (unless
+    it is `eos_id`), so a beam as wide as the vocabulary keeps a
+    hypothesis of padding scored -inf after its first step, and one-token
+    hypotheses (`max_length=1`) returned it as an answer. With `m` tokens
+    besides `eos_id` and `pad_id`, there are `m ** (l - 1)` hypotheses
+    ended at `l` tokens and `m ** T` cut at `T = max_length`."""
+    integers = [isinstance(n, numbers.Integral) for n in (n_best, max_length)]
+    bools = [isinstance(n, bool) for n in (n_best, max_length)]
+    if not all(integers) or any(bools) or max_length < 1:
+        return  # The search's own checks refuse these.
+    tokens = vocab_size - (pad_id != eos_id)
+    count, length = 0, 0
+    while count < n_best and length < max_length:
+        count += (tokens - 1) ** length  # the hypotheses ended at length + 1
+        length += 1
+    count += (tokens - 1) ** max_length if length == max_length else 0
+    if n_best > count:
+        raise ValueError(
+            f"`n_best` must be <= {count}: {tokens} of the {vocab_size} "
+            f"tokens can be chosen (no search chooses pad_id={pad_id}), "
+            f"which make {count} hypotheses of at most "
+            f"max_length={max_length} tokens. Received: n_best={n_best}"
         )
 
 

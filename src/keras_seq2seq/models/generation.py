@@ -16,6 +16,7 @@ from keras_seq2seq.decoding.sampling import check_seed, sample
 from keras_seq2seq.models.checks import (
     check_bool,
     check_choice,
+    check_hypotheses,
     check_ratio,
     check_source_ids,
 )
@@ -200,6 +201,13 @@ class GenerationMixin:
             # seed is compiled.
             jit_compile = jit_compile and isinstance(seed, int)
         if method == "beam":
+            check_hypotheses(
+                n_best,
+                max_length,
+                self.target_vocab_size,
+                self.pad_id,
+                self.eos_id,
+            )
             options.update(
                 beam_size=beam_size,
                 length_penalty=length_penalty,
