@@ -172,3 +172,18 @@ def test_beams_cut_at_the_length_limit_are_distinct():
     ids = numpy(result["ids"])
     for row in range(3):
         assert len({tuple(hypothesis) for hypothesis in ids[row]}) == 6
+
+
+# --- `generate(..., jit_compile=False)` on a model never called (just
+# made, or made to look at its translations before training): the
+# compiled path builds the model first, the eager one did not, and Keras
+# raised its own error about `build()` arguments of `AttentionRNNCell`.
+
+
+def test_an_unbuilt_model_generates_eagerly():
+    keras.utils.set_random_seed(0)
+    model = Seq2Seq(9, 10, **TINY_SEQ2SEQ)
+    eager = model.generate(SOURCE, method="beam", jit_compile=False)
+    assert model.built
+    compiled = model.generate(SOURCE, method="beam")
+    np.testing.assert_array_equal(numpy(eager["ids"]), numpy(compiled["ids"]))

@@ -52,8 +52,6 @@ def compiled_search(model, method, options, rows=None):
     key = (method, typed, xla)
     cache = model.__dict__.setdefault("_generate_cache", {})
     if key not in cache:
-        if not model.built:
-            model.build()
         if len(cache) >= CACHE_SIZE:
             cache.pop(next(iter(cache)))  # The oldest entry.
         cache[key] = compiled_model_function(
@@ -214,6 +212,8 @@ class GenerationMixin:
                 coverage_penalty=coverage_penalty,
                 n_best=n_best,
             )
+        if not self.built:  # a model never called: build it, eager or not
+            self.build()
         if not jit_compile:
             return search_function(self, method, options)(source_ids)
         search = compiled_search(self, method, options, source_ids.shape[0])
