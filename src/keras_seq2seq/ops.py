@@ -39,18 +39,23 @@ def tracing_shapes():
     return in_symbolic_scope()
 
 
-def sequence_mask(lengths, maxlen):
+def sequence_mask(lengths, maxlen=None):
     """Boolean mask `(B, maxlen)`, True where `t < lengths[b]`.
 
     Args:
         lengths: int tensor `(B,)`.
-        maxlen: int or scalar tensor. Number of steps.
+        maxlen: int or scalar tensor. Number of steps. `None` takes the
+            largest of `lengths` (as `tf.sequence_mask`), a width that
+            depends on values: not under `jax.jit`. Defaults to `None`.
 
     Returns:
         bool tensor `(B, maxlen)`.
     """
+    lengths = ops.cast(lengths, "int32")
+    if maxlen is None:
+        maxlen = ops.max(lengths)
     steps = ops.arange(maxlen, dtype="int32")
-    return ops.less(steps[None, :], ops.cast(lengths, "int32")[:, None])
+    return ops.less(steps[None, :], lengths[:, None])
 
 
 def mask_scores(scores, mask=None):

@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 
 from helpers import TINY_SEQ2SEQ
-from keras_seq2seq import BahdanauAttention, LuongAttention, Seq2Seq
+from keras_seq2seq import (
+    BahdanauAttention,
+    LuongAttention,
+    Seq2Seq,
+    sequence_mask,
+)
 from tiny_batch import SOURCE, numpy, small_model
 
 # --- A bool option of an attention layer read from a config file as a
@@ -187,3 +192,14 @@ def test_an_unbuilt_model_generates_eagerly():
     assert model.built
     compiled = model.generate(SOURCE, method="beam")
     np.testing.assert_array_equal(numpy(eager["ids"]), numpy(compiled["ids"]))
+
+
+# --- `sequence_mask(lengths)` without `maxlen`, as `tf.sequence_mask`
+# takes it (the longest length): a TypeError for the missing argument.
+
+
+def test_sequence_mask_is_as_wide_as_the_longest_length_by_default():
+    lengths = np.array([2, 0, 3], "int32")
+    want = np.arange(3)[None, :] < lengths[:, None]
+    np.testing.assert_array_equal(numpy(sequence_mask(lengths)), want)
+    np.testing.assert_array_equal(numpy(sequence_mask(lengths, 5))[:, :3], want)
