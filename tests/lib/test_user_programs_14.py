@@ -188,9 +188,9 @@ def test_beams_cut_at_the_length_limit_are_distinct():
 def test_an_unbuilt_model_generates_eagerly():
     keras.utils.set_random_seed(0)
     model = Seq2Seq(9, 10, **TINY_SEQ2SEQ)
-    eager = model.generate(SOURCE, method="beam", jit_compile=False)
+    eager = model.generate(SOURCE, max_length=3, jit_compile=False)
     assert model.built
-    compiled = model.generate(SOURCE, method="beam")
+    compiled = model.generate(SOURCE, max_length=3)
     np.testing.assert_array_equal(numpy(eager["ids"]), numpy(compiled["ids"]))
 
 
