@@ -10,10 +10,13 @@ it, or a stand-in translator; none trains a model.
 
 import asyncio
 import json
+import shutil
 from types import SimpleNamespace
 
+import yaml
 from aiohttp import web
 
+from keras_seq2seq.cli import main
 from keras_seq2seq.nmt.serve import make_app, make_runner
 from keras_seq2seq.nmt.translator import Hypothesis
 
@@ -97,3 +100,33 @@ def test_serve_answers_in_json_the_requests_aiohttp_refuses(caplog):
     assert json.loads(text)["translations"][0][0]["text"] == "hola"
     assert "Traceback" not in caplog.text
     assert "Error handling request" not in caplog.text
+
+
+# --- 3. A run folder moved ---
+
+
+def test_a_moved_run_resumes_and_its_config_names_where_it_is(
+    trained_run, tmp_path, no_training, capsys
+):
+    # `mv runs/tsv elsewhere/moved`: the resume trained, but config.yaml
+    # (saved again with every checkpoint) went on saying `name: tsv` and
+    # the old runs_dir, so `--config moved/config.yaml` or a reader of it
+    # pointed to the old place.
+    runs = tmp_path / "elsewhere"
+    moved = runs / "moved"
+    shutil.copytree(trained_run, moved)
+    before = yaml.safe_load((moved / "config.yaml").read_text())
+    assert (before["name"], before["runs_dir"]) == (
+        "tsv",
+        str(trained_run.parent),
+    )
+    argv = ["train", "--resume", "--name", "moved", "--runs-dir", str(runs)]
+    assert main(argv) == 130  # no_training stops it as Ctrl-C would
+    err = capsys.readouterr().err
+    assert "corpus is now" not in err  # its corpus did not move
+    after = yaml.safe_load((moved / "config.yaml").read_text())
+    assert (after["name"], after["runs_dir"]) == ("moved", str(runs))
+    assert {
+        k: v for k, v in after.items() if k not in ("name", "runs_dir")
+    } == {k: v for k, v in before.items() if k not in ("name", "runs_dir")}
+    assert len(no_training) == 1  # it went on to train

@@ -60,6 +60,7 @@ class Resumed:
     state: dict
     new_paths: config_lib.Config | None
     validation_size_was: int
+    corpus_moved: bool = False
 
 
 def reopen(path: Path, overrides: dict, config_file=None) -> Resumed:
@@ -71,13 +72,21 @@ def reopen(path: Path, overrides: dict, config_file=None) -> Resumed:
     run_folder.check_can_train_in(path)  # before the hour of training
     saved = dataclasses.replace(run.config)
     _locate_corpus(run.config, path, overrides, "corpus" in state)
-    new_paths = None
-    if any(
+    corpus_moved = any(
         getattr(run.config, key) != getattr(saved, key)
         for key in config_lib.PATH_KEYS
-    ):
+    )
+    # A run moved (`mv runs/a runs/b`) is where it is now: its config.yaml
+    # kept the old name and runs_dir, which a resume saved again.
+    here = {"name": path.name, "runs_dir": str(path.parent)}
+    for key, value in here.items():
+        setattr(run.config, key, value)
+    new_paths = None
+    if corpus_moved or any(getattr(saved, k) != v for k, v in here.items()):
         new_paths = dataclasses.replace(
-            saved, **{k: getattr(run.config, k) for k in config_lib.PATH_KEYS}
+            saved,
+            **here,
+            **{k: getattr(run.config, k) for k in config_lib.PATH_KEYS},
         )
     _check_overrides(run.config, overrides, config_file)
     for leftover in path.rglob(".tmp-*"):  # writes cut short by a kill
@@ -110,7 +119,9 @@ def reopen(path: Path, overrides: dict, config_file=None) -> Resumed:
             f"match state.json step {state['step']}; the run is damaged"
         )
     _warn_if_it_stops_again(run.config, state)
-    return Resumed(run, model, state, new_paths, saved.validation_size)
+    return Resumed(
+        run, model, state, new_paths, saved.validation_size, corpus_moved
+    )
 
 
 def _warn_if_it_stops_again(config, state) -> None:
@@ -155,6 +166,7 @@ def load_corpus(resumed: Resumed):
     _warn_if_scored_on_other_pairs(resumed, len(dev))
     if resumed.new_paths is not None:
         run_folder.write_config(run.path, resumed.new_paths)
+    if resumed.corpus_moved:
         print(
             f"{run.path / 'config.yaml'}: the run's corpus is now "
             f"{' '.join(run.config.data)}",
