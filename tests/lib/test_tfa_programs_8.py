@@ -363,3 +363,44 @@ def test_scheduled_output_sampling_at_zero_ignores_the_outputs_depth(
             sequence_length=[3, 2],
             **extra,
         )
+
+
+# --- The same for `ScheduledEmbeddingTrainingSampler` whose `embedding`
+# has another depth than the inputs: TFA embedded only the sampled ids
+# (its `tf.cond`), so at probability 0 the embedding was never read; ours
+# embedded every step and failed in the backend's broadcast (PyTorch:
+# "The size of tensor a (5) must match ..."), at any probability.
+
+
+def test_scheduled_embedding_sampling_at_zero_ignores_the_embeddings_depth():
+    inputs = RNG.normal(size=(B, 3, E)).astype("float32")
+    embedding = RNG.normal(size=(V, E + 2)).astype("float32")
+    cell = keras.layers.GRUCell(H)
+    output_layer = keras.layers.Dense(V)
+    results = []
+    for sampler, extra in (
+        (tfa.ScheduledEmbeddingTrainingSampler(0.0), {"embedding": embedding}),
+        (tfa.TrainingSampler(), {}),
+    ):
+        decoder = tfa.BasicDecoder(cell, sampler, output_layer)
+        outputs, _, _ = decoder(
+            inputs,
+            initial_state=np.zeros((B, H), "float32"),
+            sequence_length=[3, 2],
+            **extra,
+        )
+        results.append(outputs)
+    np.testing.assert_allclose(
+        numpy(results[0].rnn_output), numpy(results[1].rnn_output), rtol=1e-6
+    )
+    np.testing.assert_array_equal(numpy(results[0].sample_id), -1)
+    chosen = tfa.BasicDecoder(
+        cell, tfa.ScheduledEmbeddingTrainingSampler(1.0), output_layer
+    )
+    with pytest.raises(ValueError, match="embedding"):
+        chosen(
+            inputs,
+            initial_state=np.zeros((B, H), "float32"),
+            sequence_length=[3, 2],
+            embedding=embedding,
+        )

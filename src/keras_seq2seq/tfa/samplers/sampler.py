@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_seq2seq.tfa.batch_sizes import as_batch_size
 from keras_seq2seq.tfa.scalars import python_int
+from keras_seq2seq.tfa.tensor_values import known_all
 
 
 class Sampler:
@@ -317,3 +318,25 @@ def embedding_lookup(embedding_fn, embedding, sampler):
 def expand_to(flags, x):
     """bool `(B,)` flags reshaped to broadcast against `x` `(B, ...)`."""
     return ops.reshape(flags, (-1,) + (1,) * (len(x.shape) - 1))
+
+
+def feed_chosen(chosen, fed, given, fix):
+    """The scheduled samplers' next inputs: `fed` in the rows `chosen`
+    (bool `(B,)`), `given` elsewhere.
+
+    TFA fed them under a `tf.cond` taken only when a row was chosen, so
+    `fed` of another shape than `given` (at probability 0, say) was never
+    compared: eagerly a step with no row chosen gives `given`; traced, or
+    with a row chosen, such a `fed` raises a ValueError that ends with
+    `fix`.
+    """
+    if tuple(fed.shape[1:]) != tuple(given.shape[1:]):
+        if known_all(ops.logical_not(chosen)):
+            return given
+        raise ValueError(
+            f"The sampled inputs have shape {tuple(fed.shape)}, the inputs "
+            f"{tuple(given.shape)}: {fix}"
+        )
+    return ops.where(
+        expand_to(chosen, given), ops.cast(fed, given.dtype), given
+    )

@@ -9,7 +9,7 @@ from keras_seq2seq.tfa.samplers.sampler import (
     check_embedding_fn,
     check_probability,
     embedding_lookup,
-    expand_to,
+    feed_chosen,
     seed_generator,
 )
 from keras_seq2seq.tfa.samplers.training_sampler import TrainingSampler
@@ -24,6 +24,8 @@ class ScheduledEmbeddingTrainingSampler(TrainingSampler):
     each row is chosen with `sampling_probability`; a chosen row's sample id
     is drawn from `softmax(outputs)` and its next input is that id's
     embedding; the other rows get sample id `-1` and the next given input.
+    As in TFA, the embedding needs the inputs' depth only at a step where a
+    row is chosen (eagerly; inside a compiled function, always).
 
     Args:
         sampling_probability: float in `[0, 1]`, or float `(B,)`; a
@@ -93,7 +95,11 @@ class ScheduledEmbeddingTrainingSampler(TrainingSampler):
         chosen = ops.logical_and(
             sample_ids > -1, ops.logical_not(ops.all(finished))
         )
-        next_inputs = ops.where(
-            expand_to(chosen, given), ops.cast(sampled, given.dtype), given
+        next_inputs = feed_chosen(
+            chosen,
+            sampled,
+            given,
+            "the embedding's vectors must have the inputs' depth; pass the "
+            "embedding that made the inputs.",
         )
         return finished, next_inputs, state

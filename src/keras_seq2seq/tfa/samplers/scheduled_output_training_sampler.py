@@ -6,12 +6,11 @@ from keras import ops
 from keras_seq2seq.tfa.samplers.sampler import (
     bernoulli,
     check_probability,
-    expand_to,
+    feed_chosen,
     seed_generator,
 )
 from keras_seq2seq.tfa.samplers.training_sampler import TrainingSampler
 from keras_seq2seq.tfa.scalars import python_int
-from keras_seq2seq.tfa.tensor_values import known_all
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq.tfa")
@@ -98,18 +97,12 @@ class ScheduledOutputTrainingSampler(TrainingSampler):
         chosen = ops.logical_and(
             ops.cast(sample_ids, "bool"), ops.logical_not(ops.all(finished))
         )
-        if tuple(fed.shape[1:]) != tuple(given.shape[1:]):
-            # TFA fed the outputs only when a row was chosen (its `tf.cond`):
-            # at probability 0, say, outputs of another depth never met
-            # the inputs. Eagerly that is known; traced, it may happen.
-            if known_all(ops.logical_not(chosen)):
-                return finished, given, state
-            raise ValueError(
-                "The outputs (after `next_inputs_fn`) must have the shape of "
-                f"the inputs: {tuple(fed.shape)} vs {tuple(given.shape)}. "
-                "Pass a `next_inputs_fn` that maps the outputs to inputs."
-            )
-        next_inputs = ops.where(
-            expand_to(chosen, given), ops.cast(fed, given.dtype), given
+        next_inputs = feed_chosen(
+            chosen,
+            fed,
+            given,
+            "the outputs (after `next_inputs_fn`, with the auxiliary inputs) "
+            "must have the inputs' shape; pass a `next_inputs_fn` that maps "
+            "the outputs to inputs.",
         )
         return finished, next_inputs, state
