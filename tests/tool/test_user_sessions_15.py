@@ -9,10 +9,13 @@ it, or a stand-in translator; none trains a model.
 """
 
 import asyncio
+import importlib.resources
 import json
 import shutil
+import subprocess
 from types import SimpleNamespace
 
+import pytest
 import yaml
 from aiohttp import web
 
@@ -130,3 +133,52 @@ def test_a_moved_run_resumes_and_its_config_names_where_it_is(
         k: v for k, v in after.items() if k not in ("name", "runs_dir")
     } == {k: v for k, v in before.items() if k not in ("name", "runs_dir")}
     assert len(no_training) == 1  # it went on to train
+
+
+# --- 2. The page names a bad line by its line in the text box ---
+
+# Runs the page's script in Node with a stand-in document and a fetch that
+# answers 422 naming `sentences[1]`; prints what the page shows and sent.
+_PAGE_DRIVER = """
+const elements = {};
+const element = (id) => elements[id] ??= {
+  id, value: "", textContent: "", addEventListener() {},
+  replaceChildren() {}, append() {},
+};
+globalThis.document = { getElementById: element };
+element("source").value = process.argv.at(-1);
+element("beam").value = "1";
+element("nbest").value = "1";
+let sent = null;
+globalThis.fetch = async (url, options) => {
+  sent = JSON.parse(options.body).sentences;
+  return { ok: false, statusText: "Unprocessable Entity", json: async () =>
+    ({ error: "sentences[1] has 1200 characters; the limit is 1000" }) };
+};
+eval(require("fs").readFileSync(0, "utf8") + "\\ntranslate()").then(() =>
+  console.log(JSON.stringify([element("error").textContent, sent])));
+"""
+
+
+def test_the_page_names_a_bad_sentence_by_its_line_in_the_text_box():
+    # The API's "sentences[1] has 1200 characters" came to the page's user
+    # as is: an index counting the non-blank lines from 0, where the user
+    # sees the text box's lines, counted from 1 with the blank ones.
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("no Node.js to run the page's script")
+    page = importlib.resources.files("keras_seq2seq.nmt") / "static"
+    html = (page / "index.html").read_text(encoding="utf-8")
+    script = html.split("<script>", 1)[1].split("</script>", 1)[0]
+    typed = "hola\n\n   \n" + "x" * 1200 + "\nadiós"
+    done = subprocess.run(
+        [node, "-e", _PAGE_DRIVER, typed],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    shown, sent = json.loads(done.stdout)
+    assert sent == ["hola", "x" * 1200, "adiós"]  # blank lines left out
+    assert shown == "Error: line 4 has 1200 characters; the limit is 1000"
