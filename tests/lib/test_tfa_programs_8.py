@@ -8,8 +8,9 @@ model; its `step` refused TFA's `name=`; `get_attention_probs` and
 `BeamSearchDecoderMixin` (TFA's `beam_search_decoder` module) were
 missing; a decoder's `batch_size` had none of the tensor's attributes
 that TFA's int32 scalar had; and `ScheduledOutputTrainingSampler`
-refused outputs of another depth than the inputs at every step, where
-TFA fed them only to the rows it sampled. Expected values come from
+refused outputs (`ScheduledEmbeddingTrainingSampler` an embedding) of
+another depth than the inputs at every step, where TFA fed them only to
+the rows it sampled. Expected values come from
 NumPy (`np.cumprod`, the monotonic recurrence written out), TFA's source
 read for behaviour, and identities: a beam of width 1 is greedy
 decoding, probability 0 is teacher forcing.
