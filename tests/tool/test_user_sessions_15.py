@@ -1,8 +1,9 @@
 """What a demanding user meets, fifteenth round: requests aiohttp refuses
 before serve's handlers, answered in text/plain where every other error
 of the API is JSON; the page naming a bad line by its index among the
-non-blank lines; a run folder moved with `mv` still naming its old place;
-the same sentence scored a hair apart in batches of different sizes.
+non-blank lines; a run folder moved with `mv` still naming its old place
+in the config.yaml its resume saved. (Scores a hair apart across batches
+are documented in README.md, not tested.)
 
 Each test pins one defect, on the tiny run of `conftest.py`, a copy of
 it, or a stand-in translator; none trains a model.
