@@ -161,7 +161,9 @@ class Translator:
         0.
 
         Returns:
-            One list per sentence, of `n_best` hypotheses, best first.
+            One list per sentence, of `n_best` hypotheses, best first:
+            fewer only where the beams cut at the length limit are alike
+            but past it (each translation is listed once).
 
         Raises:
             RunError: for `beam < 1`, a beam wider than the target
@@ -251,7 +253,8 @@ class Translator:
                 source,
                 method="beam",
                 beam_size=beam,
-                n_best=n_best,
+                # Every beam: where cut ones are alike, the next fill in.
+                n_best=beam,
                 max_length=max_length,
                 length_penalty=length_penalty,
             )
@@ -263,7 +266,7 @@ class Translator:
         found = [
             [
                 self._hypothesis(out, row, k, ids, truncated, limit)
-                for k in range(n_best)
+                for k in range(out["ids"].shape[1])
             ]
             for row, (ids, truncated) in enumerate(batch)
         ]
@@ -280,9 +283,12 @@ class Translator:
                 totals /= float(length_penalty_of(float(limit), length_penalty))
             for (row, k), total in zip(cut, totals, strict=True):
                 found[row][k].score = float(total)
+            # Beams that differ only in the token past the limit are one
+            # translation once cut: it is told once.
+            found = [_distinct(hypotheses) for hypotheses in found]
             for hypotheses in found:
                 hypotheses.sort(key=lambda h: -h.score)
-        return found
+        return [hypotheses[:n_best] for hypotheses in found]
 
     def _log_probs(self, source, ids):
         """float64 `(N,)`: the model's log-prob of each row of target `ids`
@@ -319,6 +325,18 @@ class Translator:
             truncated=truncated,
             at_length_limit=at_length_limit,
         )
+
+
+def _distinct(hypotheses):
+    """`hypotheses` without those whose pieces an earlier one has."""
+    seen = set()
+    kept = []
+    for hypothesis in hypotheses:
+        pieces = tuple(hypothesis.target_tokens)
+        if pieces not in seen:
+            seen.add(pieces)
+            kept.append(hypothesis)
+    return kept
 
 
 def _given_to_model(sentence: str, ids: list[int]) -> bool:
