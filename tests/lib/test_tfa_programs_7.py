@@ -19,6 +19,7 @@ width 1 is greedy decoding.
 import keras
 import numpy as np
 import pytest
+from float64_support import float64_only
 from keras import ops
 
 import keras_seq2seq.tfa as tfa
@@ -132,20 +133,6 @@ def test_tile_batch_takes_an_int_scalar_tensor_multiplier():
 # (int64 under a float64 floatx) against int32 ids and lengths: beam
 # search failed at its first step on TensorFlow. JAX keeps float64 only
 # with x64 on, a switch of the process.
-
-float64_only = pytest.mark.skipif(
-    keras.backend.backend() == "jax",
-    reason="float64 on JAX needs jax_enable_x64, a switch of the process",
-)
-
-
-@pytest.fixture
-def float64():
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx("float32")
-    keras.config.set_dtype_policy("float32")
 
 
 @float64_only

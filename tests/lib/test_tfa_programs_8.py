@@ -21,6 +21,7 @@ import inspect
 import keras
 import numpy as np
 import pytest
+from float64_support import float64_only
 from keras import ops
 
 import keras_seq2seq.tfa as tfa
@@ -37,21 +38,6 @@ def numpy(x):
 
 def dtype_of(x):
     return keras.backend.standardize_dtype(x.dtype)
-
-
-float64_only = pytest.mark.skipif(
-    keras.backend.backend() == "jax",
-    reason="float64 on JAX needs jax_enable_x64, a switch of the process",
-)
-
-
-@pytest.fixture
-def float64():
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    yield
-    keras.config.set_floatx("float32")
-    keras.config.set_dtype_policy("float32")
 
 
 # --- `safe_cumprod` of float64 probabilities, and the parallel monotonic

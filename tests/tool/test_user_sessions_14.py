@@ -21,10 +21,10 @@ import lzma
 import shutil
 import weakref
 from pathlib import Path
-from types import SimpleNamespace
 
 from aiohttp.test_utils import TestClient, TestServer
 from cli_support import one_error_line, train_argv
+from serve_support import EchoTranslator
 
 from conftest import head_pairs
 from keras_seq2seq.cli import main
@@ -107,19 +107,6 @@ def test_evaluate_says_which_line_it_skips_as_the_runs_header(
 # --- 4. serve: a body its Content-Encoding does not decode ---
 
 
-class _Echo:
-    """A translator that answers each sentence with itself."""
-
-    max_source_length = 40
-    source_tokenizer = SimpleNamespace(encode=list)
-
-    def translate(self, sentences, beam=1, n_best=1, length_penalty=0.0):
-        return [
-            [Hypothesis(s, 0.0, list(s), list(s), [])] * n_best
-            for s in sentences
-        ]
-
-
 def _posts(app, requests):
     """`(status, JSON answer)` of each `(body, headers)` of `requests`,
     sent one after another by one client (its connections kept alive)."""
@@ -144,7 +131,9 @@ def test_serve_answers_400_for_a_body_its_encoding_does_not_decode(caplog):
     body = json.dumps({"sentences": ["hola"]}).encode()
     gzipped = {"Content-Encoding": "gzip"}
     requests = [(body * 2000, gzipped), (gzip.compress(body), gzipped)]
-    (status, answer), (then, translated) = _posts(make_app(_Echo()), requests)
+    (status, answer), (then, translated) = _posts(
+        make_app(EchoTranslator()), requests
+    )
     assert status == 400, answer
     assert answer["error"].startswith("the body is not gzip as its Content-")
     assert "internal error" not in caplog.text

@@ -14,38 +14,24 @@ import importlib.resources
 import json
 import shutil
 import subprocess
-from types import SimpleNamespace
 
 import pytest
 import yaml
 from aiohttp import web
+from serve_support import EchoTranslator
 
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt.serve import make_app, make_runner
-from keras_seq2seq.nmt.translator import Hypothesis
 
 # --- 1. serve: requests aiohttp refuses itself ---
 
 
-class _Echo:
-    """A translator that answers each sentence with itself."""
-
-    max_source_length = 40
-    source_tokenizer = SimpleNamespace(encode=list)
-
-    def translate(self, sentences, beam=1, n_best=1, length_penalty=0.0):
-        return [
-            [Hypothesis(s, 0.0, list(s), list(s), [])] * n_best
-            for s in sentences
-        ]
-
-
 def _raw_answers(requests):
     """`(status line, headers, body)` of each raw HTTP request, sent on a
-    connection of its own to serve's runner over `_Echo`."""
+    connection of its own to serve's runner over `EchoTranslator`."""
 
     async def send():
-        runner = make_runner(make_app(_Echo()))
+        runner = make_runner(make_app(EchoTranslator()))
         await runner.setup()
         answers = []
         try:
