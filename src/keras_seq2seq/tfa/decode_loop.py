@@ -22,6 +22,7 @@ from keras import ops
 from keras_seq2seq.decoding.compile import in_xla_function
 from keras_seq2seq.ops import tracing_shapes
 from keras_seq2seq.tfa.graph_decode_loop import output_buffers, run_graph
+from keras_seq2seq.tfa.samplers.sampler import expand_to
 from keras_seq2seq.tfa.tensor_values import known_all
 
 
@@ -139,17 +140,11 @@ class DecodeLoop:
         return outputs, next_inputs, next_state
 
 
-def _expand_to(flags, x):
-    """`flags` `(B, ...)` with trailing axes to broadcast against `x`."""
-    extra = len(x.shape) - len(flags.shape)
-    return ops.reshape(flags, tuple(ops.shape(flags)) + (1,) * extra)
-
-
 def _zero_where(flags, structure):
     def zero(x):
         if len(x.shape) < len(flags.shape):
             return x
-        return ops.where(_expand_to(flags, x), ops.zeros_like(x), x)
+        return ops.where(expand_to(flags, x), ops.zeros_like(x), x)
 
     return keras.tree.map_structure(zero, structure)
 
@@ -173,7 +168,7 @@ def _copy_where(flags, old, new):
                 return new_x
             step = ops.zeros_like(new_x[-1:])
             old_x = ops.concatenate([old_x, step], axis=0)
-        return ops.where(_expand_to(flags, new_x), old_x, new_x)
+        return ops.where(expand_to(flags, new_x), old_x, new_x)
 
     new = keras.tree.pack_sequence_as(old, keras.tree.flatten(new))
     return keras.tree.map_structure(copy, old, new)

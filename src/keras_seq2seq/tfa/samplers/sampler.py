@@ -316,8 +316,10 @@ def embedding_lookup(embedding_fn, embedding, sampler):
 
 
 def expand_to(flags, x):
-    """bool `(B,)` flags reshaped to broadcast against `x` `(B, ...)`."""
-    return ops.reshape(flags, (-1,) + (1,) * (len(x.shape) - 1))
+    """`flags` `(B, ...)` (or a scalar) with trailing axes of 1 to
+    broadcast against `x` `(B, ...)`."""
+    extra = len(x.shape) - len(flags.shape)
+    return ops.reshape(flags, tuple(ops.shape(flags)) + (1,) * extra)
 
 
 def feed_chosen(chosen, fed, given, fix):
