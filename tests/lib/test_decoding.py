@@ -316,6 +316,41 @@ def test_n_best_hypotheses_are_sorted_distinct_and_scored_by_their_ids():
     np.testing.assert_array_equal(r["scores"], r["log_probs"])  # No penalty.
 
 
+def test_one_per_beam_at_end_keeps_hypotheses_distinct_before_the_last_step():
+    # A caller that cuts the hypotheses one token short (the translator
+    # keeps that step as room for eos) found two alike where beams took
+    # two tokens of one parent at the last step.
+    step, end = random_step(seed=5), 3
+
+    def cut(r, b):
+        return [word(ids[: end - 1]) for ids in r["ids"][b]]
+
+    plain = run_beam(step, beam_size=4, n_best=4, max_length=end)
+    assert any(len(set(cut(plain, b))) < 4 for b in range(B))
+    one = run_beam(
+        step, beam_size=4, n_best=4, max_length=end, one_per_beam_at_end=True
+    )
+    for b in range(B):
+        assert len(set(cut(one, b))) == 4, cut(one, b)
+        assert (np.diff(one["scores"][b]) <= 0).all()
+        for ids, length in zip(one["ids"][b], one["lengths"][b], strict=True):
+            # The last step added its beam's most probable token.
+            if length == end:
+                previous = ids[end - 2]
+                assert ids[end - 1] == np.argmax(step.probs[b, previous])
+    fast = compiled(beam_search)(
+        step,
+        step.initial_state(),
+        BOS,
+        EOS,
+        max_length=end,
+        beam_size=4,
+        n_best=4,
+        one_per_beam_at_end=True,
+    )
+    assert_same(to_numpy(fast), one)
+
+
 def attention_model(lengths):
     """Step function, state and memory of a small attention decoder.
 
@@ -498,6 +533,11 @@ def test_stop_early_false_runs_exactly_max_length_steps():
         (beam_search, dict(max_length=T, beam_size=0), "beam_size"),
         (beam_search, dict(max_length=T, beam_size=2, n_best=3), "n_best"),
         (beam_search, dict(max_length=T, beam_size=V + 1), "vocabulary"),
+        (
+            beam_search,
+            dict(max_length=T, beam_size=2, one_per_beam_at_end=1),
+            "one_per_beam_at_end",
+        ),
         (
             beam_search,
             dict(max_length=T, beam_size=2, length_penalty=-1.0),

@@ -43,9 +43,10 @@ def to_numpy(result):
     [
         dict(method="greedy"),
         dict(BEAM, coverage_penalty=0.4),
+        dict(BEAM, one_per_beam_at_end=True),
         dict(method="sample", top_k=4, seed=3),
     ],
-    ids=["greedy", "beam", "sample"],
+    ids=["greedy", "beam", "beam-one-per-beam-at-end", "sample"],
 )
 def test_compiled_and_eager_generate_agree(options, model):
     eager = to_numpy(model.generate(source_ids(), jit_compile=False, **options))

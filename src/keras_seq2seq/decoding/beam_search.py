@@ -39,6 +39,7 @@ def beam_search(
     stop_early=True,
     return_raw=False,
     constants=None,
+    one_per_beam_at_end=False,
 ):
     """Keeps the `beam_size` best hypotheses of each row, step by step.
 
@@ -96,6 +97,12 @@ def beam_search(
             memory): repeated `beam_size` times once, never reordered, and
             passed to `step_fn` as its third argument. Defaults to `None`
             (a two-argument `step_fn`).
+        one_per_beam_at_end: bool. At the last step (`max_length`, if
+            `max_length > 1`), each beam adds only its best token, so the
+            hypotheses that reach `max_length` differ in their first
+            `max_length - 1` tokens: a caller that cuts them there (the
+            room for an eos it keeps past its own limit) finds no two
+            alike. Defaults to `False` (TFA's search).
 
     Returns:
         dict of tensors, hypotheses sorted best first:
@@ -117,7 +124,7 @@ def beam_search(
         `steps` hold `eos_id`, parent `k` and score 0.
 
     Raises:
-        ValueError: for a bad size or penalty, or `beam_size > V`.
+        ValueError: for a bad size, penalty or flag, or `beam_size > V`.
     """
     max_length = check_int("max_length", max_length, 1)
     beam_size = check_int("beam_size", beam_size, 1)
@@ -141,6 +148,11 @@ def beam_search(
             raise ValueError(
                 f"`{name}` must be >= 0. Received: {name}={value!r}"
             )
+    if not isinstance(one_per_beam_at_end, bool):
+        raise ValueError(
+            "`one_per_beam_at_end` must be a bool. "
+            f"Received: one_per_beam_at_end={one_per_beam_at_end!r}"
+        )
     batch_size = batch_size_of(initial_state)
     state = tile_structure(initial_state, beam_size)
     if constants is not None:
@@ -161,6 +173,8 @@ def beam_search(
     if coverage_penalty == 0:
         del beams["coverage"]
     options = (eos_id, length_penalty, coverage_penalty)
+    if one_per_beam_at_end and max_length > 1:
+        options += (max_length - 1,)
 
     def advance(t, carry):
         beams, state, tokens = carry
@@ -220,11 +234,23 @@ def start(batch_size, beam_size, max_length, source_steps, eos_id):
     }
 
 
-def extend(t, beams, log_probs, state, weights, eos_id, alpha, coverage_weight):
+def extend(
+    t,
+    beams,
+    log_probs,
+    state,
+    weights,
+    eos_id,
+    alpha,
+    coverage_weight,
+    last_step=None,
+):
     """One `beam_step`, the state reordered, the step written to the buffers.
 
     Args:
         t: int or int32 scalar, the step.
+        last_step: optional int: at step `t == last_step` each beam adds
+            only its best token (`beam_step`'s `one_per_beam`).
         beams: dict, the beam state and buffers (see `start`).
         log_probs: float32 `(B*K, V)` of this step; `state`: the state after
             it, rows `(B*K, ...)`; `weights`: float32 `(B*K, Ts)`.
@@ -236,7 +262,13 @@ def extend(t, beams, log_probs, state, weights, eos_id, alpha, coverage_weight):
     log_probs = ops.reshape(log_probs, (-1, beam_size, log_probs.shape[-1]))
     weights = ops.reshape(weights, (-1, beam_size, ops.shape(weights)[-1]))
     new, chosen = beam_step(
-        beams, log_probs, weights, eos_id, alpha, coverage_weight
+        beams,
+        log_probs,
+        weights,
+        eos_id,
+        alpha,
+        coverage_weight,
+        one_per_beam=False if last_step is None else t == last_step,
     )
     parents = chosen["parent_ids"]
     state = reorder_beams(state, parents)

@@ -55,7 +55,13 @@ def initial_beams(batch_size, beam_size, coverage=None, dtype="float32"):
 
 
 def beam_step(
-    beams, log_probs, weights, eos_id, length_penalty=0.0, coverage_penalty=0.0
+    beams,
+    log_probs,
+    weights,
+    eos_id,
+    length_penalty=0.0,
+    coverage_penalty=0.0,
+    one_per_beam=False,
 ):
     """Extends every beam by every token and keeps the `K` best candidates.
 
@@ -73,6 +79,8 @@ def beam_step(
       `acc_j > 0`, `acc` being its coverage after this step.
     - The `K` best candidates of each entry (ties: lower `beam * V + token`
       first) become the new beams.
+    - With `one_per_beam`, each beam first keeps only its best candidate
+      (ties: lower token), so the new beams extend `K` distinct ones.
 
     Args:
         beams: dict, the beam state before the step (module docstring);
@@ -83,6 +91,7 @@ def beam_step(
         eos_id: int or int32 scalar. The token that ends a beam.
         length_penalty: float >= 0. Defaults to `0.0`.
         coverage_penalty: float >= 0. Defaults to `0.0`.
+        one_per_beam: bool, or bool scalar tensor. Defaults to `False`.
 
     Returns:
         `(beams, chosen)`: the beam state after the step, beams in their new
@@ -95,6 +104,13 @@ def beam_step(
     totals, scores, coverage = candidate_scores(
         beams, log_probs, weights, eos_id, length_penalty, coverage_penalty
     )
+    if one_per_beam is not False:
+        tokens = ops.arange(vocab_size, dtype="int32")
+        best = ops.cast(ops.argmax(scores, axis=-1), "int32")  # (B, K)
+        keep = ops.logical_or(
+            tokens == best[:, :, None], ops.logical_not(one_per_beam)
+        )
+        scores = ops.where(keep, scores, ops.cast(SCORE_FILL, scores.dtype))
     flat = ops.reshape(scores, (-1, beam_size * vocab_size))  # (B, K*V)
     top_scores, index = stable_top_k(flat, beam_size)  # (B, K)
     parents = index // vocab_size

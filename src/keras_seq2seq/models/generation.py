@@ -121,6 +121,7 @@ class GenerationMixin:
         seed=None,
         stop_early=True,
         jit_compile=True,
+        one_per_beam_at_end=False,
     ):
         """Translates a batch of source ids.
 
@@ -159,6 +160,11 @@ class GenerationMixin:
                 run eagerly.
             stop_early: bool. Stop once every row has ended. Defaults to
                 `True`.
+            one_per_beam_at_end: bool, for `"beam"`. At the last step each
+                beam adds only its best token, so hypotheses that reach
+                `max_length` differ before it (see `beam_search`): for a
+                caller that cuts them one token short. Defaults to
+                `False`.
             jit_compile: bool. Compile and cache the search; `False` runs
                 it eagerly (same results, except that TensorFlow's XLA
                 draws other samples for `"sample"` than its eager ops, each
@@ -179,6 +185,7 @@ class GenerationMixin:
         check_choice("method", method, ("greedy", "sample", "beam"))
         check_bool("stop_early", stop_early)
         check_bool("jit_compile", jit_compile)
+        check_bool("one_per_beam_at_end", one_per_beam_at_end)
         source_ids = check_source_ids(source_ids, self.source_vocab_size)
         # A float (NumPy's too: np.float32 is no Python float) is a ratio
         # of the source length; an int, a number of steps.
@@ -211,6 +218,7 @@ class GenerationMixin:
                 length_penalty=length_penalty,
                 coverage_penalty=coverage_penalty,
                 n_best=n_best,
+                one_per_beam_at_end=one_per_beam_at_end,
             )
         if not self.built:  # a model never called: build it, eager or not
             self.build()

@@ -161,9 +161,8 @@ class Translator:
         0.
 
         Returns:
-            One list per sentence, of `n_best` hypotheses, best first:
-            fewer only where the beams cut at the length limit are alike
-            but past it (each translation is listed once).
+            One list per sentence, of `n_best` hypotheses, best first,
+            no two of the same tokens.
 
         Raises:
             RunError: for `beam < 1`, a beam wider than the target
@@ -253,9 +252,13 @@ class Translator:
                 source,
                 method="beam",
                 beam_size=beam,
-                # Every beam: where cut ones are alike, the next fill in.
+                # Every beam: a cut one is scored again below, and the
+                # best `n_best` by those scores are kept.
                 n_best=beam,
                 max_length=max_length,
+                # The step past the limit adds one token per beam: beams
+                # cut to the limit stay distinct.
+                one_per_beam_at_end=True,
                 length_penalty=length_penalty,
             )
             out = {
@@ -283,9 +286,6 @@ class Translator:
                 totals /= float(length_penalty_of(float(limit), length_penalty))
             for (row, k), total in zip(cut, totals, strict=True):
                 found[row][k].score = float(total)
-            # Beams that differ only in the token past the limit are one
-            # translation once cut: it is told once.
-            found = [_distinct(hypotheses) for hypotheses in found]
             for hypotheses in found:
                 hypotheses.sort(key=lambda h: -h.score)
         return [hypotheses[:n_best] for hypotheses in found]
@@ -325,18 +325,6 @@ class Translator:
             truncated=truncated,
             at_length_limit=at_length_limit,
         )
-
-
-def _distinct(hypotheses):
-    """`hypotheses` without those whose pieces an earlier one has."""
-    seen = set()
-    kept = []
-    for hypothesis in hypotheses:
-        pieces = tuple(hypothesis.target_tokens)
-        if pieces not in seen:
-            seen.add(pieces)
-            kept.append(hypothesis)
-    return kept
 
 
 def _given_to_model(sentence: str, ids: list[int]) -> bool:
