@@ -52,8 +52,10 @@ def test_a_resumes_new_options_are_what_config_yaml_says(
     assert seen == [6]
     after = _config_of(run)
     assert (after["max_steps"], after["patience"]) == (6, 9)
+    # The copy's config names where it is (test_user_sessions_15).
+    assert (after["name"], after["runs_dir"]) == ("copy", str(run.parent))
     # Everything else is as the run saved it.
-    for key in ("max_steps", "patience"):
+    for key in ("max_steps", "patience", "name", "runs_dir"):
         before.pop(key), after.pop(key)
     assert after == before
 

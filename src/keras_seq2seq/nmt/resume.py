@@ -77,12 +77,14 @@ def reopen(path: Path, overrides: dict, config_file=None) -> Resumed:
         for key in config_lib.PATH_KEYS
     )
     # A run moved (`mv runs/a runs/b`) is where it is now: its config.yaml
-    # kept the old name and runs_dir, which a resume saved again.
+    # kept the old name and runs_dir, which a resume saved again. The next
+    # checkpoint writes them; a resume refused or stopped before it leaves
+    # the folder as it was.
     here = {"name": path.name, "runs_dir": str(path.parent)}
     for key, value in here.items():
         setattr(run.config, key, value)
     new_paths = None
-    if corpus_moved or any(getattr(saved, k) != v for k, v in here.items()):
+    if corpus_moved:
         new_paths = dataclasses.replace(
             saved,
             **here,
