@@ -58,14 +58,16 @@ def test_beam_wider_than_the_vocabulary_isone_error_line(trained_run, capsys):
     size = Translator.load(trained_run).target_tokenizer.vocab_size
     argv = ["translate", str(trained_run), "Hello.", "--beam", str(size + 1)]
     assert main(argv) == 1
-    one_error_line(capsys, f"beam {size + 1}", f"beam <= {size}")
+    one_error_line(
+        capsys, f"--beam-size {size + 1}", f"--beam-size {size} or less"
+    )
 
 
 def test_length_penalty_must_be_finite(trained_run, capsys):
     for value in ("nan", "inf"):
         argv = ["translate", str(trained_run), "Hi.", "--beam", "2"]
         assert main([*argv, "--length-penalty", value]) == 1
-        one_error_line(capsys, "length penalty", value)
+        one_error_line(capsys, "--length-penalty", value)
 
 
 def test_serve_answers_422_for_a_beam_wider_than_the_vocabulary(trained_run):

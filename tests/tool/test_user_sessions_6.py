@@ -297,7 +297,7 @@ def test_a_length_penalty_that_overflows_is_one_error_line(trained_run, capsys):
     argv = ["translate", str(trained_run), "Go.", "--beam", "2"]
     for value in ("50", "1e308"):
         assert main([*argv, "--length-penalty", value]) == 1
-        one_error_line(capsys, "length penalty", "[0, 10]", str(float(value)))
+        one_error_line(capsys, "--length-penalty", "[0, 10]", str(float(value)))
 
 
 # --- Outer whitespace of an input line ---

@@ -27,6 +27,7 @@ from keras_seq2seq.nmt.outputs import (
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.text import decode_utf8, lone_surrogate, split_lines
 from keras_seq2seq.nmt.translation_notes import (
+    check_search_flags,
     cut_numbers,
     memory_of_search,
     say_cut,
@@ -97,6 +98,7 @@ def translate(args) -> int:
             "stdout is closed, so the translations have nowhere to go; "
             "send them to a file: > FILE"
         )
+    check_search_flags(args)  # before the model takes seconds to load
     warn_unused_penalty(args)
     reads_stdin = not args.sentences and args.input in (None, "-")
     if reads_stdin and sys.stdin is None:  # `<&-`: Python has no stdin
@@ -112,8 +114,9 @@ def translate(args) -> int:
             file=sys.stderr,
             flush=True,
         )
+    sentences = _sentences(args)  # a missing file: said before the load
     translator = Translator.load(args.run, args.model)
-    sentences = _sentences(args)
+    check_search_flags(args, translator.target_tokenizer.vocab_size)
     if sentences is None:
         chunks = line_chunks(sys.stdin.buffer, CHUNK, "the input")
     else:
@@ -153,6 +156,12 @@ def translate(args) -> int:
                 f"seq2seq: {said} before the interrupt{kept}", file=sys.stderr
             )
             raise
+    if not given:  # else an empty file looked like a silent failure
+        where = args.input if args.input not in (None, "-") else "stdin"
+        print(
+            f"seq2seq: {where} is empty: no lines to translate",
+            file=sys.stderr,
+        )
     say_cut(inputs_cut, translations_cut, translator)
     return 0
 
@@ -209,6 +218,7 @@ def _direction(args, config) -> tuple[list[int], bool]:
 
 def evaluate(args) -> int:
     """`seq2seq evaluate`: translate a corpus' sources and score them."""
+    check_search_flags(args)
     warn_unused_penalty(args)
     if args.columns is not None:
         if min(args.columns) < 0:  # as `train` says; Python would count back
@@ -230,6 +240,7 @@ def evaluate(args) -> int:
     corpus.warn_if_test_is_seen(run.config, run.path, args.data)
     columns, reverse = _direction(args, run.config)
     translator = Translator.from_run(run, args.model)
+    check_search_flags(args, translator.target_tokenizer.vocab_size)
     header = args.header
     if header is None:  # as the run read a corpus of the same layout
         same = run.config.data and len(run.config.data) == len(args.data)
@@ -315,6 +326,7 @@ def plot(args) -> int:
     """`seq2seq plot`: the attention heat map of one translation."""
     from keras_seq2seq.nmt.plot import save_attention_png
 
+    check_search_flags(args)
     warn_unused_penalty(args)
     if not args.sentence.strip():
         raise RunError("the sentence is empty; give one to translate and plot")
@@ -324,6 +336,7 @@ def plot(args) -> int:
         raise RunError(f"--output must end in .png; got {output}")
     run_folder.check_can_write("--output", output)
     translator = Translator.load(args.run, args.model)
+    check_search_flags(args, translator.target_tokenizer.vocab_size)
     with memory_of_search(args.beam):
         [[best, *_]] = translator.translate(
             [args.sentence], beam=args.beam, length_penalty=args.length_penalty

@@ -6,6 +6,7 @@ import contextlib
 import sys
 
 from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
+from keras_seq2seq.nmt.translator import MAX_LENGTH_PENALTY
 
 
 def warn_cut(found, translator, what="input", lines=None, where=None):
@@ -69,6 +70,40 @@ def say_cut(inputs, translations, translator, what="input", where=None):
             f"max_target_length, {translator.max_target_length} tokens, or "
             "for a short input 2 x its padded width + 10 if less)",
             file=sys.stderr,
+        )
+
+
+def check_search_flags(args, vocab_size: int | None = None) -> None:
+    """A `RunError` naming the flag (`--beam-size`, `--n-best`,
+    `--length-penalty`) whose value no search takes: the translator's
+    own check names its Python arguments, which the user did not type.
+    The beam's bound, the target vocabulary's size `vocab_size`, is
+    checked once the run is loaded; the rest before, at once."""
+    beam, n_best = args.beam, getattr(args, "n_best", 1)
+    if beam < 1:
+        raise RunError(
+            f"--beam-size must be an integer >= 1 (1: greedy search); "
+            f"got {beam}"
+        )
+    if n_best < 1:
+        raise RunError(f"--n-best must be an integer >= 1; got {n_best}")
+    if n_best > beam:  # `--n-best 3` alone: greedy search keeps one
+        raise RunError(
+            f"--n-best {n_best} is more than --beam-size {beam}, the most "
+            f"hypotheses a search keeps; give --beam-size {n_best} or "
+            "more, or a smaller --n-best"
+        )
+    penalty = args.length_penalty
+    if not 0 <= penalty <= MAX_LENGTH_PENALTY:  # NaN too
+        raise RunError(
+            f"--length-penalty must be a number in "
+            f"[0, {MAX_LENGTH_PENALTY:g}] (0.6 to 1 is usual); got {penalty}"
+        )
+    # Each beam step keeps `beam` distinct tokens of one hypothesis.
+    if vocab_size is not None and beam > vocab_size:
+        raise RunError(
+            f"--beam-size {beam} is wider than the target vocabulary "
+            f"({vocab_size} pieces); give --beam-size {vocab_size} or less"
         )
 
 

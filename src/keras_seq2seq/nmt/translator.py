@@ -343,17 +343,17 @@ def _check_search(beam, n_best, length_penalty, vocab_size):
             f"({vocab_size} pieces); give a beam <= {vocab_size}"
         )
     if not isinstance(n_best, int) or n_best < 1:
-        raise RunError(f"n-best must be an integer >= 1; got {n_best!r}")
-    if n_best > beam:  # `--n-best 3` alone: greedy search keeps one
+        raise RunError(f"n_best must be an integer >= 1; got {n_best!r}")
+    if n_best > beam:  # n_best=3 alone: greedy search keeps one
         raise RunError(
-            f"n-best {n_best} is more than the beam size {beam}, the most "
-            f"hypotheses a search keeps; give a beam of at least {n_best} "
-            f"(--beam-size {n_best}), or a smaller n-best"
+            f"n_best {n_best} is more than beam {beam}, the most "
+            f"hypotheses a search keeps; give a beam of at least {n_best}, "
+            "or a smaller n_best"
         )
     # GNMT's ((5 + length) / 6) ** alpha overflows float32 from alpha 33
     # at 80 tokens: every hypothesis then scored -inf and came out empty.
     if not 0 <= length_penalty <= MAX_LENGTH_PENALTY:
         raise RunError(
-            f"length penalty must be a number in [0, {MAX_LENGTH_PENALTY:g}]"
+            f"length_penalty must be a number in [0, {MAX_LENGTH_PENALTY:g}]"
             f" (0.6 to 1 is usual); got {length_penalty}"
         )
