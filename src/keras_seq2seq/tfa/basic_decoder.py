@@ -74,6 +74,9 @@ class BasicDecoder(CellDecoder):
         # Tracked: their states are variables of the layer (and of a model
         # holding it), which a compiled step carries from call to call.
         self.sampler_seed_generators = list(sampler.seed_generators)
+        # The initial state's dtype (`initialize`), TFA's `output_dtype`
+        # for a cell that is no Keras layer.
+        self._state_dtype = self.compute_dtype
 
     OBJECT_KEYS = ("cell", "sampler", "output_layer")
 
@@ -90,14 +93,18 @@ class BasicDecoder(CellDecoder):
 
     @property
     def output_dtype(self):
-        # TFA gave the cell's dtype; an output layer of another dtype (a
-        # float32 logits layer under mixed precision) emits its own.
+        # The dtype of the outputs a step emits. TFA read the initial
+        # state's, which is the cell's in the programs it ran; here the
+        # cell's compute dtype (a float16 cell in a float32 decoder emits
+        # float16), an output layer's own where there is one (a float32
+        # logits layer under mixed precision), and TFA's rule for a cell
+        # that is no Keras layer.
         layer = self.output_layer
+        if layer is None and isinstance(self.cell, keras.layers.Layer):
+            layer = self.cell
+        dtype = self._state_dtype if layer is None else layer.compute_dtype
         return BasicDecoderOutput(
-            rnn_output=self.compute_dtype
-            if layer is None
-            else layer.compute_dtype,
-            sample_id=self.sampler.sample_ids_dtype,
+            rnn_output=dtype, sample_id=self.sampler.sample_ids_dtype
         )
 
     @property
@@ -106,6 +113,9 @@ class BasicDecoder(CellDecoder):
 
     def initialize(self, inputs, initial_state=None, **kwargs):
         self._new_dropout_masks()
+        leaves = keras.tree.flatten(initial_state)
+        if leaves and hasattr(leaves[0], "dtype"):
+            self._state_dtype = keras.backend.standardize_dtype(leaves[0].dtype)
         finished, first_inputs = self.sampler.initialize(inputs, **kwargs)
         return finished, first_inputs, initial_state
 

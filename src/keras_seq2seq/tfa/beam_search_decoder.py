@@ -1,6 +1,7 @@
 """TFA's `BeamSearchDecoder`, over the native beam step."""
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_seq2seq.decoding.beam_ops import gather_tree
@@ -39,7 +40,10 @@ class BeamSearchDecoder(BeamSearchDecoderMixin, CellDecoder):
     follows the selected parents. As in TFA the caller tiles the memory and
     the initial state with `tile_batch` (`B * K` rows). The log-probs and
     scores are float64 for a float64 cell state (as TFA's, which took the
-    state's dtype), float32 otherwise.
+    state's dtype), float32 otherwise; the length penalty is float32, as
+    TFA's. The state's `lengths` are int64, as TFA's (int32 on JAX
+    without x64, which has no int64); `dynamic_decode` returns them as
+    int32, as TFA did.
 
     Args:
         cell: a Keras RNN cell or an `AttentionWrapper` set up on the tiled
@@ -147,6 +151,9 @@ class BeamSearchDecoder(BeamSearchDecoderMixin, CellDecoder):
 
     @property
     def batch_size(self):
+        # TFA's is `None` until `initialize` has set it.
+        if self._start_tokens is None:
+            return None
         return as_batch_size(ops.shape(self._start_tokens)[0])
 
     @property
@@ -204,7 +211,7 @@ class BeamSearchDecoder(BeamSearchDecoderMixin, CellDecoder):
             cell_state=map_rows(self._split, initial_state),
             log_probs=beams["log_probs"],
             finished=beams["finished"],
-            lengths=beams["lengths"],
+            lengths=ops.cast(beams["lengths"], lengths_dtype()),
             accumulated_attention_probs=beams.get("coverage", ()),
         )
         return beams["finished"], self._start_inputs(), state
@@ -223,10 +230,11 @@ class BeamSearchDecoder(BeamSearchDecoderMixin, CellDecoder):
         log_probs = ops.log_softmax(
             ops.cast(outputs, self._scores_dtype), axis=-1
         )
+        # The beam step counts in int32.
         beams = {
             "log_probs": state.log_probs,
             "finished": state.finished,
-            "lengths": state.lengths,
+            "lengths": ops.cast(state.lengths, "int32"),
         }
         weights = None
         if self.coverage_penalty_weight > 0:
@@ -248,7 +256,7 @@ class BeamSearchDecoder(BeamSearchDecoderMixin, CellDecoder):
             cell_state=cell_state,
             log_probs=beams["log_probs"],
             finished=beams["finished"],
-            lengths=beams["lengths"],
+            lengths=ops.cast(beams["lengths"], ops.dtype(state.lengths)),
             accumulated_attention_probs=beams.get("coverage", ()),
         )
         scores = chosen["all_scores" if self.output_all_scores else "scores"]
@@ -271,7 +279,7 @@ class BeamSearchDecoder(BeamSearchDecoderMixin, CellDecoder):
         `outputs` are time-major `(T, B, K)`, as `dynamic_decode` gives.
         """
         del sequence_lengths  # The state's lengths follow the beams.
-        longest = ops.max(final_state.lengths, axis=1)
+        longest = ops.cast(ops.max(final_state.lengths, axis=1), "int32")
         predicted_ids = gather_tree(
             outputs.predicted_ids, outputs.parent_ids, longest, self._end_token
         )
@@ -347,6 +355,13 @@ def check_tiled(initial_state, batch_size, beam_width):
                 "tile the memory and the state with tile_batch(x, beam_width)"
                 " and pass batch_size * beam_width to get_initial_state."
             )
+
+
+def lengths_dtype():
+    """int64, TFA's dtype of the beams' lengths; int32 where the backend
+    keeps no int64 (JAX without x64: NumPy's int64 becomes int32 there)."""
+    widest = ops.convert_to_tensor(np.zeros((), "int64"))
+    return keras.backend.standardize_dtype(widest.dtype)
 
 
 def scores_dtype(initial_state):

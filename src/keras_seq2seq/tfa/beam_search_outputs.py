@@ -23,7 +23,8 @@ class BeamSearchDecoderState(
             `(T, B*K, Ts)` rows).
         log_probs: float32 `(B, K)`, each beam's summed log-probs.
         finished: bool `(B, K)`.
-        lengths: int32 `(B, K)`, tokens, end token counted.
+        lengths: int64 `(B, K)` (as TFA's; int32 on JAX without x64),
+            tokens, end token counted.
         accumulated_attention_probs: float32 `(B, K, Ts)`, the coverage
             sums, or `()` without a coverage penalty.
     """
