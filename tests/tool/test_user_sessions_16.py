@@ -1,18 +1,26 @@
 """What a demanding user meets, sixteenth round: a bad `--beam-size`,
 `--n-best` or `--length-penalty` named "beam", "n-best" or "length
 penalty" (the translator's words), not the flag typed; an empty input
-file translated into nothing without a word.
+file translated into nothing without a word; a line of control
+characters (NUL, a terminal's escape) translated from unknown pieces; a
+very long line read from a pipe in time quadratic in its length; Ctrl-C
+silent on the steps since the last checkpoint, which a resume redoes.
 
 Each test pins one defect, on the tiny run of `conftest.py` or files the
 test writes; none trains a model.
 """
 
 import io
+import json
+import os
+import threading
 
 import pytest
-from cli_support import one_error_line
+from cli_support import one_error_line, stderr_lines, train_argv, tsv_corpus
 
 from keras_seq2seq.cli import main
+from keras_seq2seq.nmt.line_stream import READ_SIZE, line_chunks
+from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.translator import Translator
 
 # --- 1. Search options named by their flags ---
@@ -110,3 +118,99 @@ def test_an_empty_input_says_so_in_one_line(
     empty.write_text("\n")
     assert main(["translate", str(trained_run), "--input", str(empty)]) == 0
     assert capsys.readouterr() == ("\n", "")
+
+
+# --- 3. Lines of control characters, and very long lines ---
+
+
+def test_a_line_of_control_characters_is_blank_with_either_tokenizer(
+    trained_run, tmp_path, capsys, corpus
+):
+    # A terminal's escape codes or a NUL are no text: sentencepiece dropped
+    # most of them, but NUL became a piece the model translated, and the
+    # character tokenizer made an unknown piece of each, translated too.
+    text = tmp_path / "controls.txt"
+    text.write_text("\x00\n\x1b\x07\x01\n\u200b\x7f\nGo.")  # no final newline
+    assert main(["translate", str(trained_run), "--input", str(text)]) == 0
+    out = capsys.readouterr().out.split("\n")
+    assert len(out) == 5 and out[:3] == ["", "", ""] and out[4] == ""
+    lines = (corpus / "train.tsv").read_text(encoding="utf-8").splitlines()
+    sides = [line.split("\t")[0] for line in lines]
+    chars = Tokenizer.train(sides, "char")
+    for line in ("\x00", "\x1b\x07\x01", "\u200b\x7f"):
+        assert chars.encode(line) == []
+    assert chars.encode("G\x00o") == chars.encode("Go")
+    # A control character the vocabulary holds is read as before.
+    tabbed = Tokenizer.train(["a\x07b"], "char")
+    assert tabbed.tokens(tabbed.encode("a\x07b")) == ["a", "\x07", "b"]
+
+
+def _chunks_of_a_pipe(data: bytes, size=1024):
+    """The chunks `line_chunks` reads from a pipe fed `data`."""
+    read_end, write_end = os.pipe()
+
+    def feed():
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    with os.fdopen(read_end, "rb") as pipe:
+        chunks = list(line_chunks(pipe, size, "stdin"))
+    writer.join()
+    return chunks
+
+
+def test_a_long_line_is_read_whole_from_a_pipe():
+    # A line is gathered from many reads (64 KiB each); its pieces are
+    # joined once its end comes, or the input's, not copied at each read
+    # (a line of 100 MB took minutes, 1 s now).
+    long = "día " * 300_000  # 1.5 MB, over 20 reads
+    data = f"{long}\r\nGo.\r{long}".encode()
+    lines = [line for chunk in _chunks_of_a_pipe(data) for line in chunk]
+    assert lines == [long, "Go.", long]
+    # A "\r\n" split over two reads ends one line.
+    at_edge = b"x" * (READ_SIZE - 1) + b"\r\nGo.\n"
+    lines = [line for chunk in _chunks_of_a_pipe(at_edge) for line in chunk]
+    assert lines == ["x" * (READ_SIZE - 1), "Go."]
+
+
+def test_a_100_kb_line_is_translated_cut_with_one_warning(
+    trained_run, tmp_path, capsys
+):
+    text = tmp_path / "long.txt"
+    text.write_text("Tom " * 25_000 + "\nGo.")  # 100 kB; no final newline
+    assert main(["translate", str(trained_run), "--input", str(text)]) == 0
+    out, err = capsys.readouterr()
+    assert len(out.splitlines()) == 2
+    assert [line for line in stderr_lines(err)] == [
+        "seq2seq: warning: input 1 is longer than the model's 80 source "
+        "tokens; translated its first 80"
+    ]
+
+
+# --- 4. Ctrl-C between checkpoints ---
+
+
+def test_ctrl_c_says_how_many_steps_the_checkpoint_lacks(
+    tmp_path, monkeypatch, capsys
+):
+    # "keeps its checkpoint of step 2" and nothing more: Ctrl-C at step 7
+    # lost 5 steps, which the resume's "resuming ... at step 2" revealed.
+    def checkpoint_then_steps(run, model, encoded, dev, state):
+        state.update(step=2, checkpoint="step-0000002.keras")
+        (run.path / "state.json").write_text(json.dumps(state))
+        model.optimizer.iterations.assign(7)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("keras_seq2seq.nmt.train._fit", checkpoint_then_steps)
+    train = tsv_corpus(tmp_path / "train.tsv", 30)
+    argv = train_argv(tmp_path, "--data", str(train), "--name", "r")
+    assert main([*argv, "--tokenizer", "char"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2].startswith(
+        f"seq2seq: {tmp_path / 'runs' / 'r'} keeps its checkpoint of step 2 "
+        "(training reached step 7: the 5 steps since it are not kept; a "
+        "checkpoint comes with each validation, --validate-every); continue "
+        "it with "
+    ), err

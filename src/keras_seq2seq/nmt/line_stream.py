@@ -32,16 +32,21 @@ def line_chunks(stream, size: int, where: str):
             split_lines(decode_utf8(stream.read(), where)), size
         )
         return
-    pending, lines, first_line, after_cr = b"", [], 1, False
+    # The bytes of the line begun: kept as read, joined once it ends (a
+    # line of megabytes copied at each read took minutes).
+    pending, lines, first_line, after_cr = [], [], 1, False
     while data := os.read(fd, READ_SIZE):
         if after_cr and data.startswith(b"\n"):
             data = data[1:]  # ends the "\r\n" whose line is read
-        pending, after_cr = pending + data, False
+        after_cr = False
         # Only whole lines, ended by "\n" or "\r" (old Mac files): a
         # UTF-8 character never holds either byte.
-        end = max(pending.rfind(b"\n"), pending.rfind(b"\r")) + 1
-        if end:
-            whole, pending = pending[:end], pending[end:]
+        end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        if not end:
+            pending.append(data)
+        else:
+            whole = b"".join([*pending, data[:end]])
+            pending = [data[end:]] if end < len(data) else []
             after_cr = whole.endswith(b"\r") and not pending
             read = split_lines(decode_utf8(whole, where, first_line))
             lines += read
@@ -53,7 +58,8 @@ def line_chunks(stream, size: int, where: str):
             yield lines
             lines = []
     if pending:
-        lines += split_lines(decode_utf8(pending, where, first_line))
+        rest = b"".join(pending)
+        lines += split_lines(decode_utf8(rest, where, first_line))
     if lines:
         yield lines
 

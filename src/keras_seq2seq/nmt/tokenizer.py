@@ -104,7 +104,10 @@ class Tokenizer:
         return tokenizer
 
     def encode(self, text: str) -> list[int]:
-        """The ids of `text`, without bos or eos."""
+        """The ids of `text`, without bos or eos. Control and format
+        characters the vocabulary lacks are dropped (`_unread`)."""
+        if not text.isprintable():  # most text is: no character dropped
+            text = "".join(c for c in text if not self._unread(c))
         if self.processor is not None:
             return list(self.processor.encode(text, out_type=int))
         ids = self._char_ids(text)
@@ -123,6 +126,18 @@ class Tokenizer:
             for form in ("NFC", "NFD", "NFKC", "NFKD")
         ]
         return min([ids, *forms], key=lambda found: found.count(UNK_ID))
+
+    def _unread(self, char: str) -> bool:
+        """Whether `char` is a control or format character (a terminal's
+        escape, NUL, a zero-width space, a direction mark) that the
+        vocabulary lacks: no text to read, as sentencepiece drops most of
+        them itself. A line of only such characters is then blank, where
+        the model made a translation up from its unknown pieces."""
+        if char.isspace() or unicodedata.category(char) not in ("Cc", "Cf"):
+            return False
+        if self.processor is not None:
+            return self.processor.piece_to_id(char) == UNK_ID
+        return char not in self._ids
 
     def _char_ids(self, text: str) -> list[int]:
         return [self._ids.get(c, UNK_ID) for c in text]

@@ -111,6 +111,7 @@ def train(
         )
     made = run_folder.outermost_missing(path)
     before = set(path.iterdir()) if made is None else set()
+    model = None  # its optimizer counts the steps an interrupt reached
     try:
         # The model is built (or loaded) and trained on `devices` devices.
         with (
@@ -172,7 +173,7 @@ def train(
             run_folder.remove_written(path, made, before)
         elif isinstance(error, KeyboardInterrupt):
             given = {**file_values, **flag_values} if resume else {}
-            _say_how_to_resume(config, path, given)
+            _say_how_to_resume(config, path, given, _steps_of(model))
         raise
     return path
 
@@ -203,12 +204,36 @@ def _naming_the_columns(file_values, flag_values, config_file, resume):
         ) from None
 
 
-def _say_how_to_resume(config, path: Path, given: dict) -> None:
+def _steps_of(model) -> int | None:
+    """The training steps `model` has taken (its optimizer's count);
+    `None` before there is one."""
+    optimizer = getattr(model, "optimizer", None)
+    try:
+        # convert_to_numpy: int() fails on a variable mirrored over devices.
+        return int(keras.ops.convert_to_numpy(optimizer.iterations))
+    except Exception:  # no optimizer yet: said after an interrupt, no new error
+        return None
+
+
+def _say_how_to_resume(config, path: Path, given: dict, reached=None) -> None:
     """After Ctrl-C: where the run stands, and the command that goes on,
     with the options a resume `given` them changed (config.yaml takes them
     with the resume's first checkpoint: before it, the next resume would
-    drop them)."""
+    drop them). Steps taken since the checkpoint (the step `reached`) are
+    not kept: said, so that a resume going back to it is no surprise."""
     state = run_folder.read_state(path)
+    lost = ""
+    if reached is not None and reached > state["step"]:
+        count = reached - state["step"]
+        steps = (
+            "1 step since it is"
+            if count == 1
+            else f"{count} steps since it are"
+        )
+        lost = (
+            f" (training reached step {reached}: the {steps} not kept; a "
+            "checkpoint comes with each validation, --validate-every)"
+        )
     command = ["seq2seq", "train", "--resume", *_flag("--name", config.name)]
     if Path(config.runs_dir) != Path(config_lib.Config.runs_dir):
         command += _flag("--runs-dir", config.runs_dir)
@@ -216,8 +241,8 @@ def _say_how_to_resume(config, path: Path, given: dict) -> None:
         if key in given:
             command += _flag("--" + key.replace("_", "-"), given[key])
     print(
-        f"seq2seq: {path} keeps its checkpoint of step {state['step']}; "
-        f"continue it with `{shlex.join(command)}`",
+        f"seq2seq: {path} keeps its checkpoint of step {state['step']}"
+        f"{lost}; continue it with `{shlex.join(command)}`",
         file=sys.stderr,
     )
 
