@@ -45,15 +45,17 @@ def sequence_mask(lengths, maxlen=None):
     Args:
         lengths: int tensor `(B,)`.
         maxlen: int or scalar tensor. Number of steps. `None` takes the
-            largest of `lengths` (as `tf.sequence_mask`), a width that
-            depends on values: not under `jax.jit`. Defaults to `None`.
+            largest of `lengths` (as `tf.sequence_mask`), 0 for no lengths
+            at all, a width that depends on values: not under `jax.jit`.
+            Defaults to `None`.
 
     Returns:
         bool tensor `(B, maxlen)`.
     """
     lengths = ops.cast(lengths, "int32")
     if maxlen is None:
-        maxlen = ops.max(lengths)
+        # `initial`: the max of an empty batch raised on every backend.
+        maxlen = ops.max(lengths, initial=0)
     steps = ops.arange(maxlen, dtype="int32")
     return ops.less(steps[None, :], lengths[:, None])
 

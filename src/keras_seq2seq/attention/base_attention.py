@@ -141,10 +141,15 @@ class BaseAttention(keras.layers.Layer):
             query, memory, previous_weights=previous_weights, training=training
         )
 
-    def compute_output_shape(self, query_shape, value_shape, key_shape=None):
+    def compute_output_shape(
+        self, query_shape, value_shape, key_shape=None, value_mask_shape=None
+    ):
         """`(context, weights)` shapes: `query_shape` with its last axis
         replaced by `Dv`, then by `Tv`."""
         check_shapes(query_shape, value_shape, key_shape)
+        # A functional model's call runs here, not in `call`: a mask of
+        # another shape given by hand passed until the model ran.
+        check_mask_shape(value_mask_shape, value_shape)
         leading = tuple(query_shape[:-1])
         return leading + (value_shape[-1],), leading + (value_shape[1],)
 
@@ -169,7 +174,10 @@ class BaseAttention(keras.layers.Layer):
         if value_mask is None:
             mask = ops.ones(ops.shape(value)[:2], dtype="bool")
         else:
+            # A mask of another shape broadcast (PyTorch ran with a
+            # `(B, 1)` one) or failed in a backend's own words.
             mask = ops.cast(value_mask, "bool")
+            check_mask_shape(mask.shape, value.shape)
         real = ops.cast(mask, value.dtype)[:, :, None]
         values = value * real
         if key is None:
@@ -235,15 +243,7 @@ class BaseAttention(keras.layers.Layer):
                     f"for depth {built}. Received: {name}.shape={tuple(shape)}"
                 )
         if value_mask is not None:
-            mask_shape = tuple(value_mask.shape)
-            if len(mask_shape) != 2 or not _compatible(
-                mask_shape, tuple(value.shape[:2])
-            ):
-                raise ValueError(
-                    "`value_mask` must have shape (B, Tv) of `value`. "
-                    f"Received: value_mask.shape={mask_shape}, "
-                    f"value.shape={tuple(value.shape)}"
-                )
+            check_mask_shape(value_mask.shape, value.shape)
 
     def get_config(self):
         probability_fn = self.probability_fn
@@ -273,6 +273,28 @@ def check_bool(name, value):
     if not isinstance(value, bool):
         raise ValueError(
             f"`{name}` must be True or False. Received: {name}={value!r}"
+        )
+
+
+def check_mask_shape(mask_shape, value_shape, names=("value_mask", "Tv")):
+    """Raises `ValueError` unless a mask of `mask_shape` (`None`: no mask)
+    is the `(B, T)` of a sequence of `value_shape`; `None` axes match any.
+    `names`: the mask's argument and its time axis, for the message; the
+    sequence is the argument named before `_mask`."""
+    # A rank unknown (a TensorFlow graph's `TensorShape(None)`) says nothing.
+    if mask_shape is None or None in (
+        getattr(mask_shape, "rank", 0),
+        getattr(value_shape, "rank", 0),
+    ):
+        return
+    mask_shape, value_shape = tuple(mask_shape), tuple(value_shape)
+    if len(mask_shape) != 2 or not _compatible(mask_shape, value_shape[:2]):
+        name, steps = names
+        value = name.removesuffix("_mask")
+        raise ValueError(
+            f"`{name}` must have shape (B, {steps}) of `{value}`. "
+            f"Received: {name}.shape={mask_shape}, "
+            f"{value}.shape={value_shape}"
         )
 
 

@@ -3,11 +3,15 @@
 import keras
 from keras import ops
 
+from keras_seq2seq.attention.base_attention import check_mask_shape
 from keras_seq2seq.decoder.attention_rnn_cell import (
     AttentionRNNCell,
     deserialize_sublayers,
 )
 from keras_seq2seq.ops import scan
+
+# The target mask's argument and time axis, for `check_mask_shape`.
+INPUTS_MASK = ("inputs_mask", "Tt")
 
 
 @keras.saving.register_keras_serializable(package="keras_seq2seq")
@@ -107,6 +111,8 @@ class AttentionDecoder(keras.layers.Layer):
         value_mask=None,
         training=None,
     ):
+        if inputs_mask is not None:
+            check_mask_shape(inputs_mask.shape, inputs.shape, INPUTS_MASK)
         memory = self.step.prepare(value, value_mask=value_mask)
         state = self.step.get_initial_state(memory, initial_state)
         outputs, weights, state = self.scan(
@@ -166,9 +172,18 @@ class AttentionDecoder(keras.layers.Layer):
         return outputs, weights * real, state
 
     def compute_output_shape(
-        self, inputs_shape, value_shape, initial_state_shape=None
+        self,
+        inputs_shape,
+        value_shape,
+        initial_state_shape=None,
+        inputs_mask_shape=None,
+        value_mask_shape=None,
     ):
         """The shapes `call` returns for these input shapes."""
+        # A functional model's call runs here, not in `call`: masks of
+        # another shape given by hand passed until the model ran.
+        check_mask_shape(inputs_mask_shape, inputs_shape, INPUTS_MASK)
+        check_mask_shape(value_mask_shape, value_shape)
         batch_size, steps = tuple(inputs_shape[:2])
         shapes = [(batch_size, steps, self.step.output_size)]
         if self.return_weights:

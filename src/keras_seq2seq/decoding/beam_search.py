@@ -23,7 +23,7 @@ from keras_seq2seq.decoding.step import (
     step_buffer,
     write,
 )
-from keras_seq2seq.ops import tile_beams
+from keras_seq2seq.ops import SCORE_FILL, tile_beams
 
 
 def beam_search(
@@ -72,6 +72,18 @@ def beam_search(
     order of the last step's scores, best first. As in TFA, a beam that
     ended at the last step has no coverage term yet.
 
+    A step function that gives tokens log-prob `-inf` (a vocabulary it
+    masks) may leave an entry fewer finite candidates than beams: with
+    `max_length=1`, `n_best` above its unmasked tokens. Its last beams
+    then hold no hypothesis, and come back empty, after the real ones:
+    score and log-prob `-inf`, length 0, ids all `eos_id`, zero weights.
+    An empty beam counts as finished: `stop_early` stops once every real
+    one has ended (TFA's search ran on to `max_length`).
+    The search cannot know this before it runs the step function (and a
+    compiled search cannot raise on values), so a caller that must have
+    `n_best` real hypotheses checks `lengths > 0` (`Seq2Seq.generate`,
+    whose step masks only `pad_id`, refuses such requests up front).
+
     Args:
         step_fn: the step function of `keras_seq2seq.decoding.step`, called
             on `N = B * K` rows.
@@ -111,7 +123,8 @@ def beam_search(
         `scores` float32 `(B, n_best)`: the penalised scores they were
         ranked by.
         `log_probs` float32 `(B, n_best)`: sum of their tokens' log-probs.
-        `lengths` int32 `(B, n_best)`: tokens, eos counted.
+        `lengths` int32 `(B, n_best)`: tokens, eos counted; 0 for an empty
+        hypothesis (above).
         `weights` float32 `(B, n_best, T, Ts)`: each hypothesis' attention
         weights per step (following its parent beams); zeros after the end.
         `steps` int32 scalar: steps run.
@@ -271,16 +284,42 @@ def extend(
         one_per_beam=False if last_step is None else t == last_step,
     )
     parents = chosen["parent_ids"]
+    scores = drop_empty(beams, chosen, new, eos_id)
     state = reorder_beams(state, parents)
     step_weights = ops.take_along_axis(weights, parents[:, :, None], axis=1)
     new.update(
-        scores=chosen["scores"],
+        scores=scores,
         step_ids=write(beams["step_ids"], t, chosen["token_ids"]),
         parent_ids=write(beams["parent_ids"], t, parents),
-        step_scores=write(beams["step_scores"], t, chosen["scores"]),
+        step_scores=write(beams["step_scores"], t, scores),
         step_weights=write(beams["step_weights"], t, step_weights),
     )
     return new, state
+
+
+def drop_empty(beams, chosen, new, eos_id):
+    """Sets to `-inf` the log-prob of each new beam that holds no
+    hypothesis, and counts it finished; returns the step's scores, those
+    beams' `-inf`.
+
+    With fewer finite candidates than beams (a step function that gives
+    tokens log-prob `-inf`), the last beams took what is no candidate: a
+    parent of log-prob `-inf`; a finished parent extended by another token
+    than eos, scored `SCORE_FILL` below it (TFA's `_mask_probs`), a copy
+    alike its parent; or, at a `one_per_beam` step, a token other than its
+    parent's best, scored `SCORE_FILL`. As `-inf`, each comes back empty
+    (see `finalize`).
+    """
+    parent_finished = ops.take_along_axis(
+        beams["finished"], chosen["parent_ids"], axis=1
+    )
+    copies = ops.logical_and(parent_finished, chosen["token_ids"] != eos_id)
+    empty = ops.logical_or(copies, chosen["scores"] <= SCORE_FILL)
+    empty = ops.logical_or(empty, new["log_probs"] == float("-inf"))
+    new["log_probs"] = ops.where(empty, float("-inf"), new["log_probs"])
+    # No token changes its -inf: it waits for no end (`stop_early`).
+    new["finished"] = ops.logical_or(new["finished"], empty)
+    return ops.where(empty, float("-inf"), chosen["scores"])
 
 
 def finalize(beams, steps, eos_id, n_best, return_raw):
@@ -300,11 +339,19 @@ def finalize(beams, steps, eos_id, n_best, return_raw):
     weights = ops.take_along_axis(
         beams["step_weights"], ops.maximum(path, 0)[..., None], axis=2
     )  # (T, B, K, Ts)
+    # A beam of log-prob -inf holds no hypothesis: the step function left
+    # fewer finite candidates than beams. It comes back empty.
+    empty = beams["log_probs"] == float("-inf")  # (B, K)
+    lengths = ops.where(empty, 0, lengths)
+    ids = ops.where(
+        empty[:, :, None], eos_id, ops.transpose(predicted, (1, 2, 0))
+    )
+    ids, lengths = ops.cast(ids, "int32"), ops.cast(lengths, "int32")
     max_length = path.shape[0]
     alive = ops.arange(max_length, dtype="int32")[:, None, None] < lengths[None]
     weights = weights * ops.cast(alive, "float32")[..., None]
     result = {
-        "ids": ops.transpose(predicted, (1, 2, 0))[:, :n_best],
+        "ids": ids[:, :n_best],
         "scores": beams["scores"][:, :n_best],
         "log_probs": beams["log_probs"][:, :n_best],
         "lengths": lengths[:, :n_best],
@@ -318,7 +365,7 @@ def finalize(beams, steps, eos_id, n_best, return_raw):
             step_scores=batch_major(beams["step_scores"]),
             predicted_ids=batch_major(predicted),
             final_log_probs=beams["log_probs"],
-            final_lengths=lengths,
+            final_lengths=beams["lengths"],
             final_finished=beams["finished"],
             accumulated_weights=beams.get(
                 "coverage", ops.zeros_like(weights[0, :, :, :])
