@@ -265,7 +265,7 @@ def _add_translate(commands):
         type=int,
         default=1,
         metavar="N",
-        help="hypotheses per input (at most --beam)",
+        help="hypotheses per input, distinct (at most --beam-size)",
     )
     _add_model_option(
         translate, help="model file inside RUN (e.g. averaged.keras)"
