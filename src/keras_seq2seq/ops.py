@@ -43,21 +43,24 @@ def sequence_mask(lengths, maxlen=None):
     """Boolean mask `(B, maxlen)`, True where `t < lengths[b]`.
 
     Args:
-        lengths: int tensor `(B,)`.
+        lengths: int tensor `(B,)`; any shape `S` gives `S + (maxlen,)`,
+            as `tf.sequence_mask`.
         maxlen: int or scalar tensor. Number of steps. `None` takes the
             largest of `lengths` (as `tf.sequence_mask`), 0 for no lengths
             at all, a width that depends on values: not under `jax.jit`.
             Defaults to `None`.
 
     Returns:
-        bool tensor `(B, maxlen)`.
+        bool tensor `(B, maxlen)` (`S + (maxlen,)`).
     """
     lengths = ops.cast(lengths, "int32")
     if maxlen is None:
         # `initial`: the max of an empty batch raised on every backend.
         maxlen = ops.max(lengths, initial=0)
     steps = ops.arange(maxlen, dtype="int32")
-    return ops.less(steps[None, :], lengths[:, None])
+    # `...`: lengths of any rank, as `tf.sequence_mask` takes them
+    # (`(B, C)` ones made `(B, maxlen, C)` where the axes matched).
+    return ops.less(steps, lengths[..., None])
 
 
 def mask_scores(scores, mask=None):

@@ -134,6 +134,25 @@ def test_sequence_mask_of_no_lengths_is_empty(lengths):
     assert tuple(sequence_mask(lengths, 3).shape) == (0, 3)
 
 
+# --- `sequence_mask` of lengths `(B, C)` (one per sentence and
+# candidate), as `tf.sequence_mask` takes them: `(B, C, maxlen)`. The
+# mask came out `(B, maxlen, C)`, wrong where `maxlen == C` (silently),
+# or an error.
+
+
+@pytest.mark.parametrize("maxlen", [None, 3, 5])
+def test_sequence_mask_of_lengths_of_any_rank_ends_in_the_steps(maxlen):
+    lengths = np.array([[1, 3, 0], [2, 2, 3]], "int32")
+    steps = 3 if maxlen is None else maxlen
+    want = np.arange(steps) < lengths[..., None]
+    assert want.shape == (2, 3, steps)
+    got = ops.convert_to_numpy(sequence_mask(lengths, maxlen))
+    np.testing.assert_array_equal(got, want)
+    # One length: `(maxlen,)`, by default as wide as it.
+    got = ops.convert_to_numpy(sequence_mask(np.int32(2), maxlen))
+    np.testing.assert_array_equal(got, np.arange(maxlen or 2) < 2)
+
+
 # --- A mask of the wrong shape handed by hand to an attention layer or
 # the decoder in a functional model: Keras sizes the outputs with
 # `compute_output_shape`, so the check in `call` ran only when the model
