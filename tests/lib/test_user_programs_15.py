@@ -17,6 +17,7 @@ from keras import ops
 
 from keras_seq2seq import AttentionDecoder, BahdanauAttention, sequence_mask
 from keras_seq2seq.decoding import beam_search, compiled
+from tiny_batch import SOURCE, TARGET_IN, small_model
 
 EOS, BOS, V, K = 0, 1, 6, 4
 
@@ -210,3 +211,37 @@ def test_masks_of_the_right_shape_still_flow_from_embeddings():
     assert outputs.shape == (2, 3, 6)
     assert np.all(outputs[ids == 0] == 0)
     assert np.all(outputs[ids != 0] != 0)
+
+
+# --- `predict` on a `keras.utils.PyDataset` (or a generator, a
+# `tf.data.Dataset`) of pairs `(source_ids, target_in_ids)`: Keras reads
+# a pair as (x, y), so the model got the source ids alone, and the error
+# said to use `generate`. It now also says how to yield the pair; wrapped
+# as `((source_ids, target_in_ids),)` it predicts as the arrays do.
+
+
+class Pairs(keras.utils.PyDataset):
+    """Two batches of the tiny batch's pairs, wrapped or not."""
+
+    def __init__(self, wrap):
+        super().__init__()
+        self.wrap = wrap
+
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        rows = [slice(0, 2), slice(2, 3)][index]
+        pair = (SOURCE[rows], TARGET_IN[rows])
+        return (pair,) if self.wrap else pair
+
+
+def test_predict_on_a_dataset_of_pairs_says_how_to_yield_them():
+    with pytest.raises(ValueError, match=r"yields \(\(source_ids, target_in"):
+        small_model().predict(Pairs(wrap=False), verbose=0)
+    # A new model: on JAX, Keras' predict left the variables of a model
+    # it failed on unset.
+    model = small_model()
+    got = model.predict(Pairs(wrap=True), verbose=0)
+    want = model.predict((SOURCE, TARGET_IN), verbose=0)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -112,6 +112,7 @@ class AttentionDecoder(keras.layers.Layer):
         training=None,
     ):
         if inputs_mask is not None:
+            inputs_mask = ops.cast(inputs_mask, "bool")
             check_mask_shape(inputs_mask.shape, inputs.shape, INPUTS_MASK)
         memory = self.step.prepare(value, value_mask=value_mask)
         state = self.step.get_initial_state(memory, initial_state)

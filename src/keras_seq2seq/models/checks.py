@@ -145,7 +145,9 @@ def check_pair(inputs):
     raise ValueError(
         "Seq2Seq is called on a pair (source_ids, target_in_ids), the "
         "teacher-forced call of training; to translate source ids, use "
-        f"generate(source_ids). Received: {received}"
+        "generate(source_ids); a dataset or generator for predict yields "
+        "((source_ids, target_in_ids),), since Keras reads a pair it "
+        f"yields as (x, y). Received: {received}"
     )
 
 

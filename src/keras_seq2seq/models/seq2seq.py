@@ -234,6 +234,8 @@ class Seq2Seq(
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None):
+        # Again here: JAX's `predict` and `fit` call `call`, not `__call__`.
+        check_pair(inputs)
         source_ids, target_in_ids = inputs
         memory, memory_mask, initial_state = self.encode(
             source_ids, training=training
