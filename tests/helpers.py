@@ -200,6 +200,11 @@ def _torch_gradients(layer, inputs, wrt):
     return [None if g is None else g.detach() for g in grads]
 
 
+def dtype_of(x):
+    """`x`'s dtype by Keras' name (`"float32"`), on every backend."""
+    return keras.backend.standardize_dtype(x.dtype)
+
+
 def to_numpy(outputs):
     """Flattens a layer's outputs into a list of NumPy arrays."""
     return [ops.convert_to_numpy(y) for y in keras.tree.flatten(outputs)]

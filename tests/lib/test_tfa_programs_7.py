@@ -23,6 +23,7 @@ from float64_support import float64_only
 from keras import ops
 
 import keras_seq2seq.tfa as tfa
+from helpers import dtype_of
 
 B, S, D, H, U = 2, 5, 3, 4, 4
 RNG = np.random.default_rng(71)
@@ -32,10 +33,6 @@ LENGTHS = np.array([5, 3], "int32")
 
 def numpy(x):
     return ops.convert_to_numpy(x)
-
-
-def dtype_of(x):
-    return keras.backend.standardize_dtype(x.dtype)
 
 
 # --- `AttentionWrapper.get_initial_state(batch_size=B, dtype=...)`: TFA

@@ -18,6 +18,7 @@ from float64_support import float64_only
 from keras import ops
 
 import keras_seq2seq.tfa as tfa
+from helpers import dtype_of
 
 B, S, D, H, U, V, E = 2, 5, 3, 4, 4, 6, 3
 RNG = np.random.default_rng(91)
@@ -27,10 +28,6 @@ LENGTHS = np.array([5, 3], "int32")
 
 def numpy(x):
     return ops.convert_to_numpy(x)
-
-
-def dtype_of(x):
-    return keras.backend.standardize_dtype(x.dtype)
 
 
 def widest_int():
