@@ -50,11 +50,24 @@ def endless_run(trained_run, tmp_path_factory):
     )
 
 
+# One translator per run for the module: a model compiles its search once
+# per batch shape, and the tests below share those shapes (the tests only
+# read the translators; the spies are undone by monkeypatch).
+@pytest.fixture(scope="module")
+def endless(endless_run):
+    return Translator.load(endless_run)
+
+
+@pytest.fixture(scope="module")
+def trained(trained_run):
+    return Translator.load(trained_run)
+
+
 @pytest.mark.parametrize("beam", [1, 3])
 def test_a_translation_without_end_is_marked_and_kept_to_the_limit(
-    endless_run, beam
+    endless, beam
 ):
-    translator = Translator.load(endless_run)
+    translator = endless
     found = translator.translate(SENTENCES, beam=beam, n_best=beam)
     for hypotheses in found:
         for hypothesis in hypotheses:
@@ -78,11 +91,11 @@ def _log_prob(translator, sentence, ids):
 
 @pytest.mark.parametrize("beam, length_penalty", [(1, 0.0), (3, 0.0), (3, 0.6)])
 def test_a_cut_translation_scores_the_tokens_it_keeps(
-    endless_run, beam, length_penalty
+    endless, beam, length_penalty
 ):
     # The search ran one step past the limit (room for the end token);
     # the score was that of the longer path, not of the translation.
-    translator = Translator.load(endless_run)
+    translator = endless
     found = translator.translate(
         SENTENCES, beam=beam, n_best=beam, length_penalty=length_penalty
     )
@@ -146,10 +159,12 @@ class _Rows:
 @pytest.mark.parametrize(
     "count, rows", [(1, [1]), (3, [4]), (20, [32]), (64, [64]), (70, [64, 64])]
 )
-def test_a_batch_has_as_many_rows_as_it_needs(trained_run, count, rows):
-    translator = Translator.load(trained_run)
+def test_a_batch_has_as_many_rows_as_it_needs(
+    trained, monkeypatch, count, rows
+):
+    translator = trained
     spy = _Rows(translator.model)
-    translator.model.generate = spy
+    monkeypatch.setattr(translator.model, "generate", spy)
     sentences = [f"{SENTENCES[i % 3]} {i}" for i in range(count)]
     one = translator.translate(sentences)
     assert spy.rows == rows
@@ -160,10 +175,10 @@ def test_a_batch_has_as_many_rows_as_it_needs(trained_run, count, rows):
         np.testing.assert_allclose(alone[0].score, one[i][0].score, atol=1e-4)
 
 
-def test_a_wide_beam_on_one_sentence_searches_one_row(trained_run):
-    translator = Translator.load(trained_run)
+def test_a_wide_beam_on_one_sentence_searches_one_row(trained, monkeypatch):
+    translator = trained
     spy = _Rows(translator.model)
-    translator.model.generate = spy
+    monkeypatch.setattr(translator.model, "generate", spy)
     [hypotheses] = translator.translate(["Go."], beam=40, n_best=40)
     # 40 translations, none told twice, though this model writes to the
     # limit, where beams that differed only past it were alike.
@@ -171,11 +186,11 @@ def test_a_wide_beam_on_one_sentence_searches_one_row(trained_run):
     assert spy.rows == [1] and len(set(tokens)) == len(tokens) == 40
 
 
-def test_cut_translations_of_a_sentence_are_told_once(endless_run):
+def test_cut_translations_of_a_sentence_are_told_once(endless):
     # The search runs one step past the limit: beams that differed only
     # in that step's token were one translation once cut, and the n-best
     # listed it twice (or, searching more beams, fewer than n_best).
-    translator = Translator.load(endless_run)
+    translator = endless
     found = translator.translate(SENTENCES, beam=5, n_best=5)
     for hypotheses in found:
         assert all(h.at_length_limit for h in hypotheses)
