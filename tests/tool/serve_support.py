@@ -3,8 +3,6 @@ bench/serve_load.py) the server process, the load generator and the listed
 malformed requests with the status each must get."""
 
 import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,25 +33,18 @@ server = serve_load.server  # `with server(run) as (url, log_lines):`
 
 
 def train_run(base: Path) -> Path:
-    """Trains the tiny dates run once under `base`; returns its folder."""
+    """Trains the tiny dates run once under `base`; returns its folder.
+
+    The training is set-up, not the test: it runs in this process (as
+    conftest's `trained_run`), which has TensorFlow loaded already; the
+    server the tests start is a process of its own."""
+    from keras_seq2seq.cli import main
+
     run = base / "runs" / "dates"
     if (run / "model.keras").exists():
         return run
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "keras_seq2seq_cli",  # the `seq2seq` launcher
-            "train",
-            "--runs-dir",
-            str(base / "runs"),
-            *TRAIN_FLAGS,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    argv = ["train", "--runs-dir", str(base / "runs"), *TRAIN_FLAGS]
+    assert main(argv) == 0
     return run
 
 
