@@ -184,12 +184,15 @@ def decode_with_beams(decoder, mechanisms, weights=None):
     cell = decoder.cell
     state = cell.get_initial_state(batch_size=B * k, dtype="float32")
     embedding = normal(9, V, E)
-    decoder(embedding, start_tokens=[0] * B, end_token=1, initial_state=state)
-    if weights is not None:
-        decoder.set_weights(weights)
     outputs, final_state, lengths = decoder(
         embedding, start_tokens=[0] * B, end_token=1, initial_state=state
     )
+    if weights is not None:
+        # The first call built the weights; decode again with these.
+        decoder.set_weights(weights)
+        outputs, final_state, lengths = decoder(
+            embedding, start_tokens=[0] * B, end_token=1, initial_state=state
+        )
     return outputs, final_state
 
 
