@@ -208,7 +208,11 @@ def test_a_frozen_model_loads_frozen(tmp_path):
     assert loaded.trainable is False
     assert loaded.trainable_weights == []
     before = [numpy(w) for w in loaded.weights]
-    loaded.compile("sgd", SequenceLoss())
+    # No XLA on TensorFlow: the step only has to try to move the loaded
+    # weights. JAX's jitted step is faster than its eager one.
+    loaded.compile(
+        "sgd", SequenceLoss(), jit_compile=keras.backend.backend() == "jax"
+    )
     loaded.fit((SOURCE, TARGET_IN), TARGET_OUT, verbose=0)
     for weight, value in zip(loaded.weights, before, strict=True):
         np.testing.assert_array_equal(numpy(weight), value)
@@ -222,7 +226,9 @@ def test_a_frozen_model_loads_frozen(tmp_path):
 
 
 def test_checkpointed_weights_load_into_a_new_model(tmp_path):
-    model = small_model()
+    # No XLA on TensorFlow: what is checked is the checkpoint, not the
+    # step. JAX's jitted step is faster than its eager one.
+    model = small_model(jit_compile=keras.backend.backend() == "jax")
     path = str(tmp_path / "best.weights.h5")
     callbacks = [
         keras.callbacks.ModelCheckpoint(
