@@ -55,6 +55,17 @@ def trained_run(corpus, tmp_path_factory):
     return runs / "tsv"
 
 
+@pytest.fixture(scope="session")
+def trained_translator(trained_run):
+    """`Translator.load(trained_run)`, shared by the tests that only read
+    its translations: its model compiles the search once per batch shape
+    for the whole session, not once per test. A test that patches it
+    undoes that with monkeypatch."""
+    from keras_seq2seq.nmt.translator import Translator
+
+    return Translator.load(trained_run)
+
+
 @pytest.fixture
 def no_training(monkeypatch):
     """Replaces the training loop: records the dev pairs it was given and

@@ -23,7 +23,6 @@ from conftest import TINY
 from keras_seq2seq import Seq2Seq
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import plot, run_folder
-from keras_seq2seq.nmt.translator import Translator
 
 
 def _stdin(monkeypatch, text):
@@ -65,7 +64,7 @@ def test_model_file_loads_without_the_tool(trained_run):
 
 
 def test_translate_arguments_stdin_and_api_agree(
-    trained_run, monkeypatch, capsys
+    trained_run, trained_translator, monkeypatch, capsys
 ):
     sentences = ["I am happy.", "Tom is here.", "Where is the cat?"]
     assert main(["translate", str(trained_run), *sentences]) == 0
@@ -73,7 +72,7 @@ def test_translate_arguments_stdin_and_api_agree(
     _stdin(monkeypatch, "".join(s + "\n" for s in sentences))
     assert main(["translate", str(trained_run)]) == 0
     from_stdin = capsys.readouterr().out.splitlines()
-    api = Translator.load(trained_run).translate(sentences)
+    api = trained_translator.translate(sentences)
     assert from_args == from_stdin == [h[0].text for h in api]
 
 
@@ -101,8 +100,8 @@ def test_translate_n_best_lines_are_sorted_by_score(trained_run, capsys):
         assert float(first[2]) >= float(second[2])
 
 
-def test_hypothesis_attention_covers_real_positions(trained_run):
-    [[best]] = Translator.load(trained_run).translate(["Tom is here."])
+def test_hypothesis_attention_covers_real_positions(trained_translator):
+    [[best]] = trained_translator.translate(["Tom is here."])
     assert len(best.attention) == len(best.target_tokens)
     for row in best.attention:
         assert len(row) == len(best.source_tokens)
@@ -144,14 +143,14 @@ def test_evaluate_json_matches_sacrebleu_on_its_output(
 
 
 def test_plot_writes_a_png_of_the_expected_size_and_labels(
-    trained_run, tmp_path, capsys
+    trained_run, trained_translator, tmp_path, capsys
 ):
     path = tmp_path / "map.png"
     sentence = "Where is the cat?"
     assert (
         main(["plot", str(trained_run), sentence, "--output", str(path)]) == 0
     )
-    [[best]] = Translator.load(trained_run).translate([sentence])
+    [[best]] = trained_translator.translate([sentence])
     width, height = plot.figure_inches(
         len(best.source_tokens), len(best.target_tokens)
     )

@@ -50,17 +50,13 @@ def endless_run(trained_run, tmp_path_factory):
     )
 
 
-# One translator per run for the module: a model compiles its search once
-# per batch shape, and the tests below share those shapes (the tests only
-# read the translators; the spies are undone by monkeypatch).
+# One translator for the endless run (as conftest's trained_translator
+# for the trained one): a model compiles its search once per batch shape,
+# and the tests below share those shapes (they only read the translators;
+# the spies are undone by monkeypatch).
 @pytest.fixture(scope="module")
 def endless(endless_run):
     return Translator.load(endless_run)
-
-
-@pytest.fixture(scope="module")
-def trained(trained_run):
-    return Translator.load(trained_run)
 
 
 @pytest.mark.parametrize("beam", [1, 3])
@@ -160,9 +156,9 @@ class _Rows:
     "count, rows", [(1, [1]), (3, [4]), (20, [32]), (64, [64]), (70, [64, 64])]
 )
 def test_a_batch_has_as_many_rows_as_it_needs(
-    trained, monkeypatch, count, rows
+    trained_translator, monkeypatch, count, rows
 ):
-    translator = trained
+    translator = trained_translator
     spy = _Rows(translator.model)
     monkeypatch.setattr(translator.model, "generate", spy)
     sentences = [f"{SENTENCES[i % 3]} {i}" for i in range(count)]
@@ -175,8 +171,10 @@ def test_a_batch_has_as_many_rows_as_it_needs(
         np.testing.assert_allclose(alone[0].score, one[i][0].score, atol=1e-4)
 
 
-def test_a_wide_beam_on_one_sentence_searches_one_row(trained, monkeypatch):
-    translator = trained
+def test_a_wide_beam_on_one_sentence_searches_one_row(
+    trained_translator, monkeypatch
+):
+    translator = trained_translator
     spy = _Rows(translator.model)
     monkeypatch.setattr(translator.model, "generate", spy)
     [hypotheses] = translator.translate(["Go."], beam=40, n_best=40)

@@ -10,7 +10,6 @@ import sys
 import threading
 
 from keras_seq2seq.cli import main
-from keras_seq2seq.nmt.translator import Translator
 
 
 class _Output:
@@ -59,18 +58,18 @@ def _translate_a_pipe(run, monkeypatch, first, second):
 
 
 def test_each_line_of_a_pipe_is_answered_before_the_next_comes(
-    trained_run, monkeypatch
+    trained_run, trained_translator, monkeypatch
 ):
     lines, answered = _translate_a_pipe(
         trained_run, monkeypatch, b"Go.\n", b"I am happy.\r\n\n"
     )
     assert answered, "no translation before stdin was closed"
-    want = Translator.load(trained_run).translate(["Go.", "I am happy.", ""])
+    want = trained_translator.translate(["Go.", "I am happy.", ""])
     assert lines == [hypotheses[0].text for hypotheses in want]
 
 
 def test_a_line_split_across_writes_and_characters_stay_whole(
-    trained_run, monkeypatch
+    trained_run, trained_translator, monkeypatch
 ):
     # The first write ends inside a line, and inside "é" (two bytes).
     text = "Tom est là.\nJ'ai été ici.\n".encode()
@@ -78,7 +77,5 @@ def test_a_line_split_across_writes_and_characters_stay_whole(
     lines, _ = _translate_a_pipe(
         trained_run, monkeypatch, b"\xef\xbb\xbf" + text[:cut], text[cut:]
     )
-    want = Translator.load(trained_run).translate(
-        ["Tom est là.", "J'ai été ici."]
-    )
+    want = trained_translator.translate(["Tom est là.", "J'ai été ici."])
     assert lines == [hypotheses[0].text for hypotheses in want]

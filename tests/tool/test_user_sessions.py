@@ -28,15 +28,16 @@ def _stdin(monkeypatch, text):
 
 
 def test_blank_input_lines_give_blank_translations(
-    trained_run, monkeypatch, capsys
+    trained_run, trained_translator, monkeypatch, capsys
 ):
     _stdin(monkeypatch, "Hello.\n\n   \nI am here.\n")
     assert main(["translate", str(trained_run)]) == 0
     lines = capsys.readouterr().out.split("\n")
     assert len(lines) == 5 and lines[-1] == ""  # four lines, one per input
     assert lines[1] == lines[2] == ""
-    translator = Translator.load(trained_run)
-    blank, real = translator.translate(["  ", "Hello."], beam=2, n_best=2)
+    blank, real = trained_translator.translate(
+        ["  ", "Hello."], beam=2, n_best=2
+    )
     assert [(h.text, h.score, h.source_tokens) for h in blank] == [
         ("", 0.0, []),
         ("", 0.0, []),

@@ -145,12 +145,11 @@ def test_serve_answers_400_for_a_number_of_5000_digits(read_request):
 
 
 def test_a_sentence_the_vocabulary_reads_nothing_of_is_blank(
-    trained_run, tmp_path, capsys
+    trained_run, trained_translator, tmp_path, capsys
 ):
     # Sentencepiece drops a zero-width space: no source token, and the
     # model invented a translation of nothing (a blank line gets none).
-    translator = Translator.load(trained_run)
-    [go], [nothing] = translator.translate(["Go.", "\u200b"])
+    [go], [nothing] = trained_translator.translate(["Go.", "\u200b"])
     assert go.source_tokens and go.score < 0
     assert nothing == Hypothesis("", 0.0, [], [], [])
     output = tmp_path / "map.png"

@@ -51,12 +51,12 @@ def _clipped_labels(figure):
 
 
 def test_the_attention_map_of_a_short_sentence_or_long_pieces_is_not_cut(
-    trained_run, tmp_path, capsys
+    trained_run, trained_translator, tmp_path, capsys
 ):
     # "Go.": the colour bar's numbers and the axis names were cut off.
     output = tmp_path / "go.png"
     assert main(["plot", str(trained_run), "Go.", "--output", str(output)]) == 0
-    [[best]] = Translator.load(trained_run).translate(["Go."])
+    [[best]] = trained_translator.translate(["Go."])
     assert _clipped_labels(plot.attention_figure(best)) == []
     with Image.open(output) as image:  # the size the figure says
         width, height = plot.attention_figure(best).get_size_inches()
