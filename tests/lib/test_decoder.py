@@ -709,11 +709,11 @@ def reverse_task(rng, count, vocab=10, steps=6):
 
 
 def test_learns_to_reverse_sequences():
-    # 180 Adam steps of 128 pairs. Checked with 4 seeds on every backend:
-    # >= 0.99 from step 150 on (a higher rate or no clipping can spike).
-    source, decoder_inputs, labels = reverse_task(
-        np.random.default_rng(0), 1280
-    )
+    # 180 Adam steps of 64 pairs (batches of 128 cost twice as much per
+    # step). Seeds 0-2 on TensorFlow and JAX: accuracy >= 0.989; with the
+    # attention's memory zeroed, 0.88. A higher rate or no clipping can
+    # spike.
+    source, decoder_inputs, labels = reverse_task(np.random.default_rng(0), 640)
     model = seq2seq_model(
         10,
         "luong",
@@ -728,7 +728,7 @@ def test_learns_to_reverse_sequences():
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     model.fit(
-        [source, decoder_inputs], labels, batch_size=128, epochs=18, verbose=0
+        [source, decoder_inputs], labels, batch_size=64, epochs=18, verbose=0
     )
 
     test_source, test_inputs, test_labels = reverse_task(
