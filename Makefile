@@ -43,13 +43,16 @@ KERAS_BACKEND=$(BACKEND) $(PY) -m pytest $(1) -q -p no:cacheprovider
 endef
 
 # Two lanes, one a core: the JAX and PyTorch library tests and the tool's
-# multi-device tests, beside the TensorFlow library tests and the rest of
-# the tool's. A quiet fresh clone, 2026-11-27 (session 15), before the
-# multi-device tests moved: 726 + 96 s beside 547 + 493 s, the whole run
-# 1,246 s with the set-up. The tests are mostly Python on small tensors,
-# so the lanes share the machine well; each lane's output prints when the
-# lane ends.
-TOOL_LANE_A := tests/tool/test_devices.py
+# tests that need neither the shared trained run nor the other's
+# processes, beside the TensorFlow library tests and the rest of the
+# tool's. A quiet fresh clone, 2026-11-29 (session 20), with only the
+# multi-device tests in the first lane: JAX 947 + PyTorch 149 + 140 s
+# beside 828 + 693 s, the whole run 1,638 s with the set-up; the serve
+# and no-TensorFlow tests (about 125 s) moved over to even the lanes.
+# The tests are mostly Python on small tensors, so the lanes share the
+# machine well; each lane's output prints when the lane ends.
+TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
+	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py
 
 test: $(STAMP) browser
 	@$(MAKE) --no-print-directory -j2 --output-sync=target lane-jax-torch lane-tf-tool
