@@ -135,7 +135,7 @@ class BaseAttention(keras.layers.Layer):
         previous_weights=None,
         training=None,
     ):
-        self.check_inputs(query, value, key, value_mask)
+        self.check_inputs(query, value, key)
         memory = self.prepare(value, value_mask=value_mask, key=key)
         return self.attend(
             query, memory, previous_weights=previous_weights, training=training
@@ -228,8 +228,9 @@ class BaseAttention(keras.layers.Layer):
         """Weights before the first decoder step: zeros `(B, Tv)`."""
         return ops.zeros(ops.shape(memory.mask), dtype=memory.values.dtype)
 
-    def check_inputs(self, query, value, key=None, value_mask=None):
-        """Raises `ValueError` for ranks, batch sizes or depths that differ."""
+    def check_inputs(self, query, value, key=None):
+        """Raises `ValueError` for ranks, batch sizes or depths that differ
+        (`prepare` checks the mask's shape)."""
         key_shape = None if key is None else tuple(key.shape)
         check_shapes(tuple(query.shape), tuple(value.shape), key_shape)
         key_shape = key_shape or tuple(value.shape)
@@ -242,8 +243,6 @@ class BaseAttention(keras.layers.Layer):
                     f"`{name}` has depth {shape[-1]} but the layer was built "
                     f"for depth {built}. Received: {name}.shape={tuple(shape)}"
                 )
-        if value_mask is not None:
-            check_mask_shape(value_mask.shape, value.shape)
 
     def get_config(self):
         probability_fn = self.probability_fn
