@@ -442,3 +442,19 @@ def test_callable_probability_fn_is_used_and_round_trips(tmp_path):
     np.testing.assert_allclose(context, want_context, rtol=1e-5, atol=1e-6)
     clone = LuongAttention.from_config(layer.get_config())
     assert clone.probability_fn is softmax_at_temperature_2
+
+
+def test_a_value_mask_given_as_a_list_masks_as_an_array():
+    # The shape check read `.shape` off the raw argument: a list failed.
+    layer = BahdanauAttention(4)
+    rng = np.random.default_rng(0)
+    query = rng.standard_normal((2, 3)).astype("float32")
+    value = rng.standard_normal((2, 5, 3)).astype("float32")
+    rows = [[True] * 5, [True] * 3 + [False] * 2]
+    from_list = layer(query, value, value_mask=rows)
+    from_array = layer(query, value, value_mask=np.array(rows))
+    for got, want in zip(from_list, from_array, strict=True):
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(got), ops.convert_to_numpy(want)
+        )
+    assert np.all(ops.convert_to_numpy(from_list[1])[1, 3:] == 0)
