@@ -5,28 +5,29 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 # The tests run many small XLA programs once each (JAX's eager ops and
-# `jit`s, TensorFlow's `jit_compile`), so LLVM's optimisation passes cost
-# more than they save: without them the JAX and TensorFlow library tests
-# took 25 % and 14 % less time (four of the slowest files, in turns, on a
-# loaded 2-core machine, session 16). They are code generation only (XLA
-# keeps its fusions and, without fast math, IEEE order): the parity
-# fixtures pass to the same tolerances. Set here, before any backend
-# starts, and inherited by the tool's subprocesses; a user's own
-# `XLA_FLAGS` choice of level wins.
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = " ".join(
-        filter(
-            None,
-            [
-                os.environ.get("XLA_FLAGS"),
-                "--xla_backend_optimization_level=0",
-            ],
-        )
-    )
+# `jit`s, TensorFlow's `jit_compile`), so compiling them costs more than
+# running them. Two code-generation choices cut that cost, neither the
+# math: LLVM's optimisation passes off (the JAX and TensorFlow library
+# tests took 25 % and 14 % less time, session 16), and XLA's older
+# fusion emitters instead of its MLIR ones (test_user_programs_6 on JAX
+# 92-103 s -> 59-64 s, in turns, session 21). XLA keeps its fusions and,
+# without fast math, IEEE order: the parity fixtures pass to the same
+# tolerances. Set here, before any backend starts, and inherited by the
+# tool's subprocesses; a user's own `XLA_FLAGS` choice of either wins.
+_XLA_TEST_FLAGS = {
+    "xla_backend_optimization_level": "0",
+    "xla_cpu_use_fusion_emitters": "false",
+}
+_flags = os.environ.get("XLA_FLAGS", "")
+os.environ["XLA_FLAGS"] = " ".join(
+    [_flags]
+    + [f"--{k}={v}" for k, v in _XLA_TEST_FLAGS.items() if k not in _flags]
+).strip()
 
 import keras  # noqa: E402
-import pytest
 
 _JAX_CACHE = pytest.StashKey[str]()
 
