@@ -351,6 +351,52 @@ def test_one_per_beam_at_end_keeps_hypotheses_distinct_before_the_last_step():
     assert_same(to_numpy(fast), one)
 
 
+def path_token_log_probs(step, row, ids, length):
+    """Each of the first `length` tokens' table log-prob, then zeros."""
+    previous, want = BOS, np.zeros(len(ids))
+    for t, token in enumerate(np.asarray(ids).tolist()[:length]):
+        want[t] = np.log(step.probs[row, previous, token])
+        previous = token
+    return want
+
+
+@pytest.mark.parametrize("search", ["greedy", "sample", "beam"])
+def test_token_log_probs_are_the_models_along_each_hypothesis(search):
+    # A caller that keeps part of a hypothesis (the translator cuts the
+    # step it ran past its limit) scores the part from these.
+    step, end = random_step(seed=5), 4
+    if search == "greedy":
+        r = run_greedy(step, max_length=end)
+    elif search == "sample":
+        r = run_sample(step, max_length=end, seed=7)
+    else:
+        r = run_beam(
+            step,
+            beam_size=4,
+            n_best=4,
+            max_length=end,
+            length_penalty=0.8,
+            one_per_beam_at_end=True,
+        )
+    if search != "beam":  # one hypothesis per row: a beam axis of one
+        r = {k: v[:, None] for k, v in r.items() if k != "steps"}
+        r["log_probs"] = r["scores"]
+    assert r["token_log_probs"].shape == r["ids"].shape
+    assert (r["lengths"] == end).any()  # some rows end at the limit
+    for b in range(B):
+        for k in range(r["ids"].shape[1]):
+            ids, length = r["ids"][b, k], r["lengths"][b, k]
+            want = path_token_log_probs(step, b, ids, length)
+            np.testing.assert_allclose(
+                r["token_log_probs"][b, k], want, rtol=1e-5, atol=1e-6
+            )
+            np.testing.assert_allclose(
+                r["token_log_probs"][b, k].sum(),
+                r["log_probs"][b, k],
+                rtol=1e-5,
+            )
+
+
 def attention_model(lengths):
     """Step function, state and memory of a small attention decoder.
 

@@ -123,6 +123,8 @@ def beam_search(
         `scores` float32 `(B, n_best)`: the penalised scores they were
         ranked by.
         `log_probs` float32 `(B, n_best)`: sum of their tokens' log-probs.
+        `token_log_probs` float32 `(B, n_best, T)`: each token's log-prob
+        (the terms of `log_probs`); zeros after the end.
         `lengths` int32 `(B, n_best)`: tokens, eos counted; 0 for an empty
         hypothesis (above).
         `weights` float32 `(B, n_best, T, Ts)`: each hypothesis' attention
@@ -216,7 +218,13 @@ def beam_search(
 
 
 # The beam state's per-step buffers, `(T, B, K, ...)`.
-STEP_BUFFERS = ("step_ids", "parent_ids", "step_scores", "step_weights")
+STEP_BUFFERS = (
+    "step_ids",
+    "parent_ids",
+    "step_scores",
+    "step_log_probs",
+    "step_weights",
+)
 
 
 def tile_structure(structure, beam_size):
@@ -236,6 +244,7 @@ def start(batch_size, beam_size, max_length, source_steps, eos_id):
             ops.arange(beam_size, dtype="int32"), steps_shape
         ),
         "step_scores": ops.zeros(steps_shape, dtype="float32"),
+        "step_log_probs": ops.zeros(steps_shape, dtype="float32"),
         "step_weights": ops.zeros(
             steps_shape + (source_steps,), dtype="float32"
         ),
@@ -272,7 +281,8 @@ def extend(
         `(beams, state)` after the step, rows reordered by parent.
     """
     beam_size = beams["log_probs"].shape[1]
-    log_probs = ops.reshape(log_probs, (-1, beam_size, log_probs.shape[-1]))
+    vocab_size = log_probs.shape[-1]
+    log_probs = ops.reshape(log_probs, (-1, beam_size, vocab_size))
     weights = ops.reshape(weights, (-1, beam_size, ops.shape(weights)[-1]))
     new, chosen = beam_step(
         beams,
@@ -284,6 +294,16 @@ def extend(
         one_per_beam=False if last_step is None else t == last_step,
     )
     parents = chosen["parent_ids"]
+    # The token's own log-prob, 0 for the eos that extends a finished beam.
+    token_log_probs = ops.take_along_axis(
+        ops.reshape(log_probs, (-1, beam_size * vocab_size)),
+        parents * vocab_size + chosen["token_ids"],
+        axis=1,
+    )
+    parent_finished = ops.take_along_axis(beams["finished"], parents, axis=1)
+    token_log_probs = ops.where(
+        parent_finished, 0.0, ops.cast(token_log_probs, "float32")
+    )
     scores = drop_empty(beams, chosen, new, eos_id)
     state = reorder_beams(state, parents)
     step_weights = ops.take_along_axis(weights, parents[:, :, None], axis=1)
@@ -292,6 +312,7 @@ def extend(
         step_ids=write(beams["step_ids"], t, chosen["token_ids"]),
         parent_ids=write(beams["parent_ids"], t, parents),
         step_scores=write(beams["step_scores"], t, scores),
+        step_log_probs=write(beams["step_log_probs"], t, token_log_probs),
         step_weights=write(beams["step_weights"], t, step_weights),
     )
     return new, state
@@ -350,10 +371,17 @@ def finalize(beams, steps, eos_id, n_best, return_raw):
     max_length = path.shape[0]
     alive = ops.arange(max_length, dtype="int32")[:, None, None] < lengths[None]
     weights = weights * ops.cast(alive, "float32")[..., None]
+    token_log_probs = ops.take_along_axis(
+        beams["step_log_probs"], ops.maximum(path, 0), axis=2
+    )  # (T, B, K)
+    token_log_probs = ops.where(alive, token_log_probs, 0.0)
     result = {
         "ids": ids[:, :n_best],
         "scores": beams["scores"][:, :n_best],
         "log_probs": beams["log_probs"][:, :n_best],
+        "token_log_probs": ops.transpose(token_log_probs, (1, 2, 0))[
+            :, :n_best
+        ],
         "lengths": lengths[:, :n_best],
         "weights": ops.transpose(weights, (1, 2, 0, 3))[:, :n_best],
         "steps": steps,

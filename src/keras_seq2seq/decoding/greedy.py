@@ -42,6 +42,8 @@ def greedy_search(
         `ids` int32 `(B, T)`: the tokens, eos included; positions after a
         row's eos hold `eos_id`.
         `scores` float32 `(B,)`: sum of the tokens' log-probs, eos included.
+        `token_log_probs` float32 `(B, T)`: each token's log-prob (the
+        terms of `scores`); zeros after a row's end.
         `lengths` int32 `(B,)`: tokens up to and including eos (`T` for a
         row that never emitted it).
         `weights` float32 `(B, T, Ts)`: the attention weights of each step;

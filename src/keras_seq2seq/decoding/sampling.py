@@ -67,7 +67,8 @@ def sample(
     Returns:
         dict as `greedy_search`: `ids` `(B, T)`, `scores` `(B,)` (sum of the
         drawn tokens' log-probs under the model, before temperature and
-        filtering), `lengths` `(B,)`, `weights` `(B, T, Ts)`, `steps`.
+        filtering), `token_log_probs` `(B, T)` (its terms), `lengths`
+        `(B,)`, `weights` `(B, T, Ts)`, `steps`.
 
     Raises:
         ValueError: for a bad `max_length`, `temperature`, `top_k`, `top_p`

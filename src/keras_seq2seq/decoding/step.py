@@ -361,9 +361,11 @@ def decode(
     Returns:
         dict: `ids` int32 `(B, T)` (eos included; every position after a
         row's eos is `eos_id`), `scores` float32 `(B,)` (sum of the chosen
-        tokens' log-probs, eos included), `lengths` int32 `(B,)` (eos
-        counted), `weights` float32 `(B, T, Ts)` (zeros after a row's end),
-        `steps` int32 scalar (steps run). `T = max_length`.
+        tokens' log-probs, eos included), `token_log_probs` float32
+        `(B, T)` (each chosen token's log-prob; zeros after a row's end),
+        `lengths` int32 `(B,)` (eos counted), `weights` float32
+        `(B, T, Ts)` (zeros after a row's end), `steps` int32 scalar
+        (steps run). `T = max_length`.
     """
     state = keras.tree.map_structure(ops.convert_to_tensor, initial_state)
     constants = to_tensors(constants)
@@ -379,6 +381,9 @@ def decode(
         "lengths": ops.zeros((batch_size,), dtype="int32"),
         "ids": step_buffer(
             ops.full((max_length, batch_size), eos_id, dtype="int32")
+        ),
+        "token_log_probs": step_buffer(
+            ops.zeros((max_length, batch_size), dtype="float32")
         ),
         "weights": step_buffer(
             # `ops.shape`: the source length is unknown (None) in a graph
@@ -396,12 +401,16 @@ def decode(
             running, ops.cast(choose(t, log_probs), "int32"), eos_id
         )
         token_log_prob = ops.take_along_axis(log_probs, token[:, None], 1)[:, 0]
+        token_log_prob = ops.where(running, token_log_prob, 0.0)
         weights = weights * ops.cast(running, "float32")[:, None]
         rows = {
             "finished": ops.logical_or(rows["finished"], token == eos_id),
-            "scores": rows["scores"] + ops.where(running, token_log_prob, 0.0),
+            "scores": rows["scores"] + token_log_prob,
             "lengths": rows["lengths"] + ops.cast(running, "int32"),
             "ids": write(rows["ids"], t, token),
+            "token_log_probs": write(
+                rows["token_log_probs"], t, token_log_prob
+            ),
             "weights": write(rows["weights"], t, weights),
         }
         return rows, token
@@ -427,6 +436,7 @@ def decode(
     return {
         "ids": ops.transpose(stacked(rows["ids"])),
         "scores": rows["scores"],
+        "token_log_probs": ops.transpose(stacked(rows["token_log_probs"])),
         "lengths": rows["lengths"],
         "weights": ops.transpose(stacked(rows["weights"]), (1, 0, 2)),
         "steps": steps,

@@ -252,8 +252,8 @@ class Translator:
                 source,
                 method="beam",
                 beam_size=beam,
-                # Every beam: a cut one is scored again below, and the
-                # best `n_best` by those scores are kept.
+                # Every beam: a cut one is scored anew (its kept tokens),
+                # and the best `n_best` by those scores are kept.
                 n_best=beam,
                 max_length=max_length,
                 # The step past the limit adds one token per beam: beams
@@ -266,59 +266,40 @@ class Translator:
                 for k, v in out.items()
                 if k != "steps"
             }
+        penalty = length_penalty if beam > 1 else 0.0
         found = [
             [
-                self._hypothesis(out, row, k, ids, truncated, limit)
+                self._hypothesis(out, row, k, ids, truncated, limit, penalty)
                 for k in range(out["ids"].shape[1])
             ]
             for row, (ids, truncated) in enumerate(batch)
         ]
-        cut = [
-            (row, k)
-            for row, hypotheses in enumerate(found)
-            for k, hypothesis in enumerate(hypotheses)
-            if hypothesis.at_length_limit
-        ]
-        if cut:
-            rows, ks = np.array(cut).T
-            totals = self._log_probs(source[rows], out["ids"][rows, ks, :limit])
-            if beam > 1:  # the search's GNMT penalty, at the kept length
-                totals /= float(length_penalty_of(float(limit), length_penalty))
-            for (row, k), total in zip(cut, totals, strict=True):
-                found[row][k].score = float(total)
-            for hypotheses in found:
+        for hypotheses in found:
+            if any(h.at_length_limit for h in hypotheses):
                 hypotheses.sort(key=lambda h: -h.score)
         return [hypotheses[:n_best] for hypotheses in found]
 
-    def _log_probs(self, source, ids):
-        """float64 `(N,)`: the model's log-prob of each row of target `ids`
-        `(N, T)` given `source` `(N, Ts)`, teacher-forced, in chunks of at
-        most 16 MiB of logits."""
-        model = self.model
-        bos = np.full((len(ids), 1), model.bos_id, dtype=ids.dtype)
-        target_in = np.concatenate([bos, ids[:, :-1]], axis=1)
-        chunk = max(1, 2**22 // (ids.shape[1] * model.target_vocab_size))
-        totals = []
-        for start in range(0, len(ids), chunk):
-            part = slice(start, start + chunk)
-            logits = model((source[part], target_in[part]))
-            log_probs = keras.ops.convert_to_numpy(
-                keras.ops.log_softmax(keras.ops.cast(logits, "float32"))
-            )
-            kept = np.take_along_axis(log_probs, ids[part, :, None], axis=2)
-            totals.append(kept.astype("float64").sum(axis=(1, 2)))
-        return np.concatenate(totals)
-
-    def _hypothesis(self, out, row, k, source_ids, truncated, limit):
+    def _hypothesis(
+        self, out, row, k, source_ids, truncated, limit, length_penalty
+    ):
         ids = out["ids"][row, k, : out["lengths"][row, k]].tolist()
         # The search's `max_length` is `limit + 1`, room for the end token;
         # a row without one used it for a token past the limit.
         at_length_limit = ids[-1] != self.model.eos_id
         ids = ids[:limit] if at_length_limit else ids[:-1]
         weights = out["weights"][row, k, : len(ids), : len(source_ids)]
+        score = float(out["scores"][row, k])
+        if at_length_limit:
+            # The search's score also counts the token past the limit: the
+            # translation's is that of the tokens it keeps (with the
+            # search's GNMT penalty at their length).
+            kept = out["token_log_probs"][row, k, :limit]
+            score = float(kept.astype("float64").sum())
+            if length_penalty:
+                score /= float(length_penalty_of(float(limit), length_penalty))
         return Hypothesis(
             text=self.target_tokenizer.decode(ids),
-            score=float(out["scores"][row, k]),
+            score=score,
             source_tokens=self.source_tokenizer.tokens(source_ids),
             target_tokens=self.target_tokenizer.tokens(ids),
             attention=weights.astype(float).tolist(),
