@@ -304,7 +304,7 @@ def extend(
     token_log_probs = ops.where(
         parent_finished, 0.0, ops.cast(token_log_probs, "float32")
     )
-    scores = drop_empty(beams, chosen, new, eos_id)
+    scores = drop_empty(chosen, new, parent_finished, eos_id)
     state = reorder_beams(state, parents)
     step_weights = ops.take_along_axis(weights, parents[:, :, None], axis=1)
     new.update(
@@ -318,7 +318,7 @@ def extend(
     return new, state
 
 
-def drop_empty(beams, chosen, new, eos_id):
+def drop_empty(chosen, new, parent_finished, eos_id):
     """Sets to `-inf` the log-prob of each new beam that holds no
     hypothesis, and counts it finished; returns the step's scores, those
     beams' `-inf`.
@@ -329,11 +329,9 @@ def drop_empty(beams, chosen, new, eos_id):
     than eos, scored `SCORE_FILL` below it (TFA's `_mask_probs`), a copy
     alike its parent; or, at a `one_per_beam` step, a token other than its
     parent's best, scored `SCORE_FILL`. As `-inf`, each comes back empty
-    (see `finalize`).
+    (see `finalize`). `parent_finished`: bool `(B, K)`, whether each new
+    beam's parent had finished before the step.
     """
-    parent_finished = ops.take_along_axis(
-        beams["finished"], chosen["parent_ids"], axis=1
-    )
     copies = ops.logical_and(parent_finished, chosen["token_ids"] != eos_id)
     empty = ops.logical_or(copies, chosen["scores"] <= SCORE_FILL)
     empty = ops.logical_or(empty, new["log_probs"] == float("-inf"))
