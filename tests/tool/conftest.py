@@ -41,9 +41,17 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_run(corpus, tmp_path_factory):
+def trained_run(tsv_run, trained_translator):
     """A run trained for 4 steps on the TSV corpus (sentencepiece), with
-    dropout."""
+    dropout. Its translator stays loaded for the session, so each
+    `seq2seq translate` of the run in these tests reuses the loaded model
+    and its compiled searches, as a second load in one process does."""
+    return tsv_run
+
+
+@pytest.fixture(scope="session")
+def tsv_run(corpus, tmp_path_factory):
+    """`trained_run`, trained; without its translator."""
     runs = tmp_path_factory.mktemp("runs")
     code = main([
         "train", "--data", str(corpus / "train.tsv"), "--runs-dir",
@@ -56,14 +64,14 @@ def trained_run(corpus, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained_translator(trained_run):
+def trained_translator(tsv_run):
     """`Translator.load(trained_run)`, shared by the tests that only read
     its translations: its model compiles the search once per batch shape
     for the whole session, not once per test. A test that patches it
     undoes that with monkeypatch."""
     from keras_seq2seq.nmt.translator import Translator
 
-    return Translator.load(trained_run)
+    return Translator.load(tsv_run)
 
 
 @pytest.fixture

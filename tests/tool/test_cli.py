@@ -7,9 +7,12 @@ means of checkpoint weights).
 """
 
 import csv
+import gc
 import io
 import json
+import shutil
 import sys
+import weakref
 
 import keras
 import numpy as np
@@ -23,6 +26,7 @@ from conftest import TINY
 from keras_seq2seq import Seq2Seq
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import plot, run_folder
+from keras_seq2seq.nmt.translator import Translator
 
 
 def _stdin(monkeypatch, text):
@@ -106,6 +110,34 @@ def test_hypothesis_attention_covers_real_positions(trained_translator):
     for row in best.attention:
         assert len(row) == len(best.source_tokens)
         assert sum(row) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_translators_of_one_unchanged_model_file_share_its_model(
+    trained_run, tmp_path
+):
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    first, second = Translator.load(run), Translator.load(run)
+    # One model, so its searches compile once; one lock, as one model.
+    assert second.model is first.model and second._lock is first._lock
+    [[a]], [[b]] = first.translate(["Go."]), second.translate(["Go."])
+    assert (a.text, a.score) == (b.text, b.score)
+    # Written again (a new training, a copy): its new weights are read.
+    model = run_folder.load_model(run / "model.keras")
+    model.output_layer.set_weights(
+        [w + 1.0 for w in model.output_layer.get_weights()]
+    )
+    model.save(run / "model.keras")
+    third = Translator.load(run)
+    assert third.model is not first.model
+    np.testing.assert_array_equal(
+        third.model.output_layer.get_weights()[1],
+        model.output_layer.get_weights()[1],
+    )
+    # Held by its translators only: released with the last one.
+    held = weakref.ref(first.model)
+    del first, second, a, b
+    gc.collect()
+    assert held() is None
 
 
 def test_evaluate_json_matches_sacrebleu_on_its_output(

@@ -16,6 +16,7 @@ warning line.
 import dataclasses
 import os
 import threading
+import weakref
 
 import keras
 import numpy as np
@@ -32,6 +33,22 @@ from keras_seq2seq.nmt.tokenizer import PAD_ID
 # sentence is one row, not 64 rows' work and memory).
 WIDTHS = (16, 32, 64, 128, 256, 512)
 MAX_LENGTH_PENALTY = 10.0  # as serve's bound
+
+
+class _Loaded:
+    """A model file's loaded model and the lock of its translators."""
+
+    def __init__(self, model):
+        self.model = model
+        self.lock = threading.Lock()
+
+
+# The models `Translator.from_run` loaded, by file (path, inode, size,
+# modification time), while a translator holds one: loading the same
+# unchanged file again gives the same model, whose searches are compiled
+# already (a search's first call traces and compiles it: seconds per batch
+# shape). Such translators share one lock, as they share the model.
+_LOADED = weakref.WeakValueDictionary()
 
 
 @dataclasses.dataclass
@@ -71,7 +88,9 @@ class Translator:
     """A trained model with its vocabularies, translating batches of text.
 
     Build one with `Translator.load(run_dir)`. Calls are serialised by a
-    lock, so one instance can be shared by threads.
+    lock, so one instance can be shared by threads. Translators loaded
+    from the same unchanged model file share its model, with its compiled
+    searches, and that lock.
 
     Args:
         model: a built `keras_seq2seq.Seq2Seq`.
@@ -134,15 +153,18 @@ class Translator:
                 "--model averaged.keras"
             )
         run_folder.check_model_of_run(run.path, path)
-        model = run_folder.load_model(path)
-        run_folder.check_vocabularies(model, run.source, run.target)
-        return cls(
-            model,
+        loaded = _load(path)
+        run_folder.check_vocabularies(loaded.model, run.source, run.target)
+        translator = cls(
+            loaded.model,
             run.source,
             run.target,
             run.config.max_source_length,
             run.config.max_target_length,
         )
+        translator._loaded = loaded  # holds the model in `_LOADED`
+        translator._lock = loaded.lock
+        return translator
 
     def translate(
         self,
@@ -306,6 +328,21 @@ class Translator:
             truncated=truncated,
             at_length_limit=at_length_limit,
         )
+
+
+def _load(path) -> _Loaded:
+    """The model of the file `path`, loaded once while a translator holds
+    it (`_LOADED`)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _Loaded(run_folder.load_model(path))  # says what is wrong
+    key = (os.path.realpath(path), stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    loaded = _LOADED.get(key)
+    if loaded is None:
+        loaded = _Loaded(run_folder.load_model(path))
+        _LOADED[key] = loaded
+    return loaded
 
 
 def _given_to_model(sentence: str, ids: list[int]) -> bool:
