@@ -51,12 +51,11 @@ endef
 # Two lanes, one a core: the JAX and PyTorch library tests and the tool's
 # tests that need neither the shared trained run nor the other's
 # processes, beside the TensorFlow library tests and the rest of the
-# tool's. A quiet fresh clone, 2026-11-29 (session 20), with only the
-# multi-device tests in the first lane: JAX 947 + PyTorch 149 + 140 s
-# beside 828 + 693 s, the whole run 1,638 s with the set-up; the serve
-# and no-TensorFlow tests (about 125 s) moved over to even the lanes.
-# The tests are mostly Python on small tensors, so the lanes share the
-# machine well; each lane's output prints when the lane ends.
+# tool's. A fresh clone, 2026-11-29 (session 22): JAX 830 + PyTorch 173 +
+# 240 s beside TensorFlow 953 + 260 s, the whole run 1,430 s with the
+# set-up (about 110 s) and each pytest process' start. The tests are
+# mostly Python on small tensors, so the lanes share the machine well;
+# each lane's output prints when the lane ends.
 TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
 	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py
 
