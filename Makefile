@@ -51,8 +51,8 @@ endef
 # Two lanes, one a core: the JAX and PyTorch library tests and the tool's
 # tests that need neither the shared trained run nor the other's
 # processes, beside the TensorFlow library tests and the rest of the
-# tool's. A fresh clone, 2026-11-29 (session 22): JAX 830 + PyTorch 173 +
-# 240 s beside TensorFlow 953 + 260 s, the whole run 1,430 s with the
+# tool's. A fresh clone, 2026-11-29 (session 22): JAX 822 + PyTorch 186 +
+# 208 s beside TensorFlow 922 + 278 s, the whole run 1,380 s with the
 # set-up (about 110 s) and each pytest process' start. The tests are
 # mostly Python on small tensors, so the lanes share the machine well;
 # each lane's output prints when the lane ends.
