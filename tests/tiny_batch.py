@@ -12,6 +12,10 @@ SOURCE = np.array([[3, 4, 5, 2], [6, 2, 0, 0], [7, 8, 2, 0]], "int32")
 TARGET_IN = np.array([[1, 3, 4, 5], [1, 5, 0, 0], [1, 6, 7, 0]], "int32")
 TARGET_OUT = np.array([[3, 4, 5, 2], [5, 2, 0, 0], [6, 7, 2, 0]], "int32")
 REAL = TARGET_OUT != 0
+# The quicker way to run a few steps of the tiny model: TensorFlow's eager
+# steps skip the graph trace, while JAX's compile each operation on its
+# own and its jitted step compiles once (PyTorch runs eagerly either way).
+RUN_EAGERLY = keras.backend.backend() != "jax"
 
 
 def small_model(**options):

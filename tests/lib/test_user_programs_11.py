@@ -19,6 +19,7 @@ from helpers import TINY_SEQ2SEQ
 from keras_seq2seq import Seq2Seq, SequenceLoss
 from tiny_batch import (
     REAL,
+    RUN_EAGERLY,
     SOURCE,
     TARGET_IN,
     TARGET_OUT,
@@ -39,7 +40,7 @@ def test_a_functional_model_around_seq2seq_skips_the_target_padding():
         m.compile(
             loss=SequenceLoss(),
             metrics=[top_5(5, name="top_5")],
-            run_eagerly=True,
+            run_eagerly=RUN_EAGERLY,
         )
     want = model.evaluate((SOURCE, TARGET_IN), TARGET_OUT, verbose=0)
     # Other ids at the padded target steps change nothing.
@@ -50,7 +51,7 @@ def test_a_functional_model_around_seq2seq_skips_the_target_padding():
     # real target tokens (Keras divides by the mask's count).
     functional.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        run_eagerly=True,
+        run_eagerly=RUN_EAGERLY,
     )
     loss = functional.evaluate(
         [SOURCE, TARGET_IN], garbage, verbose=0, return_dict=True
@@ -92,7 +93,7 @@ def test_frozen_sublayers_stay_frozen_after_a_keras_round_trip(tmp_path):
     flags = [layer.trainable for layer in model._flatten_layers()]
     trainable = [w.path for w in model.trainable_weights]
     assert 0 < len(trainable) < len(model.weights)
-    model.compile("adam", SequenceLoss(), run_eagerly=True)
+    model.compile("adam", SequenceLoss(), run_eagerly=RUN_EAGERLY)
     model.fit((SOURCE, TARGET_IN), TARGET_OUT, verbose=0)
     model.save(tmp_path / "frozen.keras")
 
@@ -150,7 +151,7 @@ def test_class_weight_weighs_each_target_token_by_its_id():
         {"sample_weight": per_token},
     ):
         model = small_model()
-        model.compile("sgd", SequenceLoss(), run_eagerly=True)
+        model.compile("sgd", SequenceLoss(), run_eagerly=RUN_EAGERLY)
         data = (SOURCE, TARGET_IN), TARGET_OUT
         fitted = model.fit(*data, shuffle=False, verbose=0, **options)
         history.append(fitted.history["loss"])
@@ -168,7 +169,7 @@ def test_an_unbuilt_model_fits_with_backup_and_restore(tmp_path):
     # though `Seq2Seq` builds from its arguments alone.
     keras.utils.set_random_seed(0)
     model = Seq2Seq(9, 10, **TINY_SEQ2SEQ)
-    model.compile("sgd", SequenceLoss(), run_eagerly=True)
+    model.compile("sgd", SequenceLoss(), run_eagerly=RUN_EAGERLY)
     backup = keras.callbacks.BackupAndRestore(tmp_path / "backup")
     data = (SOURCE, TARGET_IN), TARGET_OUT
     history = model.fit(*data, epochs=2, verbose=0, callbacks=[backup])

@@ -17,6 +17,7 @@ import pytest
 from keras_seq2seq import SequenceLoss
 from tiny_batch import (
     REAL,
+    RUN_EAGERLY,
     SOURCE,
     TARGET_IN,
     TARGET_OUT,
@@ -48,12 +49,12 @@ def test_keras_losses_average_over_the_real_target_tokens():
     data = (SOURCE, TARGET_IN), TARGET_OUT
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        run_eagerly=True,
+        run_eagerly=RUN_EAGERLY,
     )
     got = model.evaluate(*data, verbose=0)
     np.testing.assert_allclose(got, ce[REAL].mean(), rtol=1e-5)
     for loss in (model.loss, keras_cross_entropy):
-        model.compile(loss=loss, run_eagerly=True)
+        model.compile(loss=loss, run_eagerly=RUN_EAGERLY)
         got = model.evaluate(*data, sample_weight=weights, verbose=0)
         np.testing.assert_allclose(got, weighted, rtol=1e-5)
     # The same number as the functional model's, and as SequenceLoss'
@@ -61,8 +62,8 @@ def test_keras_losses_average_over_the_real_target_tokens():
     source = keras.Input((None,), dtype="int32")
     target_in = keras.Input((None,), dtype="int32")
     functional = keras.Model([source, target_in], model([source, target_in]))
-    functional.compile(loss=keras_cross_entropy, run_eagerly=True)
-    model.compile(loss=SequenceLoss(), run_eagerly=True)
+    functional.compile(loss=keras_cross_entropy, run_eagerly=RUN_EAGERLY)
+    model.compile(loss=SequenceLoss(), run_eagerly=RUN_EAGERLY)
     for m in (functional, model):
         got = m.evaluate(
             [SOURCE, TARGET_IN], TARGET_OUT, sample_weight=weights, verbose=0
@@ -95,7 +96,7 @@ def test_the_end_token_counts_when_it_is_the_padding_id():
         model.compile(
             loss=loss,
             metrics=[keras.metrics.SparseTopKCategoricalAccuracy(5)],
-            run_eagerly=True,
+            run_eagerly=RUN_EAGERLY,
         )
         loss, top = model.evaluate((SOURCE, TARGET_IN), target_out, verbose=0)
         np.testing.assert_allclose(loss, ce[counted].mean(), rtol=1e-5)
