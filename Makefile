@@ -7,6 +7,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BACKEND ?= tensorflow
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Python writes the byte code of each module it imports, once, and every
+# later process loads it: importing the backends and the tool took 30 s
+# the first time, 12 s after (2026-11-29). Some machines turn that off
+# (PYTHONDONTWRITEBYTECODE=1); an empty value turns it back on. Byte-
+# compiling the whole install instead (pip's own, or compileall) compiles
+# thousands of modules no process imports: a fresh set-up took 109 s
+# with compileall, 64 s without.
+export PYTHONDONTWRITEBYTECODE :=
 # The library's tests run once per backend; the tool's tests once.
 BACKENDS := tensorflow jax torch
 
@@ -16,13 +24,9 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch==2.13.0 exactly: a CPU build; any other version pulls CUDA.
-	# pip byte-compiles what it installs on one core: 70-90 s of a 115-140 s
-	# install here (2026-11-29); compileall shares it out over the cores
-	# (52 + 42 s). Like pip, it passes over the few files that do not
-	# compile (a torch test helper in Python 3.12 syntax).
+	# Not byte-compiled here: see PYTHONDONTWRITEBYTECODE above.
 	$(PY) -m pip install --quiet --no-compile "torch==2.13.0" \
 		-e ".[tensorflow,jax,torch,tool,dev]"
-	$(PY) -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1 || true
 	touch $(STAMP)
 
 # The seq2seq tool on the built-in dates corpus (examples/demo.sh); the
