@@ -55,9 +55,9 @@ endef
 # Two lanes, one a core: the JAX and PyTorch library tests and the tool's
 # tests that need neither the shared trained run nor the other's
 # processes, beside the TensorFlow library tests and the rest of the
-# tool's. A fresh clone, 2026-11-29 (session 22): JAX 822 + PyTorch 186 +
-# 208 s beside TensorFlow 922 + 278 s, the whole run 1,380 s with the
-# set-up (about 110 s) and each pytest process' start. The tests are
+# tool's. A fresh clone, 2026-11-29 (session 23): JAX 747 + PyTorch 180 +
+# 221 s beside TensorFlow 950 + 263 s, the whole run 1,325 s with the
+# set-up (about 80 s) and each pytest process' start. The tests are
 # mostly Python on small tensors, so the lanes share the machine well;
 # each lane's output prints when the lane ends.
 TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
