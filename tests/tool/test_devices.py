@@ -5,7 +5,9 @@ virtual devices must be set up before the backend starts its runtime, and
 each run needs its own `KERAS_BACKEND`. The subprocess trains the same
 model twice, on 1 device and then on 2; in the same process (its runtime
 started, with its 2 devices) it then asks `distribute` for more devices
-than exist, and on TensorFlow counts the rows each replica's step gets.
+than exist, on TensorFlow counts the rows each replica's step gets, and
+runs `seq2seq train --devices 2` twice: on a tiny dates corpus, and on a
+corpus smaller than a batch.
 """
 
 import functools
@@ -98,7 +100,7 @@ def _train(count):
     return {"losses": [float(x) for x in losses], "devices": devices}
 
 
-def _main():
+def _main(runs_dir):
     import keras
 
     from keras_seq2seq.nmt.devices import distribute, prepare_devices
@@ -115,7 +117,35 @@ def _main():
     if keras.backend.backend() == "tensorflow":
         result["rows_per_replica"] = _rows_per_replica()
     result["small_corpus"] = _small_corpus_error()
+    result["dates_run"] = _train_dates_run(runs_dir)
     print(json.dumps(result))
+
+
+# `seq2seq train --devices 2` on a tiny model and dates corpus.
+TINY_DATES = [
+    "--embedding-dim", "8", "--encoder-units", "8", "--decoder-units",
+    "16", "--attention-units", "8", "--attention-layer-size", "16",
+    "--batch-size", "16", "--max-steps", "4", "--validate-every", "2",
+    "--validation-size", "8", "--dates-train-size", "200",
+]  # fmt: skip
+
+
+def _train_dates_run(runs_dir):
+    """Runs `seq2seq train --devices 2` into `runs_dir`; returns the exit
+    code and stderr. It is the process' second model on 2 devices: on
+    TensorFlow a second `MirroredStrategy` failed at its first step (its
+    all-reduces reused the first one's numbers), so `distribute` keeps one
+    strategy per device set."""
+    import contextlib
+    import io
+
+    from keras_seq2seq.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["train", "--devices", "2", "--runs-dir", runs_dir,
+                     *TINY_DATES])  # fmt: skip
+    return {"code": code, "stderr": err.getvalue()}
 
 
 def _small_corpus_error():
@@ -138,17 +168,28 @@ def _small_corpus_error():
     return {"code": code, "stderr": err.getvalue()}
 
 
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("device-runs")
+
+
 @functools.cache
-def _run(backend):
-    """The subprocess's results under `backend` (run once per module)."""
-    done = _python(backend, __file__)
+def _subprocess(backend, runs_dir):
+    done = _python(backend, __file__, str(runs_dir / backend))
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.fixture
+def run_of(runs_dir):
+    """The subprocess's results under a backend (run once per module); its
+    `seq2seq train` writes its run under `runs_dir / backend`."""
+    return lambda backend: _subprocess(backend, runs_dir)
+
+
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
-def test_two_devices_follow_the_one_device_loss_curve(backend):
-    one, two = _run(backend)["trained"]
+def test_two_devices_follow_the_one_device_loss_curve(backend, run_of):
+    one, two = run_of(backend)["trained"]
     assert len(one["losses"]) == len(two["losses"]) == STEPS
     # The curve really moves (same batch, epochs 1 and 3), so agreeing on
     # it means something.
@@ -161,23 +202,17 @@ def test_two_devices_follow_the_one_device_loss_curve(backend):
 
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
 def test_seq2seq_train_on_two_devices_writes_a_usable_run(
-    backend, tmp_path, capsys
+    backend, run_of, runs_dir, capsys
 ):
-    tiny = [
-        "--embedding-dim", "8", "--encoder-units", "8", "--decoder-units",
-        "16", "--attention-units", "8", "--attention-layer-size", "16",
-        "--batch-size", "16", "--max-steps", "4", "--validate-every", "2",
-        "--validation-size", "8", "--dates-train-size", "200",
-    ]  # fmt: skip
-    done = _python(backend, "-m", "keras_seq2seq.cli", "train", "--devices",
-                   "2", "--runs-dir", str(tmp_path), *tiny)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "stopped at step 4" in done.stderr
+    trained = run_of(backend)["dates_run"]
+    assert trained["code"] == 0, trained["stderr"][-3000:]
+    assert "stopped at step 4" in trained["stderr"]
     # Translated here, on one device of this process' backend: the run is
     # a plain run, whatever trained it.
     from keras_seq2seq.cli import main
 
-    assert main(["translate", str(tmp_path / "dates"), "9/5/18"]) == 0
+    run = runs_dir / backend / "dates"
+    assert main(["translate", str(run), "9/5/18"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1
 
 
@@ -210,10 +245,10 @@ def _rows_per_replica():
         return float(train_step(model, x, y)["rows"])
 
 
-def test_tensorflow_step_gives_each_device_half_the_batch():
+def test_tensorflow_step_gives_each_device_half_the_batch(run_of):
     # Keras' train_on_batch would give each replica all 8 rows; the tool's
     # step must split them (the replicas' row counts are averaged).
-    assert _run("tensorflow")["rows_per_replica"] == 4.0
+    assert run_of("tensorflow")["rows_per_replica"] == 4.0
 
 
 # What `distribute(2)` refuses with on PyTorch, in a fresh process.
@@ -236,10 +271,12 @@ def test_torch_is_refused_with_one_line():
 
 
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
-def test_a_corpus_smaller_than_a_batch_that_does_not_split_is_named(backend):
+def test_a_corpus_smaller_than_a_batch_that_does_not_split_is_named(
+    backend, run_of
+):
     # Its one batch is the whole corpus, whatever --batch-size says: the
     # error must say so, not ask for a --batch-size that 2 divides (64).
-    small = _run(backend)["small_corpus"]
+    small = run_of(backend)["small_corpus"]
     assert small["code"] == 1
     [line] = [x for x in small["stderr"].splitlines() if "error" in x]
     assert "gives 27 training pairs, fewer than --batch-size 64" in line
@@ -247,12 +284,12 @@ def test_a_corpus_smaller_than_a_batch_that_does_not_split_is_named(backend):
 
 
 @pytest.mark.parametrize("backend", ["jax", "tensorflow"])
-def test_more_devices_than_exist_is_refused(backend):
+def test_more_devices_than_exist_is_refused(backend, run_of):
     # The runtime has started with its devices before the request.
-    refusal = _run(backend)["refusal_of_64"]
+    refusal = run_of(backend)["refusal_of_64"]
     assert refusal is not None, "distribute(64) was not refused"
     assert len(refusal.splitlines()) == 1 and "more devices than" in refusal
 
 
 if __name__ == "__main__":
-    _main()
+    _main(sys.argv[1])

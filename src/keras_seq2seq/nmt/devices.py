@@ -23,6 +23,7 @@ first array or tensor is created), so call `distribute` (or
 """
 
 import contextlib
+import functools
 import sys
 
 import keras
@@ -121,11 +122,21 @@ def distribute(count: int):
         with _data_parallel(devices[:count]):
             yield
     else:
-        import tensorflow as tf
-
-        strategy = tf.distribute.MirroredStrategy(devices=devices[:count])
-        with strategy.scope():
+        with _mirrored_strategy(tuple(devices[:count])).scope():
             yield
+
+
+@functools.cache
+def _mirrored_strategy(devices):
+    """One `MirroredStrategy` per device set for the process. Each new
+    strategy numbers its all-reduces from the same start, and TensorFlow's
+    runtime remembers each number's tensor shape: a second model trained
+    under a second strategy in one process failed at its first step
+    ("Shape mismatch in the collective instance 101"). Reused, a strategy
+    goes on numbering where its last model stopped."""
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(devices=list(devices))
 
 
 @contextlib.contextmanager
