@@ -4,9 +4,9 @@ with `keras_seq2seq.cli`, without TensorFlow's start-up log.
 Importing `keras_seq2seq` imports Keras and its backend (TensorFlow takes
 seconds): the package registers its layers with Keras so that
 `load_model` finds them. So this package, which lives outside it, parses
-the arguments first (`keras_seq2seq_cli.parser`, plain Python): `--help`
-and usage errors answer before Keras is imported, even when
-`KERAS_BACKEND` names a backend that cannot start.
+the arguments first (`keras_seq2seq_cli.parser`, plain Python): `--help`,
+usage errors and a RUN folder that does not exist answer before Keras is
+imported, even when `KERAS_BACKEND` names a backend that cannot start.
 
 On the TensorFlow backend that import writes four to eight C++ log lines
 to stderr (TensorFlow 2.21 prints them whatever `TF_CPP_MIN_LOG_LEVEL`
@@ -24,7 +24,7 @@ import os
 import signal
 import sys
 
-from keras_seq2seq_cli.parser import parse_args
+from keras_seq2seq_cli.parser import parse_args, run_not_found
 
 
 @contextlib.contextmanager
@@ -63,6 +63,10 @@ def main(argv=None) -> int:
     """Runs one `seq2seq` command; returns the exit status."""
     _stderr_if_closed()
     args = parse_args(argv)  # --help and usage errors exit here
+    missing = run_not_found(args)
+    if missing:
+        print(f"seq2seq: error: {missing}", file=sys.stderr)
+        return 1
     level = os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     quiet = _stderr_to_devnull() if level == "3" else contextlib.nullcontext()
     try:

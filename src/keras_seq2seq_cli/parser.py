@@ -432,3 +432,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args
+
+
+def missing_run_message(run) -> str:
+    """The one line for a RUN that names nothing (`open_run`'s too)."""
+    return f"run folder {run} not found; train one with `seq2seq train`"
+
+
+def run_not_found(args: argparse.Namespace) -> str | None:
+    """Why the command's RUN cannot be opened, when that needs no Keras: it
+    names nothing (`open_run`'s own message). The launcher says it before
+    it imports Keras, in a blink instead of the seconds the import takes;
+    with `--debug` it leaves the error to the command, with its traceback.
+    """
+    run = getattr(args, "run", None)
+    if run is None or args.debug or os.path.exists(run):
+        return None
+    return missing_run_message(run)

@@ -309,9 +309,24 @@ def _executable(argv, stdin=None, **environment):
     )
 
 
-def test_executable_error_is_one_line_on_stderr(tmp_path):
-    # TensorFlow's import-time C++ log lines would come first on stderr.
-    done = _executable(["translate", str(tmp_path / "missing"), "x"])
+def test_executable_error_is_one_line_on_stderr(trained_run, tmp_path):
+    # TensorFlow's import-time C++ log lines would come first on stderr:
+    # an error found after Keras started (the run opened, its data not).
+    missing = tmp_path / "missing.tsv"
+    done = _executable(["evaluate", str(trained_run), "--data", str(missing)])
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        f"seq2seq: error: corpus file {missing} not found; check the path"
+    ]
+
+
+@pytest.mark.parametrize("command", ["translate", "plot", "average", "serve"])
+def test_a_missing_run_is_told_before_keras_starts(tmp_path, command):
+    # The launcher looks for RUN before it imports Keras (seconds): with a
+    # backend that cannot start, the missing run is still what it says.
+    argv = [command, str(tmp_path / "missing")]
+    argv += ["x"] if command in ("translate", "plot") else []
+    done = _executable(argv, KERAS_BACKEND="no-such-backend")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         f"seq2seq: error: run folder {tmp_path / 'missing'} not found; "
@@ -331,9 +346,8 @@ def test_executable_translates_stdin_with_a_clean_stderr(trained_run):
 
 
 def test_unknown_backend_is_one_line(tmp_path):
-    done = _executable(
-        ["translate", str(tmp_path / "run"), "Go."],
-        KERAS_BACKEND="no-such-backend",
+    done = _executable(  # RUN exists: the launcher goes on to Keras
+        ["translate", str(tmp_path), "Go."], KERAS_BACKEND="no-such-backend"
     )
     assert done.returncode == 1
     [line] = done.stderr.splitlines()

@@ -35,6 +35,7 @@ from keras_seq2seq.nmt.atomic import write_atomically
 from keras_seq2seq.nmt.run_error import RunError
 from keras_seq2seq.nmt.tokenizer import Tokenizer, is_saved, saved_bytes
 from keras_seq2seq.nmt.yaml_files import load_mapping
+from keras_seq2seq_cli.parser import missing_run_message
 
 try:
     import fcntl
@@ -198,9 +199,7 @@ def open_run(run_dir: str | os.PathLike) -> Run:
     if path.is_file():
         raise RunError(_file_as_run(path))
     if not path.is_dir():
-        raise RunError(
-            f"run folder {path} not found; train one with `seq2seq train`"
-        )
+        raise RunError(missing_run_message(path))
     config_path = path / "config.yaml"
     if not config_path.is_file():
         # `translate runs "..."`: the runs folder, not a run in it.
