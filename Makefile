@@ -40,10 +40,11 @@ demo:
 examples: $(STAMP)
 	KERAS_BACKEND=$(BACKEND) $(PY) examples/demo.py
 
-# One pytest run of the library's tests on backend $(1).
+# One pytest run of the library's tests on backend $(1), less $(2).
 define lib_tests
 echo "=== library tests, KERAS_BACKEND=$(1)"; \
-KERAS_BACKEND=$(1) $(PY) -m pytest tests/lib -q -p no:cacheprovider
+KERAS_BACKEND=$(1) $(PY) -m pytest tests/lib $(2:%=--ignore=%) -q \
+	-p no:cacheprovider
 endef
 
 # One pytest run of the tool's tests $(1) on the default backend.
@@ -62,6 +63,9 @@ endef
 # each lane's output prints when the lane ends.
 TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
 	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py
+# A TensorFlow-only library test (the ported TFA tutorial, a TensorFlow
+# program) runs in lane A's TensorFlow process too: the lanes even out.
+TF_LIB_LANE_A := tests/lib/test_tfa_tutorial.py
 
 # The set-up and the browser's install side by side, then the two lanes.
 test:
@@ -70,10 +74,10 @@ test:
 
 lane-jax-torch:
 	@($(call lib_tests,jax)) && ($(call lib_tests,torch)) \
-	&& ($(call tool_tests,$(TOOL_LANE_A)))
+	&& ($(call tool_tests,$(TOOL_LANE_A) $(TF_LIB_LANE_A)))
 
 lane-tf-tool:
-	@($(call lib_tests,tensorflow)) \
+	@($(call lib_tests,tensorflow,$(TF_LIB_LANE_A))) \
 	&& ($(call tool_tests,tests/tool $(TOOL_LANE_A:%=--ignore=%)))
 
 # The same runs one after another.

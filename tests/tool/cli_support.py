@@ -1,6 +1,27 @@
-"""For the tool tests: what `seq2seq` says on stderr (its error and
-warning prefixes, the one-line error every bad input must give), and
-numbered TSV corpora with the `train` command line that uses them."""
+"""For the tool tests: the tiny model's flags and the shared corpus' lines
+(`conftest.py` trains its run with them; they live here because a test
+that imports `conftest` gets tests/lib's when both folders run in one
+process), what `seq2seq` says on stderr (its error and warning prefixes,
+the one-line error every bad input must give), and numbered TSV corpora
+with the `train` command line that uses them."""
+
+import itertools
+
+from shared_data import DATA
+
+TATOEBA = DATA / "tatoeba-eng-spa"
+TINY = [
+    "--embedding-dim", "8", "--encoder-units", "8", "--decoder-units", "16",
+    "--attention-units", "8", "--attention-layer-size", "16",
+    "--batch-size", "16", "--validation-size", "12", "--warmup-steps", "1",
+]  # fmt: skip
+
+
+def head_pairs(name, count, skip=0):
+    """`count` lines of a shared corpus file, after `skip` lines."""
+    with open(TATOEBA / name, encoding="utf-8") as lines:
+        return list(itertools.islice(lines, skip, skip + count))
+
 
 ERROR = "seq2seq: error: "
 WARNING = "seq2seq: warning: "

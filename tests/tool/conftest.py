@@ -6,25 +6,10 @@ in seconds (its translations are poor, and no test relies on them being
 good).
 """
 
-import itertools
-
 import pytest
+from cli_support import TINY, head_pairs
 
 from keras_seq2seq.cli import main
-from shared_data import DATA
-
-TATOEBA = DATA / "tatoeba-eng-spa"
-TINY = [
-    "--embedding-dim", "8", "--encoder-units", "8", "--decoder-units", "16",
-    "--attention-units", "8", "--attention-layer-size", "16",
-    "--batch-size", "16", "--validation-size", "12", "--warmup-steps", "1",
-]  # fmt: skip
-
-
-def head_pairs(name, count, skip=0):
-    """`count` lines of a shared corpus file, after `skip` lines."""
-    with open(TATOEBA / name, encoding="utf-8") as lines:
-        return list(itertools.islice(lines, skip, skip + count))
 
 
 @pytest.fixture(scope="session")

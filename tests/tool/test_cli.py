@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 import sacrebleu
 import yaml
-from cli_support import warning_lines
+from cli_support import TINY, warning_lines
 from PIL import Image
 
-from conftest import TINY
 from keras_seq2seq import Seq2Seq
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import plot, run_folder

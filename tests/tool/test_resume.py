@@ -16,8 +16,8 @@ import time
 import keras
 import numpy as np
 import pytest
+from cli_support import TINY
 
-from conftest import TINY
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import run_folder
 from keras_seq2seq.nmt.interrupts import (

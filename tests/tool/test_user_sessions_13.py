@@ -19,12 +19,11 @@ import zipfile
 from types import SimpleNamespace
 
 import pytest
-from cli_support import one_error_line, train_argv
+from cli_support import head_pairs, one_error_line, train_argv
 from tensorboard.backend.event_processing.event_accumulator import (
     EventAccumulator,
 )
 
-from conftest import head_pairs
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import line_stream
 from keras_seq2seq.nmt.run_error import RunError

@@ -23,10 +23,9 @@ import weakref
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
-from cli_support import one_error_line, train_argv
+from cli_support import head_pairs, one_error_line, train_argv
 from serve_support import EchoTranslator
 
-from conftest import head_pairs
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt.serve import make_app
 from keras_seq2seq.nmt.translator import Hypothesis, Translator

@@ -24,6 +24,7 @@ import pytest
 import yaml
 from cli_support import (
     WARNING,
+    head_pairs,
     one_error_line,
     stderr_lines,
     train_argv,
@@ -31,7 +32,6 @@ from cli_support import (
     tsv_corpus,
 )
 
-from conftest import head_pairs
 from keras_seq2seq.cli import main
 from keras_seq2seq.nmt import serve
 from keras_seq2seq.nmt.tokenizer import SPECIALS, Tokenizer

@@ -12,12 +12,11 @@ import json
 import shutil
 
 import pytest
-from cli_support import ERROR, one_error_line, train_argv
+from cli_support import ERROR, TINY, one_error_line, train_argv
 from tensorboard.backend.event_processing.event_accumulator import (
     EventAccumulator,
 )
 
-from conftest import TINY
 from keras_seq2seq.cli import main
 
 

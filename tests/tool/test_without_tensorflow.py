@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_support import TINY
 from tensorboard.backend.event_processing.event_accumulator import (
     EventAccumulator,
 )
-
-from conftest import TINY
 
 REPO = Path(__file__).resolve().parents[2]
 # Runs `seq2seq ARGV...` for each ARGV list given as JSON, in one Python
