@@ -63,9 +63,10 @@ endef
 # each lane's output prints when the lane ends.
 TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
 	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py
-# A TensorFlow-only library test (the ported TFA tutorial, a TensorFlow
-# program) runs in lane A's TensorFlow process too: the lanes even out.
-TF_LIB_LANE_A := tests/lib/test_tfa_tutorial.py
+# Some of TensorFlow's library tests run in lane A's TensorFlow process,
+# beside those tool tests, and not in lane B's: the lanes even out.
+TF_LIB_LANE_A := tests/lib/test_tfa_tutorial.py \
+	tests/lib/test_tfa_dynamic_steps.py tests/lib/test_user_programs_12.py
 
 # The set-up and the browser's install side by side, then the two lanes.
 test:

@@ -1,5 +1,5 @@
-"""Shared test set-up: seeding, XLA's compile effort, and on JAX one
-compilation per program."""
+"""Shared test set-up: seeding, XLA's compile effort, on JAX one
+compilation per program, and on PyTorch one thread."""
 
 import os
 import shutil
@@ -37,6 +37,8 @@ _JAX_CACHE = pytest.StashKey[str]()
 
 
 def pytest_configure(config):
+    if keras.backend.backend() == "torch":
+        _one_torch_thread()
     # On JAX every eager call of a recurrent layer or search loop traces a
     # new closure, and `jax.jit` caches by function: the same model called
     # again, its twin, or its saved and loaded copy compile the same XLA
@@ -52,6 +54,21 @@ def pytest_configure(config):
         config.stash[_JAX_CACHE] = folder
         jax.config.update("jax_compilation_cache_dir", folder)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
+def _one_torch_thread():
+    # The tests' tensors are tiny: PyTorch's second intra-op thread costs
+    # more than it gives, and beside `make test`'s other lane (a busy
+    # core) its threads wait on each other. 40 training steps of
+    # test_learns_to_reverse_sequences' model: 2.67 s with 2 threads and
+    # 1.98 s with 1 alone; 9.70 s and 2.28 s beside a busy core. The
+    # PyTorch library tests beside a busy core: 107 s with 1 thread, 192 s
+    # with 2 in the last `make test` (session 24). A user's
+    # `OMP_NUM_THREADS` wins.
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(1)
 
 
 def pytest_unconfigure(config):
