@@ -56,19 +56,19 @@ endef
 # Two lanes, one a core: the JAX and PyTorch library tests and the tool's
 # tests that need neither the shared trained run nor the other's
 # processes, beside the TensorFlow library tests and the rest of the
-# tool's. A fresh clone, 2026-11-29 (session 24, with test_user_programs_12
-# still in lane A): JAX 700 + PyTorch 92 + 279 s beside TensorFlow 760 +
-# 258 s, the whole run 1,197 s with the set-up (about 80 s) and each
-# pytest process' start; test_user_programs_12 (about 27 s) then moved
-# back to lane B. The tests are
-# mostly Python on small tensors, so the lanes share the machine well;
-# each lane's output prints when the lane ends.
+# tool's. Fresh clones, 2026-11-29 (session 24): JAX 700 + PyTorch 92 +
+# 279 s beside TensorFlow 760 + 258 s (1,197 s in all, with the set-up,
+# about 80 s, and each pytest process' start), then, with
+# test_user_programs_12 back in lane B, JAX 773 + 110 + 265 s beside
+# 811 + 266 s (1,273 s; JAX's run varies most, 675-773 s in three runs),
+# so test_tfa_dynamic_steps (about 39 s) went back to lane B too. The
+# tests are mostly Python on small tensors, so the lanes share the machine
+# well; each lane's output prints when the lane ends.
 TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
 	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py
-# Some of TensorFlow's library tests run in lane A's TensorFlow process,
+# TensorFlow's library tests named here run in lane A's TensorFlow process,
 # beside those tool tests, and not in lane B's: the lanes even out.
-TF_LIB_LANE_A := tests/lib/test_tfa_tutorial.py \
-	tests/lib/test_tfa_dynamic_steps.py
+TF_LIB_LANE_A := tests/lib/test_tfa_tutorial.py
 
 # The set-up and the browser's install side by side, then the two lanes.
 test:
