@@ -61,8 +61,9 @@ endef
 # about 80 s, and each pytest process' start), then, with
 # test_user_programs_12 back in lane B, JAX 773 + 110 + 265 s beside
 # 811 + 266 s (1,273 s; JAX's run varies most, 675-773 s in three runs),
-# so test_tfa_dynamic_steps (about 39 s) went back to lane B too. The
-# tests are mostly Python on small tensors, so the lanes share the machine
+# so test_tfa_dynamic_steps (about 39 s) went back to lane B too: JAX 796
+# + 125 + 244 s beside 919 + 275 s (1,306 s, on a machine that slowed from
+# run to run). The tests are mostly Python on small tensors, so the lanes share the machine
 # well; each lane's output prints when the lane ends.
 TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
 	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py
