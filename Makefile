@@ -56,15 +56,13 @@ endef
 # Two lanes, one a core: the JAX and PyTorch library tests and the tool's
 # tests that need neither the shared trained run nor the other's
 # processes, beside the TensorFlow library tests and the rest of the
-# tool's. Fresh clones, 2026-11-29 (session 24): JAX 700 + PyTorch 92 +
-# 279 s beside TensorFlow 760 + 258 s (1,197 s in all, with the set-up,
-# about 80 s, and each pytest process' start), then, with
-# test_user_programs_12 back in lane B, JAX 773 + 110 + 265 s beside
-# 811 + 266 s (1,273 s; JAX's run varies most, 675-773 s in three runs),
-# so test_tfa_dynamic_steps (about 39 s) went back to lane B too: JAX 796
-# + 125 + 244 s beside 919 + 275 s (1,306 s, on a machine that slowed from
-# run to run). The tests are mostly Python on small tensors, so the lanes share the machine
-# well; each lane's output prints when the lane ends.
+# tool's. A fresh clone, 2026-11-29 (session 24): JAX 796 + PyTorch 125 +
+# 244 s beside TensorFlow 919 + 275 s, the whole run 1,306 s with the
+# set-up (about 80 s) and each pytest process' start, on a machine that
+# slowed from run to run (JAX's run took 675-796 s in four runs; the whole
+# 1,197-1,306 s). The tests are mostly Python on small tensors, so the
+# lanes share the machine well; each lane's output prints when the lane
+# ends.
 TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
 	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py
 # TensorFlow's library tests named here run in lane A's TensorFlow process,

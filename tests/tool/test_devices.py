@@ -131,11 +131,16 @@ TINY_DATES = [
 
 
 def _train_dates_run(runs_dir):
-    """Runs `seq2seq train --devices 2` into `runs_dir`; returns the exit
-    code and stderr. It is the process' second model on 2 devices: on
-    TensorFlow a second `MirroredStrategy` failed at its first step (its
-    all-reduces reused the first one's numbers), so `distribute` keeps one
-    strategy per device set."""
+    """`seq2seq train --devices 2` into `runs_dir`. It is the process'
+    second model on 2 devices: on TensorFlow a second `MirroredStrategy`
+    failed at its first step (its all-reduces reused the first one's
+    numbers), so `distribute` keeps one strategy per device set."""
+    return _train_command(["--runs-dir", runs_dir, *TINY_DATES])
+
+
+def _train_command(flags):
+    """`seq2seq train --devices 2 FLAGS` in this process: its exit code
+    and stderr."""
     import contextlib
     import io
 
@@ -143,29 +148,21 @@ def _train_dates_run(runs_dir):
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
-        code = main(["train", "--devices", "2", "--runs-dir", runs_dir,
-                     *TINY_DATES])  # fmt: skip
+        code = main(["train", "--devices", "2", *flags])
     return {"code": code, "stderr": err.getvalue()}
 
 
 def _small_corpus_error():
     """What `seq2seq train --devices 2` says of a corpus of 27 training
     pairs (30 less 3 held out for dev) with --batch-size 64."""
-    import contextlib
-    import io
     import tempfile
     from pathlib import Path
-
-    from keras_seq2seq.cli import main
 
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "train.tsv"
         data.write_text("".join(f"w {i}.\tp {i}.\n" for i in range(30)))
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            code = main(["train", "--data", str(data), "--runs-dir", folder,
-                         "--devices", "2", "--batch-size", "64"])  # fmt: skip
-    return {"code": code, "stderr": err.getvalue()}
+        return _train_command(["--data", str(data), "--runs-dir", folder,
+                               "--batch-size", "64"])  # fmt: skip
 
 
 @pytest.fixture(scope="module")
