@@ -42,6 +42,7 @@ MALFORMED = [
     ("an empty sentence", b'{"sentences": ["  "]}', 400),
     ("unknown field", b'{"sentences": ["9/5/18"], "beams": 2}', 400),
     ("beam not an integer", b'{"sentences": ["a"], "beam": "2"}', 400),
+    ("beam not whole", b'{"sentences": ["a"], "beam": 2.5}', 400),
     ("beam a boolean", b'{"sentences": ["a"], "beam": true}', 400),
     ("beam 0", b'{"sentences": ["a"], "beam": 0}', 422),
     ("beam too big", b'{"sentences": ["a"], "beam": 1000}', 422),

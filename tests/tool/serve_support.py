@@ -54,6 +54,7 @@ class EchoTranslator:
 
     max_source_length = 40
     source_tokenizer = SimpleNamespace(encode=list)
+    target_tokenizer = SimpleNamespace(vocab_size=32)
 
     def translate(self, sentences, beam=1, n_best=1, length_penalty=0.0):
         return [

@@ -22,6 +22,7 @@ class ReversingTranslator:
 
     max_source_length = 40
     source_tokenizer = SimpleNamespace(encode=list)
+    target_tokenizer = SimpleNamespace(vocab_size=32)
 
     def __init__(self, fail=False, delay=0.0, limit=None):
         self.calls = []
@@ -128,6 +129,44 @@ def test_beam_size_is_the_same_field_as_beam():
     assert ok == 200 and [c[1] for c in translator.calls] == [3]
     assert too_big == 422 and "'beam_size' must be between" in big["error"]
     assert both == 400 and "not both" in twice["error"]
+
+
+def test_a_beam_wider_than_the_vocabulary_is_told_by_the_field_given():
+    # {"beam_size": 40} over 32 target pieces answered "beam 40 is wider
+    # ...": the translator's word, not the request's.
+    translator = ReversingTranslator()
+    width = translator.target_tokenizer.vocab_size
+    requests = [
+        ("POST", "/translate", {"sentences": ["ab"], name: width + 1})
+        for name in ("beam", "beam_size")
+    ] + [("POST", "/translate", {"sentences": ["ab"], "beam": width})]
+    (beam, said), (size, size_said), (ok, _) = _call(
+        translator, requests, max_beam=64
+    )
+    assert beam == size == 422
+    assert said["error"].startswith(f"'beam' {width + 1} is wider than the")
+    assert size_said["error"].startswith(f"'beam_size' {width + 1} is wider")
+    assert f"'beam_size' of at most {width}" in size_said["error"]
+    assert ok == 200 and translator.calls[0][1] == width
+
+
+def test_a_whole_number_written_with_a_point_is_an_integer():
+    # json.dumps({"beam": 2.0}) writes 2.0: refused as "must be an
+    # integer", though JSON has one kind of number.
+    translator = ReversingTranslator()
+    requests = [
+        (
+            "POST",
+            "/translate",
+            {"sentences": ["ab"], "beam": 3.0, "n_best": 2.0},
+        ),
+        ("POST", "/translate", {"sentences": ["ab"], "beam": 2.5}),
+    ]
+    (ok, answer), (half, said) = _call(translator, requests)
+    assert ok == 200 and len(answer["translations"][0]) == 2
+    assert translator.calls[0][1:3] == (3, 2)
+    assert all(type(n) is int for n in translator.calls[0][1:3])
+    assert half == 400 and said["error"] == "'beam' must be an integer"
 
 
 @pytest.mark.parametrize(

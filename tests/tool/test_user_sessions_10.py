@@ -323,6 +323,7 @@ def test_serve_says_a_request_ran_out_of_memory():
     class Exhausted:
         max_source_length = 80
         source_tokenizer = SimpleNamespace(encode=list)
+        target_tokenizer = SimpleNamespace(vocab_size=32)
 
         def translate(self, sentences, beam=1, n_best=1, length_penalty=0):
             raise ResourceExhaustedError("OOM when allocating tensor")

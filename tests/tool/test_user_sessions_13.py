@@ -128,7 +128,9 @@ def test_a_resume_refusal_lists_devices_among_what_it_may_change(
 
 
 _TRANSLATOR = SimpleNamespace(
-    max_source_length=40, source_tokenizer=SimpleNamespace(encode=list)
+    max_source_length=40,
+    source_tokenizer=SimpleNamespace(encode=list),
+    target_tokenizer=SimpleNamespace(vocab_size=32),
 )
 
 

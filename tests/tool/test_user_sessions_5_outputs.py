@@ -174,7 +174,9 @@ def test_average_into_a_run_it_cannot_write_fails_before_loading(
 def test_serve_reads_a_json_body_with_a_byte_order_mark():
     limits = serve.Limits()
     translator = SimpleNamespace(
-        max_source_length=40, source_tokenizer=SimpleNamespace(encode=list)
+        max_source_length=40,
+        source_tokenizer=SimpleNamespace(encode=list),
+        target_tokenizer=SimpleNamespace(vocab_size=32),
     )
     body = '\ufeff{"sentences": ["Hi."], "beam": 2}'.encode()
     assert serve.parse_request(body, limits, translator) == (

@@ -121,6 +121,7 @@ def read_request(trained_run):
     translator = SimpleNamespace(
         max_source_length=80,
         source_tokenizer=Tokenizer.load(trained_run, "source", "sentencepiece"),
+        target_tokenizer=Tokenizer.load(trained_run, "target", "sentencepiece"),
     )
     return lambda body: serve.parse_request(body, serve.Limits(), translator)
 

@@ -77,6 +77,14 @@ def parse_request(body: bytes, limits, translator) -> tuple:
         raise RequestError(400, "give 'beam' or 'beam_size', not both")
     beam_name = "beam_size" if "beam_size" in request else "beam"
     beam = _integer(request, beam_name, 1, limits.max_beam)
+    # Checked here, not left to the translator, to name the field given.
+    width = translator.target_tokenizer.vocab_size
+    if beam > width:  # each step keeps `beam` distinct tokens of one
+        raise RequestError(
+            422,
+            f"{beam_name!r} {beam} is wider than the target vocabulary "
+            f"({width} pieces); ask for a {beam_name!r} of at most {width}",
+        )
     n_best = _integer(request, "n_best", 1, limits.max_beam)
     if n_best > beam:  # "between 1 and 1; got 3" said what, not how
         raise RequestError(
@@ -163,6 +171,10 @@ def _sentences(request, limits, translator):
 
 def _integer(request, name, low, high):
     value = request.get(name, 1)
+    # 2.0 is 2: JSON has one number type, and some clients (Python's
+    # json.dumps of a float) write a whole number with a point.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise RequestError(400, f"{name!r} must be an integer")
     if not low <= value <= high:
