@@ -110,6 +110,36 @@ def test_predict_on_batch_gives_zeros_at_padded_target_steps(model):
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
+def test_a_predict_or_evaluate_that_fails_keeps_the_weights():
+    # On JAX, Keras' predict and evaluate take the variables' values out
+    # for the call and put them back at its end, but not after an error:
+    # a step that failed (a source of the wrong rank; a second batch whose
+    # source and target disagree in batch size) left every weight unset,
+    # and each later call failed with "'NoneType' object is not callable".
+    model = small_model()
+    weights = model.get_weights()
+    want = model.predict((SOURCE, TARGET_IN), verbose=0)
+    bad_second = [(SOURCE, TARGET_IN), (SOURCE, TARGET_IN[:2])]
+    with_targets = [
+        ((SOURCE, TARGET_IN), TARGET_OUT),
+        ((SOURCE, TARGET_IN[:2]), TARGET_OUT[:2]),
+    ]
+    for fail in (
+        lambda: model.predict((SOURCE[..., None], TARGET_IN), verbose=0),
+        lambda: model.predict(generator(bad_second), steps=2, verbose=0),
+        lambda: model.evaluate(Batches(with_targets), verbose=0),
+    ):
+        with pytest.raises(Exception):  # noqa: B017 (each backend its own)
+            fail()
+        for got, value in zip(model.get_weights(), weights, strict=True):
+            np.testing.assert_array_equal(got, value)
+        got = model.predict((SOURCE, TARGET_IN), verbose=0)
+        np.testing.assert_array_equal(got, want)
+    assert np.isfinite(
+        model.evaluate((SOURCE, TARGET_IN), TARGET_OUT, verbose=0)
+    )
+
+
 @pytest.mark.skipif(
     keras.backend.backend() == "torch",
     reason="Keras' PyTorch trainer takes steps_per_execution=1 only",

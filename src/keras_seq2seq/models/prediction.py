@@ -11,6 +11,8 @@ axis whatever `Tt` is, with the number of steps of each sequence, `(B,)`;
 longest `Tt`, with zeros after each sequence's steps.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 from keras import ops
@@ -52,6 +54,41 @@ def logits_from_rows(outputs):
     return logits
 
 
+@contextlib.contextmanager
+def weights_kept_on_error(model):
+    """Keeps `model`'s weights through a Keras `predict` or `evaluate`
+    that fails, on JAX.
+
+    Keras' JAX trainer takes the variables' values out for the call (its
+    compiled step takes them as arguments and gives them back) and puts
+    them back at the end, but not after an error: a step that failed left
+    every weight unset, and each later call failed with "'NoneType' object
+    is not callable" (Keras 3.15). After an error this puts back the state
+    of the last batch that ran (Keras' own `jax_state_sync`), or, before
+    any, the values the variables held before the call. (Keras' `fit`
+    puts the state back in a `finally`, and checks the data's shapes
+    symbolically before it takes the values out.) Other backends hold
+    their variables throughout: nothing to do.
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    if not model.built:  # built now, so that its values can be kept
+        model.build()
+    variables = {id(v): v for v in (*model.variables, *model.metrics_variables)}
+    kept = [(v, v.value) for v in variables.values()]
+    try:
+        yield
+    except BaseException:
+        model.jax_state_sync()  # a no-op unless a batch ran
+        for variable, value in kept:
+            # `_value` is None while Keras holds the value outside; a value
+            # the step was given (donated) is gone, and so was the weight.
+            if variable._value is None and not value.is_deleted():
+                variable.assign(value)
+        raise
+
+
 class PredictionMixin:
     """`Seq2Seq`'s `predict`, `predict_on_batch` and `predict_step`, over
     batches of any target lengths (the rows above).
@@ -73,13 +110,14 @@ class PredictionMixin:
         batches of different lengths (see `models/prediction.py`);
         callbacks see each batch's logits as `predict_step` returns them.
         """
-        outputs = super().predict(
-            x,
-            batch_size=batch_size,
-            verbose=verbose,
-            steps=steps,
-            callbacks=callbacks,
-        )
+        with weights_kept_on_error(self):
+            outputs = super().predict(
+                x,
+                batch_size=batch_size,
+                verbose=verbose,
+                steps=steps,
+                callbacks=callbacks,
+            )
         return logits_from_rows(outputs) if are_rows(outputs) else outputs
 
     def predict_on_batch(self, x):

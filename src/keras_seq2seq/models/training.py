@@ -25,6 +25,7 @@ from keras_seq2seq.models.checks import (
     is_per_token,
     loss_reduction,
 )
+from keras_seq2seq.models.prediction import weights_kept_on_error
 
 
 class TrainingMixin:
@@ -64,6 +65,12 @@ class TrainingMixin:
             return super().fit(*arguments.args, **arguments.kwargs)
         finally:
             self._class_weights = None
+
+    def evaluate(self, *args, **kwargs):
+        """`keras.Model.evaluate`; a call that fails keeps the weights
+        (`weights_kept_on_error`: Keras' JAX trainer lost them)."""
+        with weights_kept_on_error(self):
+            return super().evaluate(*args, **kwargs)
 
     def make_train_function(self, force=False):
         # Before tracing: on TensorFlow a subclassed Keras model whose first
