@@ -19,12 +19,14 @@ import pytest
 from cli_support import TINY
 
 from keras_seq2seq.cli import main
-from keras_seq2seq.nmt import run_folder
+from keras_seq2seq.nmt import run_folder, train
+from keras_seq2seq.nmt.devices import train_step
 from keras_seq2seq.nmt.interrupts import (
     Terminated,
     interrupts_held,
     sigterm_as_ctrl_c,
 )
+from keras_seq2seq.nmt.validator import Validator
 
 
 def _state(run):
@@ -165,6 +167,61 @@ def test_ctrl_c_while_a_checkpoint_is_written_keeps_the_run_files_agreeing(
     assert [row["step"] for row in state["metrics"]] == [2, 4]
     assert (run / "metrics.csv").read_text() == metrics[-1]
     assert "--resume" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("ctrl_c")
+def test_ctrl_c_between_validations_checkpoints_the_step_reached(
+    corpus, tmp_path, monkeypatch, capsys
+):
+    # Ctrl-C at step 7 of a run validating every 4 steps kept the
+    # checkpoint of step 4: the 3 steps since were trained again. Now the
+    # interrupt scores dev at step 7 and checkpoints it, and the resume
+    # validates at step 8 as the run would have. A second Ctrl-C while
+    # dev is scored stops at once.
+    trained, signalled = [], []
+
+    def step_then_ctrl_c(model, x, y):
+        logs = train_step(model, x, y)
+        trained.append(1)
+        if len(trained) in (7, 9):  # a signal arriving during the step
+            signalled.append(len(trained))
+            os.kill(os.getpid(), signal.SIGINT)
+        return logs
+
+    score = Validator._score
+
+    def score_or_ctrl_c_again(self):
+        if signalled == [7, 9]:
+            os.kill(os.getpid(), signal.SIGINT)
+        return score(self)
+
+    monkeypatch.setattr(train, "train_step", step_then_ctrl_c)
+    monkeypatch.setattr(Validator, "_score", score_or_ctrl_c_again)
+    argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir",
+            str(tmp_path), "--name", "r", "--vocab-size", "120",
+            "--max-steps", "10", "--validate-every", "4", *TINY]  # fmt: skip
+    assert main(argv) == 130
+    run = tmp_path / "r"
+    state = _state(run)
+    assert (state["step"], state["checkpoint"]) == (7, "step-0000007.keras")
+    assert [row["step"] for row in state["metrics"]] == [4, 7]
+    checkpoint = run / "checkpoints" / state["checkpoint"]
+    saved = run_folder.load_model(checkpoint, compile=True)
+    assert int(saved.optimizer.iterations) == 7
+    err = capsys.readouterr().err
+    assert "stopping at step 7: scoring dev" in err, err
+    assert f"{run} keeps its checkpoint of step 7; continue it with" in err
+    assert "not kept" not in err
+
+    assert main(["train", "--resume", "--runs-dir", str(tmp_path),
+                 "--name", "r"]) == 130  # fmt: skip
+    assert [row["step"] for row in _state(run)["metrics"]] == [4, 7, 8]
+    err = capsys.readouterr().err
+    assert "stopping at step 9: scoring dev" in err, err
+    assert (
+        f"{run} keeps its checkpoint of step 8 (training reached step 9: the "
+        "1 step since it is not kept;"
+    ) in err, err
 
 
 @pytest.mark.usefixtures("ctrl_c")

@@ -17,7 +17,8 @@ class Terminated(KeyboardInterrupt):
 def sigterm_as_ctrl_c():
     """SIGTERM (`timeout`, `kill`, a job scheduler's preemption) stops
     the command as Ctrl-C does: `train` removes a run without a
-    checkpoint and says how to resume one with a checkpoint, `translate`
+    checkpoint, and checkpoints the step reached of one with a checkpoint
+    and says how to resume it, `translate`
     says how many inputs its output holds. Without it, the process died
     at once and said nothing. Only the main thread may set a handler."""
     if threading.current_thread() is not threading.main_thread():

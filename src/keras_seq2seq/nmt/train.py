@@ -24,7 +24,7 @@ from keras_seq2seq.nmt import config as config_lib
 from keras_seq2seq.nmt import corpus, data, dates, run_folder
 from keras_seq2seq.nmt import resume as resume_lib
 from keras_seq2seq.nmt.devices import distribute, train_step
-from keras_seq2seq.nmt.interrupts import sigterm_as_ctrl_c
+from keras_seq2seq.nmt.interrupts import interrupts_held, sigterm_as_ctrl_c
 from keras_seq2seq.nmt.progress import Progress
 from keras_seq2seq.nmt.run_error import RunError, is_out_of_memory
 from keras_seq2seq.nmt.scalar_log import ScalarLog
@@ -361,25 +361,47 @@ def _fit(run, model, encoded, dev, state):
     while step < config.max_steps and not model.stop_training:
         callbacks.on_epoch_begin(step)
         losses = []
-        for batch in range(config.validate_every):
-            x, y = next(batches)
-            logs = train_step(model, x, y)  # split over the devices
-            losses.append(float(logs["loss"]))
-            if not math.isfinite(losses[-1]):  # not the period's end:
-                # up to --validate-every steps (500) of NaN training
-                raise RunError(
-                    f"the loss became NaN at step {step + 1}; lower "
-                    "--learning-rate"
+        try:
+            # A period ends at a multiple of --validate-every (or at
+            # --max-steps), also after a resume from a step between.
+            for batch in range(every - step % every):
+                # Ctrl-C or SIGTERM waits for the step's end: on PyTorch
+                # (and JAX's variables after its step) the weights change
+                # one by one, and the checkpoint below must not see half.
+                with interrupts_held():
+                    x, y = next(batches)
+                    logs = train_step(model, x, y)  # split over the devices
+                    losses.append(float(logs["loss"]))
+                    if not math.isfinite(losses[-1]):  # not the period's
+                        # end: up to --validate-every steps of NaN training
+                        raise RunError(
+                            f"the loss became NaN at step {step + 1}; lower "
+                            "--learning-rate"
+                        )
+                    logs = {"loss": sum(losses) / len(losses)}
+                    callbacks.on_train_batch_end(batch, logs)
+                    step += 1
+                if model.stop_training or step >= config.max_steps:
+                    break
+            model.stop_training = False
+            # TensorBoard's x axis: the step, not the period's index.
+            callbacks.on_epoch_end(step, logs)
+        except KeyboardInterrupt:
+            # Once the run has a checkpoint, the steps since are kept: the
+            # period ends here, validated and checkpointed as any other.
+            # Before, the run goes (`train`); a second Ctrl-C stops at once.
+            if 0 < state["step"] < step:
+                progress.clear()
+                print(
+                    f"seq2seq: stopping at step {step}: scoring dev for its "
+                    "checkpoint (Ctrl-C again stops now, back to step "
+                    f"{state['step']})",
+                    file=sys.stderr,
+                    flush=True,
                 )
-            logs = {"loss": sum(losses) / len(losses)}
-            callbacks.on_train_batch_end(batch, logs)
-            step += 1
-            if model.stop_training or step >= config.max_steps:
-                break
-        model.stop_training = False
-        # TensorBoard's x axis: the step, not the period's index (which
-        # a resume with another --validate-every renumbered).
-        callbacks.on_epoch_end(step, logs)
+                logs = {"loss": sum(losses) / len(losses)} if losses else {}
+                callbacks.on_epoch_end(step, logs)
+            raise
     callbacks.on_train_end()
     print(
         f"stopped at step {state['step']}: "
