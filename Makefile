@@ -64,7 +64,8 @@ endef
 # lanes share the machine well; each lane's output prints when the lane
 # ends.
 TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
-	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py
+	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py \
+	tests/tool/test_resume.py
 # TensorFlow's library tests named here run in lane A's TensorFlow process,
 # beside those tool tests, and not in lane B's: the lanes even out.
 TF_LIB_LANE_A := tests/lib/test_tfa_tutorial.py
