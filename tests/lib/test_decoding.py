@@ -194,6 +194,36 @@ def test_greedy_follows_the_argmax_path_and_stops_at_eos():
     )
 
 
+@pytest.mark.parametrize("search", [run_greedy, run_sample])
+def test_a_row_whose_step_masks_every_token_ends_there(search):
+    # Greedy search took token 0 at log-prob -inf and went on decoding
+    # from it; sampling drew from NaN probabilities. Rows 0 and 2 spell
+    # "ca", after which the step allows no token; rows 1 and 3 spell "to".
+    sure_ca = {"<bos>": {"c": 1.0}, "c": {"a": 1.0}}
+    sure_to = {"<bos>": {"t": 1.0}, "t": {"o": 1.0}, "o": {"<eos>": 1.0}}
+    tables = np.stack(
+        [script_table([sure_ca, sure_to][b % 2]) for b in range(B)]
+    )
+    tables[0::2, VOCAB.index("a")] = 0.0
+    with np.errstate(divide="ignore"):  # log(0) = -inf, meant
+        step = TableStep(tables, np.full((V, TS), 1.0 / TS))
+    r = search(step)
+    ca, to = [4, 2] + [EOS] * 4, [13, 10] + [EOS] * 4
+    np.testing.assert_array_equal(r["ids"], [ca, to, ca, to])
+    np.testing.assert_array_equal(r["lengths"], [2, 3, 2, 3])
+    np.testing.assert_array_equal(r["scores"], [-np.inf, 0, -np.inf, 0])
+    np.testing.assert_array_equal(
+        r["token_log_probs"][0], [0, 0, -np.inf, 0, 0, 0]
+    )
+    np.testing.assert_array_equal(r["weights"][0, 2:], 0.0)
+    np.testing.assert_allclose(r["weights"][0, :2], 1.0 / TS)
+    assert int(r["steps"]) == 3
+    if search is run_greedy:  # the compiled loop, where there is one
+        got = compiled(greedy_search)(step, step.initial_state(), BOS, EOS, T)
+        for name, value in to_numpy(got).items():
+            np.testing.assert_array_equal(value, r[name], err_msg=name)
+
+
 def test_beam_size_one_equals_greedy():
     step = random_step(seed=1)
     greedy = run_greedy(step)

@@ -49,6 +49,10 @@ def greedy_search(
         `weights` float32 `(B, T, Ts)`: the attention weights of each step;
         zeros after a row's end.
         `steps` int32 scalar: steps run.
+        A row whose step gives every token log-prob -inf (a step function
+        that masks them all) ends at that step without a token: `eos_id`
+        in its place, not counted in `lengths`, its token log-prob and
+        score -inf.
 
     Raises:
         ValueError: for a `max_length` that is not an int >= 1.

@@ -68,7 +68,8 @@ def sample(
         dict as `greedy_search`: `ids` `(B, T)`, `scores` `(B,)` (sum of the
         drawn tokens' log-probs under the model, before temperature and
         filtering), `token_log_probs` `(B, T)` (its terms), `lengths`
-        `(B,)`, `weights` `(B, T, Ts)`, `steps`.
+        `(B,)`, `weights` `(B, T, Ts)`, `steps`; a row whose step masks
+        every token ends there, scored -inf, as in `greedy_search`.
 
     Raises:
         ValueError: for a bad `max_length`, `temperature`, `top_k`, `top_p`

@@ -38,6 +38,7 @@ values, no `.numpy()`. The searches call it inside `ops.while_loop`, and
 """
 
 import collections
+import math
 import numbers
 
 import keras
@@ -365,7 +366,10 @@ def decode(
         `(B, T)` (each chosen token's log-prob; zeros after a row's end),
         `lengths` int32 `(B,)` (eos counted), `weights` float32
         `(B, T, Ts)` (zeros after a row's end), `steps` int32 scalar
-        (steps run). `T = max_length`.
+        (steps run). `T = max_length`. A row whose step gives every token
+        log-prob -inf ends at that step without a token: `eos_id` there
+        (not counted in `lengths`), token log-prob and score -inf, weights
+        zero.
     """
     state = keras.tree.map_structure(ops.convert_to_tensor, initial_state)
     constants = to_tensors(constants)
@@ -402,11 +406,17 @@ def decode(
         )
         token_log_prob = ops.take_along_axis(log_probs, token[:, None], 1)[:, 0]
         token_log_prob = ops.where(running, token_log_prob, 0.0)
-        weights = weights * ops.cast(running, "float32")[:, None]
+        # The best (or drawn) token at -inf: the step gave every token -inf
+        # (a step function that masks them all). The row ends there, with
+        # no token: eos_id in its place, uncounted, and the score -inf.
+        stuck = ops.logical_and(running, ops.equal(token_log_prob, -math.inf))
+        token = ops.where(stuck, eos_id, token)
+        emitted = ops.logical_and(running, ops.logical_not(stuck))
+        weights = weights * ops.cast(emitted, "float32")[:, None]
         rows = {
             "finished": ops.logical_or(rows["finished"], token == eos_id),
             "scores": rows["scores"] + token_log_prob,
-            "lengths": rows["lengths"] + ops.cast(running, "int32"),
+            "lengths": rows["lengths"] + ops.cast(emitted, "int32"),
             "ids": write(rows["ids"], t, token),
             "token_log_probs": write(
                 rows["token_log_probs"], t, token_log_prob
