@@ -288,6 +288,33 @@ def test_tfas_multilabel_inference_sampler_program_decodes():
     assert steps == 3 or flags[:, :, end].any(axis=1).all()
 
 
+def test_an_inference_sampler_gives_ids_in_its_declared_dtype():
+    # `InferenceSampler(lambda x: ops.argmax(x, -1), [], "int64", ...)`:
+    # TFA's programs passed `tf.argmax` (int64) and got int64 ids; here
+    # `ops.argmax`'s int32 ids came out while the decoder declared int64.
+    # JAX without x64 has no int64: int32 there, as for NumPy's int64.
+    widest = keras.backend.standardize_dtype(
+        ops.convert_to_tensor(np.zeros((), "int64")).dtype
+    )
+    sampler = tfa.InferenceSampler(
+        lambda x: ops.argmax(x, -1),
+        sample_shape=[],
+        sample_dtype="int64",
+        end_fn=lambda ids: ops.equal(ids, 0),
+        next_inputs_fn=lambda ids: ops.one_hot(ids, 5),
+    )
+    decoder = tfa.BasicDecoder(
+        keras.layers.SimpleRNNCell(5), sampler, maximum_iterations=4
+    )
+    start = np.eye(5, dtype="float32")[[1, 2, 3]]
+    outputs, _, _ = decoder(start, initial_state=np.ones((3, 5), "float32"))
+    ids = outputs.sample_id
+    assert keras.backend.standardize_dtype(ids.dtype) == widest
+    assert decoder.output_dtype.sample_id == "int64"  # as declared
+    logits = ops.convert_to_numpy(outputs.rnn_output)
+    np.testing.assert_array_equal(ops.convert_to_numpy(ids), logits.argmax(-1))
+
+
 # --- float64 logits: TFA's `sequence_loss` computes in the logits' dtype
 # (`sparse_softmax_cross_entropy_with_logits` in float64), so a float64
 # program got float64 losses. They were rounded to float32 (~1e-7 off).

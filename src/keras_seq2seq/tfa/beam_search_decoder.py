@@ -1,7 +1,6 @@
 """TFA's `BeamSearchDecoder`, over the native beam step."""
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_seq2seq.decoding.beam_ops import gather_tree
@@ -24,7 +23,10 @@ from keras_seq2seq.tfa.beam_search_outputs import (
 )
 from keras_seq2seq.tfa.cell_decoder import CellDecoder
 from keras_seq2seq.tfa.functions import gather_tree_from_array
-from keras_seq2seq.tfa.samplers.sampler import start_and_end_tokens
+from keras_seq2seq.tfa.samplers.sampler import (
+    available_dtype,
+    start_and_end_tokens,
+)
 from keras_seq2seq.tfa.scalars import python_float, python_int
 
 
@@ -211,7 +213,8 @@ class BeamSearchDecoder(BeamSearchDecoderMixin, CellDecoder):
             cell_state=map_rows(self._split, initial_state),
             log_probs=beams["log_probs"],
             finished=beams["finished"],
-            lengths=ops.cast(beams["lengths"], lengths_dtype()),
+            # TFA's int64; int32 on JAX without x64.
+            lengths=ops.cast(beams["lengths"], available_dtype("int64")),
             accumulated_attention_probs=beams.get("coverage", ()),
         )
         return beams["finished"], self._start_inputs(), state
@@ -355,13 +358,6 @@ def check_tiled(initial_state, batch_size, beam_width):
                 "tile the memory and the state with tile_batch(x, beam_width)"
                 " and pass batch_size * beam_width to get_initial_state."
             )
-
-
-def lengths_dtype():
-    """int64, TFA's dtype of the beams' lengths; int32 where the backend
-    keeps no int64 (JAX without x64: NumPy's int64 becomes int32 there)."""
-    widest = ops.convert_to_tensor(np.zeros((), "int64"))
-    return keras.backend.standardize_dtype(widest.dtype)
 
 
 def scores_dtype(initial_state):

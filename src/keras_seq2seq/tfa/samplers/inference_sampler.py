@@ -5,6 +5,7 @@ from keras import ops
 
 from keras_seq2seq.tfa.samplers.sampler import (
     BatchTrackingSampler,
+    available_dtype,
     shape_tuple,
 )
 
@@ -61,7 +62,18 @@ class InferenceSampler(BatchTrackingSampler):
         return finished, self.start_inputs
 
     def sample(self, time, outputs, state):
-        return self.sample_fn(outputs)
+        # In the declared `sample_dtype`, which the decoder's outputs take:
+        # TFA programs pass `tf.argmax` (int64) with `tf.int64`; here
+        # `ops.argmax` gives int32 ids, cast to int64 (int32 on JAX
+        # without x64).
+        ids = self.sample_fn(outputs)
+        if self.sample_dtype is None:
+            return ids
+        ids = ops.convert_to_tensor(ids)
+        dtype = available_dtype(self.sample_dtype)
+        if keras.backend.standardize_dtype(ids.dtype) == dtype:
+            return ids
+        return ops.cast(ids, dtype)
 
     def next_inputs(self, time, outputs, state, sample_ids):
         if self.next_inputs_fn is None:

@@ -12,6 +12,17 @@ from keras_seq2seq.tfa.scalars import python_int
 from keras_seq2seq.tfa.tensor_values import known_all
 
 
+def available_dtype(dtype) -> str:
+    """`dtype` (a name, or a TensorFlow, NumPy or PyTorch dtype) as the
+    backend holds it: 64-bit types are 32-bit on JAX without x64 (which
+    narrows NumPy's arrays silently, and warns on an explicit cast)."""
+    dtype = keras.backend.standardize_dtype(dtype)
+    if not dtype.endswith("64"):
+        return dtype
+    value = ops.convert_to_tensor(np.zeros((), dtype))
+    return keras.backend.standardize_dtype(value.dtype)
+
+
 class Sampler:
     """TFA's sampler interface, used by `BasicDecoder` at every step.
 
