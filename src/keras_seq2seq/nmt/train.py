@@ -388,8 +388,9 @@ def _fit(run, model, encoded, dev, state):
             callbacks.on_epoch_end(step, logs)
         except KeyboardInterrupt:
             # Once the run has a checkpoint, the steps since are kept: the
-            # period ends here, validated and checkpointed as any other.
-            # Before, the run goes (`train`); a second Ctrl-C stops at once.
+            # period ends here, validated and checkpointed as any other (a
+            # second Ctrl-C stops at once). Before its first checkpoint,
+            # `train` removes the run, as after any failure.
             if 0 < state["step"] < step:
                 progress.clear()
                 print(
