@@ -139,6 +139,15 @@ def ctrl_c():
     signal.signal(signal.SIGINT, previous)
 
 
+def _train_r(corpus, tmp_path, max_steps, every):
+    """`seq2seq train` of run "r" on the small corpus; its exit status."""
+    argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir",
+            str(tmp_path), "--name", "r", "--vocab-size", "120",
+            "--max-steps", str(max_steps), "--validate-every", str(every),
+            *TINY]  # fmt: skip
+    return main(argv)
+
+
 @pytest.mark.usefixtures("ctrl_c")
 def test_ctrl_c_while_a_checkpoint_is_written_keeps_the_run_files_agreeing(
     corpus, tmp_path, monkeypatch, capsys
@@ -157,10 +166,7 @@ def test_ctrl_c_while_a_checkpoint_is_written_keeps_the_run_files_agreeing(
                 os.kill(os.getpid(), signal.SIGINT)
 
     monkeypatch.setattr(run_folder, "write_text", write_text)
-    argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir",
-            str(tmp_path), "--name", "r", "--vocab-size", "120",
-            "--max-steps", "6", "--validate-every", "2", *TINY]  # fmt: skip
-    assert main(argv) == 130
+    assert _train_r(corpus, tmp_path, max_steps=6, every=2) == 130
     run = tmp_path / "r"
     state = _state(run)
     assert state["step"] == 4
@@ -198,10 +204,7 @@ def test_ctrl_c_between_validations_checkpoints_the_step_reached(
 
     monkeypatch.setattr(train, "train_step", step_then_ctrl_c)
     monkeypatch.setattr(Validator, "_score", score_or_ctrl_c_again)
-    argv = ["train", "--data", str(corpus / "train.tsv"), "--runs-dir",
-            str(tmp_path), "--name", "r", "--vocab-size", "120",
-            "--max-steps", "10", "--validate-every", "4", *TINY]  # fmt: skip
-    assert main(argv) == 130
+    assert _train_r(corpus, tmp_path, max_steps=10, every=4) == 130
     run = tmp_path / "r"
     state = _state(run)
     assert (state["step"], state["checkpoint"]) == (7, "step-0000007.keras")
