@@ -55,12 +55,11 @@ endef
 # Two lanes, one a core: the JAX and PyTorch library tests and the tool's
 # tests that need neither the shared trained run nor the other's
 # processes, beside the TensorFlow library tests and the rest of the
-# tool's. A fresh clone, 2026-11-29 (session 25): JAX 734 + PyTorch 110 +
-# 284 s beside TensorFlow 842 + 216 s, the whole run 1,291 s with the
-# set-up (about 80 s) and each pytest process' start (the TFA tutorial's
-# test, about 40 s, then ran in lane A; it is back in lane B since). The
-# tests are mostly Python on small tensors, so the lanes share the
-# machine well; each lane's output prints when the lane ends.
+# tool's. A fresh clone, 2026-11-29 (session 25): JAX 699 + PyTorch 110 +
+# 269 s beside TensorFlow 870 + 217 s, the whole run 1,222 s with the
+# set-up (about 80 s) and each pytest process' start. The tests are
+# mostly Python on small tensors, so the lanes share the machine well;
+# each lane's output prints when the lane ends.
 TOOL_LANE_A := tests/tool/test_devices.py tests/tool/test_serve_browser.py \
 	tests/tool/test_serve_load.py tests/tool/test_without_tensorflow.py \
 	tests/tool/test_resume.py
