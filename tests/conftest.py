@@ -34,16 +34,18 @@ _XLA_TEST_FLAGS = {
 # with any other installed, a one-line program first compiles with the
 # flags in a subprocess of each library (JAX 2 s, TensorFlow 8 s), and if
 # one fails the tests run without them: slower, the same results.
-_FLAGS_CHECKED_WITH = {"jaxlib": "0.10.2", "tensorflow": "2.21.0"}
-_DISTRIBUTIONS = {
-    "jaxlib": ("jaxlib",),
-    "tensorflow": ("tensorflow", "tensorflow-cpu"),
-}
-_PROBES = {
-    "jaxlib": "import jax; jax.jit(lambda x: x + 1)(1.0).block_until_ready()",
+# Each XLA's distributions, the version checked, and its probe.
+_XLAS = {
+    "jaxlib": (
+        ("jaxlib",),
+        "0.10.2",
+        "import jax; jax.jit(lambda x: x + 1)(1.0).block_until_ready()",
+    ),
     "tensorflow": (
+        ("tensorflow", "tensorflow-cpu"),
+        "2.21.0",
         "import tensorflow as tf; "
-        "tf.function(lambda x: x + 1, jit_compile=True)(tf.constant(1.0))"
+        "tf.function(lambda x: x + 1, jit_compile=True)(tf.constant(1.0))",
     ),
 }
 
@@ -58,12 +60,12 @@ def _installed(names):
 
 
 def _known_to_every_xla(flags: str) -> bool:
-    for library, names in _DISTRIBUTIONS.items():
+    for library, (names, checked, program) in _XLAS.items():
         version = _installed(names)
-        if version in (None, _FLAGS_CHECKED_WITH[library]):
+        if version in (None, checked):
             continue
         probe = subprocess.run(
-            [sys.executable, "-c", _PROBES[library]],
+            [sys.executable, "-c", program],
             env={**os.environ, "XLA_FLAGS": flags, "TF_CPP_MIN_LOG_LEVEL": "2"},
             capture_output=True,
             text=True,

@@ -69,11 +69,7 @@ class InferenceSampler(BatchTrackingSampler):
         ids = self.sample_fn(outputs)
         if self.sample_dtype is None:
             return ids
-        ids = ops.convert_to_tensor(ids)
-        dtype = available_dtype(self.sample_dtype)
-        if keras.backend.standardize_dtype(ids.dtype) == dtype:
-            return ids
-        return ops.cast(ids, dtype)
+        return ops.cast(ids, available_dtype(self.sample_dtype))
 
     def next_inputs(self, time, outputs, state, sample_ids):
         if self.next_inputs_fn is None:
