@@ -15,6 +15,7 @@ only) and the padding share, and writes JSON. Run it once per backend
 
 import argparse
 import json
+import os
 import time
 
 import keras
@@ -25,7 +26,10 @@ from keras_seq2seq.nmt import data
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.train import build_model
 
-CORPUS = "../shared/data/tatoeba-eng-spa/train.tsv"
+# `../shared` beside the checkout, or the folder SEQ2SEQ_SHARED names (as
+# for the tests): a copy of it travels where `../shared` does not.
+SHARED = os.environ.get("SEQ2SEQ_SHARED", "../shared")
+CORPUS = os.path.join(SHARED, "data", "tatoeba-eng-spa", "train.tsv")
 
 
 def _batches(encoded, bucketing, count, seed):
