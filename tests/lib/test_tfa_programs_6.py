@@ -186,17 +186,23 @@ def kernel_gather_tree(step_ids, parent_ids, lengths, end_token):
 
 
 def test_gather_tree_reads_a_parent_id_equal_to_the_beam_width_as_tfa():
+    # Its own generator: every walked slot below is set, and the module's
+    # RNG draws differently when the tests run in another order (xdist).
+    rng = np.random.default_rng(62)
     steps, end = 5, 2
-    step_ids = RNG.integers(3, 20, size=(steps, B, K)).astype("int32")
-    parent_ids = RNG.integers(0, K, size=(steps, B, K)).astype("int32")
+    step_ids = rng.integers(3, 20, size=(steps, B, K)).astype("int32")
+    parent_ids = rng.integers(0, K, size=(steps, B, K)).astype("int32")
     parent_ids[4, 0] = [1, 0, 1]  # row 0's beams 0 and 2 walk into slot 1,
     parent_ids[3, 0, 1] = K  # whose parent K reads row 1's beam 0
-    parent_ids[2, 1] = K  # the last row: K reads row 0's beam 0 of step 2
-    step_ids[0, 1, 0] = end  # an end token on a walked path
+    parent_ids[2, 1] = K  # the last row: K reads row 0's beam 0 of step 2,
+    parent_ids[2, 0, 0] = 1  # whose parent is row 1's beam 1 of step 0
+    step_ids[3, 0, 1] = end  # an end token on row 0's walked path
     lengths = np.array([5, 4], "int32")
     want = kernel_gather_tree(step_ids, parent_ids, lengths, end)
     assert (want[2, 0, [0, 2]] == step_ids[2, 1, 0]).all()
+    assert (want[3:, 0, [0, 2]] == end).all()  # the end, and end after it
     assert (want[1, 1] == step_ids[2, 0, 0]).all()
+    assert (want[0, 1] == step_ids[0, 1, 1]).all()
     beams = tfa.gather_tree(step_ids, parent_ids, lengths, end)
     np.testing.assert_array_equal(numpy(beams), want)
     traced = compiled(tfa.gather_tree)(step_ids, parent_ids, lengths, end)
