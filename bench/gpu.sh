@@ -7,8 +7,10 @@
 # demo sentencepiece, sacrebleu, matplotlib and PyYAML; the tests and the
 # bucketing benchmark read ../shared's fixtures and corpus from
 # $SEQ2SEQ_SHARED. In order, each phase given what is left of SECONDS
-# (default 540); PHASES (default "bench bf16 bucketing tests") names the
-# phases to run:
+# (default 540); PHASES (default "float16 bench bf16 bucketing tests")
+# names the phases to run:
+#   float16: where a mixed_float16 decoder's training goes NaN on JAX's
+#      GPU (bench/float16_probe.py; it trains on CPUs);
 #   bench: S2S-M in float32 on the GPU: JAX, PyTorch and the reference
 #      (bench/s2s_m.py --device cuda), alone on the GPU;
 #   bf16: S2S-M in mixed bfloat16, JAX and the reference;
@@ -22,7 +24,7 @@
 set -u
 out=${1:?usage: bench/gpu.sh OUT_DIR [SECONDS]}
 end=$(($(date +%s) + ${2:-540}))
-phases=" ${3:-bench bf16 bucketing tests} "
+phases=" ${3:-float16 bench bf16 bucketing tests} "
 mkdir -p "$out"
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src:$PWD/tests${PYTHONPATH:+:$PYTHONPATH}"
@@ -40,6 +42,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm \
 python3 -c 'import keras, jax, torch; print("keras", keras.__version__,
     "jax", jax.__version__, jax.devices(), "torch", torch.__version__,
     torch.cuda.get_device_name())' 2>&1 | tail -1 | tee -a "$out/gpu.txt"
+
+[[ $phases == *" float16 "* ]] && { KERAS_BACKEND=jax timeout "$(left 120 400)" \
+    python3 bench/float16_probe.py >"$out/float16_probe.txt" 2>&1
+echo "[float16_probe] exit $?" >>"$out/float16_probe.txt"; }
 
 [[ $phases == *" bench "* ]] && { timeout "$(left 200 300)" python3 bench/s2s_m.py --device cuda \
     --backends jax,torch,reference --json "$out/s2s_m_gpu.json" \
@@ -87,6 +93,7 @@ pytest_on tests_torch torch 10 "" tests/lib &
 pytest_on parity_jax_float32 jax 5 float32 $parity &
 wait; }
 
+[[ -f $out/float16_probe.txt ]] && grep -E "^(jax|mixed|  )|exit" "$out/float16_probe.txt"
 for f in s2s_m_gpu s2s_m_gpu_bf16; do
     [[ -f $out/$f.txt ]] && { cat "$out/$f.txt"; tail -3 "$out/$f.err"; }
 done
