@@ -55,8 +55,8 @@ endef
 # Two lanes, one a core: the JAX and PyTorch library tests and the tool's
 # tests that need neither the shared trained run nor the other's
 # processes, beside the TensorFlow library tests and the rest of the
-# tool's. A fresh clone, 2026-11-29 (session 25): JAX 699 + PyTorch 110 +
-# 269 s beside TensorFlow 870 + 217 s, the whole run 1,222 s with the
+# tool's. A fresh clone, 2026-11-30 (session 26): JAX 658 + PyTorch 105 +
+# 255 s beside TensorFlow 866 + 201 s, the whole run 1,175 s with the
 # set-up (about 80 s) and each pytest process' start. The tests are
 # mostly Python on small tensors, so the lanes share the machine well;
 # each lane's output prints when the lane ends.
