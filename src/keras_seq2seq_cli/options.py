@@ -121,6 +121,13 @@ class Config:
         "dropout rate while training (embeddings, between encoder layers, "
         "decoder outputs); 0: none",
     )
+    dtype_policy: str = _option(
+        "float32",
+        "Keras dtype policy: float32, or compute in 16 bits with float32 "
+        "weights: mixed_bfloat16 (GPUs; CPUs with bfloat16 instructions), "
+        "mixed_float16 (GPUs; with loss scaling)",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    )
     # --- Training ---
     batch_size: int = _option(64, "sentence pairs per batch")
     learning_rate: float = _option(1e-3, "Adam learning rate (peak)")

@@ -48,6 +48,9 @@ def build_model(config, source_vocab_size, target_vocab_size) -> Seq2Seq:
         source_vocab_size,
         target_vocab_size,
         **{key: getattr(config, key) for key in config_lib.MODEL_KEYS},
+        # Saved with the model: translate, evaluate and a resume use it.
+        # Keras' compile adds loss scaling for mixed_float16.
+        dtype=config.dtype_policy,
     )
     model.build()
     if config.decay_steps:
