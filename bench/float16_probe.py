@@ -3,10 +3,11 @@
 On one H200, JAX (2026-11-30), `tests/lib/test_user_programs_3.py::
 test_functional_model_with_a_mixed_decoder_trains` gave a NaN loss in its
 second epoch; on CPUs and on PyTorch on that GPU it trains. This builds
-the test's model (an `AttentionDecoder(dtype=POLICY)` in a float32
-functional model) and prints, for its first step: the forward's outputs,
-each weight's gradient (eager and under `jax.jit`) that is not finite,
-and after one `fit` step each weight that is not. JAX only.
+the test's model and data with the test module's own function (an
+`AttentionDecoder(dtype=POLICY)` in a float32 functional model) and
+prints, for its first step: the forward's outputs, each weight's
+gradient (eager and under `jax.jit`) that is not finite, and after one
+`fit` step each weight that is not. JAX only.
 
     KERAS_BACKEND=jax python bench/float16_probe.py [POLICY ...]
 
@@ -14,32 +15,18 @@ POLICY defaults to mixed_float16 and mixed_bfloat16.
 """
 
 import sys
+from pathlib import Path
 
 import jax
 import keras
 import numpy as np
 
-from keras_seq2seq import AttentionDecoder, BahdanauAttention, SequenceLoss
+from keras_seq2seq import SequenceLoss
 
-TT, TS, E = 3, 4, 5
-
-
-def build(policy):
-    keras.utils.set_random_seed(0)
-    source = keras.Input((None,), dtype="int32")
-    target = keras.Input((None,), dtype="int32")
-    x = keras.layers.Embedding(9, E, mask_zero=True)(source)
-    memory, state = keras.layers.GRU(
-        8, return_sequences=True, return_state=True
-    )(x)
-    embedded = keras.layers.Embedding(9, E, mask_zero=True)(target)
-    outputs = AttentionDecoder(
-        keras.layers.GRUCell(8),
-        BahdanauAttention(3),
-        attention_layer_size=8,
-        dtype=policy,
-    )(embedded, memory, initial_state=state)
-    return keras.Model([source, target], keras.layers.Dense(9)(outputs))
+# The test's own model and data: tests/ and tests/lib on the path.
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path[:0] = [str(TESTS), str(TESTS / "lib")]
+from test_user_programs_3 import functional_model_with_a_decoder_in  # noqa: E402
 
 
 def bad(values):
@@ -52,11 +39,9 @@ def bad(values):
 
 
 def probe(policy):
-    model = build(policy)
-    rng = np.random.default_rng(0)
-    source_ids = rng.integers(1, 9, (4, TS)) * (np.arange(TS) < 3)
-    target_ids = rng.integers(1, 9, (4, TT))
-    inputs = [source_ids, target_ids]
+    keras.utils.set_random_seed(0)
+    model, (inputs, target_ids) = functional_model_with_a_decoder_in(policy)
+    inputs = list(inputs)
     loss = SequenceLoss()
     names = [v.path for v in model.trainable_variables]
     trainable = [v.value for v in model.trainable_variables]

@@ -15,8 +15,9 @@ only) and the padding share, and writes JSON. Run it once per backend
 
 import argparse
 import json
-import os
+import sys
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -26,10 +27,12 @@ from keras_seq2seq.nmt import data
 from keras_seq2seq.nmt.tokenizer import Tokenizer
 from keras_seq2seq.nmt.train import build_model
 
-# `../shared` beside the checkout, or the folder SEQ2SEQ_SHARED names (as
-# for the tests): a copy of it travels where `../shared` does not.
-SHARED = os.environ.get("SEQ2SEQ_SHARED", "../shared")
-CORPUS = os.path.join(SHARED, "data", "tatoeba-eng-spa", "train.tsv")
+# `../shared` beside the checkout, or the folder SEQ2SEQ_SHARED names: the
+# tests' own lookup (a copy of it travels where `../shared` does not).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from shared_data import DATA  # noqa: E402
+
+CORPUS = str(DATA / "tatoeba-eng-spa" / "train.tsv")
 
 
 def _batches(encoded, bucketing, count, seed):

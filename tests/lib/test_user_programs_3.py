@@ -80,7 +80,10 @@ def test_decoder_policy_given_to_the_decoder_alone(
     assert np.all(weights[1, :, LENGTHS[1] :] == 0)
 
 
-def test_functional_model_with_a_mixed_decoder_trains():
+def functional_model_with_a_decoder_in(policy):
+    """A float32 functional model whose `AttentionDecoder` alone has the
+    dtype `policy`, and its data `((source_ids, target_ids), target_ids)`.
+    Also `bench/float16_probe.py`'s model (NaN on one GPU on JAX)."""
     source = keras.Input((None,), dtype="int32")
     target = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(9, E, mask_zero=True)(source)
@@ -92,15 +95,22 @@ def test_functional_model_with_a_mixed_decoder_trains():
         keras.layers.GRUCell(8),
         BahdanauAttention(3),
         attention_layer_size=8,
-        dtype="mixed_float16",
+        dtype=policy,
     )(embedded, memory, initial_state=state)
     model = keras.Model([source, target], keras.layers.Dense(9)(outputs))
-    model.compile(
-        "adam", SequenceLoss(), jit_compile=keras.backend.backend() != "torch"
-    )
     rng = np.random.default_rng(0)
     source_ids = rng.integers(1, 9, (4, TS)) * (np.arange(TS) < 3)
     target_ids = rng.integers(1, 9, (4, TT))
+    return model, ((source_ids, target_ids), target_ids)
+
+
+def test_functional_model_with_a_mixed_decoder_trains():
+    model, ((source_ids, target_ids), _) = functional_model_with_a_decoder_in(
+        "mixed_float16"
+    )
+    model.compile(
+        "adam", SequenceLoss(), jit_compile=keras.backend.backend() != "torch"
+    )
     history = model.fit(
         [source_ids, target_ids], target_ids, epochs=2, verbose=0
     )
